@@ -1,0 +1,64 @@
+# tessera: the C module tessera.core (lua/tessera/core.so), the host bin/tessera, and the
+# targets a newcomer types: make, make test, make demo, make bench, make clean.
+
+CFLAGS ?= -O2 -g
+WARN = -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Wformat=2 -Wvla \
+       -Werror=implicit-function-declaration
+SAN = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+# Recursive (=) on purpose: pkg-config runs at recipe time, after install-deps.
+PKG_CFLAGS = $(shell pkg-config --cflags lua5.4 fftw3f sndfile samplerate openblas)
+LIBS = $(shell pkg-config --libs fftw3f sndfile samplerate openblas) -llapacke -lm -lpthread
+LUA_LIBS = $(shell pkg-config --libs lua5.4)
+ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -fPIC $(WARN) $(CFLAGS) $(PKG_CFLAGS)
+
+KERNELS = common matrix npy csv audio stft nmf
+BINDINGS = l_core l_matrix l_audio l_stft l_nmf
+OBJS = $(KERNELS:%=build/%.o) $(BINDINGS:%=build/lua/%.o)
+SAN_OBJS = $(KERNELS:%=build/asan/%.o) $(BINDINGS:%=build/asan/lua/%.o)
+HEADERS = $(wildcard csrc/*.h csrc/lua/*.h)
+
+.PHONY: all deps test asan demo bench clean
+
+all: lua/tessera/core.so bin/tessera
+
+# Installs what is missing (a quick dpkg check when nothing is).
+deps:
+	@scripts/install-deps.sh
+
+build/%.o: csrc/%.c $(HEADERS) | deps
+	@mkdir -p $(@D)
+	@echo "  CC      $<"
+	@$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+build/asan/%.o: csrc/%.c $(HEADERS) | deps
+	@mkdir -p $(@D)
+	@echo "  CC-SAN  $<"
+	@$(CC) $(ALL_CFLAGS) -O1 $(SAN) -c $< -o $@
+
+lua/tessera/core.so: $(OBJS)
+	$(CC) -shared -o $@ $(OBJS) $(LIBS)
+
+# The host links the core in (package.preload), so it needs no LUA_CPATH.
+bin/tessera: build/main.o $(OBJS)
+	@mkdir -p bin
+	$(CC) -Wl,-E -o $@ build/main.o $(OBJS) $(LUA_LIBS) $(LIBS)
+
+bin/tessera-asan: build/asan/main.o $(SAN_OBJS)
+	@mkdir -p bin
+	$(CC) $(SAN) -Wl,-E -o $@ build/asan/main.o $(SAN_OBJS) $(LUA_LIBS) $(LIBS)
+
+asan: bin/tessera-asan
+
+# Every spec, plainly under the stock lua5.4, then again under the sanitized host.
+test: all asan
+	@scripts/run-specs.sh
+
+demo: all
+	@bin/tessera examples/demo.lua
+
+bench: all
+	@scripts/bench.sh
+
+clean:
+	rm -rf build bin lua/tessera/core.so

@@ -1,0 +1,2 @@
+/* audio kernel. (Being written.) */
+#include "tessera.h"

@@ -1,0 +1,114 @@
+/* Shared kernel services: status text, error details, aligned allocation with an optional
+ * memory cap, and the temporary-name-then-rename protocol every file writer uses. */
+#include "tessera.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const char *tsr_strerror(int status) {
+  switch (status) {
+    case TSR_OK: return "no error";
+    case TSR_ENOMEM: return "out of memory";
+    case TSR_EINVAL: return "invalid argument";
+    case TSR_EIO: return "input/output error";
+    case TSR_EFORMAT: return "bad file format";
+    case TSR_ENOTFINITE: return "data holds NaN or Inf";
+    case TSR_EEMPTY: return "no data";
+    case TSR_ELIMIT: return "exceeds the memory cap";
+    default: return "unknown error";
+  }
+}
+
+void tsr_seterror(tsr_error *err, const char *fmt, ...) {
+  if (err == NULL) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+  va_end(ap);
+}
+
+int tsr_mul_size(size_t a, size_t b, size_t *out) {
+  if (a != 0 && b > SIZE_MAX / a) return -1;
+  *out = a * b;
+  return 0;
+}
+
+/* 0 = not read yet; SIZE_MAX = no cap. Read once; races only rewrite the same value. */
+static _Atomic size_t memory_cap = 0;
+
+static size_t parse_memory_cap(const char *text) {
+  if (text == NULL || *text == '\0') return SIZE_MAX;
+  char *end = NULL;
+  double value = strtod(text, &end);
+  if (end == text || value <= 0) return SIZE_MAX;
+  switch (*end) {
+    case 'k': case 'K': value *= 1024.0; break;
+    case 'm': case 'M': value *= 1024.0 * 1024.0; break;
+    case 'g': case 'G': value *= 1024.0 * 1024.0 * 1024.0; break;
+    default: break;
+  }
+  return value >= (double)SIZE_MAX ? SIZE_MAX : (size_t)value;
+}
+
+size_t tsr_memory_cap(void) {
+  size_t cap = atomic_load(&memory_cap);
+  if (cap == 0) {
+    cap = parse_memory_cap(getenv("TESSERA_MAX_MEMORY"));
+    atomic_store(&memory_cap, cap);
+  }
+  return cap == SIZE_MAX ? 0 : cap;
+}
+
+void tsr_set_memory_cap(size_t bytes) {
+  atomic_store(&memory_cap, bytes == 0 ? SIZE_MAX : bytes);
+}
+
+void *tsr_alloc(size_t bytes) {
+  size_t cap = tsr_memory_cap();
+  if (cap != 0 && bytes > cap) return NULL;
+  if (bytes == 0) bytes = 1;
+  void *p = NULL;
+  if (posix_memalign(&p, 64, bytes) != 0) return NULL;
+  return p;
+}
+
+void *tsr_calloc(size_t count, size_t size) {
+  size_t bytes;
+  if (tsr_mul_size(count, size, &bytes) != 0) return NULL;
+  void *p = tsr_alloc(bytes);
+  if (p != NULL) memset(p, 0, bytes);
+  return p;
+}
+
+void tsr_free(void *p) { free(p); }
+
+int tsr_tmp_path(const char *path, char *buf, size_t bufsize) {
+  static _Atomic unsigned counter = 0;
+  const char *slash = strrchr(path, '/');
+  int dirlen = slash ? (int)(slash - path + 1) : 0;
+  const char *base = slash ? slash + 1 : path;
+  int n = snprintf(buf, bufsize, "%.*s.%s.tmp-%ld-%u", dirlen, path, base, (long)getpid(),
+                   atomic_fetch_add(&counter, 1u));
+  return (n < 0 || (size_t)n >= bufsize) ? -1 : 0;
+}
+
+int tsr_commit_file(const char *tmp, const char *path, tsr_error *err) {
+  int fd = open(tmp, O_RDONLY);
+  if (fd >= 0) {
+    (void)fsync(fd);
+    close(fd);
+  }
+  if (rename(tmp, path) != 0) {
+    int e = errno;
+    remove(tmp);
+    tsr_seterror(err, "cannot write '%s': %s", path, strerror(e));
+    return TSR_EIO;
+  }
+  return TSR_OK;
+}

@@ -1,0 +1,2 @@
+/* csv kernel. (Being written.) */
+#include "tessera.h"

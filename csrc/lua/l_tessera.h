@@ -1,0 +1,71 @@
+/* Shared declarations of the Lua bindings (module tessera.core): the userdata types and
+ * the helpers every binding uses. Only csrc/lua/ includes Lua headers. */
+#ifndef L_TESSERA_H
+#define L_TESSERA_H
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "../audio.h"
+#include "../matrix.h"
+#include "../stft.h"
+#include "../tessera.h"
+
+#define TSR_MATRIX_MT "tessera.Matrix"
+#define TSR_AUDIO_MT "tessera.Audio"
+#define TSR_SPECTROGRAM_MT "tessera.Spectrogram"
+
+/* Matrix userdata. Owned data is tsr_alloc'd and freed by __gc; a view (owns == 0) points
+ * into its parent, which its user value keeps alive. */
+typedef struct lmatrix {
+  tsr_matrix m;
+  int owns;
+} lmatrix;
+
+/* Audio userdata: owns its samples (tsr_alloc'd, freed by __gc). */
+typedef struct laudio {
+  tsr_audio a;
+} laudio;
+
+/* Spectrogram userdata: owns its complex data (tsr_alloc'd, freed by __gc). */
+typedef struct lspectrogram {
+  tsr_spectrogram s;
+} lspectrogram;
+
+/* Pushes a new rows x cols Matrix, zero-filled. Raises a Lua error (naming `who` and the
+ * size) when the size overflows or memory is short; never returns NULL. */
+lmatrix *lmatrix_push(lua_State *L, int64_t rows, int64_t cols, const char *who);
+/* The Matrix at arg, or a Lua argument error. */
+lmatrix *lmatrix_check(lua_State *L, int arg);
+/* The Matrix at arg or NULL when it is not one. */
+lmatrix *lmatrix_test(lua_State *L, int arg);
+
+/* Pushes new Audio of frames x channels at sr, zero-filled; raises like lmatrix_push. */
+laudio *laudio_push(lua_State *L, int64_t frames, int channels, int sr, const char *who);
+laudio *laudio_check(lua_State *L, int arg);
+
+/* Pushes a new Spectrogram with the given geometry, zero-filled; raises like lmatrix_push. */
+lspectrogram *lspectrogram_push(lua_State *L, const tsr_spectrogram *shape, const char *who);
+lspectrogram *lspectrogram_check(lua_State *L, int arg);
+
+/* Raises "<who>: <detail>" from a kernel status: the detail is err->msg when set, else
+ * tsr_strerror(status). Release what you hold before calling: it does not return. */
+int tsr_lua_fail(lua_State *L, const char *who, int status, const tsr_error *err);
+
+/* Reads integer field `key` of the options table at `arg` (absent or nil: def).
+ * Raises "bad argument #arg to 'who' (key must be an integer, got ...)" otherwise. */
+lua_Integer tsr_opt_integer(lua_State *L, int arg, const char *key, lua_Integer def);
+lua_Number tsr_opt_number(lua_State *L, int arg, const char *key, lua_Number def);
+int tsr_opt_boolean(lua_State *L, int arg, const char *key, int def);
+/* String option; the result stays valid while the options table is on the stack. */
+const char *tsr_opt_string(lua_State *L, int arg, const char *key, const char *def);
+
+/* Registration of each type and its functions into the module table on top of the stack. */
+void matrix_open(lua_State *L);
+void audio_open(lua_State *L);
+void stft_open(lua_State *L);
+void nmf_open(lua_State *L);
+
+int luaopen_tessera_core(lua_State *L);
+
+#endif

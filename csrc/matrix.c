@@ -1,0 +1,2 @@
+/* matrix kernel. (Being written.) */
+#include "tessera.h"

@@ -1,0 +1,2 @@
+/* nmf kernel. (Being written.) */
+#include "tessera.h"

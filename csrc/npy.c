@@ -1,0 +1,2 @@
+/* npy kernel. (Being written.) */
+#include "tessera.h"

@@ -1,0 +1,2 @@
+/* stft kernel. (Being written.) */
+#include "tessera.h"

@@ -1,0 +1,62 @@
+/* tessera kernels: status codes, error details and allocation shared by every kernel.
+ * Pure C: no Lua header may be included from any kernel (csrc/ outside csrc/lua/).*/
+#ifndef TESSERA_H
+#define TESSERA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TSR_VERSION "0.1.0"
+
+typedef enum tsr_status {
+  TSR_OK = 0,
+  TSR_ENOMEM,     /* an allocation failed */
+  TSR_EINVAL,     /* an argument is out of range */
+  TSR_EIO,        /* a file could not be opened, read or written */
+  TSR_EFORMAT,    /* a file is not in the format it claims */
+  TSR_ENOTFINITE, /* the data holds NaN or Inf */
+  TSR_EEMPTY,     /* there is no data */
+  TSR_ELIMIT      /* the request exceeds the memory cap */
+} tsr_status;
+
+/* A static, lowercase description of a status code; never NULL. */
+const char *tsr_strerror(int status);
+
+/* Details of a failure that a caller can show: kernels that fail for a reason worth
+ * naming (a file, a position, a value) write it here. Callers may pass NULL. */
+#define TSR_ERRMAX 512
+typedef struct tsr_error {
+  char msg[TSR_ERRMAX];
+} tsr_error;
+
+/* printf-style; does nothing when err is NULL. */
+void tsr_seterror(tsr_error *err, const char *fmt, ...)
+#if defined(__GNUC__)
+  __attribute__((format(printf, 2, 3)))
+#endif
+  ;
+
+/* Multiplies a*b into *out; returns 0 on success, -1 on size_t overflow. */
+int tsr_mul_size(size_t a, size_t b, size_t *out);
+
+/* 64-byte aligned allocation for SIMD/BLAS buffers; returns NULL on failure or when the
+ * request exceeds the memory cap (see tsr_set_memory_cap). Free with tsr_free. */
+void *tsr_alloc(size_t bytes);
+/* Like tsr_alloc, zero-filled. */
+void *tsr_calloc(size_t count, size_t size);
+/* Frees memory from tsr_alloc/tsr_calloc; NULL is a no-op. */
+void tsr_free(void *p);
+
+/* The cap on one allocation, in bytes (0 = none). Initialised from TESSERA_MAX_MEMORY
+ * (a number with an optional K/M/G suffix) on first use. */
+size_t tsr_memory_cap(void);
+void tsr_set_memory_cap(size_t bytes);
+
+/* Atomic file output: a temporary name beside `path`, renamed into place on success.
+ * tsr_tmp_path writes "<dir>/.<base>.tmp-<pid>-<n>" into buf (size bufsize); returns 0,
+ * or -1 when it does not fit. tsr_commit_file renames tmp to path (fsyncing it first);
+ * on failure it removes tmp and returns TSR_EIO with the reason in err. */
+int tsr_tmp_path(const char *path, char *buf, size_t bufsize);
+int tsr_commit_file(const char *tmp, const char *path, tsr_error *err);
+
+#endif

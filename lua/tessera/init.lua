@@ -1,0 +1,35 @@
+-- tessera: music decomposition and music making with non-negative matrix factorization.
+-- `require "tessera"` gives the public API; each area (tessera.matrix, tessera.audio, ...)
+-- is a Lua module that extends the matching table of the C module tessera.core, and loads
+-- on first use so a script pays only for what it touches.
+local core = require "tessera.core"
+
+local rawset, require = rawset, require
+
+local tessera = {
+  version = core.version,
+  core = core,
+}
+
+local areas = {
+  matrix = true, audio = true, spectrogram = true, nmf = true,
+  plot = true, report = true, mosaic = true, cli = true,
+}
+
+setmetatable(tessera, {
+  __index = function(t, key)
+    if areas[key] then
+      local module = require("tessera." .. key)
+      rawset(t, key, module)
+      return module
+    end
+    return nil
+  end,
+})
+
+-- tessera.stft(audio [, opts]) -> Spectrogram
+function tessera.stft(audio, opts)
+  return core.stft(audio, opts)
+end
+
+return tessera
