@@ -1,5 +1,5 @@
 /* tessera kernels: status codes, error details and allocation shared by every kernel.
- * Pure C: no Lua header may be included from any kernel (csrc/ outside csrc/lua/).*/
+ * Pure C: no Lua header may be included from any kernel (csrc/ outside csrc/lua/). */
 #ifndef TESSERA_H
 #define TESSERA_H
 

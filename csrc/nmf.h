@@ -1,0 +1,51 @@
+/* Non-negative matrix factorisation kernels: V (n x p) ~ W (n x k) . H (k x p), every matrix
+ * float32 and column-major (see matrix.h), losses accumulated in double.
+ * The caller owns V, W and H; the kernels allocate their scratch and free it before
+ * returning, and never call out of C except through on_check. */
+#ifndef TSR_NMF_H
+#define TSR_NMF_H
+
+#include "tessera.h"
+
+enum tsr_nmf_solver { TSR_NMF_MU = 0, TSR_NMF_CD };
+/* MU update order: H then W (Lee-Seung as the study states them), W then H
+ * (scikit-learn's), or both from the previous iterate (the study's published code). */
+enum tsr_nmf_order { TSR_NMF_ORDER_HW = 0, TSR_NMF_ORDER_WH, TSR_NMF_ORDER_SIMULTANEOUS };
+enum tsr_nmf_init {
+  TSR_NMF_INIT_RANDOM = 0, /* scikit-learn's: |N(0,1)| * sqrt(mean(V)/k) */
+  TSR_NMF_INIT_UNIFORM,    /* the study's code: uniform on [0, 1) */
+  TSR_NMF_INIT_NNDSVD,
+  TSR_NMF_INIT_NNDSVDA,
+  TSR_NMF_INIT_NNDSVDAR
+};
+
+typedef struct tsr_nmf_params {
+  double beta;        /* 2 Euclidean, 1 generalised KL, 0 Itakura-Saito; any real for MU */
+  int solver;         /* enum tsr_nmf_solver; CD requires beta == 2 */
+  int order;          /* enum tsr_nmf_order, MU only */
+  int max_iter;       /* >= 0 */
+  double tol;         /* scikit-learn's stopping rules; 0 never stops early */
+  int update_W, update_H; /* 0 keeps that factor fixed */
+  /* Regularisation as scikit-learn 1.2, already resolved ("same" copied, scaled by n/p
+   * the way scikit-learn does inside its solvers is the kernel's job). */
+  double alpha_W, alpha_H, l1_ratio;
+  int threads;        /* worker threads for the fused loops; 0 = what OpenBLAS uses */
+  int every;          /* the loss is checked (history, tol, on_check) every `every` its */
+  /* Called at each check with (iteration, loss); a nonzero return stops the fit.
+   * May be NULL. The binding's version must not longjmp (it uses lua_pcall). */
+  int (*on_check)(void *ctx, int iteration, double loss);
+  void *ctx;
+} tsr_nmf_params;
+
+typedef struct tsr_nmf_result {
+  int iterations;   /* iterations done */
+  int converged;    /* 1 when tol stopped it */
+  int stopped;      /* 1 when on_check stopped it */
+  double loss;      /* final objective, the study's definition for beta 2 and 1 */
+} tsr_nmf_result;
+
+/* Defaults: beta 2, MU, order HW, 200 iterations, tol 1e-4, both factors updated, no
+ * regularisation, threads 0, every 10. */
+void tsr_nmf_params_default(tsr_nmf_params *prm);
+
+#endif
