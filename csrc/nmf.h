@@ -48,4 +48,20 @@ typedef struct tsr_nmf_result {
  * regularisation, threads 0, every 10. */
 void tsr_nmf_params_default(tsr_nmf_params *prm);
 
+/* The objective for given factors: beta 2 is ||V - WH||_F^2 (no 1/2), beta 1 the
+ * generalised KL sum V log(V/WH) - V + WH, beta 0 Itakura-Saito, others the beta-divergence.
+ * Accumulated in double; WH is formed tile by tile, never whole. */
+double tsr_nmf_loss(const float *V, const float *W, const float *H, int64_t n, int64_t p,
+                    int k, double beta);
+
+/* Fits W (n x k) and H (k x p) in place from their initial values. Returns TSR_OK,
+ * TSR_EINVAL (bad parameters, with err), TSR_ENOMEM or TSR_ELIMIT. res may be NULL. */
+int tsr_nmf_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
+                const tsr_nmf_params *prm, tsr_nmf_result *res, tsr_error *err);
+
+/* The coordinate-descent (HALS) solver for the Euclidean loss, scikit-learn's "cd"
+ * semantics (nmf_cd.c); tsr_nmf_fit dispatches to it when prm->solver is TSR_NMF_CD. */
+int tsr_nmf_cd_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
+                   const tsr_nmf_params *prm, tsr_nmf_result *res, tsr_error *err);
+
 #endif

@@ -1,0 +1,2 @@
+/* Coordinate-descent NMF solver. (Being written.) */
+#include "nmf.h"
