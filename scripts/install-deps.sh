@@ -12,10 +12,13 @@ packages=(
   lua5.4 liblua5.4-dev
   libfftw3-dev libsndfile1-dev libsamplerate0-dev libopenblas-dev liblapacke-dev
   lua-argparse lua-cjson
+  # pictures
+  gnuplot-nox fonts-dejavu-core
   # real music for tests and examples
   sonic-pi-samples
   # tests: busted, and independent references
-  lua-busted python3-numpy python3-sklearn python3-scipy
+  lua-busted lua-check python3-numpy python3-sklearn python3-scipy python3-pil
+  chromium
 )
 
 missing=()
