@@ -1,0 +1,67 @@
+-- Shared spec helpers: temporary paths, shell quoting, the repo root, reading files.
+local helpers = {}
+
+local here = debug.getinfo(1, "S").source:match("^@(.*)/spec/support/[^/]+$")
+helpers.root = here or "."
+
+function helpers.shell_quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+-- A fresh temporary folder; remove it with helpers.rmtree in a finally block.
+function helpers.tmpdir()
+  local path = os.tmpname()
+  os.remove(path)
+  assert(os.execute("mkdir -p " .. helpers.shell_quote(path)))
+  return path
+end
+
+function helpers.rmtree(path)
+  if path and path:match("^/tmp/") then os.execute("rm -rf " .. helpers.shell_quote(path)) end
+end
+
+function helpers.read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local data = f:read("a")
+  f:close()
+  return data
+end
+
+function helpers.exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() return true end
+  return false
+end
+
+-- Lists the names in a folder (one level).
+function helpers.listdir(path)
+  local names = {}
+  local p = io.popen("ls -A " .. helpers.shell_quote(path) .. " 2>/dev/null")
+  for line in p:lines() do names[#names + 1] = line end
+  p:close()
+  return names
+end
+
+-- Runs a shell command; returns its stdout, and true/false for its exit status.
+function helpers.run(cmd)
+  local p = io.popen(cmd)
+  local out = p:read("a")
+  local ok, _, code = p:close()
+  return out, ok, code
+end
+
+-- Runs /usr/bin/python3 on a script text (Debian's python, which has numpy and sklearn).
+function helpers.python(script)
+  local path = os.tmpname()
+  local f = assert(io.open(path, "w"))
+  f:write(script)
+  f:close()
+  local out, ok, code = helpers.run("/usr/bin/python3 " .. helpers.shell_quote(path) .. " 2>&1")
+  os.remove(path)
+  return out, ok, code
+end
+
+helpers.samples = "/usr/share/sonic-pi/samples"
+
+return helpers
