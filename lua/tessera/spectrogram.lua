@@ -1,0 +1,82 @@
+-- tessera.spectrogram: functions of the Spectrogram type. The C table
+-- tessera.core.spectrogram (from_polar) extended with helpers that need no data: the
+-- window names, the bin frequencies and the frame count of a geometry, so a script can
+-- plan sizes before it computes an STFT.
+local core = require "tessera.core"
+
+local error, math_type, pairs, tostring, type = error, math.type, pairs, tostring, type
+local format = string.format
+
+local spectrogram = core.spectrogram
+local MAX_NFFT = spectrogram.max_n_fft
+
+-- The window names tessera.stft accepts.
+spectrogram.windows = { "hann", "hamming", "rect" }
+
+local function argerror(n, fname, msg)
+  error(format("bad argument #%d to '%s' (%s)", n, fname, msg), 3)
+end
+
+local function check_integer(value, n, fname, what)
+  if math_type(value) ~= "integer" then
+    argerror(n, fname, format("%s must be an integer, got %s", what,
+      type(value) == "number" and tostring(value) or type(value)))
+  end
+end
+
+-- fft_frequencies(sr, n_fft) -> {0, sr/n_fft, ..., sr/2}: the centre frequency in Hz of
+-- each of the n_fft/2 + 1 bins (librosa.fft_frequencies; S:frequencies() for a Spectrogram).
+function spectrogram.fft_frequencies(sr, n_fft)
+  check_integer(sr, 1, "fft_frequencies", "sr")
+  check_integer(n_fft, 2, "fft_frequencies", "n_fft")
+  if sr <= 0 then argerror(1, "fft_frequencies", format("sr must be positive, got %d", sr)) end
+  if n_fft < 2 or n_fft > MAX_NFFT or n_fft % 2 ~= 0 then
+    argerror(2, "fft_frequencies", format("n_fft must be an even integer in 2..%d, got %d",
+      MAX_NFFT, n_fft))
+  end
+  local freqs = {}
+  for b = 0, n_fft // 2 do freqs[b + 1] = b * sr / n_fft end
+  return freqs
+end
+
+local frame_options = { n_fft = true, hop = true, center = true, window = true }
+
+-- frame_count(length [, {n_fft=2048, hop=n_fft/4, center=true}]) -> frames: how many
+-- frames tessera.stft gives for a signal of `length` samples (the `window` option is
+-- accepted and ignored, so the same options table serves both).
+function spectrogram.frame_count(length, opts)
+  check_integer(length, 1, "frame_count", "length")
+  if opts ~= nil and type(opts) ~= "table" then
+    argerror(2, "frame_count", "table expected, got " .. type(opts))
+  end
+  opts = opts or {}
+  for key in pairs(opts) do
+    if not frame_options[key] then
+      argerror(2, "frame_count", format("unknown option '%s' (valid: n_fft, hop, window, center)",
+        tostring(key)))
+    end
+  end
+  local n_fft = opts.n_fft or 2048
+  check_integer(n_fft, 2, "frame_count", "n_fft")
+  if n_fft < 2 or n_fft > MAX_NFFT or n_fft % 2 ~= 0 then
+    argerror(2, "frame_count", format("n_fft must be an even integer in 2..%d, got %d",
+      MAX_NFFT, n_fft))
+  end
+  local hop = opts.hop or (n_fft // 4 > 0 and n_fft // 4 or 1)
+  check_integer(hop, 2, "frame_count", "hop")
+  if hop < 1 or hop > n_fft then
+    argerror(2, "frame_count", format("hop must be in 1..%d, got %d", n_fft, hop))
+  end
+  local center = opts.center
+  if center == nil then center = true end
+  if type(center) ~= "boolean" then
+    argerror(2, "frame_count", "center must be a boolean, got " .. type(center))
+  end
+  if length < n_fft then
+    argerror(1, "frame_count", format("length must be >= n_fft (%d), got %d", n_fft, length))
+  end
+  local pad = center and n_fft // 2 or 0
+  return 1 + (length + 2 * pad - n_fft) // hop
+end
+
+return spectrogram
