@@ -82,5 +82,6 @@ int luaopen_tessera_core(lua_State *L) {
   audio_open(L);
   stft_open(L);
   nmf_open(L);
+  util_open(L);
   return 1;
 }

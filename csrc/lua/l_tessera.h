@@ -65,6 +65,7 @@ void matrix_open(lua_State *L);
 void audio_open(lua_State *L);
 void stft_open(lua_State *L);
 void nmf_open(lua_State *L);
+void util_open(lua_State *L);
 
 int luaopen_tessera_core(lua_State *L);
 

@@ -1,0 +1,54 @@
+/* tessera.core.util: hashing for cache keys and checksums, and the memory cap. */
+#include "../hash.h"
+#include "l_tessera.h"
+
+/* util.sha256(string) -> hex digest */
+static int util_sha256(lua_State *L) {
+  size_t len;
+  const char *data = luaL_checklstring(L, 1, &len);
+  tsr_sha256 h;
+  unsigned char digest[32];
+  char hex[65];
+  tsr_sha256_init(&h);
+  tsr_sha256_update(&h, data, len);
+  tsr_sha256_final(&h, digest);
+  tsr_hex(digest, sizeof digest, hex);
+  lua_pushstring(L, hex);
+  return 1;
+}
+
+/* util.sha256_file(path) -> hex digest; a file that cannot be read is an error. */
+static int util_sha256_file(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  unsigned char digest[32];
+  char hex[65];
+  tsr_error err = {{0}};
+  int status = tsr_sha256_file(path, digest, &err);
+  if (status != TSR_OK) return tsr_lua_fail(L, "tessera.util.sha256_file", status, &err);
+  tsr_hex(digest, sizeof digest, hex);
+  lua_pushstring(L, hex);
+  return 1;
+}
+
+/* util.memory_cap([bytes]) -> the cap in bytes (0 = none); sets it when given. */
+static int util_memory_cap(lua_State *L) {
+  if (!lua_isnoneornil(L, 1)) {
+    lua_Integer bytes = luaL_checkinteger(L, 1);
+    luaL_argcheck(L, bytes >= 0, 1, lua_pushfstring(L, "cap must be >= 0, got %I", bytes));
+    tsr_set_memory_cap((size_t)bytes);
+  }
+  lua_pushinteger(L, (lua_Integer)tsr_memory_cap());
+  return 1;
+}
+
+static const luaL_Reg util_functions[] = {
+  {"sha256", util_sha256},
+  {"sha256_file", util_sha256_file},
+  {"memory_cap", util_memory_cap},
+  {NULL, NULL}
+};
+
+void util_open(lua_State *L) {
+  luaL_newlib(L, util_functions);
+  lua_setfield(L, -2, "util");
+}
