@@ -1,0 +1,188 @@
+-- tessera.cache: decompositions kept on disk so a re-render after an edit does no NMF.
+-- An entry is a folder named by a key (SHA-256 of the source's content and the options)
+-- holding the files and a manifest with each file's size and SHA-256. Entries are built in
+-- a temporary folder and renamed into place, so a reader never sees half an entry and two
+-- processes computing the same entry do not corrupt it; an entry whose files do not match
+-- their manifest is reported once, removed and recomputed.
+local util = require("tessera.core").util
+local cjson = require "cjson"
+
+local io, os, string, table, math = io, os, string, table, math
+local error, ipairs, pairs, tostring, type, require = error, ipairs, pairs, tostring, type, require
+
+local cache = {}
+
+-- What happened since the process started (or since cache.reset_stats()).
+cache.stats = { hits = 0, misses = 0, corrupt = 0, writes = 0 }
+
+function cache.reset_stats()
+  for k in pairs(cache.stats) do cache.stats[k] = 0 end
+end
+
+local MANIFEST = "manifest.json"
+local FORMAT = 1 -- bump when the layout of an entry changes
+
+local function shell_quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+-- The cache folder: TESSERA_CACHE_DIR, else $XDG_CACHE_HOME/tessera, else ~/.cache/tessera.
+function cache.dir()
+  local dir = os.getenv("TESSERA_CACHE_DIR")
+  if dir and dir ~= "" then return dir end
+  local xdg = os.getenv("XDG_CACHE_HOME")
+  if xdg and xdg ~= "" then return xdg .. "/tessera" end
+  local home = os.getenv("HOME")
+  if not home or home == "" then error("tessera.cache: neither TESSERA_CACHE_DIR, XDG_CACHE_HOME nor HOME is set", 2) end
+  return home .. "/.cache/tessera"
+end
+
+-- A deterministic text for a Lua value: sorted keys, numbers with 17 significant digits,
+-- so equal options always give equal keys. Functions and userdata are refused.
+function cache.canonical(value)
+  local t = type(value)
+  if t == "nil" then return "nil"
+  elseif t == "boolean" then return tostring(value)
+  elseif t == "number" then
+    if math.type(value) == "integer" then return string.format("%d", value) end
+    return string.format("%.17g", value)
+  elseif t == "string" then return string.format("%q", value)
+  elseif t == "table" then
+    local keys = {}
+    for k in pairs(value) do keys[#keys + 1] = k end
+    table.sort(keys, function(a, b)
+      if type(a) == type(b) then return a < b end
+      return type(a) < type(b)
+    end)
+    local parts = {}
+    for _, k in ipairs(keys) do parts[#parts + 1] = "[" .. cache.canonical(k) .. "]=" .. cache.canonical(value[k]) end
+    return "{" .. table.concat(parts, ",") .. "}"
+  end
+  error("tessera.cache: cannot make a key from a " .. t .. " value", 2)
+end
+
+-- The key of a list of parts (strings, numbers, option tables).
+function cache.key(parts)
+  return util.sha256("tessera-cache/" .. FORMAT .. "/" .. cache.canonical(parts))
+end
+
+local function read_all(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local data = f:read("a")
+  f:close()
+  return data
+end
+
+local function remove_tree(path)
+  os.execute("rm -rf " .. shell_quote(path) .. " 2>/dev/null")
+end
+
+-- Checks every file against the manifest; returns true, or false and what is wrong.
+local function verify(dir, key)
+  local text = read_all(dir .. "/" .. MANIFEST)
+  if not text then return false, "no manifest" end
+  local ok, manifest = pcall(cjson.decode, text)
+  if not ok or type(manifest) ~= "table" or type(manifest.files) ~= "table" then return false, "unreadable manifest" end
+  if manifest.key ~= key or manifest.format ~= FORMAT then return false, "manifest of another entry" end
+  for name, info in pairs(manifest.files) do
+    local path = dir .. "/" .. name
+    local f = io.open(path, "rb")
+    if not f then return false, "missing " .. name end
+    local size = f:seek("end")
+    f:close()
+    if size ~= info.size then return false, string.format("%s has %d bytes, expected %d", name, size, info.size) end
+    local hok, digest = pcall(util.sha256_file, path)
+    if not hok or digest ~= info.sha256 then return false, name .. " does not match its checksum" end
+  end
+  return true, manifest
+end
+
+-- The folder of a valid entry, or nil. A corrupt entry is reported on stderr, removed and
+-- counted in stats.corrupt; the caller then recomputes it.
+function cache.lookup(key)
+  local dir = cache.dir() .. "/" .. key
+  local f = io.open(dir .. "/" .. MANIFEST, "rb")
+  if not f then
+    -- A folder without a manifest is an entry cut short (or not one of ours).
+    local d = io.open(dir, "rb")
+    if not d then return nil end
+    d:close()
+  else
+    f:close()
+  end
+  local ok, why = verify(dir, key)
+  if ok then return dir, why end
+  cache.stats.corrupt = cache.stats.corrupt + 1
+  io.stderr:write(string.format("tessera: cache entry %s is corrupt (%s); recomputing\n", key:sub(1, 12), why))
+  remove_tree(dir)
+  return nil
+end
+
+-- Builds an entry: write(tmpdir) puts the files in a fresh folder; the manifest is added
+-- and the folder renamed into place. If another process got there first, its entry stays.
+-- Returns the entry's folder.
+function cache.store(key, write, info)
+  local root = cache.dir()
+  local final = root .. "/" .. key
+  local tmp = string.format("%s/.tmp-%s-%d-%d", root, key:sub(1, 16), math.random(1, 1e9), os.time())
+  if not os.execute("mkdir -p " .. shell_quote(tmp) .. " 2>/dev/null") then
+    error("tessera.cache: cannot create a folder in '" .. root .. "'", 2)
+  end
+  local ok, err = pcall(write, tmp)
+  if not ok then
+    remove_tree(tmp)
+    error(err, 0)
+  end
+  local files = {}
+  local p = io.popen("ls -A " .. shell_quote(tmp))
+  for name in p:lines() do
+    local path = tmp .. "/" .. name
+    local fh = assert(io.open(path, "rb"))
+    local size = fh:seek("end")
+    fh:close()
+    files[name] = { size = size, sha256 = util.sha256_file(path) }
+  end
+  p:close()
+  local manifest = cjson.encode({ key = key, format = FORMAT, files = files, info = info or {},
+                                  created = os.date("!%Y-%m-%dT%H:%M:%SZ") })
+  local mf = assert(io.open(tmp .. "/" .. MANIFEST, "wb"))
+  mf:write(manifest)
+  mf:close()
+  local renamed = os.rename(tmp, final)
+  if not renamed then
+    -- Someone else stored it meanwhile (rename onto a non-empty folder fails): keep theirs
+    -- when it is valid, else replace it.
+    remove_tree(tmp)
+    local dir = cache.lookup(key)
+    if dir then return dir end
+    error("tessera.cache: cannot store entry in '" .. final .. "'", 2)
+  end
+  cache.stats.writes = cache.stats.writes + 1
+  return final
+end
+
+-- The NMF model of a magnitude spectrogram, from the cache or computed and stored.
+-- parts: what identifies it (source content hash, STFT and NMF options); compute() -> Model.
+function cache.model(parts, compute)
+  local nmf = require("tessera.nmf")
+  local key = cache.key(parts)
+  local dir = cache.lookup(key)
+  if dir then
+    local ok, model = pcall(nmf.load, dir)
+    if ok then
+      cache.stats.hits = cache.stats.hits + 1
+      return model, true
+    end
+    -- Valid checksums but unloadable: written by an incompatible version.
+    cache.stats.corrupt = cache.stats.corrupt + 1
+    io.stderr:write(string.format("tessera: cache entry %s cannot be loaded (%s); recomputing\n", key:sub(1, 12), model))
+    remove_tree(dir)
+  end
+  cache.stats.misses = cache.stats.misses + 1
+  local model = compute()
+  cache.store(key, function(tmp) model:save(tmp) end, { parts = cache.canonical(parts) })
+  return model, false
+end
+
+return cache
