@@ -1,2 +1,181 @@
-/* matrix kernel. (Being written.) */
-#include "tessera.h"
+/* Matrix kernels: allocation with size checks, the BLAS product, transpose, element-wise
+ * arithmetic and reductions over float32 column-major matrices (see matrix.h). */
+#include "matrix.h"
+
+#include <cblas.h>
+#include <limits.h>
+#include <math.h>
+#include <string.h>
+
+int tsr_matrix_size(int64_t rows, int64_t cols, size_t *count, size_t *bytes) {
+  size_t n, b;
+  if (rows < 0 || cols < 0) return TSR_EINVAL;
+  if ((uint64_t)rows > SIZE_MAX || (uint64_t)cols > SIZE_MAX) return TSR_EINVAL;
+  if (tsr_mul_size((size_t)rows, (size_t)cols, &n) != 0) return TSR_EINVAL;
+  if (tsr_mul_size(n, sizeof(float), &b) != 0) return TSR_EINVAL;
+  if (count != NULL) *count = n;
+  if (bytes != NULL) *bytes = b;
+  return TSR_OK;
+}
+
+int tsr_matrix_alloc(tsr_matrix *m, int64_t rows, int64_t cols, tsr_error *err) {
+  size_t count, bytes;
+  m->rows = 0;
+  m->cols = 0;
+  m->data = NULL;
+  if (tsr_matrix_size(rows, cols, &count, &bytes) != TSR_OK) {
+    tsr_seterror(err, "a %lld x %lld matrix is too large", (long long)rows, (long long)cols);
+    return TSR_EINVAL;
+  }
+  size_t cap = tsr_memory_cap();
+  if (cap != 0 && bytes > cap) {
+    tsr_seterror(err, "a %lld x %lld matrix needs %.1f MB, more than the memory cap (%.1f MB)",
+                 (long long)rows, (long long)cols, (double)bytes / 1e6, (double)cap / 1e6);
+    return TSR_ELIMIT;
+  }
+  float *data = tsr_calloc(count ? count : 1, sizeof(float));
+  if (data == NULL) {
+    tsr_seterror(err, "cannot allocate a %lld x %lld matrix (%.1f MB)", (long long)rows,
+                 (long long)cols, (double)bytes / 1e6);
+    return TSR_ENOMEM;
+  }
+  m->rows = rows;
+  m->cols = cols;
+  m->data = data;
+  return TSR_OK;
+}
+
+void tsr_matrix_release(tsr_matrix *m) {
+  if (m == NULL) return;
+  tsr_free(m->data);
+  m->rows = 0;
+  m->cols = 0;
+  m->data = NULL;
+}
+
+/* Element count of a matrix already known to exist (its size was checked on allocation). */
+static size_t count_of(const tsr_matrix *m) { return (size_t)m->rows * (size_t)m->cols; }
+
+int tsr_matrix_gemm(int trans_a, int trans_b, float alpha, const tsr_matrix *A,
+                    const tsr_matrix *B, float beta, tsr_matrix *C, tsr_error *err) {
+  int64_t m = trans_a ? A->cols : A->rows, k = trans_a ? A->rows : A->cols;
+  int64_t kb = trans_b ? B->cols : B->rows, n = trans_b ? B->rows : B->cols;
+  if (k != kb || C->rows != m || C->cols != n) {
+    tsr_seterror(err, "cannot multiply a %lld x %lld matrix by a %lld x %lld matrix into a "
+                 "%lld x %lld one", (long long)m, (long long)k, (long long)kb, (long long)n,
+                 (long long)C->rows, (long long)C->cols);
+    return TSR_EINVAL;
+  }
+  if (A->rows > INT_MAX || A->cols > INT_MAX || B->rows > INT_MAX || B->cols > INT_MAX) {
+    tsr_seterror(err, "a matrix dimension exceeds %d, the largest BLAS accepts", INT_MAX);
+    return TSR_ELIMIT;
+  }
+  if (m == 0 || n == 0) return TSR_OK;
+  if (k == 0) { /* BLAS would be asked for leading dimensions of 0; the product is empty */
+    return tsr_matrix_scale(C, beta, C);
+  }
+  /* Leading dimensions are the stored row counts; k > 0 and m, n > 0 make them >= 1. */
+  cblas_sgemm(CblasColMajor, trans_a ? CblasTrans : CblasNoTrans,
+              trans_b ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, alpha, A->data,
+              (int)A->rows, B->data, (int)B->rows, beta, C->data, (int)C->rows);
+  return TSR_OK;
+}
+
+int tsr_matrix_transpose(const tsr_matrix *src, tsr_matrix *dst) {
+  if (dst->rows != src->cols || dst->cols != src->rows) return TSR_EINVAL;
+  /* Tiles keep both the reads and the writes within a few cache lines. */
+  enum { TILE = 32 };
+  int64_t r = src->rows, c = src->cols;
+  for (int64_t j0 = 0; j0 < c; j0 += TILE) {
+    int64_t j1 = j0 + TILE < c ? j0 + TILE : c;
+    for (int64_t i0 = 0; i0 < r; i0 += TILE) {
+      int64_t i1 = i0 + TILE < r ? i0 + TILE : r;
+      for (int64_t j = j0; j < j1; j++)
+        for (int64_t i = i0; i < i1; i++) dst->data[j + i * c] = src->data[i + j * r];
+    }
+  }
+  return TSR_OK;
+}
+
+static int same_shape(const tsr_matrix *a, const tsr_matrix *b) {
+  return a->rows == b->rows && a->cols == b->cols;
+}
+
+int tsr_matrix_add(const tsr_matrix *a, const tsr_matrix *b, tsr_matrix *out) {
+  if (!same_shape(a, b) || !same_shape(a, out)) return TSR_EINVAL;
+  size_t n = count_of(a);
+  for (size_t i = 0; i < n; i++) out->data[i] = a->data[i] + b->data[i];
+  return TSR_OK;
+}
+
+int tsr_matrix_sub(const tsr_matrix *a, const tsr_matrix *b, tsr_matrix *out) {
+  if (!same_shape(a, b) || !same_shape(a, out)) return TSR_EINVAL;
+  size_t n = count_of(a);
+  for (size_t i = 0; i < n; i++) out->data[i] = a->data[i] - b->data[i];
+  return TSR_OK;
+}
+
+int tsr_matrix_hadamard(const tsr_matrix *a, const tsr_matrix *b, tsr_matrix *out) {
+  if (!same_shape(a, b) || !same_shape(a, out)) return TSR_EINVAL;
+  size_t n = count_of(a);
+  for (size_t i = 0; i < n; i++) out->data[i] = a->data[i] * b->data[i];
+  return TSR_OK;
+}
+
+int tsr_matrix_scale(const tsr_matrix *a, float s, tsr_matrix *out) {
+  if (!same_shape(a, out)) return TSR_EINVAL;
+  size_t n = count_of(a);
+  for (size_t i = 0; i < n; i++) out->data[i] = s * a->data[i];
+  return TSR_OK;
+}
+
+int tsr_matrix_divide(const tsr_matrix *a, float s, tsr_matrix *out) {
+  if (!same_shape(a, out)) return TSR_EINVAL;
+  size_t n = count_of(a);
+  for (size_t i = 0; i < n; i++) out->data[i] = a->data[i] / s;
+  return TSR_OK;
+}
+
+void tsr_matrix_fill(tsr_matrix *m, float v) {
+  size_t n = count_of(m);
+  for (size_t i = 0; i < n; i++) m->data[i] = v;
+}
+
+double tsr_matrix_sum(const tsr_matrix *m) {
+  size_t n = count_of(m);
+  double s = 0.0;
+  for (size_t i = 0; i < n; i++) s += m->data[i];
+  return s;
+}
+
+static int extreme(const tsr_matrix *m, float *out, int want_max) {
+  size_t n = count_of(m);
+  if (n == 0) return TSR_EEMPTY;
+  float best = m->data[0];
+  for (size_t i = 0; i < n; i++) {
+    float v = m->data[i];
+    if (isnan(v)) {
+      *out = v;
+      return TSR_OK;
+    }
+    if (want_max ? v > best : v < best) best = v;
+  }
+  *out = best;
+  return TSR_OK;
+}
+
+int tsr_matrix_min(const tsr_matrix *m, float *out) { return extreme(m, out, 0); }
+int tsr_matrix_max(const tsr_matrix *m, float *out) { return extreme(m, out, 1); }
+
+int tsr_matrix_find_nonfinite(const tsr_matrix *m, int64_t *row, int64_t *col, float *value) {
+  size_t n = count_of(m);
+  for (size_t i = 0; i < n; i++) {
+    if (!isfinite(m->data[i])) {
+      *row = (int64_t)(i % (size_t)m->rows);
+      *col = (int64_t)(i / (size_t)m->rows);
+      *value = m->data[i];
+      return 1;
+    }
+  }
+  return 0;
+}

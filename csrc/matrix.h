@@ -10,4 +10,61 @@ typedef struct tsr_matrix {
   float *data;
 } tsr_matrix;
 
+/* The kernels below never allocate unless they say so, and take 0-based indices. Every
+ * matrix they are given is contiguous (a column of a matrix is one too), so element
+ * (i, j) is always data[i + j*rows]. Matrices with 0 rows or 0 columns are valid. */
+
+/* The number of elements and of bytes of a rows x cols matrix. Returns TSR_OK, or
+ * TSR_EINVAL when a size is negative or the byte count overflows size_t. Either output
+ * pointer may be NULL. */
+int tsr_matrix_size(int64_t rows, int64_t cols, size_t *count, size_t *bytes);
+
+/* Allocates m->data for a zero-filled rows x cols matrix (tsr_calloc) and sets the shape.
+ * Returns TSR_OK, TSR_EINVAL (negative or overflowing size), TSR_ELIMIT (over the memory
+ * cap) or TSR_ENOMEM, with details in err; on failure *m is {0, 0, NULL}. The caller owns
+ * m->data and frees it with tsr_matrix_release. */
+int tsr_matrix_alloc(tsr_matrix *m, int64_t rows, int64_t cols, tsr_error *err);
+
+/* Frees m->data (tsr_free) and resets *m to {0, 0, NULL}; m == NULL is a no-op. */
+void tsr_matrix_release(tsr_matrix *m);
+
+/* C = alpha * op(A) * op(B) + beta * C through cblas_sgemm, op(X) being X or its transpose
+ * when trans_x is nonzero. C must already have op(A)'s rows and op(B)'s columns and must
+ * not overlap A or B. Returns TSR_OK, TSR_EINVAL when the shapes do not match (err names
+ * them) or TSR_ELIMIT when a dimension exceeds BLAS's int. */
+int tsr_matrix_gemm(int trans_a, int trans_b, float alpha, const tsr_matrix *A,
+                    const tsr_matrix *B, float beta, tsr_matrix *C, tsr_error *err);
+
+/* dst = src transposed; dst must be src->cols x src->rows and must not overlap src.
+ * Returns TSR_OK or TSR_EINVAL (wrong shape). */
+int tsr_matrix_transpose(const tsr_matrix *src, tsr_matrix *dst);
+
+/* Element-wise out = a + b, a - b, a .* b over same-shaped matrices; out may be a or b.
+ * Return TSR_OK or TSR_EINVAL when the shapes differ. */
+int tsr_matrix_add(const tsr_matrix *a, const tsr_matrix *b, tsr_matrix *out);
+int tsr_matrix_sub(const tsr_matrix *a, const tsr_matrix *b, tsr_matrix *out);
+int tsr_matrix_hadamard(const tsr_matrix *a, const tsr_matrix *b, tsr_matrix *out);
+
+/* out = s * a, same shape; out may be a. Returns TSR_OK or TSR_EINVAL. */
+int tsr_matrix_scale(const tsr_matrix *a, float s, tsr_matrix *out);
+
+/* out = a / s element by element (float division, so s = 0 gives Inf or NaN as IEEE
+ * says), same shape; out may be a. Returns TSR_OK or TSR_EINVAL. */
+int tsr_matrix_divide(const tsr_matrix *a, float s, tsr_matrix *out);
+
+/* Sets every element to v. */
+void tsr_matrix_fill(tsr_matrix *m, float v);
+
+/* The sum of all elements, accumulated in double (0 for an empty matrix). */
+double tsr_matrix_sum(const tsr_matrix *m);
+
+/* The smallest / largest element into *out. NaN wins: any NaN makes the result NaN.
+ * Returns TSR_OK, or TSR_EEMPTY for a matrix with no elements. */
+int tsr_matrix_min(const tsr_matrix *m, float *out);
+int tsr_matrix_max(const tsr_matrix *m, float *out);
+
+/* Looks for the first NaN or Inf in storage (column-major) order. Returns 1 and sets
+ * *row, *col (0-based) and *value when there is one, 0 when every element is finite. */
+int tsr_matrix_find_nonfinite(const tsr_matrix *m, int64_t *row, int64_t *col, float *value);
+
 #endif
