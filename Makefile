@@ -10,6 +10,7 @@ SAN = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover
 PKG_CFLAGS = $(shell pkg-config --cflags lua5.4 fftw3f sndfile samplerate openblas)
 LIBS = $(shell pkg-config --libs fftw3f sndfile samplerate openblas) -llapacke -lm -lpthread
 LUA_LIBS = $(shell pkg-config --libs lua5.4)
+HOST_LIBS = -lreadline
 ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -fPIC $(WARN) $(CFLAGS) $(PKG_CFLAGS)
 
 KERNELS = common matrix npy csv audio stft nmf nmf_cd hash
@@ -42,11 +43,11 @@ lua/tessera/core.so: $(OBJS)
 # The host links the core in (package.preload), so it needs no LUA_CPATH.
 bin/tessera: build/main.o $(OBJS)
 	@mkdir -p bin
-	$(CC) -Wl,-E -o $@ build/main.o $(OBJS) $(LUA_LIBS) $(LIBS)
+	$(CC) -Wl,-E -o $@ build/main.o $(OBJS) $(LUA_LIBS) $(HOST_LIBS) $(LIBS)
 
 bin/tessera-asan: build/asan/main.o $(SAN_OBJS)
 	@mkdir -p bin
-	$(CC) $(SAN) -Wl,-E -o $@ build/asan/main.o $(SAN_OBJS) $(LUA_LIBS) $(LIBS)
+	$(CC) $(SAN) -Wl,-E -o $@ build/asan/main.o $(SAN_OBJS) $(LUA_LIBS) $(HOST_LIBS) $(LIBS)
 
 asan: bin/tessera-asan
 

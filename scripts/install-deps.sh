@@ -11,7 +11,7 @@ packages=(
   build-essential pkg-config
   lua5.4 liblua5.4-dev
   libfftw3-dev libsndfile1-dev libsamplerate0-dev libopenblas-dev liblapacke-dev
-  lua-argparse lua-cjson
+  lua-argparse lua-cjson libreadline-dev
   # pictures
   gnuplot-nox fonts-dejavu-core
   # real music for tests and examples
