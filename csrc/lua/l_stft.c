@@ -247,16 +247,21 @@ static int spectrogram_times(lua_State *L) {
 }
 
 static int spectrogram_tostring(lua_State *L) {
-  lspectrogram *S = lspectrogram_check(L, 1);
+  lspectrogram *S = luaL_checkudata(L, 1, TSR_SPECTROGRAM_MT);
+  if (S->s.data == NULL) {
+    lua_pushliteral(L, "Spectrogram(closed)");
+    return 1;
+  }
   lua_pushfstring(L, "Spectrogram(%I bins x %I frames, n_fft %d, hop %d, %d Hz)",
                   (lua_Integer)S->s.bins, (lua_Integer)S->s.frames, S->s.n_fft, S->s.hop,
                   S->s.sr);
   return 1;
 }
 
-/* Fields (.sr, .n_fft, .hop, .window, .center, .length, .bins, .frames), then methods. */
+/* Fields (.sr, .n_fft, .hop, .window, .center, .length, .bins, .frames), then methods.
+ * The geometry stays readable after __close; the methods check for freed data. */
 static int spectrogram_index(lua_State *L) {
-  lspectrogram *S = lspectrogram_check(L, 1);
+  lspectrogram *S = luaL_checkudata(L, 1, TSR_SPECTROGRAM_MT);
   const char *key = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "";
   if (strcmp(key, "sr") == 0) lua_pushinteger(L, S->s.sr);
   else if (strcmp(key, "n_fft") == 0) lua_pushinteger(L, S->s.n_fft);

@@ -1,0 +1,623 @@
+-- Specs of tessera.stft, the Spectrogram type and tessera.spectrogram. Expected values
+-- come from formulas written plainly here (a direct DFT, the window sums, the frame-count
+-- formula), never from tessera itself.
+local tessera = require "tessera"
+
+local abs, cos, sin, sqrt, pi, floor = math.abs, math.cos, math.sin, math.sqrt, math.pi, math.floor
+
+local AMEN = "/usr/share/sonic-pi/samples/loop_amen.flac"
+
+-- A reproducible pseudo-random signal in [-1, 1) (a 32-bit LCG, so it does not depend on
+-- math.random's generator).
+local function noise(n, seed)
+  local state, x = seed or 12345, {}
+  for i = 1, n do
+    state = (1103515245 * state + 12345) % 2147483648
+    x[i] = state / 1073741824 - 1
+  end
+  return x
+end
+
+local function audio_of(samples, sr) return tessera.audio.from(samples, sr or 22050) end
+
+-- The samples as stored (float32), so references use exactly what the STFT saw.
+local function samples_of(a)
+  local x = {}
+  for i = 1, #a do x[i] = a:get(i) end
+  return x
+end
+
+local function window(name, n)
+  local w = {}
+  for i = 0, n - 1 do
+    if name == "hann" then w[i] = 0.5 - 0.5 * cos(2 * pi * i / n)
+    elseif name == "hamming" then w[i] = 0.54 - 0.46 * cos(2 * pi * i / n)
+    else w[i] = 1 end
+  end
+  return w
+end
+
+-- Bin k (0-based) of frame f (0-based), straight from the definition:
+-- sum over t of x[start + t] w[t] e^(-2 pi i k t / N), zeros outside the signal.
+local function direct_dft(x, w, n, hop, center, f, k)
+  local start = f * hop - (center and n // 2 or 0)
+  local re, im = 0.0, 0.0
+  for t = 0, n - 1 do
+    local s = x[start + t + 1]
+    if s then
+      local v, angle = s * w[t], -2 * pi * k * t / n
+      re, im = re + v * cos(angle), im + v * sin(angle)
+    end
+  end
+  return re, im
+end
+
+local function expected_frames(len, n, hop, center)
+  if center then return 1 + floor((len + 2 * (n // 2) - n) / hop) end
+  return 1 + floor((len - n) / hop)
+end
+
+local function rel_rms_error(y, x, first, last)
+  local num, den = 0.0, 0.0
+  for i = first or 1, last or #x do
+    num = num + (y:get(i) - x[i]) ^ 2
+    den = den + x[i] ^ 2
+  end
+  return sqrt(num / den)
+end
+
+local function ones(rows, cols, value)
+  local M = tessera.core.matrix.new(rows, cols)
+  for i = 1, rows do
+    for j = 1, cols do M:set(i, j, value) end
+  end
+  return M
+end
+
+describe("tessera.stft", function()
+  describe("stft()", function()
+    it("equals a direct DFT of the windowed, padded frames (n_fft 64, hop 16)", function()
+      for _, case in ipairs({ { "hann", true }, { "hamming", false }, { "rect", true } }) do
+        local name, center = case[1], case[2]
+        local a = audio_of(noise(301, 7))
+        local x = samples_of(a)
+        local S = tessera.stft(a, { n_fft = 64, hop = 16, window = name, center = center })
+        local bins, frames = S:shape()
+        assert.equal(33, bins)
+        assert.equal(expected_frames(301, 64, 16, center), frames)
+        local w = window(name, 64)
+        for f = 0, frames - 1 do
+          local refs, biggest = {}, 0
+          for k = 0, 32 do
+            local re, im = direct_dft(x, w, 64, 16, center, f, k)
+            refs[k] = { re, im }
+            biggest = math.max(biggest, sqrt(re * re + im * im))
+          end
+          for k = 0, 32 do
+            local re, im = S:get(k + 1, f + 1)
+            assert.near(refs[k][1], re, 1e-4 * biggest)
+            assert.near(refs[k][2], im, 1e-4 * biggest)
+          end
+        end
+      end
+    end)
+
+    it("matches a direct DFT at a few bins and frames for n_fft 2048, hop 512", function()
+      local a = audio_of(noise(20000, 99))
+      local x = samples_of(a)
+      local S = tessera.stft(a)
+      assert.equal(2048, S.n_fft)
+      assert.equal(512, S.hop)
+      local w = window("hann", 2048)
+      for _, f in ipairs({ 0, 1, 17, 39 }) do -- the first, inner and last frames
+        for _, k in ipairs({ 0, 1, 100, 511, 1024 }) do
+          local re, im = direct_dft(x, w, 2048, 512, true, f, k)
+          local sre, sim = S:get(k + 1, f + 1)
+          local scale = math.max(1, sqrt(re * re + im * im))
+          assert.near(re, sre, 1e-4 * scale)
+          assert.near(im, sim, 1e-4 * scale)
+        end
+      end
+    end)
+
+    it("gives the number of frames of the formula for several lengths", function()
+      for _, len in ipairs({ 2048, 2049, 2559, 2560, 4097, 9999, 22050 }) do
+        for _, geometry in ipairs({ { 2048, 512 }, { 2048, 2048 }, { 1024, 256 }, { 2048, 1 } }) do
+          local n, hop = geometry[1], geometry[2]
+          if hop > 1 or len <= 2560 then
+            for _, center in ipairs({ true, false }) do
+              local S = tessera.stft(audio_of(noise(len)), { n_fft = n, hop = hop, center = center })
+              local bins, frames = S:shape()
+              assert.equal(n // 2 + 1, bins)
+              assert.equal(expected_frames(len, n, hop, center), frames)
+              assert.equal(frames, S.frames)
+              assert.equal(bins, S.bins)
+            end
+          end
+        end
+      end
+    end)
+
+    it("puts a sine at an exact bin frequency in that bin, with magnitude A*sum(w)/2", function()
+      local sr, n, k, A = 22050, 2048, 100, 0.5
+      local x = {}
+      for t = 0, sr - 1 do x[t + 1] = A * sin(2 * pi * k * sr / n * t / sr) end
+      local S = tessera.stft(audio_of(x, sr))
+      local w, wsum = window("hann", n), 0
+      for i = 0, n - 1 do wsum = wsum + w[i] end
+      local M = S:magnitude()
+      local expected = A * wsum / 2
+      for _, f in ipairs({ 5, 20, 38 }) do -- frames well inside the signal
+        local best, best_bin = -1, nil
+        for b = 1, n // 2 + 1 do
+          if M:get(b, f) > best then best, best_bin = M:get(b, f), b end
+        end
+        assert.equal(k + 1, best_bin)
+        assert.near(expected, best, 1e-3 * expected)
+        -- Hann leaks half the peak into each neighbour and almost nothing further out.
+        assert.near(expected / 2, M:get(k, f), 1e-3 * expected)
+        assert.near(expected / 2, M:get(k + 2, f), 1e-3 * expected)
+        assert.is_true(M:get(k - 5, f) < 1e-3 * expected)
+        assert.is_true(M:get(k + 7, f) < 1e-3 * expected)
+      end
+    end)
+
+    it("gives exact zeros for silence", function()
+      local x = {}
+      for i = 1, 5000 do x[i] = 0 end
+      local S = tessera.stft(audio_of(x))
+      local bins, frames = S:shape()
+      for f = 1, frames do
+        for b = 1, bins do
+          local re, im = S:get(b, f)
+          assert.equal(0, re)
+          assert.equal(0, im)
+        end
+      end
+    end)
+
+    it("gives a flat magnitude across bins for a click", function()
+      local x = {}
+      for i = 1, 22050 do x[i] = 0 end
+      x[10001] = 0.8 -- sample 10000 (0-based): frame 20 spans 9216..11263
+      local M = tessera.stft(audio_of(x)):magnitude()
+      local expected = 0.8 * (0.5 - 0.5 * cos(2 * pi * (10000 - 9216) / 2048))
+      local f = 21
+      for b = 1, 1025 do assert.near(expected, M:get(b, f), 1e-6) end
+      -- A frame that does not reach the click is silent.
+      for b = 1, 1025, 64 do assert.equal(0, M:get(b, 5)) end
+    end)
+
+    it("is deterministic: the same input gives bit-identical output", function()
+      local a = audio_of(noise(9999, 3))
+      local S1, S2 = tessera.stft(a), tessera.stft(a, { n_fft = 2048, hop = 512 })
+      local bins, frames = S1:shape()
+      for f = 1, frames do
+        for b = 1, bins do
+          local r1, i1 = S1:get(b, f)
+          local r2, i2 = S2:get(b, f)
+          assert.is_true(r1 == r2 and i1 == i2)
+        end
+      end
+    end)
+
+    it("uses a quarter of n_fft as the default hop", function()
+      local S = tessera.stft(audio_of(noise(5000)), { n_fft = 1024 })
+      assert.equal(256, S.hop)
+      assert.equal(1 + (5000 + 1024 - 1024) // 256, S.frames)
+    end)
+
+    it("refuses arguments of the wrong type", function()
+      local a = audio_of(noise(4096))
+      assert.has_error(function() tessera.stft("x") end,
+        "bad argument #1 to 'stft' (tessera.Audio expected, got string)")
+      assert.has_error(function() tessera.stft(a, 5) end,
+        "bad argument #2 to 'stft' (table expected, got number)")
+      assert.has_error(function() tessera.stft(a, { n_fft = "big" }) end,
+        "bad argument #2 to 'stft' (n_fft must be an integer, got string)")
+      assert.has_error(function() tessera.stft(a, { n_fft = 1024.5 }) end,
+        "bad argument #2 to 'stft' (n_fft must be an integer, got 1024.5)")
+      assert.has_error(function() tessera.stft(a, { hop = true }) end,
+        "bad argument #2 to 'stft' (hop must be an integer, got boolean)")
+      assert.has_error(function() tessera.stft(a, { window = 1 }) end,
+        "bad argument #2 to 'stft' (window must be a string, got number)")
+      assert.has_error(function() tessera.stft(a, { center = "yes" }) end,
+        "bad argument #2 to 'stft' (center must be a boolean, got string)")
+      assert.has_error(function() tessera.stft(a, { hopp = 256 }) end,
+        "bad argument #2 to 'stft' (unknown option 'hopp' (valid: n_fft, hop, window, center))")
+    end)
+
+    it("refuses an n_fft that is not a positive even integer (odd included)", function()
+      local a = audio_of(noise(4096))
+      for _, n in ipairs({ 2047, 0, -2, 1, 33554432 }) do
+        assert.has_error(function() tessera.stft(a, { n_fft = n }) end,
+          ("bad argument #2 to 'stft' (n_fft must be an even integer in 2..16777216, got %d)"):format(n))
+      end
+    end)
+
+    it("refuses a hop outside 1..n_fft", function()
+      local a = audio_of(noise(4096))
+      assert.has_error(function() tessera.stft(a, { hop = 0 }) end,
+        "bad argument #2 to 'stft' (hop must be in 1..2048, got 0)")
+      assert.has_error(function() tessera.stft(a, { hop = -5 }) end,
+        "bad argument #2 to 'stft' (hop must be in 1..2048, got -5)")
+      assert.has_error(function() tessera.stft(a, { n_fft = 1024, hop = 1025 }) end,
+        "bad argument #2 to 'stft' (hop must be in 1..1024, got 1025)")
+    end)
+
+    it("refuses an unknown window, listing the valid names", function()
+      assert.has_error(function() tessera.stft(audio_of(noise(4096)), { window = "hanning" }) end,
+        "bad argument #2 to 'stft' (window must be 'hann', 'hamming' or 'rect', got 'hanning')")
+    end)
+
+    it("refuses multichannel audio", function()
+      local stereo = tessera.core.audio.new(4096, 22050, 2)
+      assert.has_error(function() tessera.stft(stereo) end,
+        "bad argument #1 to 'stft' (audio has 2 channels: load it with mono=true or call a:mono())")
+    end)
+
+    it("refuses a signal shorter than one frame", function()
+      assert.has_error(function() tessera.stft(audio_of(noise(1000))) end,
+        "bad argument #1 to 'stft' (audio has 1000 samples, fewer than n_fft (2048))")
+      assert.has_error(function() tessera.stft(audio_of(noise(100)), { n_fft = 128, center = false }) end,
+        "bad argument #1 to 'stft' (audio has 100 samples, fewer than n_fft (128))")
+      assert.has_error(function() tessera.stft(tessera.core.audio.new(0, 22050)) end,
+        "bad argument #1 to 'stft' (audio has 0 samples, fewer than n_fft (2048))")
+    end)
+
+    it("refuses a signal holding NaN or Inf, naming the sample", function()
+      local x = noise(4096)
+      x[18] = 0 / 0
+      assert.has_error(function() tessera.stft(audio_of(x)) end, "tessera.stft: sample 18 is nan")
+      x[18], x[4000] = 0, -math.huge
+      assert.has_error(function() tessera.stft(audio_of(x)) end, "tessera.stft: sample 4000 is -inf")
+    end)
+  end)
+end)
+
+describe("tessera.Spectrogram", function()
+  local a = audio_of(noise(5000, 11), 16000)
+  local S = tessera.stft(a, { n_fft = 64, hop = 16, window = "hamming" })
+
+  describe("fields and tostring", function()
+    it("describes its geometry", function()
+      assert.equal(16000, S.sr)
+      assert.equal(64, S.n_fft)
+      assert.equal(16, S.hop)
+      assert.equal("hamming", S.window)
+      assert.equal(true, S.center)
+      assert.equal(5000, S.length)
+      assert.equal(false, tessera.stft(a, { n_fft = 64, center = false }).center)
+      assert.is_nil(S.nonsense)
+      assert.equal("Spectrogram(33 bins x 313 frames, n_fft 64, hop 16, 16000 Hz)", tostring(S))
+      local amen = tessera.audio.load(AMEN, { mono = true, sr = 22050 })
+      local expected = expected_frames(#amen, 2048, 512, true)
+      assert.equal(("Spectrogram(1025 bins x %d frames, n_fft 2048, hop 512, 22050 Hz)"):format(expected),
+        tostring(tessera.stft(amen)))
+    end)
+  end)
+
+  describe("magnitude(), power(), phase()", function()
+    it("are consistent with get()", function()
+      local M, P, Ph = S:magnitude(), S:power(), S:phase()
+      local bins, frames = S:shape()
+      assert.same({ bins, frames }, { M:shape() })
+      assert.same({ bins, frames }, { P:shape() })
+      assert.same({ bins, frames }, { Ph:shape() })
+      for f = 1, frames, 7 do
+        for b = 1, bins do
+          local re, im = S:get(b, f)
+          local mag = sqrt(re * re + im * im)
+          assert.near(mag, M:get(b, f), 1e-6 * math.max(1, mag))
+          assert.near(mag * mag, P:get(b, f), 1e-5 * math.max(1, mag * mag))
+          local phase = math.atan(im, re)
+          -- Compare angles on the circle (a value near pi may come back near -pi).
+          local d = abs(phase - Ph:get(b, f))
+          assert.is_true(math.min(d, 2 * pi - d) < 1e-5)
+        end
+      end
+    end)
+  end)
+
+  describe("get()", function()
+    it("refuses indices out of range and bad self", function()
+      assert.has_error(function() S:get(0, 1) end, "bad argument #1 to 'get' (bin must be in 1..33, got 0)")
+      assert.has_error(function() S:get(34, 1) end, "bad argument #1 to 'get' (bin must be in 1..33, got 34)")
+      assert.has_error(function() S:get(1, 314) end, "bad argument #2 to 'get' (frame must be in 1..313, got 314)")
+      assert.has_error(function() S:get(1) end, "bad argument #2 to 'get' (number expected, got no value)")
+      assert.has_error(function() S.get(a, 1, 1) end,
+        "bad argument #1 to 'get' (tessera.Spectrogram expected, got tessera.Audio)")
+    end)
+  end)
+
+  describe("frequencies() and times()", function()
+    it("give bin centre frequencies and frame centre times", function()
+      local freqs = S:frequencies()
+      assert.equal(33, #freqs)
+      for b = 1, 33 do assert.near((b - 1) * 16000 / 64, freqs[b], 1e-9) end
+      assert.equal(8000, freqs[33])
+      local times = S:times()
+      assert.equal(313, #times)
+      for f = 1, 313 do assert.near((f - 1) * 16 / 16000, times[f], 1e-12) end
+      local T = tessera.stft(a, { n_fft = 64, hop = 16, center = false }):times()
+      assert.near(32 / 16000, T[1], 1e-12)
+      assert.near((16 * 9 + 32) / 16000, T[10], 1e-12)
+    end)
+  end)
+
+  describe("copy()", function()
+    it("gives an equal, independent spectrogram", function()
+      local C = S:copy()
+      assert.equal(tostring(S), tostring(C))
+      assert.equal(S.window, C.window)
+      assert.equal(S.length, C.length)
+      for f = 1, 313, 31 do
+        for b = 1, 33, 4 do assert.same({ S:get(b, f) }, { C:get(b, f) }) end
+      end
+      local Z = C:mask(tessera.core.matrix.new(33, 313))
+      assert.same({ 0, 0 }, { Z:get(3, 3) })
+      assert.is_true(select(1, C:get(3, 3)) ~= 0)
+    end)
+  end)
+
+  describe("closing", function()
+    it("frees the data once and refuses later use", function()
+      local C = S:copy()
+      getmetatable(C).__close(C)
+      getmetatable(C).__gc(C) -- twice is harmless
+      assert.equal("Spectrogram(closed)", tostring(C))
+      assert.equal(64, C.n_fft)
+      assert.has_error(function() C:shape() end, "calling 'shape' on bad self (spectrogram has been freed)")
+      assert.has_error(function() C:istft() end, "calling 'istft' on bad self (spectrogram has been freed)")
+    end)
+  end)
+end)
+
+describe("tessera.Spectrogram:istft()", function()
+  it("reproduces real music (loop_amen, mono) to 1e-5 relative RMS error", function()
+    local amen = tessera.audio.load(AMEN, { mono = true })
+    local x = samples_of(amen)
+    local S = tessera.stft(amen)
+    local y = S:istft()
+    assert.equal(#amen, #y)
+    assert.equal(amen.sr, y.sr)
+    assert.is_true(rel_rms_error(y, x) < 1e-5)
+  end)
+
+  it("reproduces random signals of odd lengths in several geometries", function()
+    for _, len in ipairs({ 4097, 9999 }) do
+      for _, opts in ipairs({
+        { n_fft = 2048, hop = 512 },
+        { n_fft = 1024, hop = 256 },
+        { n_fft = 1024, hop = 256, window = "hamming" },
+        { n_fft = 512, hop = 128, window = "rect" },
+      }) do
+        local a = audio_of(noise(len, len))
+        local x = samples_of(a)
+        local y = tessera.stft(a, opts):istft()
+        assert.equal(len, #y)
+        assert.equal(22050, y.sr)
+        local err = rel_rms_error(y, x)
+        assert.is_true(err < 1e-5, ("n_fft %d hop %d %s len %d: error %g"):format(
+          opts.n_fft, opts.hop, opts.window or "hann", len, err))
+      end
+    end
+  end)
+
+  it("without centring, reproduces what the frames cover and leaves the rest at zero", function()
+    local a = audio_of(noise(9999, 5))
+    local x = samples_of(a)
+    local S = tessera.stft(a, { n_fft = 1024, hop = 256, window = "hamming", center = false })
+    local covered = 1024 + 256 * (S.frames - 1) -- 9984: the last 15 samples are in no frame
+    assert.equal(9984, covered)
+    local y = S:istft()
+    assert.equal(9999, #y)
+    assert.is_true(rel_rms_error(y, x, 1, covered) < 1e-5)
+    for i = covered + 1, 9999 do assert.equal(0, y:get(i)) end
+  end)
+
+  it("trims or zero-pads to the requested length", function()
+    local a = audio_of(noise(6000, 8))
+    local S = tessera.stft(a)
+    local full = S:istft()
+    local short = S:istft({ length = 100 })
+    assert.equal(100, #short)
+    for i = 1, 100 do assert.equal(full:get(i), short:get(i)) end
+    local long = S:istft({ length = 9000 })
+    assert.equal(9000, #long)
+    for i = 1, 6000, 97 do assert.equal(full:get(i), long:get(i)) end
+    -- The last frame reaches sample 512*(frames-1) + 1024. Up to there the zero padding is
+    -- reconstructed up to rounding (which the tiny window sum-square at the very edge
+    -- amplifies, as in librosa); beyond it no frame contributes and it is exactly 0.
+    local reach = 512 * (S.frames - 1) + 1024
+    assert.equal(6656, reach)
+    for i = 6001, 6500 do assert.is_true(abs(long:get(i)) < 1e-5) end
+    for i = reach + 1, 9000 do assert.equal(0, long:get(i)) end
+    assert.equal(0, #S:istft({ length = 0 }))
+  end)
+
+  it("gives silence for a silent spectrogram", function()
+    local x = {}
+    for i = 1, 3000 do x[i] = 0 end
+    local y = tessera.stft(audio_of(x)):istft()
+    for i = 1, 3000 do assert.equal(0, y:get(i)) end
+  end)
+
+  it("refuses bad options", function()
+    local S = tessera.stft(audio_of(noise(3000)))
+    assert.has_error(function() S:istft({ length = -1 }) end,
+      "bad argument #1 to 'istft' (length must be >= 0, got -1)")
+    assert.has_error(function() S:istft({ length = 1.5 }) end,
+      "bad argument #1 to 'istft' (length must be an integer, got 1.5)")
+    assert.has_error(function() S:istft({ len = 10 }) end,
+      "bad argument #1 to 'istft' (unknown option 'len' (valid: length))")
+    assert.has_error(function() S:istft(10) end,
+      "bad argument #1 to 'istft' (table expected, got number)")
+  end)
+end)
+
+describe("tessera.Spectrogram:mask()", function()
+  local a = audio_of(noise(3000, 21))
+  local S = tessera.stft(a, { n_fft = 256, hop = 64 })
+  local bins, frames = S:shape()
+
+  it("with all ones reproduces the spectrogram, with all zeros gives silence", function()
+    local same = S:mask(ones(bins, frames, 1))
+    local zero = S:mask(tessera.core.matrix.new(bins, frames))
+    assert.equal(tostring(S), tostring(same))
+    for f = 1, frames, 5 do
+      for b = 1, bins, 3 do
+        assert.same({ S:get(b, f) }, { same:get(b, f) })
+        assert.same({ 0, 0 }, { zero:get(b, f) })
+      end
+    end
+    local y = zero:istft()
+    for i = 1, #y do assert.equal(0, y:get(i)) end
+  end)
+
+  it("multiplies each entry by its mask value", function()
+    local M = tessera.core.matrix.new(bins, frames)
+    for b = 1, bins do
+      for f = 1, frames do M:set(b, f, (b + 2 * f) % 5 / 4) end
+    end
+    local R = S:mask(M)
+    for f = 1, frames, 3 do
+      for b = 1, bins, 2 do
+        local re, im = S:get(b, f)
+        local m = (b + 2 * f) % 5 / 4
+        local rre, rim = R:get(b, f)
+        assert.near(re * m, rre, 1e-6 * math.max(1, abs(re)))
+        assert.near(im * m, rim, 1e-6 * math.max(1, abs(im)))
+      end
+    end
+  end)
+
+  it("refuses a matrix of another shape, a non-finite entry, a non-matrix", function()
+    assert.has_error(function() S:mask(tessera.core.matrix.new(2, 3)) end,
+      ("bad argument #1 to 'mask' (mask is 2 x 3 but the spectrogram is %d x %d)"):format(bins, frames))
+    local M = ones(bins, frames, 1)
+    M:set(2, 3, 0 / 0)
+    assert.has_error(function() S:mask(M) end, "bad argument #1 to 'mask' (mask entry (2, 3) is nan)")
+    M:set(2, 3, 1)
+    M:set(bins, frames, math.huge)
+    assert.has_error(function() S:mask(M) end,
+      ("bad argument #1 to 'mask' (mask entry (%d, %d) is inf)"):format(bins, frames))
+    assert.has_error(function() S:mask("x") end,
+      "bad argument #1 to 'mask' (tessera.Matrix expected, got string)")
+  end)
+end)
+
+describe("tessera.spectrogram", function()
+  local a = audio_of(noise(4000, 33))
+  local S = tessera.stft(a, { n_fft = 128, hop = 32, window = "hamming", center = false })
+  local bins, frames = S:shape()
+
+  describe("from_polar()", function()
+    it("rebuilds S from its magnitude and phase, with S's geometry", function()
+      local R = tessera.spectrogram.from_polar(S:magnitude(), S:phase(), S)
+      assert.equal(tostring(S), tostring(R))
+      for _, field in ipairs({ "sr", "n_fft", "hop", "window", "center", "length" }) do
+        assert.equal(S[field], R[field])
+      end
+      for f = 1, frames, 3 do
+        for b = 1, bins do
+          local re, im = S:get(b, f)
+          local rre, rim = R:get(b, f)
+          local scale = math.max(1, sqrt(re * re + im * im))
+          assert.near(re, rre, 1e-5 * scale)
+          assert.near(im, rim, 1e-5 * scale)
+        end
+      end
+    end)
+
+    it("gives zero phase when the phase is nil", function()
+      local mag = S:magnitude()
+      local R = tessera.spectrogram.from_polar(mag, nil, S)
+      for f = 1, frames, 4 do
+        for b = 1, bins, 5 do
+          local re, im = R:get(b, f)
+          assert.equal(mag:get(b, f), re)
+          assert.equal(0, im)
+        end
+      end
+    end)
+
+    it("refuses shapes that differ, naming both", function()
+      local small = tessera.core.matrix.new(3, 4)
+      assert.has_error(function() tessera.spectrogram.from_polar(small, nil, S) end,
+        ("bad argument #1 to 'from_polar' (magnitude is 3 x 4 but the spectrogram is %d x %d)"):format(bins, frames))
+      assert.has_error(function() tessera.spectrogram.from_polar(S:magnitude(), small, S) end,
+        ("bad argument #2 to 'from_polar' (phase is 3 x 4 but the spectrogram is %d x %d)"):format(bins, frames))
+    end)
+
+    it("refuses negative or non-finite magnitudes, non-finite phases, wrong types", function()
+      local mag = S:magnitude()
+      mag:set(1, 1, -0.25)
+      assert.has_error(function() tessera.spectrogram.from_polar(mag, nil, S) end,
+        "bad argument #1 to 'from_polar' (magnitude entry (1, 1) is negative (-0.25))")
+      mag:set(1, 1, 0 / 0)
+      assert.has_error(function() tessera.spectrogram.from_polar(mag, nil, S) end,
+        "bad argument #1 to 'from_polar' (magnitude entry (1, 1) is nan)")
+      local phase = S:phase()
+      phase:set(4, 2, -math.huge)
+      assert.has_error(function() tessera.spectrogram.from_polar(S:magnitude(), phase, S) end,
+        "bad argument #2 to 'from_polar' (phase entry (4, 2) is -inf)")
+      assert.has_error(function() tessera.spectrogram.from_polar(S:magnitude(), nil, a) end,
+        "bad argument #3 to 'from_polar' (tessera.Spectrogram expected, got tessera.Audio)")
+      assert.has_error(function() tessera.spectrogram.from_polar({}, nil, S) end,
+        "bad argument #1 to 'from_polar' (tessera.Matrix expected, got table)")
+    end)
+  end)
+
+  describe("fft_frequencies()", function()
+    it("gives the bin centre frequencies, as S:frequencies()", function()
+      local freqs = tessera.spectrogram.fft_frequencies(22050, 2048)
+      assert.equal(1025, #freqs)
+      assert.equal(0, freqs[1])
+      assert.near(22050 / 2048, freqs[2], 1e-12)
+      assert.equal(11025, freqs[1025])
+      assert.same(S:frequencies(), tessera.spectrogram.fft_frequencies(22050, 128))
+    end)
+
+    it("refuses bad arguments", function()
+      assert.has_error(function() tessera.spectrogram.fft_frequencies(0, 2048) end,
+        "bad argument #1 to 'fft_frequencies' (sr must be positive, got 0)")
+      assert.has_error(function() tessera.spectrogram.fft_frequencies(22050, 2047) end,
+        "bad argument #2 to 'fft_frequencies' (n_fft must be an even integer in 2..16777216, got 2047)")
+      assert.has_error(function() tessera.spectrogram.fft_frequencies(22050.5, 2048) end,
+        "bad argument #1 to 'fft_frequencies' (sr must be an integer, got 22050.5)")
+    end)
+  end)
+
+  describe("frame_count()", function()
+    it("agrees with the formula and with the frames stft gives", function()
+      for _, len in ipairs({ 2048, 2049, 2559, 2560, 4097 }) do
+        for _, center in ipairs({ true, false }) do
+          local opts = { n_fft = 2048, hop = 512, center = center, window = "rect" }
+          local n = tessera.spectrogram.frame_count(len, opts)
+          assert.equal(expected_frames(len, 2048, 512, center), n)
+          assert.equal(tessera.stft(audio_of(noise(len)), opts).frames, n)
+        end
+      end
+      assert.equal(expected_frames(5000, 1024, 256, true), tessera.spectrogram.frame_count(5000, { n_fft = 1024 }))
+    end)
+
+    it("refuses bad arguments like stft", function()
+      local fc = tessera.spectrogram.frame_count
+      assert.has_error(function() fc(1000) end,
+        "bad argument #1 to 'frame_count' (length must be >= n_fft (2048), got 1000)")
+      assert.has_error(function() fc(5000, { hop = 0 }) end,
+        "bad argument #2 to 'frame_count' (hop must be in 1..2048, got 0)")
+      assert.has_error(function() fc(5000, { n_fft = 7 }) end,
+        "bad argument #2 to 'frame_count' (n_fft must be an even integer in 2..16777216, got 7)")
+      assert.has_error(function() fc(5000, { hopp = 1 }) end,
+        "bad argument #2 to 'frame_count' (unknown option 'hopp' (valid: n_fft, hop, window, center))")
+      assert.has_error(function() fc(5000, { center = 1 }) end,
+        "bad argument #2 to 'frame_count' (center must be a boolean, got number)")
+      assert.has_error(function() fc(5000, 3) end,
+        "bad argument #2 to 'frame_count' (table expected, got number)")
+      assert.has_error(function() fc("5000") end,
+        "bad argument #1 to 'frame_count' (length must be an integer, got string)")
+    end)
+  end)
+end)
