@@ -105,8 +105,8 @@ static uint32_t le32(const unsigned char *p) {
 /* libsndfile quietly shortens a WAV whose data chunk runs past the end of the file (a
  * cut-off download or copy), so we read the RIFF header ourselves: returns the frame
  * count the header declares when the data chunk is larger than the bytes present, else
- * -1. Sizes 0 and 0xFFFFFFFF are placeholders of writers that never finished the header;
- * libsndfile reads those to the end, and so do we. */
+ * -1. Size 0xFFFFFFFF is the placeholder of a writer that never finished its header:
+ * libsndfile reads such a file to the end, and so do we. */
 static int64_t wav_truncated_frames(const unsigned char *buf, size_t len) {
   if (len < 12 || memcmp(buf, "RIFF", 4) != 0 || memcmp(buf + 8, "WAVE", 4) != 0) return -1;
   size_t pos = 12;
@@ -116,7 +116,7 @@ static int64_t wav_truncated_frames(const unsigned char *buf, size_t len) {
     if (memcmp(buf + pos, "fmt ", 4) == 0 && size >= 14 && len - pos - 8 >= 14)
       block_align = (unsigned)buf[pos + 20] | (unsigned)buf[pos + 21] << 8;
     if (memcmp(buf + pos, "data", 4) == 0) {
-      if (block_align == 0 || size == 0 || size == 0xFFFFFFFFu) return -1;
+      if (block_align == 0 || size == 0xFFFFFFFFu) return -1;
       return (uint64_t)size > len - pos - 8 ? (int64_t)(size / block_align) : -1;
     }
     if ((uint64_t)size + (size & 1u) > len - pos - 8) return -1;
