@@ -17,7 +17,7 @@ packages=(
   # real music for tests and examples
   sonic-pi-samples
   # tests: busted, and independent references
-  lua-busted lua-check python3-numpy python3-sklearn python3-scipy python3-pil
+  lua-busted lua-check python3-numpy python3-sklearn python3-scipy python3-pil python3-soundfile
   chromium
 )
 

@@ -72,7 +72,7 @@ static void check_option_keys(lua_State *L, int arg, const char *const names[],
     if (!known) {
       lua_pushvalue(L, -2);
       const char *key = luaL_tolstring(L, -1, NULL);
-      luaL_argerror(L, arg, lua_pushfstring(L, "unknown option '%s' (valid options are %s)",
+      luaL_argerror(L, arg, lua_pushfstring(L, "unknown option '%s', valid options are %s",
                                             key, valid));
     }
     lua_pop(L, 1);
@@ -157,7 +157,7 @@ static int audio_new(lua_State *L) {
 static void fill_from_list(lua_State *L, int idx, lua_Integer n, float *dst, const char *where) {
   for (lua_Integer i = 1; i <= n; i++) {
     if (lua_rawgeti(L, idx, i) != LUA_TNUMBER)
-      luaL_argerror(L, 1, lua_pushfstring(L, "sample %I%s is %s, expected a number", i, where,
+      luaL_argerror(L, 1, lua_pushfstring(L, "sample %I%s must be a number, got %s", i, where,
                                           luaL_typename(L, -1)));
     dst[i - 1] = (float)lua_tonumber(L, -1);
     lua_pop(L, 1);
@@ -179,7 +179,7 @@ static int audio_from(lua_State *L) {
     lua_pop(L, 1);
     for (lua_Integer c = 1; c <= n; c++) {
       if (lua_rawgeti(L, 1, c) != LUA_TTABLE)
-        luaL_argerror(L, 1, lua_pushfstring(L, "channel %I is %s, expected a table", c,
+        luaL_argerror(L, 1, lua_pushfstring(L, "channel %I must be a table, got %s", c,
                                             luaL_typename(L, -1)));
       lua_Integer len = (lua_Integer)lua_rawlen(L, -1);
       if (len != frames)
@@ -345,7 +345,7 @@ static int audio_save(lua_State *L) {
                                         path));
   if (subtype < 0) subtype = format == TSR_AUDIO_FLAC ? TSR_AUDIO_PCM24 : TSR_AUDIO_FLOAT;
   if (format == TSR_AUDIO_FLAC && subtype == TSR_AUDIO_FLOAT)
-    luaL_argerror(L, 3, "flac cannot hold float samples (subtype must be 'pcm16' or 'pcm24')");
+    luaL_argerror(L, 3, "flac cannot hold float samples, use subtype 'pcm16' or 'pcm24'");
   tsr_error err = {{0}};
   int st = tsr_audio_save(&A->a, path, (tsr_audio_format)format, (tsr_audio_subtype)subtype,
                           &err);
