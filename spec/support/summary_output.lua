@@ -41,8 +41,8 @@ return function(options)
     return nil, true
   end
 
-  handler:subscribe(options)
-  busted.subscribe({ "test", "end" }, on_test_end)
+  -- busted's loader calls handler:subscribe(options) itself (the base counters).
+  busted.subscribe({ "test", "end" }, on_test_end, { predicate = handler.cancelOnPending })
   busted.subscribe({ "suite", "end" }, on_suite_end)
   return handler
 end
