@@ -149,7 +149,9 @@ static tsr_status read_frames(SNDFILE *sf, const SF_INFO *info, const char *name
                               tsr_error *err) {
   const int ch = info->channels, outch = mono ? 1 : ch;
   int64_t chunk = CHUNK_SAMPLES / ch > 0 ? CHUNK_SAMPLES / ch : 1;
-  int64_t cap = count < ((int64_t)1 << 18) ? count : ((int64_t)1 << 18);
+  /* Start at about a million samples whatever the channel count, then double. */
+  int64_t first = ((int64_t)1 << 20) / outch + 1;
+  int64_t cap = count < first ? count : first;
   int64_t got = 0;
   float *tmp = NULL, *data = NULL;
   tsr_status st = alloc_samples(chunk, ch, &tmp, err);
@@ -180,7 +182,7 @@ static tsr_status read_frames(SNDFILE *sf, const SF_INFO *info, const char *name
         else
           data[(size_t)c * (size_t)cap + (size_t)(got + f)] = frame[c];
       }
-      if (mono) data[got + f] = (float)(sum / ch);
+      if (mono && st == TSR_OK) data[got + f] = (float)(sum / ch);
     }
     got += n;
   }

@@ -359,7 +359,8 @@ for name in sys.argv[1:]:
           { { sr = 22050.5 }, "bad argument #2 to 'load' (sr must be a positive integer, got 22050.5)" },
           { { sr = "22050" }, "bad argument #2 to 'load' (sr must be a positive integer, got 22050)" },
           { { mono = "yes" }, "bad argument #2 to 'load' (mono must be a boolean, got string)" },
-          { { rate = 8000 }, "bad argument #2 to 'load' (unknown option 'rate', valid options are sr, mono, offset, duration)" },
+          { { rate = 8000 }, "bad argument #2 to 'load' (unknown option 'rate', "
+                             .. "valid options are sr, mono, offset, duration)" },
         }
         for _, c in ipairs(cases) do
           assert.has_error(function() audio.load(path, c[1]) end, c[2])
@@ -476,9 +477,11 @@ for name in sys.argv[1:]:
       it("rejects unknown formats, subtypes and extensions", function()
         local a = audio.from(left, 8000)
         assert.has_error(function() a:save("x.mp3") end,
-          "bad argument #1 to 'save' (cannot tell the format of 'x.mp3': use the extension .wav or .flac, or give format = 'wav' or 'flac')")
+          "bad argument #1 to 'save' (cannot tell the format of 'x.mp3': "
+          .. "use the extension .wav or .flac, or give format = 'wav' or 'flac')")
         assert.has_error(function() a:save("noext") end,
-          "bad argument #1 to 'save' (cannot tell the format of 'noext': use the extension .wav or .flac, or give format = 'wav' or 'flac')")
+          "bad argument #1 to 'save' (cannot tell the format of 'noext': "
+          .. "use the extension .wav or .flac, or give format = 'wav' or 'flac')")
         assert.has_error(function() a:save("x.wav", { format = "mp3" }) end,
           "bad argument #2 to 'save' (format must be one of 'wav', 'flac', got 'mp3')")
         assert.has_error(function() a:save("x.wav", { subtype = "pcm8" }) end,
@@ -600,7 +603,7 @@ for name in sys.argv[1:]:
         "bad argument #1 to 'mix' (sample rate 16000 differs from 8000)")
       assert.has_error(function() a:mix(ramp(4, 1)) end,
         "bad argument #1 to 'mix' (1 channels differ from 2)")
-      assert.has_error(function() a:mix(b, 0 / 0 > 0 and 1 or -math.huge) end,
+      assert.has_error(function() a:mix(b, -math.huge) end,
         "bad argument #2 to 'mix' (gain_b must be finite, got -inf)")
       assert.has_error(function() a:mix({}) end,
         "bad argument #1 to 'mix' (tessera.Audio expected, got table)")

@@ -1,6 +1,7 @@
 /* tessera.Audio: sampled sound for Lua (loading, saving and simple operations). The
  * numeric work lives in the kernel (csrc/audio.c); this file checks arguments, owns the
  * memory through userdata and raises the errors. */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -107,7 +108,7 @@ static int check_sr_arg(lua_State *L, int arg) {
 /* A finite number argument (gain factors and the like). */
 static float check_finite(lua_State *L, int arg, const char *what) {
   lua_Number v = luaL_checknumber(L, arg);
-  if (!isfinite(v) || fabs(v) > 3.4e38)
+  if (!isfinite(v) || fabs(v) > FLT_MAX) /* beyond float32 it would become inf */
     luaL_argerror(L, arg, lua_pushfstring(L, "%s must be finite, got %s", what,
                                           luaL_tolstring(L, arg, NULL)));
   return (float)v;
