@@ -149,7 +149,7 @@ int tsr_csv_parse(const char *buf, size_t len, tsr_matrix *out, tsr_error *err) 
       int bad = parse_number(fs, fe, &v);
       if (bad != 0) {
         int shown = fe - fs > 40 ? 40 : (int)(fe - fs);
-        tsr_seterror(err, bad == -1 ? "line %lld, column %lld: bad number '%.*s'%s"
+        tsr_seterror(err, bad == -1 ? "line %lld, column %lld: bad number '%.*s%s'"
                                     : "line %lld, column %lld: %.*s%s does not fit in float32",
                      lineno, (long long)j + 1, shown, fs, fe - fs > 40 ? "..." : "");
         tsr_matrix_release(&m);
@@ -201,17 +201,14 @@ int tsr_csv_load(const char *path, tsr_matrix *out, tsr_error *err) {
 }
 
 int tsr_csv_save(const char *path, const tsr_matrix *m, tsr_error *err) {
-  int64_t bi, bj;
-  float bad;
   if (m->rows == 0 || m->cols == 0) {
     tsr_seterror(err, "cannot save '%s': a %lld x %lld matrix has no values to write as CSV "
                  "(use .npy)", path, (long long)m->rows, (long long)m->cols);
     return TSR_EEMPTY;
   }
-  if (tsr_matrix_find_nonfinite(m, &bi, &bj, &bad)) {
-    tsr_seterror(err, "cannot save '%s': the matrix holds %g at row %lld, column %lld "
-                 "(NaN and Inf are never written)", path, (double)bad, (long long)bi + 1,
-                 (long long)bj + 1);
+  tsr_error why = {""};
+  if (tsr_matrix_check_finite(m, &why) != TSR_OK) {
+    tsr_seterror(err, "cannot save '%s': %s (NaN and Inf are never written)", path, why.msg);
     return TSR_ENOTFINITE;
   }
   char tmp[4096];

@@ -7,7 +7,7 @@
 
 /* Parses CSV text in buf[0..len) (not NUL-terminated; never read past len). Lines end in
  * \n or \r\n; fields are separated by commas, spaces and tabs around a field are ignored,
- * a field is anything strtod takes whole (so nan and inf too). A first line none of whose
+ * a field is anything strtod takes whole (so nan and inf too) in at most 127 characters. A first line none of whose
  * fields is a number is a header and is skipped. Blank lines may only trail. Ragged rows,
  * bad numbers, finite values outside float32's range, interior blank lines and text with
  * no data row are errors (TSR_EFORMAT) naming the line and column (1-based).

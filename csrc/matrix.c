@@ -167,6 +167,17 @@ static int extreme(const tsr_matrix *m, float *out, int want_max) {
 int tsr_matrix_min(const tsr_matrix *m, float *out) { return extreme(m, out, 0); }
 int tsr_matrix_max(const tsr_matrix *m, float *out) { return extreme(m, out, 1); }
 
+int tsr_matrix_check_finite(const tsr_matrix *m, tsr_error *err) {
+  int64_t i, j;
+  float v;
+  if (!tsr_matrix_find_nonfinite(m, &i, &j, &v)) return TSR_OK;
+  /* Spelled out: printf gives "-nan" for the NaN that 0/0 makes on x86. */
+  const char *name = isnan(v) ? "nan" : v > 0 ? "inf" : "-inf";
+  tsr_seterror(err, "the matrix holds %s at row %lld, column %lld", name, (long long)i + 1,
+               (long long)j + 1);
+  return TSR_ENOTFINITE;
+}
+
 int tsr_matrix_find_nonfinite(const tsr_matrix *m, int64_t *row, int64_t *col, float *value) {
   size_t n = count_of(m);
   for (size_t i = 0; i < n; i++) {

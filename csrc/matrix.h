@@ -63,6 +63,10 @@ double tsr_matrix_sum(const tsr_matrix *m);
 int tsr_matrix_min(const tsr_matrix *m, float *out);
 int tsr_matrix_max(const tsr_matrix *m, float *out);
 
+/* TSR_OK when every element is finite; otherwise TSR_ENOTFINITE and err reads "the matrix
+ * holds nan at row 3, column 1" (the first in column order, 1-based, nan/inf/-inf). */
+int tsr_matrix_check_finite(const tsr_matrix *m, tsr_error *err);
+
 /* Looks for the first NaN or Inf in storage (column-major) order. Returns 1 and sets
  * *row, *col (0-based) and *value when there is one, 0 when every element is finite. */
 int tsr_matrix_find_nonfinite(const tsr_matrix *m, int64_t *row, int64_t *col, float *value);

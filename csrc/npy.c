@@ -53,8 +53,9 @@ static void skip_space(cursor *c) {
 static int header_error(cursor *c, tsr_error *err, const char *what) {
   char near[24];
   size_t n = 0;
-  for (const char *q = c->p; q < c->end && n < 16; q++, n++)
+  for (const char *q = c->p; q < c->end && n < 16 && *q != '\n'; q++, n++)
     near[n] = (*q >= 32 && *q < 127 && *q != '\'') ? *q : '?';
+  while (n > 0 && near[n - 1] == ' ') n--;
   near[n] = '\0';
   tsr_seterror(err, "bad header: %s at offset %td near '%s'", what, c->p - c->start, near);
   return TSR_EFORMAT;
@@ -77,7 +78,8 @@ static int parse_string(cursor *c, char *out, size_t cap, tsr_error *err) {
   char quote = *c->p++;
   size_t n = 0;
   while (c->p < c->end && *c->p != quote) {
-    if (*c->p == '\\' || n + 1 >= cap) return header_error(c, err, "unsupported string");
+    if (*c->p == '\\') return header_error(c, err, "escapes in strings are not supported");
+    if (n + 1 >= cap) return header_error(c, err, "string too long");
     out[n++] = *c->p++;
   }
   if (c->p >= c->end) return header_error(c, err, "unterminated string");
@@ -373,12 +375,9 @@ int tsr_npy_load(const char *path, tsr_matrix *out, tsr_error *err) {
 }
 
 int tsr_npy_save(const char *path, const tsr_matrix *m, tsr_error *err) {
-  int64_t bi, bj;
-  float bad;
-  if (tsr_matrix_find_nonfinite(m, &bi, &bj, &bad)) {
-    tsr_seterror(err, "cannot save '%s': the matrix holds %g at row %lld, column %lld "
-                 "(NaN and Inf are never written)", path, (double)bad, (long long)bi + 1,
-                 (long long)bj + 1);
+  tsr_error why = {""};
+  if (tsr_matrix_check_finite(m, &why) != TSR_OK) {
+    tsr_seterror(err, "cannot save '%s': %s (NaN and Inf are never written)", path, why.msg);
     return TSR_ENOTFINITE;
   }
   /* Version 1.0 header, padded with spaces so the data starts on a 64-byte boundary. */

@@ -60,7 +60,7 @@ lmatrix *lmatrix_check(lua_State *L, int arg) {
     lua_pop(L, 1);
     if (!alive) {
       M->m.data = NULL;
-      luaL_argerror(L, arg, "matrix has been freed (the matrix it views was closed)");
+      luaL_argerror(L, arg, "matrix has been freed: the matrix it views was closed");
     }
   }
   return M;
