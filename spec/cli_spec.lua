@@ -37,6 +37,7 @@ end
 -- Environment variables the host reads, cleared so the caller's shell cannot change
 -- what a spec sees; `env` adds what a spec sets on purpose.
 local CLEAN = "env -u TESSERA_DEBUG -u TESSERA_LUA_PATH -u LUA_INIT -u LUA_INIT_5_4 "
+  .. "-u LUA_PATH -u LUA_PATH_5_4 -u LUA_CPATH -u LUA_CPATH_5_4 "
 
 -- Runs a shell command line; returns stdout, stderr and the exit status.
 local function sh(cmdline, stdin)
@@ -133,14 +134,28 @@ for i = 1, select("#", ...) do io.write("...", i, "=", (select(i, ...)), "\n") e
     end)
 
     it("runs busted's entry script like lua5.4 does, with its exit status", function()
-      spit(tmpdir .. "/pass_spec.lua", "describe('x', function() it('passes', function() assert.equal(2, 1 + 1) end) end)")
-      spit(tmpdir .. "/fail_spec.lua", "describe('x', function() it('fails', function() assert.equal(3, 1 + 1) end) end)")
-      local out, _, code = sh("cd " .. q(tmpdir) .. " && " .. CLEAN .. q(BIN) .. " /usr/bin/busted -o TAP pass_spec.lua")
+      local body = "describe('x', function() it('%s', function() assert.equal(%d, 1 + 1) end) end)"
+      spit(tmpdir .. "/pass_spec.lua", body:format("passes", 2))
+      spit(tmpdir .. "/fail_spec.lua", body:format("fails", 3))
+      local busted = "cd " .. q(tmpdir) .. " && " .. CLEAN .. q(BIN) .. " /usr/bin/busted -o TAP "
+      local out, _, code = sh(busted .. "pass_spec.lua")
       assert.equal(0, code)
       assert.truthy(out:find("ok 1 - x passes", 1, true))
-      local out2, _, code2 = sh("cd " .. q(tmpdir) .. " && " .. CLEAN .. q(BIN) .. " /usr/bin/busted -o TAP fail_spec.lua")
+      local out2, _, code2 = sh(busted .. "fail_spec.lua")
       assert.equal(1, code2)
       assert.truthy(out2:find("not ok 1 - x fails", 1, true))
+    end)
+
+    it("runs an existing file named like a command as a script, and anything after --", function()
+      spit(tmpdir .. "/help", "print('the file named help', ...)")
+      local out, _, code = sh("cd " .. q(tmpdir) .. " && " .. CLEAN .. q(BIN) .. " help x")
+      assert.equal("the file named help\tx\n", out)
+      assert.equal(0, code)
+      local err
+      out, err, code = sh("cd / && " .. CLEAN .. q(BIN) .. " -- version")
+      assert.equal("", out)
+      assert.equal("tessera: cannot open version: No such file or directory\n", err)
+      assert.equal(1, code)
     end)
 
     it("reports a file that does not exist", function()
@@ -304,7 +319,8 @@ for i = 1, select("#", ...) do io.write("...", i, "=", (select(i, ...)), "\n") e
       assert.equal("", out)
       assert.equal("tessera: unrecognized option '-x' (try 'tessera help')\n", err)
       assert.equal(1, code)
-      _, err, code = tessera_run({ "-e" })
+      out, err, code = tessera_run({ "-e" })
+      assert.equal("", out)
       assert.equal("tessera: '-e' needs an argument (try 'tessera help')\n", err)
       assert.equal(1, code)
     end)
@@ -323,7 +339,7 @@ for i = 1, select("#", ...) do io.write("...", i, "=", (select(i, ...)), "\n") e
 
   describe("require 'tessera'", function()
     it("finds the library beside the executable from any directory, without LUA_PATH", function()
-      local out, err, code = sh("cd /tmp && " .. CLEAN .. "-u LUA_PATH -u LUA_CPATH " .. q(BIN)
+      local out, err, code = sh("cd /tmp && " .. CLEAN .. q(BIN)
         .. " -e " .. q("print(require('tessera').version, package.searchpath('tessera', package.path))"))
       assert.equal("", err)
       assert.equal(0, code)
@@ -340,7 +356,9 @@ for i = 1, select("#", ...) do io.write("...", i, "=", (select(i, ...)), "\n") e
 
     it("puts TESSERA_LUA_PATH in front instead", function()
       spit(tmpdir .. "/tessera_probe.lua", "return 'probe found'")
-      local out, _, code = tessera_run({ "-e", "print(require('tessera_probe'), package.path:find(" .. q(ROOT) .. ", 1, true))" },
+      local code_text = string.format("print(require('tessera_probe'), package.path:find(%q, 1, true))",
+        ROOT)
+      local out, _, code = tessera_run({ "-e", code_text },
         { env = "TESSERA_LUA_PATH=" .. q(tmpdir .. "/?.lua") })
       assert.equal(0, code)
       assert.equal("probe found\tnil\n", out)
