@@ -83,5 +83,6 @@ int luaopen_tessera_core(lua_State *L) {
   stft_open(L);
   nmf_open(L);
   util_open(L);
+  listen_open(L);
   return 1;
 }

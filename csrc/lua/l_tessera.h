@@ -66,6 +66,7 @@ void audio_open(lua_State *L);
 void stft_open(lua_State *L);
 void nmf_open(lua_State *L);
 void util_open(lua_State *L);
+void listen_open(lua_State *L);
 
 int luaopen_tessera_core(lua_State *L);
 

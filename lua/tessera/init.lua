@@ -32,4 +32,7 @@ function tessera.stft(audio, opts)
   return core.stft(audio, opts)
 end
 
+-- tessera.griffinlim(mag, like_S [, opts]) -> Audio, convergence (see tessera.listen)
+tessera.griffinlim = core.griffinlim
+
 return tessera
