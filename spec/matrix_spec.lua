@@ -148,6 +148,31 @@ describe("tessera.matrix", function()
       assert.same({ 4, 0 }, { matrix.new(4, 0):shape() })
     end)
 
+    it("names the memory cap (TESSERA_MAX_MEMORY) when a matrix would exceed it", function()
+      local path = os.tmpname()
+      finally(function() os.remove(path); os.remove(path .. ".npy") end)
+      matrix.new(1000, 300, 1):save(path .. ".npy")
+      local code = [[
+        package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
+        package.cpath = "lua/?.so;" .. package.cpath
+        local matrix = require("tessera").matrix
+        assert(matrix.new(100, 100))
+        print(select(2, pcall(matrix.new, 1000, 1000)))
+        local A, B = matrix.new(1000, 100), matrix.new(100, 300)
+        print(select(2, pcall(getmetatable(A).__mul, A, B)))
+        print(select(2, pcall(matrix.load, PATH)))
+      ]]
+      code = code:gsub("PATH", function() return ("%q"):format(path .. ".npy") end)
+      local p = assert(io.popen("TESSERA_MAX_MEMORY=1M lua5.4 -e " .. shell_quote(code) .. " 2>&1"))
+      local out = p:read("a")
+      p:close()
+      local cap = ", more than the memory cap (1.0 MB)\n"
+      assert.equal("tessera.matrix.new: a 1000 x 1000 matrix needs 4.0 MB" .. cap
+        .. "tessera.matrix product: a 1000 x 300 matrix needs 1.2 MB" .. cap
+        .. "tessera.matrix.load: '" .. path .. ".npy': a 1000 x 300 matrix needs 1.2 MB" .. cap,
+        out)
+    end)
+
     it("rejects negative sizes, sizes that overflow and fills outside float32", function()
       assert.equal("bad argument #1 to 'new' (rows must be >= 0, got -1)",
         error_of(function() return matrix.new(-1, 2) end))

@@ -29,19 +29,14 @@ static lmatrix *push_empty(lua_State *L) {
 }
 
 lmatrix *lmatrix_push(lua_State *L, int64_t rows, int64_t cols, const char *who) {
-  size_t count, bytes;
-  if (tsr_matrix_size(rows, cols, &count, &bytes) != TSR_OK)
+  if (tsr_matrix_size(rows, cols, NULL, NULL) != TSR_OK)
     luaL_error(L, "%s: a %I x %I matrix is too large", who, (lua_Integer)rows,
                (lua_Integer)cols);
   /* Empty object first, so __gc owns the memory from the moment it exists. */
   lmatrix *M = push_empty(L);
-  float *data = tsr_calloc(count ? count : 1, sizeof(float));
-  if (data == NULL)
-    luaL_error(L, "%s: cannot allocate a %I x %I matrix (%f MB)", who, (lua_Integer)rows,
-               (lua_Integer)cols, (double)bytes / 1e6);
-  M->m.rows = rows;
-  M->m.cols = cols;
-  M->m.data = data;
+  tsr_error err = {""};
+  int st = tsr_matrix_alloc(&M->m, rows, cols, &err);
+  if (st != TSR_OK) tsr_lua_fail(L, who, st, &err);
   M->owns = 1;
   return M;
 }
