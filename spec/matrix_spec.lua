@@ -4,7 +4,7 @@
 local tessera = require "tessera"
 
 local matrix = tessera.matrix
-local abs, huge, floor = math.abs, math.huge, math.floor
+local abs, huge = math.abs, math.huge
 local spack, sunpack = string.pack, string.unpack
 
 local PYTHON = "/usr/bin/python3"
