@@ -127,7 +127,8 @@ int tsr_csv_parse(const char *buf, size_t len, tsr_matrix *out, tsr_error *err) 
     rows++;
   }
   if (rows == 0) {
-    tsr_seterror(err, "no data rows%s", header ? " after the header" : " (the file is empty)");
+    tsr_seterror(err, "%s", header ? "no data rows after the header"
+                            : len == 0 ? "the file is empty" : "no data rows, only blank lines");
     return TSR_EFORMAT;
   }
 
