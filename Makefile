@@ -8,10 +8,12 @@ SAN = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover
 
 # Recursive (=) on purpose: pkg-config runs at recipe time, after install-deps.
 PKG_CFLAGS = $(shell pkg-config --cflags lua5.4 fftw3f sndfile samplerate openblas)
-LIBS = $(shell pkg-config --libs fftw3f sndfile samplerate openblas) -llapacke -lm -lpthread
+# -fopenmp: the NMF kernels' threads; -z nodelete keeps core.so, and so libgomp whose idle
+# threads would crash after a dlclose, loaded when lua_close unloads C modules.
+LIBS = $(shell pkg-config --libs fftw3f sndfile samplerate openblas) -llapacke -lm -lpthread -fopenmp -Wl,-z,nodelete
 LUA_LIBS = $(shell pkg-config --libs lua5.4)
 HOST_LIBS = -lreadline
-ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -fPIC $(WARN) $(CFLAGS) $(PKG_CFLAGS)
+ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -fPIC -fopenmp $(WARN) $(CFLAGS) $(PKG_CFLAGS)
 
 KERNELS = common matrix npy csv audio stft nmf nmf_cd hash listen
 BINDINGS = l_core l_matrix l_audio l_stft l_nmf l_util l_listen

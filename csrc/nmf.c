@@ -1,2 +1,1277 @@
-/* nmf kernel. (Being written.) */
-#include "tessera.h"
+/* NMF kernels: the multiplicative-update solvers (Lee-Seung for the Euclidean and KL losses,
+ * Fevotte-Idier's heuristic for other beta-divergences), the objective, the initialisations
+ * (scikit-learn's random and NNDSVD family, the study's uniform), the model helpers, and
+ * tsr_nmf_fit, which dispatches to the coordinate-descent solver (nmf_cd.c).
+ *
+ * Speed comes from one pass over V per iteration: columns are split into one contiguous
+ * range per thread; for each column j the H update reads V[:, j], W and H[:, j], forms
+ * (WH)[:, j] in registers, and right away (the column is still in L1) the W update's
+ * contribution V[:, j]-ratio * H[:, j]' is added to the thread's own n x k accumulator.
+ * No n x p temporary exists. Per-thread partial sums are added in thread order, so a
+ * fixed thread count gives bit-identical results. The inner loops have AVX2+FMA versions
+ * chosen at run time (TESSERA_NO_SIMD=1 forces the portable C ones). */
+#include "nmf.h"
+
+#include <cblas.h>
+#include <float.h>
+#include <lapacke.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define HAVE_AVX2 1
+#define AVX2_FN __attribute__((target("avx2,fma")))
+#endif
+
+/* scikit-learn's guard for zero denominators: np.finfo(np.float32).eps. */
+#define EPS32 FLT_EPSILON
+/* scikit-learn sets factor entries below float64's epsilon to 0 for beta < 1 (W) and
+ * beta <= 1 (H), "necessary for stability". */
+#define FLUSH DBL_EPSILON
+/* Upper bound on thread partitions (the per-partition arrays live on the stack). */
+#define MAX_PARTS 64
+
+enum { CLS_EUC, CLS_KL, CLS_IS, CLS_BETA };
+
+static int beta_class(double beta) {
+  return beta == 2.0 ? CLS_EUC : beta == 1.0 ? CLS_KL : beta == 0.0 ? CLS_IS : CLS_BETA;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Run-time choice of the inner loops. */
+
+static int simd_state = -1; /* -1 unknown, 0 portable C, 1 AVX2+FMA */
+
+static int use_simd(void) {
+  int s = __atomic_load_n(&simd_state, __ATOMIC_RELAXED);
+  if (s < 0) {
+    s = 0;
+#ifdef HAVE_AVX2
+    const char *off = getenv("TESSERA_NO_SIMD");
+    __builtin_cpu_init();
+    if ((off == NULL || off[0] == '\0' || off[0] == '0') && __builtin_cpu_supports("avx2") &&
+        __builtin_cpu_supports("fma"))
+      s = 1;
+#endif
+    __atomic_store_n(&simd_state, s, __ATOMIC_RELAXED);
+  }
+  return s;
+}
+
+int tsr_nmf_default_threads(void) {
+  int t = openblas_get_num_threads();
+  return t < 1 ? 1 : t > MAX_PARTS ? MAX_PARTS : t;
+}
+
+static int clamp_parts(int threads, int64_t p) {
+  if (threads < 1) threads = tsr_nmf_default_threads();
+  if (threads > MAX_PARTS) threads = MAX_PARTS;
+  if ((int64_t)threads > p) threads = p < 1 ? 1 : (int)p;
+  return threads;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Portable inner loops. A column is n floats; W is n x k column-major, h = H[:, j]. */
+
+/* Rows 0..m-1 of a column (W has leading dimension ld): r = v / guard(W h) (KL); with q
+ * non-NULL: q = 1 / guard(W h), r = v q^2 (IS). */
+static void prep_c(const float *W, int64_t ld, int64_t m, int k, const float *h,
+                   const float *v, float *r, float *q) {
+  for (int64_t i = 0; i < m; i++) {
+    float y = 0.0f;
+    for (int a = 0; a < k; a++) y += W[i + a * ld] * h[a];
+    if (y == 0.0f) y = EPS32;
+    if (q == NULL) {
+      r[i] = v[i] / y;
+    } else {
+      float t = 1.0f / y;
+      q[i] = t;
+      r[i] = t * t * v[i];
+    }
+  }
+}
+
+/* Any beta (scikit-learn's guards): r = v guard2(WH)^(beta-2), q = guard1(WH)^(beta-1),
+ * where guardX replaces 0 by EPS32 when beta < X. */
+static void prep_beta(const float *W, int64_t n, int k, const float *h, const float *v,
+                      double beta, float *r, float *q) {
+  float br = (float)(beta - 2.0), bq = (float)(beta - 1.0);
+  for (int64_t i = 0; i < n; i++) {
+    float y = 0.0f;
+    for (int a = 0; a < k; a++) y += W[i + a * n] * h[a];
+    float yr = (y == 0.0f && beta < 2.0) ? EPS32 : y;
+    float yq = (y == 0.0f && beta < 1.0) ? EPS32 : y;
+    r[i] = v[i] * powf(yr, br);
+    q[i] = powf(yq, bq);
+  }
+}
+
+/* out[a] = sum_i W[i, a] x[i] */
+static void dots_c(const float *W, int64_t n, int k, const float *x, float *out) {
+  for (int a = 0; a < k; a++) {
+    const float *w = W + a * n;
+    float s = 0.0f;
+    for (int64_t i = 0; i < n; i++) s += w[i] * x[i];
+    out[a] = s;
+  }
+}
+
+/* acc[:, a] += h[a] x */
+static void axpys_c(float *acc, int64_t n, int k, const float *x, const float *h) {
+  for (int a = 0; a < k; a++) {
+    float *c = acc + a * n;
+    float ha = h[a];
+    for (int64_t i = 0; i < n; i++) c[i] += x[i] * ha;
+  }
+}
+
+/* Rows 0..m-1 of one column's share of the objective, in double. */
+static double loss_col_c(int cls, double beta, const float *W, int64_t ld, int64_t m, int k,
+                         const float *h, const float *v) {
+  double s = 0.0;
+  for (int64_t i = 0; i < m; i++) {
+    float yf = 0.0f;
+    for (int a = 0; a < k; a++) yf += W[i + a * ld] * h[a];
+    double y = yf, x = v[i];
+    double ys = yf == 0.0f ? (double)EPS32 : y;
+    switch (cls) {
+      case CLS_EUC: s += (x - y) * (x - y); break;
+      case CLS_KL: s += (x > 0.0 ? x * log(x / ys) : 0.0) - x + y; break;
+      case CLS_IS:
+        if (x > 0.0) s += x / ys - log(x / ys) - 1.0;
+        break;
+      default:
+        /* (x^b + (b-1) y^b - b x y^(b-1)) / (b (b-1)); for b <= 0 it is undefined where
+         * x = 0, and those entries are left out. */
+        if (x > 0.0)
+          s += (pow(x, beta) + (beta - 1.0) * pow(ys, beta) - beta * x * pow(ys, beta - 1.0)) /
+               (beta * (beta - 1.0));
+        else if (beta > 0.0)
+          s += pow(y, beta) / beta;
+        break;
+    }
+  }
+  return s;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * AVX2+FMA inner loops: the same computations, 8 rows at a time. */
+#ifdef HAVE_AVX2
+
+AVX2_FN static inline float hsum8(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+  return _mm_cvtss_f32(s);
+}
+
+AVX2_FN static inline double hsum4d(__m256d v) {
+  __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+  s = _mm_add_sd(s, _mm_unpackhi_pd(s, s));
+  return _mm_cvtsd_f64(s);
+}
+
+/* (W h) for rows i..i+7 */
+AVX2_FN static inline __m256 wh8(const float *W, int64_t n, int k, const float *h, int64_t i) {
+  __m256 y = _mm256_mul_ps(_mm256_loadu_ps(W + i), _mm256_broadcast_ss(h));
+  for (int a = 1; a < k; a++)
+    y = _mm256_fmadd_ps(_mm256_loadu_ps(W + a * n + i), _mm256_broadcast_ss(h + a), y);
+  return y;
+}
+
+AVX2_FN static inline __m256 guard8(__m256 y) {
+  __m256 zero = _mm256_cmp_ps(y, _mm256_setzero_ps(), _CMP_EQ_OQ);
+  return _mm256_blendv_ps(y, _mm256_set1_ps(EPS32), zero);
+}
+
+AVX2_FN static void prep_avx2(const float *W, int64_t n, int k, const float *h,
+                              const float *v, float *r, float *q) {
+  int64_t i = 0;
+  if (q == NULL) {
+    for (; i + 8 <= n; i += 8)
+      _mm256_storeu_ps(r + i, _mm256_div_ps(_mm256_loadu_ps(v + i), guard8(wh8(W, n, k, h, i))));
+  } else {
+    const __m256 one = _mm256_set1_ps(1.0f);
+    for (; i + 8 <= n; i += 8) {
+      __m256 t = _mm256_div_ps(one, guard8(wh8(W, n, k, h, i)));
+      _mm256_storeu_ps(q + i, t);
+      _mm256_storeu_ps(r + i, _mm256_mul_ps(_mm256_mul_ps(t, t), _mm256_loadu_ps(v + i)));
+    }
+  }
+  if (i < n) prep_c(W + i, n, n - i, k, h, v + i, r + i, q ? q + i : NULL);
+}
+
+AVX2_FN static void dots_avx2(const float *W, int64_t n, int k, const float *x, float *out) {
+  int64_t n8 = n & ~(int64_t)7;
+  int a = 0;
+  for (; a + 4 <= k; a += 4) {
+    const float *w0 = W + a * n, *w1 = w0 + n, *w2 = w1 + n, *w3 = w2 + n;
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    for (int64_t i = 0; i < n8; i += 8) {
+      __m256 xv = _mm256_loadu_ps(x + i);
+      s0 = _mm256_fmadd_ps(_mm256_loadu_ps(w0 + i), xv, s0);
+      s1 = _mm256_fmadd_ps(_mm256_loadu_ps(w1 + i), xv, s1);
+      s2 = _mm256_fmadd_ps(_mm256_loadu_ps(w2 + i), xv, s2);
+      s3 = _mm256_fmadd_ps(_mm256_loadu_ps(w3 + i), xv, s3);
+    }
+    float t0 = hsum8(s0), t1 = hsum8(s1), t2 = hsum8(s2), t3 = hsum8(s3);
+    for (int64_t i = n8; i < n; i++) {
+      t0 += w0[i] * x[i];
+      t1 += w1[i] * x[i];
+      t2 += w2[i] * x[i];
+      t3 += w3[i] * x[i];
+    }
+    out[a] = t0;
+    out[a + 1] = t1;
+    out[a + 2] = t2;
+    out[a + 3] = t3;
+  }
+  for (; a < k; a++) {
+    const float *w = W + a * n;
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0;
+    int64_t i = 0;
+    for (; i + 16 <= n8; i += 16) {
+      s0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), s0);
+      s1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 8), _mm256_loadu_ps(x + i + 8), s1);
+    }
+    for (; i < n8; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), s0);
+    float t = hsum8(_mm256_add_ps(s0, s1));
+    for (i = n8; i < n; i++) t += w[i] * x[i];
+    out[a] = t;
+  }
+}
+
+AVX2_FN static void axpys_avx2(float *acc, int64_t n, int k, const float *x, const float *h) {
+  int64_t n8 = n & ~(int64_t)7;
+  int a = 0;
+  /* Two components per sweep: x is loaded once for both. */
+  for (; a + 2 <= k; a += 2) {
+    float *c0 = acc + a * n, *c1 = c0 + n;
+    __m256 h0 = _mm256_set1_ps(h[a]), h1 = _mm256_set1_ps(h[a + 1]);
+    for (int64_t i = 0; i < n8; i += 8) {
+      __m256 xv = _mm256_loadu_ps(x + i);
+      _mm256_storeu_ps(c0 + i, _mm256_fmadd_ps(xv, h0, _mm256_loadu_ps(c0 + i)));
+      _mm256_storeu_ps(c1 + i, _mm256_fmadd_ps(xv, h1, _mm256_loadu_ps(c1 + i)));
+    }
+    for (int64_t i = n8; i < n; i++) {
+      c0[i] += x[i] * h[a];
+      c1[i] += x[i] * h[a + 1];
+    }
+  }
+  for (; a < k; a++) {
+    float *c = acc + a * n;
+    __m256 hv = _mm256_set1_ps(h[a]);
+    for (int64_t i = 0; i < n8; i += 8)
+      _mm256_storeu_ps(c + i, _mm256_fmadd_ps(_mm256_loadu_ps(x + i), hv, _mm256_loadu_ps(c + i)));
+    for (int64_t i = n8; i < n; i++) c[i] += x[i] * h[a];
+  }
+}
+
+/* Natural logarithm of positive normal floats (Cephes' logf, as in sse_mathfun): about
+ * one ulp, enough for an objective accumulated in double. */
+AVX2_FN static inline __m256 log8(__m256 x) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  __m256i xi = _mm256_castps_si256(x);
+  __m256 e = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(xi, 23), _mm256_set1_epi32(126)));
+  xi = _mm256_and_si256(xi, _mm256_set1_epi32(0x007fffff));
+  xi = _mm256_or_si256(xi, _mm256_set1_epi32(0x3f000000)); /* mantissa in [0.5, 1) */
+  __m256 m = _mm256_castsi256_ps(xi);
+  __m256 small = _mm256_cmp_ps(m, _mm256_set1_ps(0.707106781186547524f), _CMP_LT_OQ);
+  __m256 tmp = _mm256_and_ps(m, small);
+  m = _mm256_sub_ps(m, one);
+  e = _mm256_sub_ps(e, _mm256_and_ps(one, small));
+  m = _mm256_add_ps(m, tmp);
+  __m256 z = _mm256_mul_ps(m, m);
+  __m256 y = _mm256_set1_ps(7.0376836292E-2f);
+  y = _mm256_fmadd_ps(y, m, _mm256_set1_ps(-1.1514610310E-1f));
+  y = _mm256_fmadd_ps(y, m, _mm256_set1_ps(1.1676998740E-1f));
+  y = _mm256_fmadd_ps(y, m, _mm256_set1_ps(-1.2420140846E-1f));
+  y = _mm256_fmadd_ps(y, m, _mm256_set1_ps(1.4249322787E-1f));
+  y = _mm256_fmadd_ps(y, m, _mm256_set1_ps(-1.6668057665E-1f));
+  y = _mm256_fmadd_ps(y, m, _mm256_set1_ps(2.0000714765E-1f));
+  y = _mm256_fmadd_ps(y, m, _mm256_set1_ps(-2.4999993993E-1f));
+  y = _mm256_fmadd_ps(y, m, _mm256_set1_ps(3.3333331174E-1f));
+  y = _mm256_mul_ps(_mm256_mul_ps(y, m), z);
+  y = _mm256_fmadd_ps(e, _mm256_set1_ps(-2.12194440e-4f), y);
+  y = _mm256_fnmadd_ps(z, _mm256_set1_ps(0.5f), y);
+  m = _mm256_add_ps(m, y);
+  return _mm256_fmadd_ps(e, _mm256_set1_ps(0.693359375f), m);
+}
+
+AVX2_FN static double loss_col_avx2(int cls, const float *W, int64_t n, int k, const float *h,
+                                    const float *v) {
+  __m256d acc0 = _mm256_setzero_pd(), acc1 = acc0;
+  const __m256 zero = _mm256_setzero_ps();
+  double tail = 0.0;
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 y = wh8(W, n, k, h, i), x = _mm256_loadu_ps(v + i);
+    __m256d t0, t1;
+    if (cls == CLS_EUC) {
+      __m256 d = _mm256_sub_ps(x, y);
+      __m256d d0 = _mm256_cvtps_pd(_mm256_castps256_ps128(d));
+      __m256d d1 = _mm256_cvtps_pd(_mm256_extractf128_ps(d, 1));
+      acc0 = _mm256_fmadd_pd(d0, d0, acc0);
+      acc1 = _mm256_fmadd_pd(d1, d1, acc1);
+      continue;
+    }
+    __m256 pos = _mm256_cmp_ps(x, zero, _CMP_GT_OQ);
+    __m256 ratio = _mm256_div_ps(x, guard8(y));
+    /* Ratios that are not normal floats (under- or overflow) are redone in double. */
+    __m256 ok = _mm256_and_ps(_mm256_cmp_ps(ratio, _mm256_set1_ps(FLT_MIN), _CMP_GE_OQ),
+                              _mm256_cmp_ps(ratio, _mm256_set1_ps(FLT_MAX), _CMP_LE_OQ));
+    if (_mm256_movemask_ps(_mm256_andnot_ps(ok, pos)) != 0) {
+      tail += loss_col_c(cls, 0.0, W + i, n, 8, k, h, v + i);
+      continue;
+    }
+    __m256 lg = _mm256_and_ps(log8(_mm256_max_ps(ratio, _mm256_set1_ps(FLT_MIN))), pos);
+    __m256d lg0 = _mm256_cvtps_pd(_mm256_castps256_ps128(lg));
+    __m256d lg1 = _mm256_cvtps_pd(_mm256_extractf128_ps(lg, 1));
+    if (cls == CLS_KL) {
+      /* x log(x / y) - x + y */
+      __m256d x0 = _mm256_cvtps_pd(_mm256_castps256_ps128(x));
+      __m256d x1 = _mm256_cvtps_pd(_mm256_extractf128_ps(x, 1));
+      __m256d y0 = _mm256_cvtps_pd(_mm256_castps256_ps128(y));
+      __m256d y1 = _mm256_cvtps_pd(_mm256_extractf128_ps(y, 1));
+      t0 = _mm256_fmadd_pd(x0, lg0, _mm256_sub_pd(y0, x0));
+      t1 = _mm256_fmadd_pd(x1, lg1, _mm256_sub_pd(y1, x1));
+    } else {
+      /* x / y - log(x / y) - 1 where x > 0 */
+      __m256 rm = _mm256_and_ps(ratio, pos), ones = _mm256_and_ps(pos, _mm256_set1_ps(1.0f));
+      __m256d r0 = _mm256_cvtps_pd(_mm256_castps256_ps128(rm));
+      __m256d r1 = _mm256_cvtps_pd(_mm256_extractf128_ps(rm, 1));
+      __m256d o0 = _mm256_cvtps_pd(_mm256_castps256_ps128(ones));
+      __m256d o1 = _mm256_cvtps_pd(_mm256_extractf128_ps(ones, 1));
+      t0 = _mm256_sub_pd(_mm256_sub_pd(r0, lg0), o0);
+      t1 = _mm256_sub_pd(_mm256_sub_pd(r1, lg1), o1);
+    }
+    acc0 = _mm256_add_pd(acc0, t0);
+    acc1 = _mm256_add_pd(acc1, t1);
+  }
+  double s = hsum4d(_mm256_add_pd(acc0, acc1)) + tail;
+  if (i < n) s += loss_col_c(cls, 0.0, W + i, n, n - i, k, h, v + i);
+  return s;
+}
+
+#endif /* HAVE_AVX2 */
+
+/* ---------------------------------------------------------------------------------------
+ * Dispatch between the two sets of loops. */
+
+#ifdef _OPENMP
+#define OMP_STR(x) #x
+/* One loop iteration per partition, partition t on thread t: the split never depends on
+ * the OpenMP runtime, only on the partition count. */
+#define OMP_PARTS(count) _Pragma(OMP_STR(omp parallel for schedule(static, 1) num_threads(count)))
+#else
+#define OMP_PARTS(count)
+#endif
+
+static void prep(int cls, double beta, int simd, const float *W, int64_t n, int k,
+                 const float *h, const float *v, float *r, float *q) {
+  if (cls == CLS_BETA) {
+    prep_beta(W, n, k, h, v, beta, r, q);
+    return;
+  }
+  float *qq = cls == CLS_IS ? q : NULL;
+#ifdef HAVE_AVX2
+  if (simd) {
+    prep_avx2(W, n, k, h, v, r, qq);
+    return;
+  }
+#endif
+  (void)simd;
+  prep_c(W, n, n, k, h, v, r, qq);
+}
+
+static void dots(int simd, const float *W, int64_t n, int k, const float *x, float *out) {
+#ifdef HAVE_AVX2
+  if (simd) {
+    dots_avx2(W, n, k, x, out);
+    return;
+  }
+#endif
+  (void)simd;
+  dots_c(W, n, k, x, out);
+}
+
+static void axpys(int simd, float *acc, int64_t n, int k, const float *x, const float *h) {
+#ifdef HAVE_AVX2
+  if (simd) {
+    axpys_avx2(acc, n, k, x, h);
+    return;
+  }
+#endif
+  (void)simd;
+  axpys_c(acc, n, k, x, h);
+}
+
+static double loss_col(int cls, double beta, int simd, const float *W, int64_t n, int k,
+                       const float *h, const float *v) {
+#ifdef HAVE_AVX2
+  if (simd && cls != CLS_BETA) return loss_col_avx2(cls, W, n, k, h, v);
+#endif
+  (void)simd;
+  return loss_col_c(cls, beta, W, n, n, k, h, v);
+}
+
+/* The objective over `parts` column ranges in parallel, added in partition order. */
+static double loss_parts(const float *V, const float *W, const float *H, int64_t n, int64_t p,
+                         int k, double beta, int parts) {
+  double part[MAX_PARTS];
+  int cls = beta_class(beta), simd = use_simd();
+  OMP_PARTS(parts)
+  for (int t = 0; t < parts; t++) {
+    int64_t j0 = p * t / parts, j1 = p * (t + 1) / parts;
+    double s = 0.0;
+    for (int64_t j = j0; j < j1; j++) s += loss_col(cls, beta, simd, W, n, k, H + j * k, V + j * n);
+    part[t] = s;
+  }
+  double s = 0.0;
+  for (int t = 0; t < parts; t++) s += part[t];
+  return s;
+}
+
+double tsr_nmf_loss(const float *V, const float *W, const float *H, int64_t n, int64_t p,
+                    int k, double beta) {
+  if (n <= 0 || p <= 0) return 0.0;
+  return loss_parts(V, W, H, n, p, k, beta, clamp_parts(0, p));
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Multiplicative updates. */
+
+enum { DO_H = 1, DO_W = 2, SIMUL = 4 };
+
+typedef struct mu_state {
+  const float *V;
+  float *W, *H;
+  int64_t n, p;
+  int k, cls, simd, parts, flushW, flushH;
+  double beta;
+  float gamma;              /* Fevotte-Idier's exponent; 1 for beta in [1, 2] */
+  float l1W, l2W, l1H, l2H; /* scikit-learn's scaled regularisation */
+  /* per partition */
+  float *r, *q;             /* n each: the column's ratio(s) */
+  float *accN, *accD;       /* n x k each: the W update's numerator (and denominator) */
+  float *kbuf;              /* 3k each: numerator, denominator dots, denominators */
+  double *stat;             /* H H' (Euclidean, k x k) or row sums of H (KL, k) */
+  size_t statn;
+  /* shared */
+  double *WtW, *wsum, *hstat;
+  float *wden;              /* k */
+} mu_state;
+
+static void mu_prep_h(mu_state *m) {
+  int64_t n = m->n;
+  int k = m->k;
+  if (m->cls == CLS_EUC) {
+    for (int a = 0; a < k; a++)
+      for (int b = a; b < k; b++) {
+        const float *wa = m->W + a * n, *wb = m->W + b * n;
+        double s = 0.0;
+        for (int64_t i = 0; i < n; i++) s += (double)wa[i] * wb[i];
+        m->WtW[a * k + b] = m->WtW[b * k + a] = s;
+      }
+  } else if (m->cls == CLS_KL) {
+    for (int a = 0; a < k; a++) {
+      const float *wa = m->W + a * n;
+      double s = 0.0;
+      for (int64_t i = 0; i < n; i++) s += wa[i];
+      m->wsum[a] = s == 0.0 ? 1.0 : s; /* scikit-learn: W_sum[W_sum == 0] = 1 */
+    }
+  }
+}
+
+/* h <- h * (num / den)^gamma with scikit-learn's denominators and guards. */
+static void mu_update_h(const mu_state *m, float *h, const float *num, const float *dq,
+                        float *den) {
+  int k = m->k;
+  for (int a = 0; a < k; a++) {
+    float d;
+    if (m->cls == CLS_EUC) {
+      double s = 0.0;
+      for (int b = 0; b < k; b++) s += m->WtW[a * k + b] * h[b];
+      d = (float)s;
+    } else if (m->cls == CLS_KL) {
+      d = (float)m->wsum[a];
+    } else {
+      d = dq[a];
+    }
+    if (m->l1H > 0.0f) d += m->l1H;
+    if (m->l2H > 0.0f) d += m->l2H * h[a];
+    den[a] = d == 0.0f ? EPS32 : d;
+  }
+  for (int a = 0; a < k; a++) {
+    float delta = num[a] / den[a];
+    if (m->gamma != 1.0f) delta = powf(delta, m->gamma);
+    float x = h[a] * delta;
+    h[a] = (m->flushH && x < (float)FLUSH) ? 0.0f : x;
+  }
+}
+
+static void mu_add_stat(const mu_state *m, double *st, const float *h) {
+  int k = m->k;
+  if (m->cls == CLS_EUC) {
+    for (int a = 0; a < k; a++)
+      for (int b = 0; b < k; b++) st[a * k + b] += (double)h[a] * h[b];
+  } else if (m->cls == CLS_KL) {
+    for (int a = 0; a < k; a++) st[a] += h[a];
+  }
+}
+
+/* Partition t's columns: the H update of each column (DO_H), then its contribution to
+ * the W update from the new H column (DO_W); with SIMUL both from the old column. */
+static void mu_pass_part(mu_state *m, int t, int flags) {
+  int64_t n = m->n, nk = n * m->k;
+  int k = m->k, cls = m->cls, simd = m->simd;
+  int64_t j0 = m->p * t / m->parts, j1 = m->p * (t + 1) / m->parts;
+  float *r = m->r + t * n, *q = m->q + t * n;
+  float *accN = m->accN + t * nk, *accD = m->accD ? m->accD + t * nk : NULL;
+  float *num = m->kbuf + (size_t)t * 3 * k, *dq = num + k, *den = dq + k;
+  double *st = m->stat + (size_t)t * m->statn;
+  int two = cls == CLS_IS || cls == CLS_BETA; /* the denominators need their own ratio */
+  const float *W = m->W;
+  if (flags & DO_W) {
+    memset(accN, 0, (size_t)nk * sizeof *accN);
+    if (accD) memset(accD, 0, (size_t)nk * sizeof *accD);
+    memset(st, 0, m->statn * sizeof *st);
+  }
+  for (int64_t j = j0; j < j1; j++) {
+    const float *v = m->V + j * n, *x = v;
+    float *h = m->H + j * k;
+    if (flags & SIMUL) {
+      if (cls != CLS_EUC) {
+        prep(cls, m->beta, simd, W, n, k, h, v, r, q);
+        x = r;
+      }
+      if (flags & DO_H) {
+        dots(simd, W, n, k, x, num);
+        if (two) dots(simd, W, n, k, q, dq);
+      }
+      if (flags & DO_W) {
+        axpys(simd, accN, n, k, x, h);
+        if (two) axpys(simd, accD, n, k, q, h);
+        mu_add_stat(m, st, h);
+      }
+      if (flags & DO_H) mu_update_h(m, h, num, dq, den);
+      continue;
+    }
+    if (flags & DO_H) {
+      if (cls != CLS_EUC) {
+        prep(cls, m->beta, simd, W, n, k, h, v, r, q);
+        x = r;
+      }
+      dots(simd, W, n, k, x, num);
+      if (two) dots(simd, W, n, k, q, dq);
+      mu_update_h(m, h, num, dq, den);
+    }
+    if (flags & DO_W) {
+      if (cls != CLS_EUC) {
+        prep(cls, m->beta, simd, W, n, k, h, v, r, q);
+        x = r;
+      }
+      axpys(simd, accN, n, k, x, h);
+      if (two) axpys(simd, accD, n, k, q, h);
+      mu_add_stat(m, st, h);
+    }
+  }
+}
+
+static void mu_pass(mu_state *m, int flags) {
+  int parts = m->parts;
+  OMP_PARTS(parts)
+  for (int t = 0; t < parts; t++) mu_pass_part(m, t, flags);
+  if (!(flags & DO_W)) return;
+  /* Partition sums in partition order, into partition 0's buffers. */
+  size_t nk = (size_t)m->n * m->k;
+  for (int t = 1; t < parts; t++) {
+    const float *a = m->accN + t * nk;
+    for (size_t i = 0; i < nk; i++) m->accN[i] += a[i];
+    if (m->accD) {
+      const float *d = m->accD + t * nk;
+      for (size_t i = 0; i < nk; i++) m->accD[i] += d[i];
+    }
+  }
+  for (size_t s = 0; s < m->statn; s++) {
+    double sum = 0.0;
+    for (int t = 0; t < parts; t++) sum += m->stat[(size_t)t * m->statn + s];
+    m->hstat[s] = sum;
+  }
+}
+
+/* W <- W * (numerator / denominator)^gamma from the accumulated pass. */
+static void mu_apply_w(mu_state *m) {
+  int64_t n = m->n;
+  int k = m->k;
+  float *W = m->W, *den = m->wden;
+  for (int64_t i = 0; i < n; i++) {
+    for (int a = 0; a < k; a++) {
+      float d;
+      if (m->cls == CLS_EUC) {
+        double s = 0.0;
+        for (int b = 0; b < k; b++) s += (double)W[i + b * n] * m->hstat[b * k + a];
+        d = (float)s;
+      } else if (m->cls == CLS_KL) {
+        d = (float)m->hstat[a];
+      } else {
+        d = m->accD[i + a * n];
+      }
+      if (m->l1W > 0.0f) d += m->l1W;
+      if (m->l2W > 0.0f) d += m->l2W * W[i + a * n];
+      den[a] = d == 0.0f ? EPS32 : d;
+    }
+    for (int a = 0; a < k; a++) {
+      float delta = m->accN[i + a * n] / den[a];
+      if (m->gamma != 1.0f) delta = powf(delta, m->gamma);
+      float x = W[i + a * n] * delta;
+      W[i + a * n] = (m->flushW && x < (float)FLUSH) ? 0.0f : x;
+    }
+  }
+}
+
+/* scikit-learn's convergence measure: sqrt(2 * its divergence), its Euclidean divergence
+ * being half of ours. */
+static double sk_error(int cls, double loss) {
+  if (loss < 0.0) loss = 0.0;
+  return sqrt(cls == CLS_EUC ? loss : 2.0 * loss);
+}
+
+static int report(const tsr_nmf_params *prm, int it, double loss) {
+  return prm->on_check ? prm->on_check(prm->ctx, it, loss) : 0;
+}
+
+static int alloc_failure(size_t bytes, tsr_error *err, const char *what) {
+  size_t cap = tsr_memory_cap();
+  if (cap != 0 && bytes > cap) {
+    tsr_seterror(err, "%s needs %.1f MB, over the memory cap", what, (double)bytes / 1e6);
+    return TSR_ELIMIT;
+  }
+  tsr_seterror(err, "cannot allocate %.1f MB for %s", (double)bytes / 1e6, what);
+  return TSR_ENOMEM;
+}
+
+static int mu_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
+                  const tsr_nmf_params *prm, int parts, tsr_nmf_result *res, tsr_error *err) {
+  mu_state m;
+  memset(&m, 0, sizeof m);
+  m.V = V;
+  m.W = W;
+  m.H = H;
+  m.n = n;
+  m.p = p;
+  m.k = k;
+  m.beta = prm->beta;
+  m.cls = beta_class(prm->beta);
+  m.simd = use_simd();
+  m.parts = parts;
+  m.gamma = prm->beta < 1.0 ? (float)(1.0 / (2.0 - prm->beta))
+            : prm->beta > 2.0 ? (float)(1.0 / (prm->beta - 1.0)) : 1.0f;
+  m.flushW = prm->beta < 1.0;
+  m.flushH = prm->beta <= 1.0;
+  m.l1W = (float)((double)p * prm->alpha_W * prm->l1_ratio);
+  m.l2W = (float)((double)p * prm->alpha_W * (1.0 - prm->l1_ratio));
+  m.l1H = (float)((double)n * prm->alpha_H * prm->l1_ratio);
+  m.l2H = (float)((double)n * prm->alpha_H * (1.0 - prm->l1_ratio));
+  int two = m.cls == CLS_IS || m.cls == CLS_BETA;
+  m.statn = m.cls == CLS_EUC ? (size_t)k * k : (size_t)k;
+
+  /* Scratch: per partition 2n + (1 or 2) n k + 3k floats and statn doubles; shared
+   * k*k + k + statn doubles and k floats. Well under one n x p buffer. */
+  size_t nk, per, nf, nd, fbytes, dbytes;
+  if (tsr_mul_size((size_t)n, (size_t)k, &nk) != 0 || tsr_mul_size(nk, two ? 2 : 1, &per) != 0 ||
+      (per += 2 * (size_t)n + 3 * (size_t)k) < 2 * (size_t)n ||
+      tsr_mul_size(per, (size_t)parts, &nf) != 0 || (nf += (size_t)k) < (size_t)k ||
+      tsr_mul_size(nf, sizeof(float), &fbytes) != 0) {
+    tsr_seterror(err, "the scratch space for n = %lld, k = %d overflows", (long long)n, k);
+    return TSR_ELIMIT;
+  }
+  nd = m.statn * (size_t)parts + (size_t)k * k + (size_t)k + m.statn;
+  dbytes = nd * sizeof(double);
+  float *fs = tsr_alloc(fbytes);
+  if (fs == NULL) return alloc_failure(fbytes, err, "the fit's scratch space");
+  double *ds = tsr_alloc(dbytes);
+  if (ds == NULL) {
+    tsr_free(fs);
+    return alloc_failure(dbytes, err, "the fit's scratch space");
+  }
+  m.r = fs;
+  m.q = m.r + (size_t)parts * n;
+  m.accN = m.q + (size_t)parts * n;
+  m.accD = two ? m.accN + (size_t)parts * nk : NULL;
+  m.kbuf = m.accN + (size_t)parts * nk * (two ? 2 : 1);
+  m.wden = m.kbuf + (size_t)parts * 3 * k;
+  m.stat = ds;
+  m.WtW = m.stat + m.statn * (size_t)parts;
+  m.wsum = m.WtW + (size_t)k * k;
+  m.hstat = m.wsum + k;
+
+  int updW = prm->update_W != 0, updH = prm->update_H != 0;
+  int order = prm->order, max_iter = prm->max_iter, every = prm->every;
+  double loss = loss_parts(V, W, H, n, p, k, prm->beta, parts);
+  double e_init = sk_error(m.cls, loss), prev = e_init;
+  int it = 0, checked = 1, pending = 0;
+  if (report(prm, 0, loss)) {
+    res->stopped = 1;
+  } else {
+    if (updH) mu_prep_h(&m);
+    for (it = 1; it <= max_iter; it++) {
+      if (order == TSR_NMF_ORDER_SIMULTANEOUS) {
+        if (updH || updW) mu_pass(&m, SIMUL | (updH ? DO_H : 0) | (updW ? DO_W : 0));
+        if (updW) mu_apply_w(&m);
+        if (updW && updH) mu_prep_h(&m);
+      } else if (order == TSR_NMF_ORDER_WH && updW && updH) {
+        /* W then H. The pass that updates H for iteration t also gathers the W update of
+         * iteration t+1 (it needs W_t and H_t, both at hand), which is applied at the
+         * start of t+1, or dropped when the fit stops at t. */
+        if (!pending) mu_pass(&m, DO_W);
+        mu_apply_w(&m);
+        mu_prep_h(&m);
+        pending = it < max_iter;
+        mu_pass(&m, DO_H | (pending ? DO_W : 0));
+      } else {
+        /* H then W; with one factor fixed both orders are the same. */
+        if (updH || updW) mu_pass(&m, (updH ? DO_H : 0) | (updW ? DO_W : 0));
+        if (updW) {
+          mu_apply_w(&m);
+          if (updH) mu_prep_h(&m);
+        }
+      }
+      checked = 0;
+      if (it % every == 0) {
+        loss = loss_parts(V, W, H, n, p, k, prm->beta, parts);
+        checked = 1;
+        if (report(prm, it, loss)) {
+          res->stopped = 1;
+          break;
+        }
+        if (prm->tol > 0.0) {
+          double e = sk_error(m.cls, loss);
+          if (e_init == 0.0 || (prev - e) / e_init < prm->tol) {
+            res->converged = 1;
+            break;
+          }
+          prev = e;
+        }
+      }
+    }
+    if (it > max_iter) it = max_iter;
+  }
+  res->iterations = it;
+  res->loss = checked ? loss : loss_parts(V, W, H, n, p, k, prm->beta, parts);
+  tsr_free(ds);
+  tsr_free(fs);
+  return TSR_OK;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Checks, defaults and the entry point. */
+
+int tsr_nmf_check(const float *A, int64_t rows, int64_t cols, const char *name,
+                  tsr_error *err) {
+  for (int64_t j = 0; j < cols; j++) {
+    const float *c = A + j * rows;
+    int bad = 0;
+    for (int64_t i = 0; i < rows; i++) bad |= !(c[i] >= 0.0f && c[i] <= FLT_MAX);
+    if (!bad) continue;
+    for (int64_t i = 0; i < rows; i++) {
+      float x = c[i];
+      if (x >= 0.0f && x <= FLT_MAX) continue;
+      const char *kind = isnan(x) ? "a NaN" : isinf(x) ? "an infinite" : "a negative";
+      tsr_seterror(err, "%s has %s entry (%g at row %lld, column %lld)", name, kind, (double)x,
+                   (long long)i + 1, (long long)j + 1);
+      return isfinite(x) ? TSR_EINVAL : TSR_ENOTFINITE;
+    }
+  }
+  return TSR_OK;
+}
+
+void tsr_nmf_params_default(tsr_nmf_params *prm) {
+  memset(prm, 0, sizeof *prm);
+  prm->beta = 2.0;
+  prm->solver = TSR_NMF_MU;
+  prm->order = TSR_NMF_ORDER_HW;
+  prm->max_iter = 200;
+  prm->tol = 1e-4;
+  prm->update_W = 1;
+  prm->update_H = 1;
+  prm->alpha_W = 0.0;
+  prm->alpha_H = 0.0;
+  prm->l1_ratio = 0.0;
+  prm->threads = 0;
+  prm->every = 10;
+  prm->on_check = NULL;
+  prm->ctx = NULL;
+}
+
+static int check_params(int64_t n, int64_t p, int k, const tsr_nmf_params *prm,
+                        tsr_error *err) {
+  if (n < 1 || p < 1) {
+    tsr_seterror(err, "V is empty (%lld x %lld)", (long long)n, (long long)p);
+    return TSR_EINVAL;
+  }
+  if (k < 1) {
+    tsr_seterror(err, "k must be >= 1, got %d", k);
+    return TSR_EINVAL;
+  }
+  if (!isfinite(prm->beta)) {
+    tsr_seterror(err, "beta must be finite, got %g", prm->beta);
+    return TSR_EINVAL;
+  }
+  if (prm->solver != TSR_NMF_MU && prm->solver != TSR_NMF_CD) {
+    tsr_seterror(err, "unknown solver %d", prm->solver);
+    return TSR_EINVAL;
+  }
+  if (prm->solver == TSR_NMF_CD && prm->beta != 2.0) {
+    tsr_seterror(err, "solver 'cd' needs the euclidean loss (beta 2), got beta %g", prm->beta);
+    return TSR_EINVAL;
+  }
+  if (prm->order < TSR_NMF_ORDER_HW || prm->order > TSR_NMF_ORDER_SIMULTANEOUS) {
+    tsr_seterror(err, "unknown order %d", prm->order);
+    return TSR_EINVAL;
+  }
+  if (prm->max_iter < 0) {
+    tsr_seterror(err, "max_iter must be >= 0, got %d", prm->max_iter);
+    return TSR_EINVAL;
+  }
+  if (!(prm->tol >= 0.0) || !isfinite(prm->tol)) {
+    tsr_seterror(err, "tol must be a finite number >= 0, got %g", prm->tol);
+    return TSR_EINVAL;
+  }
+  if (prm->every < 1) {
+    tsr_seterror(err, "every must be >= 1, got %d", prm->every);
+    return TSR_EINVAL;
+  }
+  if (!(prm->alpha_W >= 0.0) || !isfinite(prm->alpha_W) || !(prm->alpha_H >= 0.0) ||
+      !isfinite(prm->alpha_H)) {
+    tsr_seterror(err, "alpha_W and alpha_H must be finite numbers >= 0, got %g and %g",
+                 prm->alpha_W, prm->alpha_H);
+    return TSR_EINVAL;
+  }
+  if (!(prm->l1_ratio >= 0.0 && prm->l1_ratio <= 1.0)) {
+    tsr_seterror(err, "l1_ratio must be in [0, 1], got %g", prm->l1_ratio);
+    return TSR_EINVAL;
+  }
+  if (prm->threads < 0) {
+    tsr_seterror(err, "threads must be >= 0, got %d", prm->threads);
+    return TSR_EINVAL;
+  }
+  return TSR_OK;
+}
+
+int tsr_nmf_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
+                const tsr_nmf_params *prm, tsr_nmf_result *res, tsr_error *err) {
+  tsr_nmf_result local;
+  if (res == NULL) res = &local;
+  memset(res, 0, sizeof *res);
+  if (V == NULL || W == NULL || H == NULL || prm == NULL) {
+    tsr_seterror(err, "V, W, H and the parameters are required");
+    return TSR_EINVAL;
+  }
+  int status = check_params(n, p, k, prm, err);
+  if (status == TSR_OK) status = tsr_nmf_check(V, n, p, "V", err);
+  if (status == TSR_OK) status = tsr_nmf_check(W, n, k, "W", err);
+  if (status == TSR_OK) status = tsr_nmf_check(H, k, p, "H", err);
+  if (status != TSR_OK) return status;
+
+  /* `threads` sets both the fused loops and OpenBLAS (the CD solver's products) for the
+   * length of the fit. */
+  int saved = openblas_get_num_threads();
+  if (prm->threads > 0) openblas_set_num_threads(prm->threads);
+  int parts = clamp_parts(prm->threads, p);
+  if (prm->solver == TSR_NMF_CD) {
+    /* Every solver reports the initial objective as check 0. */
+    if (report(prm, 0, loss_parts(V, W, H, n, p, k, 2.0, parts))) {
+      res->stopped = 1;
+      res->loss = loss_parts(V, W, H, n, p, k, 2.0, parts);
+    } else {
+      status = tsr_nmf_cd_fit(V, n, p, k, W, H, prm, res, err);
+      if (status == TSR_OK) res->loss = loss_parts(V, W, H, n, p, k, 2.0, parts);
+    }
+  } else {
+    status = mu_fit(V, n, p, k, W, H, prm, parts, res, err);
+  }
+  if (prm->threads > 0) openblas_set_num_threads(saved);
+  return status;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Initialisation. The generator is xoshiro256** seeded through splitmix64; normals come
+ * from Box-Muller in double, both values of a pair used. */
+
+typedef struct rng {
+  uint64_t s[4];
+  int has_spare;
+  double spare;
+} rng;
+
+static uint64_t splitmix64(uint64_t *x) {
+  uint64_t z = (*x += 0x9e3779b97f4a7c15u);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+  return z ^ (z >> 31);
+}
+
+static void rng_seed(rng *g, uint64_t seed) {
+  for (int i = 0; i < 4; i++) g->s[i] = splitmix64(&seed);
+  g->has_spare = 0;
+  g->spare = 0.0;
+}
+
+static uint64_t rotl64(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+
+static uint64_t rng_next(rng *g) {
+  uint64_t *s = g->s;
+  uint64_t out = rotl64(s[1] * 5, 7) * 9, t = s[1] << 17;
+  s[2] ^= s[0];
+  s[3] ^= s[1];
+  s[1] ^= s[2];
+  s[0] ^= s[3];
+  s[2] ^= t;
+  s[3] = rotl64(s[3], 45);
+  return out;
+}
+
+/* Uniform on [0, 1) with 24 random bits: every value a float exactly. */
+static float rng_uniform(rng *g) { return (float)(rng_next(g) >> 40) * 0x1.0p-24f; }
+
+static double rng_normal(rng *g) {
+  if (g->has_spare) {
+    g->has_spare = 0;
+    return g->spare;
+  }
+  double u1 = (double)((rng_next(g) >> 11) + 1) * 0x1.0p-53; /* (0, 1]: log is finite */
+  double u2 = (double)(rng_next(g) >> 11) * 0x1.0p-53;
+  double r = sqrt(-2.0 * log(u1)), a = 6.283185307179586 * u2;
+  g->spare = r * sin(a);
+  g->has_spare = 1;
+  return r * cos(a);
+}
+
+static double mean_of(const float *V, int64_t n, int64_t p) {
+  double s = 0.0;
+  for (int64_t j = 0; j < p; j++) {
+    double c = 0.0;
+    for (int64_t i = 0; i < n; i++) c += V[i + j * n];
+    s += c;
+  }
+  return s / ((double)n * (double)p);
+}
+
+/* Orthonormalises the columns of A (rows x cols, rows >= cols) in place by Householder
+ * QR; with R non-NULL the cols x cols triangular factor is copied there first. */
+static int orthonormalise(double *A, int64_t rows, int cols, double *tau, double *R) {
+  if (LAPACKE_dgeqrf(LAPACK_COL_MAJOR, (lapack_int)rows, cols, A, (lapack_int)rows, tau) != 0)
+    return -1;
+  if (R != NULL)
+    for (int j = 0; j < cols; j++)
+      for (int i = 0; i < cols; i++) R[i + j * cols] = i <= j ? A[i + j * rows] : 0.0;
+  return LAPACKE_dorgqr(LAPACK_COL_MAJOR, (lapack_int)rows, cols, cols, A, (lapack_int)rows, tau) == 0
+             ? 0 : -1;
+}
+
+static void to_float(const double *a, float *b, size_t count) {
+  for (size_t i = 0; i < count; i++) b[i] = (float)a[i];
+}
+
+static void to_double(const float *a, double *b, size_t count) {
+  for (size_t i = 0; i < count; i++) b[i] = a[i];
+}
+
+/* The leading k singular triplets of V (n x p): U (n x k), S (k), Vt (k x p), in double.
+ * Subspace iteration on l = min(k + 10, n, p) vectors (products with V in float through
+ * sgemm, everything else in double), stopped when the leading k left Ritz vectors no
+ * longer move (the part of each outside the previous span below 1e-12), then a
+ * Rayleigh-Ritz step as in scikit-learn's randomized_svd, but run to convergence so the
+ * result is the exact truncated SVD to float precision. */
+static int svd_top(const float *V, int64_t n, int64_t p, int k, double *U, double *S,
+                   double *Vt, tsr_error *err) {
+  int64_t mn = n < p ? n : p;
+  int l = (int)(k + 10 < mn ? k + 10 : mn);
+  size_t big = (size_t)(n > p ? n : p) * (size_t)l;
+  size_t nd = 2 * big + (size_t)l * p + 3 * (size_t)l * l + 2 * (size_t)l + 3 * (size_t)n * k +
+              (size_t)k * k;
+  size_t nf = 2 * big;
+  double *d = tsr_alloc(nd * sizeof *d);
+  float *f = tsr_alloc(nf * sizeof *f);
+  if (d == NULL || f == NULL) {
+    tsr_free(d);
+    tsr_free(f);
+    return alloc_failure(nd * sizeof *d + nf * sizeof *f, err, "the truncated SVD");
+  }
+  double *Q = d, *Z = Q + big, *B = Z + big, *R = B + (size_t)l * p, *RU = R + (size_t)l * l,
+         *RVt = RU + (size_t)l * l, *sv = RVt + (size_t)l * l, *tau = sv + l,
+         *Uk = tau + l, *Uprev = Uk + (size_t)n * k, *Ub = Uprev + (size_t)n * k,
+         *M = Ub + (size_t)n * k;
+  float *Yf = f, *Zf = f + big;
+  int status = TSR_OK;
+  rng g;
+  rng_seed(&g, 0x6e6e647376640000u); /* fixed: the SVD does not depend on the fit's seed */
+  for (size_t i = 0; i < (size_t)p * l; i++) Zf[i] = (float)rng_normal(&g);
+  cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)n, l, (int)p, 1.0f, V, (int)n, Zf,
+              (int)p, 0.0f, Yf, (int)n);
+  to_double(Yf, Q, (size_t)n * l);
+  if (orthonormalise(Q, n, l, tau, NULL) != 0) goto lapack_failed;
+  for (int it = 0; it < 200; it++) {
+    to_float(Q, Yf, (size_t)n * l);
+    cblas_sgemm(CblasColMajor, CblasTrans, CblasNoTrans, (int)p, l, (int)n, 1.0f, V, (int)n, Yf,
+                (int)n, 0.0f, Zf, (int)p);
+    to_double(Zf, Z, (size_t)p * l);
+    if (orthonormalise(Z, p, l, tau, NULL) != 0) goto lapack_failed;
+    to_float(Z, Zf, (size_t)p * l);
+    cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)n, l, (int)p, 1.0f, V, (int)n, Zf,
+                (int)p, 0.0f, Yf, (int)n);
+    to_double(Yf, Q, (size_t)n * l);
+    if (orthonormalise(Q, n, l, tau, R) != 0) goto lapack_failed;
+    if (LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'A', l, l, R, l, sv, RU, l, RVt, l) != 0)
+      goto lapack_failed;
+    cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)n, k, l, 1.0, Q, (int)n, RU, l,
+                0.0, Uk, (int)n);
+    if (it > 0) {
+      cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, k, k, (int)n, 1.0, Uprev, (int)n, Uk,
+                  (int)n, 0.0, M, k);
+      double worst = 0.0;
+      for (int j = 0; j < k; j++) {
+        double in = 0.0;
+        for (int i = 0; i < k; i++) in += M[i + j * k] * M[i + j * k];
+        if (1.0 - in > worst) worst = 1.0 - in;
+      }
+      if (worst < 1e-12) break;
+    }
+    memcpy(Uprev, Uk, (size_t)n * k * sizeof *Uk);
+  }
+  /* Rayleigh-Ritz: B = Q' V (l x p), B = Ub S Vt. */
+  to_float(Q, Yf, (size_t)n * l);
+  cblas_sgemm(CblasColMajor, CblasTrans, CblasNoTrans, (int)p, l, (int)n, 1.0f, V, (int)n, Yf,
+              (int)n, 0.0f, Zf, (int)p);
+  for (int a = 0; a < l; a++)
+    for (int64_t j = 0; j < p; j++) B[a + j * l] = Zf[j + (size_t)a * p];
+  /* Z (p x l >= l x l) is free now and holds the l x p right vectors' transpose rows. */
+  if (LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'S', l, (lapack_int)p, B, l, sv, RU, l, Z, l) != 0)
+    goto lapack_failed;
+  cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)n, k, l, 1.0, Q, (int)n, RU, l, 0.0,
+              Ub, (int)n);
+  memcpy(U, Ub, (size_t)n * k * sizeof *U);
+  for (int a = 0; a < k; a++) {
+    S[a] = sv[a];
+    for (int64_t j = 0; j < p; j++) Vt[a + j * k] = Z[a + j * l];
+  }
+  goto done;
+lapack_failed:
+  tsr_seterror(err, "the truncated SVD failed (LAPACK)");
+  status = TSR_EINVAL;
+done:
+  tsr_free(d);
+  tsr_free(f);
+  return status;
+}
+
+/* Boutsidis-Gallopoulos NNDSVD as scikit-learn 1.2's _initialize_nmf writes it. */
+static int init_nndsvd(const float *V, int64_t n, int64_t p, int k, int init, uint64_t seed,
+                       float *W, float *H, tsr_error *err) {
+  size_t nd = (size_t)n * k + (size_t)k + (size_t)k * p;
+  double *d = tsr_alloc(nd * sizeof *d);
+  if (d == NULL) return alloc_failure(nd * sizeof *d, err, "the NNDSVD initialisation");
+  double *U = d, *S = U + (size_t)n * k, *Vt = S + k;
+  int status = svd_top(V, n, p, k, U, S, Vt, err);
+  if (status != TSR_OK) {
+    tsr_free(d);
+    return status;
+  }
+  for (int a = 0; a < k; a++) {
+    const double *x = U + (size_t)a * n;
+    double xp = 0.0, xn = 0.0, yp = 0.0, yn = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+      if (x[i] > 0.0) xp += x[i] * x[i];
+      else xn += x[i] * x[i];
+    }
+    for (int64_t j = 0; j < p; j++) {
+      double y = Vt[a + j * k];
+      if (y > 0.0) yp += y * y;
+      else yn += y * y;
+    }
+    xp = sqrt(xp), xn = sqrt(xn), yp = sqrt(yp), yn = sqrt(yn);
+    /* The leading pair is non-negative up to sign: its absolute values are used. */
+    int absval = a == 0, positive = xp * yp > xn * yn;
+    double sigma = absval ? 1.0 : positive ? xp * yp : xn * yn;
+    double xs = absval ? 1.0 : positive ? xp : xn, ys = absval ? 1.0 : positive ? yp : yn;
+    double lbd = sqrt(S[a] * sigma);
+    double cx = xs > 0.0 ? lbd / xs : 0.0, cy = ys > 0.0 ? lbd / ys : 0.0;
+    for (int64_t i = 0; i < n; i++) {
+      double v = absval ? fabs(x[i]) : positive ? fmax(x[i], 0.0) : fmax(-x[i], 0.0);
+      double w = cx * v;
+      W[i + (size_t)a * n] = w < 1e-6 ? 0.0f : (float)w;
+    }
+    for (int64_t j = 0; j < p; j++) {
+      double y = Vt[a + j * k];
+      double v = absval ? fabs(y) : positive ? fmax(y, 0.0) : fmax(-y, 0.0);
+      double h = cy * v;
+      H[a + j * k] = h < 1e-6 ? 0.0f : (float)h;
+    }
+  }
+  tsr_free(d);
+  if (init == TSR_NMF_INIT_NNDSVD) return TSR_OK;
+  double avg = mean_of(V, n, p);
+  size_t nw = (size_t)n * k, nh = (size_t)k * p;
+  if (init == TSR_NMF_INIT_NNDSVDA) {
+    for (size_t i = 0; i < nw; i++)
+      if (W[i] == 0.0f) W[i] = (float)avg;
+    for (size_t i = 0; i < nh; i++)
+      if (H[i] == 0.0f) H[i] = (float)avg;
+  } else {
+    rng g;
+    rng_seed(&g, seed);
+    for (size_t i = 0; i < nw; i++)
+      if (W[i] == 0.0f) W[i] = (float)fabs(avg * rng_normal(&g) / 100.0);
+    for (size_t i = 0; i < nh; i++)
+      if (H[i] == 0.0f) H[i] = (float)fabs(avg * rng_normal(&g) / 100.0);
+  }
+  return TSR_OK;
+}
+
+int tsr_nmf_init(const float *V, int64_t n, int64_t p, int k, int init, uint64_t seed,
+                 float *W, float *H, tsr_error *err) {
+  if (n < 1 || p < 1 || k < 1) {
+    tsr_seterror(err, "cannot initialise a %lld x %lld factorisation with k = %d", (long long)n,
+                 (long long)p, k);
+    return TSR_EINVAL;
+  }
+  int64_t mn = n < p ? n : p;
+  size_t nw = (size_t)n * k, nh = (size_t)k * p;
+  switch (init) {
+    case TSR_NMF_INIT_RANDOM: {
+      double avg = sqrt(mean_of(V, n, p) / k);
+      rng g;
+      rng_seed(&g, seed);
+      for (size_t i = 0; i < nh; i++) H[i] = (float)fabs(avg * rng_normal(&g));
+      for (size_t i = 0; i < nw; i++) W[i] = (float)fabs(avg * rng_normal(&g));
+      return TSR_OK;
+    }
+    case TSR_NMF_INIT_UNIFORM: {
+      rng g;
+      rng_seed(&g, seed);
+      for (size_t i = 0; i < nw; i++) W[i] = rng_uniform(&g);
+      for (size_t i = 0; i < nh; i++) H[i] = rng_uniform(&g);
+      return TSR_OK;
+    }
+    case TSR_NMF_INIT_NNDSVD:
+    case TSR_NMF_INIT_NNDSVDA:
+    case TSR_NMF_INIT_NNDSVDAR:
+      if (k > mn) {
+        tsr_seterror(err, "nndsvd initialisations need k <= min(n, p) = %lld, got %d",
+                     (long long)mn, k);
+        return TSR_EINVAL;
+      }
+      return init_nndsvd(V, n, p, k, init, seed, W, H, err);
+    default:
+      tsr_seterror(err, "unknown initialisation %d", init);
+      return TSR_EINVAL;
+  }
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Reading a model. */
+
+void tsr_nmf_component(const float *W, const float *H, int64_t n, int64_t p, int k, int c,
+                       float *out) {
+  const float *w = W + (size_t)c * n;
+  for (int64_t j = 0; j < p; j++) {
+    float h = H[c + j * k];
+    float *o = out + j * n;
+    for (int64_t i = 0; i < n; i++) o[i] = w[i] * h;
+  }
+}
+
+void tsr_nmf_normalize(float *W, float *H, int64_t n, int64_t p, int k) {
+  for (int a = 0; a < k; a++) {
+    float *w = W + (size_t)a * n;
+    double s = 0.0;
+    for (int64_t i = 0; i < n; i++) s += (double)w[i] * w[i];
+    double norm = sqrt(s);
+    if (norm == 0.0) continue;
+    for (int64_t i = 0; i < n; i++) w[i] = (float)(w[i] / norm);
+    for (int64_t j = 0; j < p; j++) H[a + j * k] = (float)(H[a + j * k] * norm);
+  }
+}
+
+int tsr_nmf_permute(float *W, float *H, int64_t n, int64_t p, int k, const int *perm,
+                    tsr_error *err) {
+  size_t nw = (size_t)n * k, nh = (size_t)k * p;
+  for (int a = 0; a < k; a++) {
+    int bad = perm[a] < 0 || perm[a] >= k;
+    for (int b = 0; b < a && !bad; b++) bad = perm[a] == perm[b];
+    if (bad) {
+      tsr_seterror(err, "not a permutation of 0..%d", k - 1);
+      return TSR_EINVAL;
+    }
+  }
+  float *copy = tsr_alloc((nw > nh ? nw : nh) * sizeof *copy);
+  if (copy == NULL) return alloc_failure((nw > nh ? nw : nh) * sizeof *copy, err, "a permutation");
+  memcpy(copy, W, nw * sizeof *W);
+  for (int a = 0; a < k; a++) memcpy(W + (size_t)a * n, copy + (size_t)perm[a] * n, (size_t)n * sizeof *W);
+  memcpy(copy, H, nh * sizeof *H);
+  for (int64_t j = 0; j < p; j++)
+    for (int a = 0; a < k; a++) H[a + j * k] = copy[perm[a] + j * k];
+  tsr_free(copy);
+  return TSR_OK;
+}
+
+void tsr_nmf_describe(const float *W, const float *H, int64_t n, int64_t p, int k,
+                      double *energy, double *centroid, double *center) {
+  for (int a = 0; a < k; a++) {
+    const float *w = W + (size_t)a * n;
+    double ww = 0.0, sw = 0.0, iw = 0.0, hh = 0.0, sh = 0.0, jh = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+      ww += (double)w[i] * w[i];
+      sw += w[i];
+      iw += (double)i * w[i];
+    }
+    for (int64_t j = 0; j < p; j++) {
+      double h = H[a + j * k];
+      hh += h * h;
+      sh += h;
+      jh += (double)j * h;
+    }
+    if (energy) energy[a] = ww * hh;
+    if (centroid) centroid[a] = sw > 0.0 ? iw / sw : NAN;
+    if (center) center[a] = sh > 0.0 ? jh / sh : NAN;
+  }
+}
+
+/* Vector a of a matrix: a row (stride rows, length cols) or a column. */
+static double corr_vectors(const float *A, int64_t arows, const float *B, int64_t brows,
+                           int64_t len, int by_rows, int a, int b) {
+  int64_t sa = by_rows ? arows : 1, sb = by_rows ? brows : 1;
+  const float *x = by_rows ? A + a : A + (size_t)a * arows;
+  const float *y = by_rows ? B + b : B + (size_t)b * brows;
+  double mx = 0.0, my = 0.0;
+  for (int64_t i = 0; i < len; i++) {
+    mx += x[i * sa];
+    my += y[i * sb];
+  }
+  mx /= (double)len;
+  my /= (double)len;
+  double sxy = 0.0, sxx = 0.0, syy = 0.0;
+  for (int64_t i = 0; i < len; i++) {
+    double dx = x[i * sa] - mx, dy = y[i * sb] - my;
+    sxy += dx * dy;
+    sxx += dx * dx;
+    syy += dy * dy;
+  }
+  if (sxx <= 0.0 || syy <= 0.0) return 0.0;
+  double r = sxy / sqrt(sxx * syy);
+  return r > 1.0 ? 1.0 : r < -1.0 ? -1.0 : r;
+}
+
+void tsr_nmf_correlate(const float *A, int64_t arows, int64_t acols, const float *B,
+                       int64_t brows, int64_t bcols, int by_rows, double *out) {
+  int na = (int)(by_rows ? arows : acols), nb = (int)(by_rows ? brows : bcols);
+  int64_t len = by_rows ? acols : arows;
+  for (int b = 0; b < nb; b++)
+    for (int a = 0; a < na; a++)
+      out[a + (size_t)b * na] = len > 0 ? corr_vectors(A, arows, B, brows, len, by_rows, a, b) : 0.0;
+}

@@ -31,7 +31,8 @@ typedef struct tsr_nmf_params {
   double alpha_W, alpha_H, l1_ratio;
   int threads;        /* worker threads for the fused loops; 0 = what OpenBLAS uses */
   int every;          /* the loss is checked (history, tol, on_check) every `every` its */
-  /* Called at each check with (iteration, loss); a nonzero return stops the fit.
+  /* Called at each check with (iteration, loss), iteration 0 being the initial factors
+   * (tsr_nmf_fit reports it for every solver); a nonzero return stops the fit.
    * May be NULL. The binding's version must not longjmp (it uses lua_pcall). */
   int (*on_check)(void *ctx, int iteration, double loss);
   void *ctx;
@@ -50,7 +51,9 @@ void tsr_nmf_params_default(tsr_nmf_params *prm);
 
 /* The objective for given factors: beta 2 is ||V - WH||_F^2 (no 1/2), beta 1 the
  * generalised KL sum V log(V/WH) - V + WH, beta 0 Itakura-Saito, others the beta-divergence.
- * Accumulated in double; WH is formed tile by tile, never whole. */
+ * Accumulated in double; WH is formed tile by tile, never whole. Where WH is 0 it counts as
+ * FLT_EPSILON inside logs and negative powers (scikit-learn's guard); for beta <= 0 the
+ * entries where V is 0 are left out (the divergence is undefined there). */
 double tsr_nmf_loss(const float *V, const float *W, const float *H, int64_t n, int64_t p,
                     int k, double beta);
 
@@ -63,5 +66,43 @@ int tsr_nmf_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
  * semantics (nmf_cd.c); tsr_nmf_fit dispatches to it when prm->solver is TSR_NMF_CD. */
 int tsr_nmf_cd_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
                    const tsr_nmf_params *prm, tsr_nmf_result *res, tsr_error *err);
+
+/* The thread count a fit with threads = 0 uses: OpenBLAS's. */
+int tsr_nmf_default_threads(void);
+
+/* Checks that A (rows x cols) is non-negative and finite. Returns TSR_OK, or TSR_EINVAL
+ * (negative) / TSR_ENOTFINITE (NaN, Inf) with "<name> has a negative entry (-0.25 at row 3,
+ * column 17)" in err: the first bad entry column by column, 1-based. */
+int tsr_nmf_check(const float *A, int64_t rows, int64_t cols, const char *name,
+                  tsr_error *err);
+
+/* Fills W (n x k) and H (k x p) with an initialisation (enum tsr_nmf_init) for V:
+ * RANDOM |N(0,1)| * sqrt(mean(V)/k), H drawn before W; UNIFORM on [0, 1), W before H;
+ * NNDSVD/NNDSVDA/NNDSVDAR as scikit-learn 1.2 from V's exact truncated SVD (needs
+ * k <= min(n, p)). Random draws come from xoshiro256** seeded with `seed`. Returns TSR_OK,
+ * TSR_EINVAL (with err), TSR_ENOMEM or TSR_ELIMIT. */
+int tsr_nmf_init(const float *V, int64_t n, int64_t p, int k, int init, uint64_t seed,
+                 float *W, float *H, tsr_error *err);
+
+/* out (n x p, caller's) = W[:, c] H[c, :], c 0-based. */
+void tsr_nmf_component(const float *W, const float *H, int64_t n, int64_t p, int k, int c,
+                       float *out);
+/* Scales each column of W to unit L2 norm and the matching row of H by that norm, so W H
+ * is unchanged up to rounding; zero columns are left alone. */
+void tsr_nmf_normalize(float *W, float *H, int64_t n, int64_t p, int k);
+/* Reorders the components in place: new component a is old perm[a] (0-based). Returns
+ * TSR_OK, TSR_EINVAL (not a permutation) or TSR_ENOMEM. */
+int tsr_nmf_permute(float *W, float *H, int64_t n, int64_t p, int k, const int *perm,
+                    tsr_error *err);
+/* Per component a (any output may be NULL): energy ||W_a||^2 ||H_a||^2 (that of W_a H_a),
+ * spectral centroid sum_i i W_ia / sum_i W_ia and temporal centre sum_j j H_aj / sum_j H_aj
+ * (0-based row and column indices; NaN when the vector sums to 0). */
+void tsr_nmf_describe(const float *W, const float *H, int64_t n, int64_t p, int k,
+                      double *energy, double *centroid, double *center);
+/* Pearson correlations between the rows (by_rows, needs acols == bcols) or columns (needs
+ * arows == brows) of A and B: out[a + b * na] for A's vector a and B's vector b. A
+ * constant vector correlates 0 with everything. */
+void tsr_nmf_correlate(const float *A, int64_t arows, int64_t acols, const float *B,
+                       int64_t brows, int64_t bcols, int by_rows, double *out);
 
 #endif

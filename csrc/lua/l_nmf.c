@@ -1,4 +1,557 @@
-/* NMF bindings. (Being written: see issue 3.) */
+/* tessera.core.nmf: the NMF fit (options checked and resolved here, the work done by the
+ * kernels in nmf.c) and the helpers the Model in lua/tessera/nmf.lua is built on. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <errno.h>
+
+#include "../nmf.h"
 #include "l_tessera.h"
 
-void nmf_open(lua_State *L) { (void)L; }
+static const char *const LOSS_NAMES[] = {"euclidean", "kl", "is", NULL};
+static const double LOSS_BETAS[] = {2.0, 1.0, 0.0};
+static const char *const SOLVER_NAMES[] = {"mu", "cd", NULL};
+static const char *const ORDER_NAMES[] = {"HW", "WH", "simultaneous", NULL};
+/* Indexed like enum tsr_nmf_init, then "custom". */
+static const char *const INIT_NAMES[] = {"random", "uniform", "nndsvd", "nndsvda", "nndsvdar",
+                                         "custom", NULL};
+#define INIT_CUSTOM 5
+
+static const char *const FIT_OPTIONS[] = {
+  "k", "loss", "solver", "init", "W", "H", "seed", "order", "max_iter", "tol", "update_W",
+  "update_H", "alpha_W", "alpha_H", "l1_ratio", "on_iter", "every", "progress", "threads", NULL};
+
+static double now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* "a, b, c" for an error message; pushed on the stack. */
+static const char *push_names(lua_State *L, const char *const *names) {
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  for (int i = 0; names[i] != NULL; i++) {
+    if (i > 0) luaL_addstring(&b, ", ");
+    luaL_addstring(&b, names[i]);
+  }
+  luaL_pushresult(&b);
+  return lua_tostring(L, -1);
+}
+
+/* Option `key` of the table at arg as one of `names` (index returned), or def when absent. */
+static int opt_name(lua_State *L, int arg, const char *key, const char *const *names, int def) {
+  int t = lua_getfield(L, arg, key);
+  if (t == LUA_TNIL) {
+    lua_pop(L, 1);
+    return def;
+  }
+  if (t != LUA_TSTRING)
+    return luaL_argerror(L, arg, lua_pushfstring(L, "%s must be a string, got %s", key,
+                                                 luaL_typename(L, -1)));
+  const char *s = lua_tostring(L, -1);
+  for (int i = 0; names[i] != NULL; i++)
+    if (strcmp(s, names[i]) == 0) {
+      lua_pop(L, 1);
+      return i;
+    }
+  const char *list = push_names(L, names);
+  return luaL_argerror(L, arg, lua_pushfstring(L, "invalid %s '%s'; expected one of: %s", key,
+                                               s, list));
+}
+
+/* The loss option (string name or number beta) at the top of `arg`'s field "loss". */
+static double opt_loss(lua_State *L, int arg, const char **name) {
+  int t = lua_getfield(L, arg, "loss");
+  double beta = 2.0;
+  *name = "euclidean";
+  if (t == LUA_TNUMBER) {
+    beta = lua_tonumber(L, -1);
+    *name = NULL;
+    if (!isfinite(beta))
+      return luaL_argerror(L, arg, lua_pushfstring(L, "loss must be a finite beta, got %f",
+                                                   (lua_Number)beta)), 0.0;
+  } else if (t == LUA_TSTRING) {
+    const char *s = lua_tostring(L, -1);
+    int i = 0;
+    while (LOSS_NAMES[i] != NULL && strcmp(s, LOSS_NAMES[i]) != 0) i++;
+    if (LOSS_NAMES[i] == NULL)
+      return luaL_argerror(L, arg, lua_pushfstring(L, "invalid loss '%s'; expected one of: "
+                                                   "euclidean, kl, is, or a number", s)), 0.0;
+    beta = LOSS_BETAS[i];
+    *name = LOSS_NAMES[i];
+  } else if (t != LUA_TNIL) {
+    return luaL_argerror(L, arg, lua_pushfstring(L, "loss must be a string or a number, got %s",
+                                                 luaL_typename(L, -1))), 0.0;
+  }
+  lua_pop(L, 1);
+  return beta;
+}
+
+static lua_Integer opt_int_min(lua_State *L, int arg, const char *key, lua_Integer def,
+                               lua_Integer min, lua_Integer max) {
+  lua_Integer v = tsr_opt_integer(L, arg, key, def);
+  if (v < min || v > max) {
+    if (max == LUA_MAXINTEGER || max == INT32_MAX)
+      luaL_argerror(L, arg, lua_pushfstring(L, "%s must be >= %I, got %I", key, min, v));
+    luaL_argerror(L, arg, lua_pushfstring(L, "%s must be in %I..%I, got %I", key, min, max, v));
+  }
+  return v;
+}
+
+static double opt_nonneg(lua_State *L, int arg, const char *key, double def) {
+  double v = tsr_opt_number(L, arg, key, def);
+  if (!(v >= 0.0) || !isfinite(v))
+    luaL_argerror(L, arg, lua_pushfstring(L, "%s must be a finite number >= 0, got %f", key,
+                                          (lua_Number)v));
+  return v;
+}
+
+/* The Matrix in field `key` (NULL when absent), checked to be rows x cols. */
+static lmatrix *opt_factor(lua_State *L, int arg, const char *key, int64_t rows, int64_t cols) {
+  int t = lua_getfield(L, arg, key);
+  if (t == LUA_TNIL) {
+    lua_pop(L, 1);
+    return NULL;
+  }
+  lmatrix *M = lmatrix_test(L, -1);
+  if (M == NULL)
+    luaL_argerror(L, arg, lua_pushfstring(L, "%s must be a Matrix, got %s", key,
+                                          luaL_typename(L, -1)));
+  if (M->m.data == NULL)
+    luaL_argerror(L, arg, lua_pushfstring(L, "%s has been freed", key));
+  if (M->m.rows != rows || M->m.cols != cols)
+    luaL_argerror(L, arg, lua_pushfstring(L, "%s must be %I x %I, got %I x %I", key,
+                                          (lua_Integer)rows, (lua_Integer)cols,
+                                          (lua_Integer)M->m.rows, (lua_Integer)M->m.cols));
+  lua_pop(L, 1); /* the options table keeps it alive */
+  return M;
+}
+
+static void check_entries(lua_State *L, const char *who, const tsr_matrix *m, const char *name) {
+  tsr_error err = {{0}};
+  int status = tsr_nmf_check(m->data, m->rows, m->cols, name, &err);
+  if (status != TSR_OK) tsr_lua_fail(L, who, status, &err);
+}
+
+/* The state the kernel's on_check reaches the Lua side through. */
+typedef struct fit_ctx {
+  lua_State *L;
+  int step;       /* stack index of the closure that records a check and calls on_iter */
+  int failed;     /* on_iter raised; its error value is on top of the stack */
+  int last;       /* last iteration recorded (-1: none) */
+  int progress;   /* draw the progress line (stderr is a terminal and progress ~= false) */
+  int shown;      /* the line is on screen */
+  int max_iter;
+  double start;
+} fit_ctx;
+
+/* Upvalues: the history table, on_iter (or nil). Arguments: iteration, loss. Returns
+ * true when on_iter asked to stop. Runs under lua_pcall. */
+static int fit_step(lua_State *L) {
+  lua_Integer it = lua_tointeger(L, 1);
+  lua_Number loss = lua_tonumber(L, 2);
+  lua_createtable(L, 0, 2);
+  lua_pushinteger(L, it);
+  lua_setfield(L, -2, "iteration");
+  lua_pushnumber(L, loss);
+  lua_setfield(L, -2, "loss");
+  lua_rawseti(L, lua_upvalueindex(1), (lua_Integer)luaL_len(L, lua_upvalueindex(1)) + 1);
+  int stop = 0;
+  if (it > 0 && !lua_isnil(L, lua_upvalueindex(2))) {
+    lua_pushvalue(L, lua_upvalueindex(2));
+    lua_pushinteger(L, it);
+    lua_pushnumber(L, loss);
+    lua_call(L, 2, 1);
+    stop = lua_isboolean(L, -1) && !lua_toboolean(L, -1);
+  }
+  lua_pushboolean(L, stop);
+  return 1;
+}
+
+static int fit_on_check(void *ud, int iteration, double loss) {
+  fit_ctx *c = ud;
+  lua_State *L = c->L;
+  if (c->failed) return 1;
+  if (iteration <= c->last) return 0; /* a solver that reports check 0 itself as well */
+  c->last = iteration;
+  if (c->progress) {
+    double t = now_seconds() - c->start;
+    if (t >= 1.0) {
+      fprintf(stderr, "\rtessera.nmf: iteration %d/%d, loss %.6g, %.1f s ", iteration,
+              c->max_iter, loss, t);
+      fflush(stderr);
+      c->shown = 1;
+    }
+  }
+  lua_pushvalue(L, c->step);
+  lua_pushinteger(L, iteration);
+  lua_pushnumber(L, loss);
+  if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
+    c->failed = 1; /* the error value stays on top for the binding to raise */
+    return 1;
+  }
+  int stop = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return stop;
+}
+
+/* nmf.fit(V, opts) -> W, H, info. See lua/tessera/nmf.lua for the options. */
+static int nmf_fit(lua_State *L) {
+  lmatrix *Vm = lmatrix_check(L, 1);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  int64_t n = Vm->m.rows, p = Vm->m.cols;
+  if (n < 1 || p < 1)
+    luaL_argerror(L, 1, lua_pushfstring(L, "V is empty (%I x %I)", (lua_Integer)n,
+                                        (lua_Integer)p));
+  /* Unknown keys are mistakes (max_iters, alpha_w, ...), not silently ignored. */
+  lua_pushnil(L);
+  while (lua_next(L, 2) != 0) {
+    lua_pop(L, 1);
+    int known = 0;
+    if (lua_type(L, -1) == LUA_TSTRING)
+      for (int i = 0; FIT_OPTIONS[i] != NULL && !known; i++)
+        known = strcmp(lua_tostring(L, -1), FIT_OPTIONS[i]) == 0;
+    if (!known) {
+      const char *key = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1)
+                                                       : luaL_tolstring(L, -1, NULL);
+      luaL_argerror(L, 2, lua_pushfstring(L, "unknown option '%s'", key));
+    }
+  }
+
+  if (lua_getfield(L, 2, "k") == LUA_TNIL) luaL_argerror(L, 2, "k is required");
+  lua_pop(L, 1);
+  lua_Integer k = tsr_opt_integer(L, 2, "k", 0);
+  if (k < 1) luaL_argerror(L, 2, lua_pushfstring(L, "k must be >= 1, got %I", k));
+  if (k > INT32_MAX) luaL_argerror(L, 2, lua_pushfstring(L, "k is too large, got %I", k));
+  int64_t mn = n < p ? n : p;
+
+  tsr_nmf_params prm;
+  tsr_nmf_params_default(&prm);
+  const char *loss_name;
+  prm.beta = opt_loss(L, 2, &loss_name);
+  prm.solver = opt_name(L, 2, "solver", SOLVER_NAMES, TSR_NMF_MU);
+  if (prm.solver == TSR_NMF_CD && prm.beta != 2.0) {
+    if (loss_name != NULL)
+      luaL_argerror(L, 2, lua_pushfstring(L, "solver 'cd' needs the euclidean loss, got '%s'",
+                                          loss_name));
+    luaL_argerror(L, 2, lua_pushfstring(L, "solver 'cd' needs the euclidean loss, got %f",
+                                        (lua_Number)prm.beta));
+  }
+  prm.order = opt_name(L, 2, "order", ORDER_NAMES, TSR_NMF_ORDER_HW);
+  prm.max_iter = (int)opt_int_min(L, 2, "max_iter", 200, 0, INT32_MAX);
+  prm.tol = opt_nonneg(L, 2, "tol", 1e-4);
+  prm.update_W = tsr_opt_boolean(L, 2, "update_W", 1);
+  prm.update_H = tsr_opt_boolean(L, 2, "update_H", 1);
+  prm.alpha_W = opt_nonneg(L, 2, "alpha_W", 0.0);
+  int alpha_same = 1;
+  if (lua_getfield(L, 2, "alpha_H") == LUA_TSTRING) {
+    if (strcmp(lua_tostring(L, -1), "same") != 0)
+      luaL_argerror(L, 2, lua_pushfstring(L, "alpha_H must be a number or 'same', got '%s'",
+                                          lua_tostring(L, -1)));
+    lua_pop(L, 1);
+  } else {
+    lua_pop(L, 1);
+    alpha_same = lua_getfield(L, 2, "alpha_H") == LUA_TNIL;
+    lua_pop(L, 1);
+  }
+  prm.alpha_H = alpha_same ? prm.alpha_W : opt_nonneg(L, 2, "alpha_H", 0.0);
+  prm.l1_ratio = tsr_opt_number(L, 2, "l1_ratio", 0.0);
+  if (!(prm.l1_ratio >= 0.0 && prm.l1_ratio <= 1.0))
+    luaL_argerror(L, 2, lua_pushfstring(L, "l1_ratio must be in [0, 1], got %f",
+                                        (lua_Number)prm.l1_ratio));
+  prm.every = (int)opt_int_min(L, 2, "every", 10, 1, INT32_MAX);
+  lua_Integer threads = tsr_opt_integer(L, 2, "threads", 0);
+  if (lua_getfield(L, 2, "threads") != LUA_TNIL && (threads < 1 || threads > 64))
+    luaL_argerror(L, 2, lua_pushfstring(L, "threads must be in 1..64, got %I", threads));
+  lua_pop(L, 1);
+  prm.threads = (int)threads;
+  int progress = tsr_opt_boolean(L, 2, "progress", 1);
+  lua_Integer seed = tsr_opt_integer(L, 2, "seed", 0);
+  int t_on_iter = lua_getfield(L, 2, "on_iter");
+  if (t_on_iter != LUA_TNIL && t_on_iter != LUA_TFUNCTION)
+    luaL_argerror(L, 2, lua_pushfstring(L, "on_iter must be a function, got %s",
+                                        luaL_typename(L, -1)));
+  int on_iter_idx = lua_gettop(L); /* the function or nil, kept for the closure below */
+
+  lmatrix *W0 = opt_factor(L, 2, "W", n, k);
+  lmatrix *H0 = opt_factor(L, 2, "H", k, p);
+  int given = W0 != NULL || H0 != NULL;
+  int init = opt_name(L, 2, "init", INIT_NAMES,
+                      given ? INIT_CUSTOM : k <= mn ? TSR_NMF_INIT_NNDSVDA : TSR_NMF_INIT_RANDOM);
+  if (init == INIT_CUSTOM && !given) luaL_argerror(L, 2, "init 'custom' needs W or H");
+  if (init != INIT_CUSTOM && given)
+    luaL_argerror(L, 2, lua_pushfstring(L, "W and H are used only with init 'custom', got "
+                                        "init '%s'", INIT_NAMES[init]));
+  if (init >= TSR_NMF_INIT_NNDSVD && init <= TSR_NMF_INIT_NNDSVDAR && k > mn)
+    luaL_argerror(L, 2, lua_pushfstring(L, "init '%s' needs k <= min(n, p) = %I, got %I",
+                                        INIT_NAMES[init], (lua_Integer)mn, k));
+
+  /* Data checks, then allocation. */
+  check_entries(L, "tessera.nmf", &Vm->m, "V");
+  if (W0) check_entries(L, "tessera.nmf", &W0->m, "W");
+  if (H0) check_entries(L, "tessera.nmf", &H0->m, "H");
+  lua_checkstack(L, 16);
+  lmatrix *W = lmatrix_push(L, n, k, "tessera.nmf");
+  int w_idx = lua_gettop(L);
+  lmatrix *H = lmatrix_push(L, k, p, "tessera.nmf");
+  int h_idx = lua_gettop(L);
+  tsr_error err = {{0}};
+  int status = TSR_OK;
+  if (init == INIT_CUSTOM) {
+    size_t nw = (size_t)n * (size_t)k, nh = (size_t)k * (size_t)p;
+    /* A missing factor starts as scikit-learn's does when only H is given: constant
+     * sqrt(mean(V)/k) for MU (which cannot move zeros), zeros for CD. */
+    float fill = 0.0f;
+    if (prm.solver == TSR_NMF_MU) {
+      double s = 0.0;
+      for (size_t i = 0; i < (size_t)n * (size_t)p; i++) s += Vm->m.data[i];
+      fill = (float)sqrt(s / ((double)n * (double)p) / (double)k);
+    }
+    if (W0) memcpy(W->m.data, W0->m.data, nw * sizeof(float));
+    else for (size_t i = 0; i < nw; i++) W->m.data[i] = fill;
+    if (H0) memcpy(H->m.data, H0->m.data, nh * sizeof(float));
+    else for (size_t i = 0; i < nh; i++) H->m.data[i] = fill;
+  } else {
+    status = tsr_nmf_init(Vm->m.data, n, p, (int)k, init, (uint64_t)seed, W->m.data, H->m.data,
+                          &err);
+    if (status != TSR_OK) return tsr_lua_fail(L, "tessera.nmf", status, &err);
+  }
+
+  lua_newtable(L); /* history */
+  int hist_idx = lua_gettop(L);
+  lua_pushvalue(L, hist_idx);
+  lua_pushvalue(L, on_iter_idx);
+  lua_pushcclosure(L, fit_step, 2);
+  fit_ctx ctx = {L, lua_gettop(L), 0, -1, 0, 0, prm.max_iter, now_seconds()};
+  ctx.progress = progress && isatty(2);
+  prm.on_check = fit_on_check;
+  prm.ctx = &ctx;
+  tsr_nmf_result res;
+  status = tsr_nmf_fit(Vm->m.data, n, p, (int)k, W->m.data, H->m.data, &prm, &res, &err);
+  double seconds = now_seconds() - ctx.start;
+  if (ctx.shown) {
+    fputs("\r\033[K", stderr);
+    fflush(stderr);
+  }
+  if (ctx.failed) return lua_error(L); /* on_iter's error, as it was raised */
+  if (status != TSR_OK) return tsr_lua_fail(L, "tessera.nmf", status, &err);
+
+  lua_pushvalue(L, w_idx);
+  lua_pushvalue(L, h_idx);
+  lua_createtable(L, 0, 8);
+  lua_pushinteger(L, res.iterations);
+  lua_setfield(L, -2, "iterations");
+  lua_pushboolean(L, res.converged);
+  lua_setfield(L, -2, "converged");
+  lua_pushboolean(L, res.stopped);
+  lua_setfield(L, -2, "stopped");
+  lua_pushnumber(L, res.loss);
+  lua_setfield(L, -2, "loss");
+  lua_pushnumber(L, seconds);
+  lua_setfield(L, -2, "seconds");
+  lua_pushvalue(L, hist_idx);
+  lua_setfield(L, -2, "history");
+  /* The options as resolved: what was used, defaults included. */
+  lua_createtable(L, 0, 20);
+  lua_pushinteger(L, k);
+  lua_setfield(L, -2, "k");
+  if (loss_name) lua_pushstring(L, loss_name);
+  else lua_pushnumber(L, prm.beta);
+  lua_setfield(L, -2, "loss");
+  lua_pushnumber(L, prm.beta);
+  lua_setfield(L, -2, "beta");
+  lua_pushstring(L, SOLVER_NAMES[prm.solver]);
+  lua_setfield(L, -2, "solver");
+  lua_pushstring(L, INIT_NAMES[init]);
+  lua_setfield(L, -2, "init");
+  lua_pushinteger(L, seed);
+  lua_setfield(L, -2, "seed");
+  lua_pushstring(L, ORDER_NAMES[prm.order]);
+  lua_setfield(L, -2, "order");
+  lua_pushinteger(L, prm.max_iter);
+  lua_setfield(L, -2, "max_iter");
+  lua_pushnumber(L, prm.tol);
+  lua_setfield(L, -2, "tol");
+  lua_pushboolean(L, prm.update_W);
+  lua_setfield(L, -2, "update_W");
+  lua_pushboolean(L, prm.update_H);
+  lua_setfield(L, -2, "update_H");
+  lua_pushnumber(L, prm.alpha_W);
+  lua_setfield(L, -2, "alpha_W");
+  lua_pushnumber(L, prm.alpha_H);
+  lua_setfield(L, -2, "alpha_H");
+  lua_pushnumber(L, prm.l1_ratio);
+  lua_setfield(L, -2, "l1_ratio");
+  lua_pushinteger(L, prm.every);
+  lua_setfield(L, -2, "every");
+  lua_pushinteger(L, prm.threads > 0 ? prm.threads : tsr_nmf_default_threads());
+  lua_setfield(L, -2, "threads");
+  lua_setfield(L, -2, "options");
+  return 3;
+}
+
+/* nmf.loss(V, W, H [, loss]) -> the objective */
+static int nmf_loss(lua_State *L) {
+  lmatrix *V = lmatrix_check(L, 1), *W = lmatrix_check(L, 2), *H = lmatrix_check(L, 3);
+  double beta = 2.0;
+  if (lua_type(L, 4) == LUA_TNUMBER) {
+    beta = lua_tonumber(L, 4);
+    luaL_argcheck(L, isfinite(beta), 4, "beta must be finite");
+  } else if (!lua_isnoneornil(L, 4)) {
+    const char *s = luaL_checkstring(L, 4);
+    int i = 0;
+    while (LOSS_NAMES[i] != NULL && strcmp(s, LOSS_NAMES[i]) != 0) i++;
+    if (LOSS_NAMES[i] == NULL)
+      luaL_argerror(L, 4, lua_pushfstring(L, "invalid loss '%s'; expected one of: euclidean, "
+                                          "kl, is, or a number", s));
+    beta = LOSS_BETAS[i];
+  }
+  int64_t n = V->m.rows, p = V->m.cols, k = W->m.cols;
+  if (W->m.rows != n)
+    luaL_argerror(L, 2, lua_pushfstring(L, "W must have %I rows (V's), got %I", (lua_Integer)n,
+                                        (lua_Integer)W->m.rows));
+  if (H->m.rows != k || H->m.cols != p)
+    luaL_argerror(L, 3, lua_pushfstring(L, "H must be %I x %I, got %I x %I", (lua_Integer)k,
+                                        (lua_Integer)p, (lua_Integer)H->m.rows,
+                                        (lua_Integer)H->m.cols));
+  luaL_argcheck(L, k >= 1 && k <= INT32_MAX, 2, "W must have at least one column");
+  check_entries(L, "tessera.nmf.loss", &V->m, "V");
+  check_entries(L, "tessera.nmf.loss", &W->m, "W");
+  check_entries(L, "tessera.nmf.loss", &H->m, "H");
+  lua_pushnumber(L, tsr_nmf_loss(V->m.data, W->m.data, H->m.data, n, p, (int)k, beta));
+  return 1;
+}
+
+/* W and H at 1, 2 with matching k; returns k. */
+static int check_pair(lua_State *L, lmatrix **W, lmatrix **H) {
+  *W = lmatrix_check(L, 1);
+  *H = lmatrix_check(L, 2);
+  if ((*W)->m.cols != (*H)->m.rows)
+    luaL_argerror(L, 2, lua_pushfstring(L, "H must have %I rows (W's columns), got %I",
+                                        (lua_Integer)(*W)->m.cols, (lua_Integer)(*H)->m.rows));
+  return (int)(*W)->m.cols;
+}
+
+/* nmf.component(W, H, i) -> Matrix W[:, i] H[i, :], i 1-based */
+static int nmf_component(lua_State *L) {
+  lmatrix *W, *H;
+  int k = check_pair(L, &W, &H);
+  lua_Integer i = luaL_checkinteger(L, 3);
+  luaL_argcheck(L, i >= 1 && i <= k, 3, lua_pushfstring(L, "component must be in 1..%d, got %I",
+                                                        k, i));
+  lmatrix *out = lmatrix_push(L, W->m.rows, H->m.cols, "tessera.nmf.component");
+  tsr_nmf_component(W->m.data, H->m.data, W->m.rows, H->m.cols, k, (int)i - 1, out->m.data);
+  return 1;
+}
+
+/* nmf.normalize(W, H): in place */
+static int nmf_normalize(lua_State *L) {
+  lmatrix *W, *H;
+  int k = check_pair(L, &W, &H);
+  tsr_nmf_normalize(W->m.data, H->m.data, W->m.rows, H->m.cols, k);
+  return 0;
+}
+
+/* nmf.permute(W, H, perm): in place, new component i is old perm[i] (1-based) */
+static int nmf_permute(lua_State *L) {
+  lmatrix *W, *H;
+  int k = check_pair(L, &W, &H);
+  luaL_checktype(L, 3, LUA_TTABLE);
+  luaL_argcheck(L, luaL_len(L, 3) == k, 3, lua_pushfstring(L, "perm must have %d entries", k));
+  int *perm = lua_newuserdatauv(L, (size_t)k * sizeof *perm, 0);
+  for (int a = 0; a < k; a++) {
+    lua_geti(L, 3, a + 1);
+    int ok = 0;
+    lua_Integer v = lua_tointegerx(L, -1, &ok);
+    lua_pop(L, 1);
+    luaL_argcheck(L, ok && v >= 1 && v <= k, 3, "perm is not a permutation of 1..k");
+    perm[a] = (int)v - 1;
+  }
+  tsr_error err = {{0}};
+  int status = tsr_nmf_permute(W->m.data, H->m.data, W->m.rows, H->m.cols, k, perm, &err);
+  if (status == TSR_EINVAL) return luaL_argerror(L, 3, "perm is not a permutation of 1..k");
+  if (status != TSR_OK) return tsr_lua_fail(L, "tessera.nmf", status, &err);
+  return 0;
+}
+
+static void push_numbers(lua_State *L, const double *x, int k) {
+  lua_createtable(L, k, 0);
+  for (int a = 0; a < k; a++) {
+    lua_pushnumber(L, x[a]);
+    lua_rawseti(L, -2, a + 1);
+  }
+}
+
+/* nmf.describe(W, H) -> energy, centroid, center: per-component lists (see nmf.h) */
+static int nmf_describe(lua_State *L) {
+  lmatrix *W, *H;
+  int k = check_pair(L, &W, &H);
+  double *buf = lua_newuserdatauv(L, 3 * (size_t)(k > 0 ? k : 1) * sizeof *buf, 0);
+  tsr_nmf_describe(W->m.data, H->m.data, W->m.rows, H->m.cols, k, buf, buf + k, buf + 2 * k);
+  push_numbers(L, buf, k);
+  push_numbers(L, buf + k, k);
+  push_numbers(L, buf + 2 * k, k);
+  return 3;
+}
+
+/* nmf.correlate(A, B, by) -> r[i][j], the Pearson correlation of A's and B's rows
+ * (by = "rows") or columns (by = "cols") */
+static int nmf_correlate(lua_State *L) {
+  static const char *const by_names[] = {"rows", "cols", NULL};
+  lmatrix *A = lmatrix_check(L, 1), *B = lmatrix_check(L, 2);
+  int by_rows = luaL_checkoption(L, 3, "rows", by_names) == 0;
+  if (by_rows)
+    luaL_argcheck(L, A->m.cols == B->m.cols, 2, lua_pushfstring(L, "rows of different lengths "
+                  "(%I and %I)", (lua_Integer)A->m.cols, (lua_Integer)B->m.cols));
+  else
+    luaL_argcheck(L, A->m.rows == B->m.rows, 2, lua_pushfstring(L, "columns of different "
+                  "lengths (%I and %I)", (lua_Integer)A->m.rows, (lua_Integer)B->m.rows));
+  int64_t na = by_rows ? A->m.rows : A->m.cols, nb = by_rows ? B->m.rows : B->m.cols;
+  luaL_argcheck(L, na <= 65536 && nb <= 65536, 1, "too many vectors to correlate");
+  double *r = lua_newuserdatauv(L, (size_t)(na * nb > 0 ? na * nb : 1) * sizeof *r, 0);
+  tsr_nmf_correlate(A->m.data, A->m.rows, A->m.cols, B->m.data, B->m.rows, B->m.cols, by_rows, r);
+  lua_createtable(L, (int)na, 0);
+  for (int64_t a = 0; a < na; a++) {
+    lua_createtable(L, (int)nb, 0);
+    for (int64_t b = 0; b < nb; b++) {
+      lua_pushnumber(L, r[a + b * na]);
+      lua_rawseti(L, -2, b + 1);
+    }
+    lua_rawseti(L, -2, a + 1);
+  }
+  return 1;
+}
+
+/* nmf.mkdir(path) -> true; an existing directory is fine */
+static int nmf_mkdir(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  struct stat st;
+  if (mkdir(path, 0777) != 0) {
+    int e = errno;
+    if (!(e == EEXIST && stat(path, &st) == 0 && S_ISDIR(st.st_mode)))
+      return luaL_error(L, "tessera.nmf: cannot create directory '%s': %s", path, strerror(e));
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static const luaL_Reg nmf_functions[] = {
+  {"fit", nmf_fit},
+  {"loss", nmf_loss},
+  {"component", nmf_component},
+  {"normalize", nmf_normalize},
+  {"permute", nmf_permute},
+  {"describe", nmf_describe},
+  {"correlate", nmf_correlate},
+  {"mkdir", nmf_mkdir},
+  {NULL, NULL}
+};
+
+void nmf_open(lua_State *L) {
+  luaL_newlib(L, nmf_functions);
+  lua_setfield(L, -2, "nmf");
+}

@@ -1,0 +1,350 @@
+-- tessera.nmf: non-negative matrix factorisation V (n x p) ~ W (n x k) H (k x p), and the
+-- Model that reads the result. The fit runs in C (csrc/nmf.c, bound in csrc/lua/l_nmf.c);
+-- this module is the callable table people use:
+--
+--   local tessera = require "tessera"
+--   local m = tessera.nmf(V, {k = 4, loss = "kl"})     -- fit: a Model
+--   m:normalize():sort("centroid")                      -- tidy the components
+--   local bass = m:component(1)                         -- W_1 H_1, an n x p Matrix
+--   m:save("out/amen-kl")                               -- W.npy, H.npy, model.json
+--   local again = tessera.nmf.load("out/amen-kl")
+--   local pairs, total = tessera.nmf.match(m, other)    -- which component is which
+--   tessera.nmf.loss(V, W, H, "kl")                     -- any objective for given factors
+--
+-- Options of tessera.nmf(V, opts) (all checked; an unknown key is an error):
+--   k (required, >= 1); loss = "euclidean" | "kl" | "is" | beta (a number);
+--   solver = "mu" | "cd" (cd: Euclidean only); init = "random" | "uniform" | "nndsvd" |
+--   "nndsvda" | "nndsvdar" | "custom" (default: custom when W or H is given, else nndsvda when
+--   k <= min(n, p), else random); W, H (initial factors for "custom"; a missing one starts
+--   at sqrt(mean(V)/k) for mu, 0 for cd); seed (0); order = "HW" | "WH" | "simultaneous"
+--   (mu; "HW"); max_iter (200); tol (1e-4, scikit-learn's rules, 0 never stops early);
+--   update_W, update_H (true); alpha_W (0), alpha_H ("same"), l1_ratio (0) as scikit-learn
+--   1.2; on_iter = function(iteration, loss) ... end, called every `every` (10) iterations,
+--   returning false stops; progress (true: a progress line on stderr when it is a
+--   terminal and the fit takes over a second); threads (what OpenBLAS uses).
+local core = require "tessera.core"
+local cjson = require "cjson"
+
+local C = core.nmf
+local matrix = core.matrix
+
+local error, getmetatable, ipairs, pairs = error, getmetatable, ipairs, pairs
+local setmetatable, tostring, type = setmetatable, tostring, type
+local io, os, math, string, table = io, os, math, string, table
+local fmt = string.format
+
+local nmf = {}
+
+local Model = {}
+Model.__index = Model
+
+local FORMAT = "tessera.nmf/1"
+
+local function new_model(W, H, info)
+  local n, k = W:shape()
+  local _, p = H:shape()
+  return setmetatable({
+    W = W, H = H, k = k, n = n, p = p,
+    loss = info.loss,
+    history = info.history,
+    iterations = info.iterations,
+    converged = info.converged,
+    stopped = info.stopped,
+    seconds = info.seconds,
+    options = info.options,
+  }, Model)
+end
+
+setmetatable(nmf, {
+  __call = function(_, V, opts)
+    local nmf = C.fit -- called through a local of this name, errors say "to 'nmf'"
+    local W, H, info = nmf(V, opts)
+    return new_model(W, H, info)
+  end,
+})
+
+-- tessera.nmf.fit(V, opts): the same as tessera.nmf(V, opts).
+function nmf.fit(V, opts)
+  local W, H, info = C.fit(V, opts)
+  return new_model(W, H, info)
+end
+
+-- tessera.nmf.loss(V, W, H [, loss]) -> the objective ("euclidean" by default): the
+-- paper's ||V - WH||_F^2 (no 1/2) and D(V || WH), Itakura-Saito, or any beta-divergence.
+nmf.loss = C.loss
+
+local function is_model(m)
+  return type(m) == "table" and getmetatable(m) == Model
+end
+
+local function check_index(m, i, who)
+  if math.type(i) ~= "integer" or i < 1 or i > m.k then
+    error(fmt("bad argument #1 to '%s' (component must be an integer in 1..%d, got %s)", who,
+              m.k, tostring(i)), 3)
+  end
+end
+
+-- m:reconstruct() -> W H (n x p Matrix)
+function Model:reconstruct()
+  return self.W * self.H
+end
+
+-- m:component(i) -> W[:, i] H[i, :] (n x p Matrix): component i's share of the model
+function Model:component(i)
+  check_index(self, i, "component")
+  return C.component(self.W, self.H, i)
+end
+
+-- m:normalize() -> m: W's columns scaled to unit L2 norm, H's rows by the same factor, so
+-- W H is unchanged (to float rounding). Zero columns are left alone.
+function Model:normalize()
+  C.normalize(self.W, self.H)
+  return self
+end
+
+local SORT_KEYS = { energy = true, centroid = true, time = true }
+
+-- m:sort([by]) -> m, order: components reordered in place by "energy" (of W_i H_i, largest
+-- first; the default), "centroid" (spectral centroid of W_i, lowest first) or "time"
+-- (centre of mass of H_i, earliest first). Components without a centroid (all zero) go
+-- last; ties keep their order. order[i] is the old index of the new component i.
+function Model:sort(by)
+  by = by or "energy"
+  if not SORT_KEYS[by] then
+    error(fmt("bad argument #1 to 'sort' (invalid key '%s'; expected one of: energy, centroid, "
+              .. "time)", tostring(by)), 2)
+  end
+  local energy, centroid, center = C.describe(self.W, self.H)
+  local key = by == "energy" and energy or by == "centroid" and centroid or center
+  local order = {}
+  for i = 1, self.k do order[i] = i end
+  table.sort(order, function(a, b)
+    local x, y = key[a], key[b]
+    if by == "energy" then x, y = -x, -y end
+    local xn, yn = x ~= x, y ~= y
+    if xn ~= yn then return yn end -- NaN (no centroid) last
+    if not xn and x ~= y then return x < y end
+    return a < b
+  end)
+  C.permute(self.W, self.H, order)
+  return self, order
+end
+
+-- JSON with full double precision (lua-cjson writes at most 14 digits); read back with
+-- cjson.decode. Keys are sorted so the file is stable.
+local function encode(v, out)
+  local t = type(v)
+  if t == "table" then
+    if #v > 0 or v[1] ~= nil then
+      out[#out + 1] = "["
+      for i, x in ipairs(v) do
+        if i > 1 then out[#out + 1] = "," end
+        encode(x, out)
+      end
+      out[#out + 1] = "]"
+    else
+      local keys = {}
+      for key in pairs(v) do keys[#keys + 1] = tostring(key) end
+      table.sort(keys)
+      out[#out + 1] = "{"
+      for i, key in ipairs(keys) do
+        if i > 1 then out[#out + 1] = "," end
+        encode(key, out)
+        out[#out + 1] = ":"
+        encode(v[key], out)
+      end
+      out[#out + 1] = "}"
+    end
+  elseif t == "string" then
+    out[#out + 1] = '"' .. v:gsub('[%c"\\]', function(c)
+      return fmt("\\u%04x", c:byte())
+    end) .. '"'
+  elseif t == "number" then
+    if math.type(v) == "integer" then
+      out[#out + 1] = fmt("%d", v)
+    elseif v ~= v or v == math.huge or v == -math.huge then
+      out[#out + 1] = "null"
+    else
+      out[#out + 1] = fmt("%.17g", v)
+    end
+  elseif t == "boolean" then
+    out[#out + 1] = tostring(v)
+  else
+    out[#out + 1] = "null"
+  end
+end
+
+-- m:save(dir) -> m: dir/W.npy, dir/H.npy and dir/model.json (the options and figures),
+-- each written to a temporary name and renamed into place; model.json comes last, so a
+-- directory that has it holds a complete model.
+function Model:save(dir)
+  if type(dir) ~= "string" then
+    error(fmt("bad argument #1 to 'save' (directory must be a string, got %s)", type(dir)), 2)
+  end
+  C.mkdir(dir)
+  self.W:save(dir .. "/W.npy")
+  self.H:save(dir .. "/H.npy")
+  local out = {}
+  encode({
+    format = FORMAT, version = core.version,
+    k = self.k, n = self.n, p = self.p,
+    loss = self.loss, iterations = self.iterations, converged = self.converged,
+    stopped = self.stopped, seconds = self.seconds,
+    history = self.history, options = self.options,
+  }, out)
+  local path = dir .. "/model.json"
+  local tmp = fmt("%s/.model.json.tmp-%d-%d", dir, os.time(), math.random(1 << 30))
+  local f, err = io.open(tmp, "w")
+  if not f then error(fmt("tessera.nmf: cannot write '%s': %s", path, err), 2) end
+  local ok, werr = f:write(table.concat(out), "\n")
+  local closed, cerr = f:close()
+  if not ok or not closed then
+    os.remove(tmp)
+    error(fmt("tessera.nmf: cannot write '%s': %s", path, tostring(werr or cerr)), 2)
+  end
+  local renamed, rerr = os.rename(tmp, path)
+  if not renamed then
+    os.remove(tmp)
+    error(fmt("tessera.nmf: cannot write '%s': %s", path, tostring(rerr)), 2)
+  end
+  return self
+end
+
+-- tessera.nmf.load(dir) -> Model, as m:save(dir) wrote it
+function nmf.load(dir)
+  if type(dir) ~= "string" then
+    error(fmt("bad argument #1 to 'load' (directory must be a string, got %s)", type(dir)), 2)
+  end
+  local path = dir .. "/model.json"
+  local f, err = io.open(path, "r")
+  if not f then error(fmt("tessera.nmf.load: cannot open '%s': %s", path, err), 2) end
+  local text = f:read("a")
+  f:close()
+  local ok, info = pcall(cjson.decode, text)
+  if not ok or type(info) ~= "table" or info.format ~= FORMAT then
+    error(fmt("tessera.nmf.load: '%s' is not a tessera NMF model", path), 2)
+  end
+  local W = matrix.load(dir .. "/W.npy")
+  local H = matrix.load(dir .. "/H.npy")
+  local n, k = W:shape()
+  local k2, p = H:shape()
+  if n ~= info.n or k ~= info.k or k2 ~= info.k or p ~= info.p then
+    error(fmt("tessera.nmf.load: '%s' holds W %d x %d and H %d x %d, model.json says n = %s, "
+              .. "k = %s, p = %s", dir, n, k, k2, p, tostring(info.n), tostring(info.k),
+              tostring(info.p)), 2)
+  end
+  -- JSON numbers come back as floats: integers where the fit gave integers.
+  local function int(x) return math.tointeger(x) or x end
+  for _, h in ipairs(info.history) do h.iteration = int(h.iteration) end
+  for key, v in pairs(info.options) do info.options[key] = type(v) == "number" and int(v) or v end
+  info.iterations = int(info.iterations)
+  return new_model(W, H, info)
+end
+
+function Model:__tostring()
+  local loss = self.options and self.options.loss or "?"
+  return fmt("NMF model (k = %d, %d x %d, loss %s = %.6g after %d iterations)", self.k, self.n,
+             self.p, tostring(loss), self.loss, self.iterations)
+end
+
+-- Kuhn-Munkres (Hungarian) assignment minimising cost[i][j] over an n x n matrix, with
+-- row and column potentials (O(n^3)). Returns assign[i] = j.
+local function hungarian(cost, size)
+  local INF = math.huge
+  local u, v, p, way = {}, {}, {}, {}
+  for j = 0, size do u[j], v[j], p[j], way[j] = 0, 0, 0, 0 end
+  for i = 1, size do
+    p[0] = i
+    local j0 = 0
+    local minv, used = {}, {}
+    for j = 0, size do minv[j], used[j] = INF, false end
+    repeat
+      used[j0] = true
+      local i0, delta, j1 = p[j0], INF, 0
+      for j = 1, size do
+        if not used[j] then
+          local cur = cost[i0][j] - u[i0] - v[j]
+          if cur < minv[j] then minv[j], way[j] = cur, j0 end
+          if minv[j] < delta then delta, j1 = minv[j], j end
+        end
+      end
+      for j = 0, size do
+        if used[j] then
+          u[p[j]] = u[p[j]] + delta
+          v[j] = v[j] - delta
+        else
+          minv[j] = minv[j] - delta
+        end
+      end
+      j0 = j1
+    until p[j0] == 0
+    repeat
+      local j1 = way[j0]
+      p[j0] = p[j1]
+      j0 = j1
+    until j0 == 0
+  end
+  local assign = {}
+  for j = 1, size do
+    if p[j] ~= 0 then assign[p[j]] = j end
+  end
+  return assign
+end
+
+-- tessera.nmf.match(m1, m2 [, {by = "H" | "W"}]) -> pairs, total
+-- Pairs the components of two models so that the sum of correlations is largest
+-- (Hungarian assignment): by the Pearson correlation of H rows (the default: both models
+-- must cover the same frames) or of W columns (the same frequency bins). pairs is a list
+-- of {a = i, b = j, corr = r} sorted by a (min(k1, k2) pairs); total is the sum of corr.
+function nmf.match(m1, m2, opts)
+  for i, m in ipairs({ m1, m2 }) do
+    if not is_model(m) then
+      error(fmt("bad argument #%d to 'match' (Model expected, got %s)", i, type(m)), 2)
+    end
+  end
+  if opts ~= nil and type(opts) ~= "table" then
+    error(fmt("bad argument #3 to 'match' (options must be a table, got %s)", type(opts)), 2)
+  end
+  local by = opts and opts.by or "H"
+  if by ~= "H" and by ~= "W" then
+    error(fmt("bad argument #3 to 'match' (invalid by '%s'; expected one of: H, W)",
+              tostring(by)), 2)
+  end
+  local r
+  if by == "H" then
+    if m1.p ~= m2.p then
+      error(fmt("bad argument #2 to 'match' (H rows of different lengths: %d and %d frames)",
+                m1.p, m2.p), 2)
+    end
+    r = C.correlate(m1.H, m2.H, "rows")
+  else
+    if m1.n ~= m2.n then
+      error(fmt("bad argument #2 to 'match' (W columns of different lengths: %d and %d bins)",
+                m1.n, m2.n), 2)
+    end
+    r = C.correlate(m1.W, m2.W, "cols")
+  end
+  local k1, k2 = m1.k, m2.k
+  local size = math.max(k1, k2)
+  local cost = {}
+  for i = 1, size do
+    cost[i] = {}
+    for j = 1, size do
+      cost[i][j] = (i <= k1 and j <= k2) and -r[i][j] or 0
+    end
+  end
+  local assign = hungarian(cost, size)
+  local result, total = {}, 0
+  for i = 1, k1 do
+    local j = assign[i]
+    if j and j <= k2 then
+      result[#result + 1] = { a = i, b = j, corr = r[i][j] }
+      total = total + r[i][j]
+    end
+  end
+  return result, total
+end
+
+nmf.Model = Model
+
+return nmf
