@@ -23,7 +23,7 @@
 #endif
 
 enum {
-  CD_BLOCK = 32,       /* columns of V per step of the fused pass: n x 32 floats stay in L2 */
+  CD_BLOCK = 24,       /* columns of V per step of the fused pass: n x 24 floats stay in L2 */
   CD_MAX_THREADS = 64
 };
 
@@ -131,8 +131,8 @@ CD_AVX2 static inline float hsum256(__m256 x) {
   return _mm_cvtss_f32(s);
 }
 
-/* One tile of Gᵀ: NC columns of V against NT columns of W (constants after inlining). The
- * next tile's columns are prefetched: V streams from memory, W stays in L1. */
+/* One tile of Gᵀ: NC columns of V against NT columns of W (constants after inlining). No
+ * software prefetch here: vht_acc fetched this block while it worked on the previous one. */
 static inline __attribute__((always_inline)) CD_AVX2 void
 gt_tile(const float *W, int64_t n, const float *Vj, int nb, int jj, int t, int NC, int NT,
         float *Gt) {
@@ -146,15 +146,11 @@ gt_tile(const float *W, int64_t n, const float *Vj, int nb, int jj, int t, int N
   for (int c = 0; c < NC; c++)
 #pragma GCC unroll 4
     for (int d = 0; d < NT; d++) acc[c][d] = _mm256_setzero_ps();
-  const int64_t ahead = (int64_t)NC * n + 16;
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
     __m256 vv[3];
 #pragma GCC unroll 3
-    for (int c = 0; c < NC; c++) {
-      vv[c] = _mm256_loadu_ps(v[c] + i);
-      _mm_prefetch((const char *)(v[c] + i + ahead), _MM_HINT_T0);
-    }
+    for (int c = 0; c < NC; c++) vv[c] = _mm256_loadu_ps(v[c] + i);
 #pragma GCC unroll 4
     for (int d = 0; d < NT; d++) {
       __m256 ww = _mm256_loadu_ps(w[d] + i);
