@@ -346,5 +346,6 @@ function nmf.match(m1, m2, opts)
 end
 
 nmf.Model = Model
+require("tessera.listen").install(Model) -- m:audio(i, S): hearing components
 
 return nmf
