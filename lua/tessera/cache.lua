@@ -26,14 +26,27 @@ local function shell_quote(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
 
--- The cache folder: TESSERA_CACHE_DIR, else $XDG_CACHE_HOME/tessera, else ~/.cache/tessera.
+-- A folder that overrides the environment when set (specs and render options set it:
+-- Lua cannot change its own environment variables).
+cache.root = nil
+
+-- The cache folder: cache.root, else TESSERA_CACHE_DIR, else $XDG_CACHE_HOME/tessera, else
+-- ~/.cache/tessera.
 function cache.dir()
+  if cache.root ~= nil then
+    if type(cache.root) ~= "string" or cache.root == "" then
+      error("tessera.cache: cache.root must be a non-empty string, got " .. type(cache.root), 2)
+    end
+    return cache.root
+  end
   local dir = os.getenv("TESSERA_CACHE_DIR")
   if dir and dir ~= "" then return dir end
   local xdg = os.getenv("XDG_CACHE_HOME")
   if xdg and xdg ~= "" then return xdg .. "/tessera" end
   local home = os.getenv("HOME")
-  if not home or home == "" then error("tessera.cache: neither TESSERA_CACHE_DIR, XDG_CACHE_HOME nor HOME is set", 2) end
+  if not home or home == "" then
+    error("tessera.cache: neither TESSERA_CACHE_DIR, XDG_CACHE_HOME nor HOME is set", 2)
+  end
   return home .. "/.cache/tessera"
 end
 
@@ -162,27 +175,60 @@ function cache.store(key, write, info)
   return final
 end
 
--- The NMF model of a magnitude spectrogram, from the cache or computed and stored.
--- parts: what identifies it (source content hash, STFT and NMF options); compute() -> Model.
-function cache.model(parts, compute)
-  local nmf = require("tessera.nmf")
+-- The value of an entry, from the cache or computed and stored; the generic form of
+-- cache.model and cache.audio. parts: what identifies it; compute() -> value [, meta];
+-- save(value, dir) writes the value's files; load(dir) -> value. meta is a table of plain
+-- values kept beside the files (meta.json) and returned with the value.
+-- Returns value, hit (true when it came from the cache), meta (or nil).
+function cache.get(parts, compute, save, load)
   local key = cache.key(parts)
   local dir = cache.lookup(key)
   if dir then
-    local ok, model = pcall(nmf.load, dir)
+    local ok, value, meta = pcall(function()
+      local text = read_all(dir .. "/meta.json")
+      return load(dir), text and cjson.decode(text) or nil
+    end)
     if ok then
       cache.stats.hits = cache.stats.hits + 1
-      return model, true
+      return value, true, meta
     end
     -- Valid checksums but unloadable: written by an incompatible version.
     cache.stats.corrupt = cache.stats.corrupt + 1
-    io.stderr:write(string.format("tessera: cache entry %s cannot be loaded (%s); recomputing\n", key:sub(1, 12), model))
+    io.stderr:write(string.format("tessera: cache entry %s cannot be loaded (%s); recomputing\n",
+      key:sub(1, 12), tostring(value)))
     remove_tree(dir)
   end
   cache.stats.misses = cache.stats.misses + 1
-  local model = compute()
-  cache.store(key, function(tmp) model:save(tmp) end, { parts = cache.canonical(parts) })
-  return model, false
+  local value, meta = compute()
+  cache.store(key, function(tmp)
+    save(value, tmp)
+    if meta ~= nil then
+      local f = assert(io.open(tmp .. "/meta.json", "wb"))
+      f:write(cjson.encode(meta))
+      f:close()
+    end
+  end, { parts = cache.canonical(parts) })
+  return value, false, meta
+end
+
+-- The NMF model of a magnitude spectrogram, from the cache or computed and stored.
+-- parts: what identifies it (source content hash, STFT and NMF options);
+-- compute() -> Model [, meta]. Returns model, hit, meta.
+function cache.model(parts, compute)
+  local nmf = require("tessera.nmf")
+  return cache.get(parts, compute,
+    function(model, dir) model:save(dir) end,
+    function(dir) return nmf.load(dir) end)
+end
+
+-- Decoded (and resampled) audio, from the cache or computed and stored as a float WAV,
+-- so a render does not pay for decoding and resampling twice. compute() -> Audio [, meta].
+-- Returns audio, hit, meta.
+function cache.audio(parts, compute)
+  local audio = require("tessera.audio")
+  return cache.get(parts, compute,
+    function(a, dir) a:save(dir .. "/audio.wav", { subtype = "float" }) end,
+    function(dir) return audio.load(dir .. "/audio.wav", { mono = false }) end)
 end
 
 return cache

@@ -1,0 +1,482 @@
+-- tessera.recipe: loading and checking mosaic recipes. A recipe is a Lua file, run in the
+-- sandbox (tessera.sandbox), that returns one table; recipe.load checks every key and
+-- gives back a normalised copy that tessera.mosaic renders. Errors name the recipe file,
+-- the part (layer or source) and the key.
+--
+-- THE RECIPE SCHEMA (every key but `sources` and `layers` is optional)
+--
+--   return {
+--     sr = 22050,            -- output sample rate, and each source's unless it sets one
+--     n_fft = 2048,          -- STFT of the sources and of the output (librosa's defaults)
+--     hop = 512,
+--     window = "hann",       -- "hann", "hamming" or "rect"
+--     duration = 8,          -- output length in seconds; default: the phase source's length
+--     out = "out.wav",       -- .wav or .flac, relative to the recipe's folder and inside
+--                            -- it; `-o` (or render's opts.out) overrides it, anywhere
+--     normalize = true,      -- true: peak 0.99; a number: that peak; false: as rendered,
+--                            -- but scaled down to peak 0.99 if it would clip (the summary
+--                            -- reports the scale)
+--     phase = "drums",       -- a source whose phase is used (its audio tiled or cut to the
+--                            -- output length), or "griffinlim"; default: the source of the
+--                            -- first layer's activations
+--     griffinlim = { iter = 32, momentum = 0.99, seed = 0 },  -- with phase = "griffinlim"
+--     target = "drums",      -- default target of layers with fit = true
+--     sources = {            -- name -> source; names are identifiers
+--       drums = {
+--         file = "/usr/share/sonic-pi/samples/loop_amen.flac",  -- relative: to the recipe
+--         offset = 0, duration = 4,  -- seconds of the file (default: all of it)
+--         sr = 22050, n_fft = 2048, hop = 512,  -- default: the recipe's
+--         k = 4,             -- required: the number of components
+--         loss = "kl", seed = 0, ...  -- any tessera.nmf option but W, H, update_W/H and
+--                                     -- callbacks (seed default 0: renders repeat exactly)
+--       },
+--       pads = { file = "/usr/share/sonic-pi/samples/loop_garzul.flac", k = 6 },
+--     },
+--     layers = {             -- summed into one magnitude spectrogram
+--       {
+--         W = "pads:1-2",    -- spectral templates: "name:i", "name:i-j", "name:i,j-k",
+--                            -- "name" (every component), or a list of such strings
+--         H = "drums:1",     -- activations, same syntax; default: W's own activations.
+--                            -- W and H select as many components (paired in order), or
+--                            -- one of them selects one (shared by all the others)
+--         gain = 1,          -- linear factor on the layer's magnitude (>= 0)
+--         shift = 0,         -- seconds; positive delays the activations
+--         stretch = 1,       -- time factor of the activations (2 = twice as slow)
+--         loop = true,       -- repeat the activations over the output (false: once)
+--         fit = false,       -- true: activations refitted for `target` with W fixed
+--         target = "drums",  -- the source fit = true fits (default: the recipe's target)
+--         name = "bass",     -- a label for the summary
+--       },
+--     },
+--   }
+--
+-- Times are in seconds and converted to frames with the output's hop (shift * sr / hop
+-- frames, fractional positions interpolated linearly). A looped activation repeats with
+-- the period of its source's audio (its length / hop frames), so it stays in step with
+-- a phase source tiled in the time domain. With fit = true the layer takes no H: the
+-- activations of its W components are fitted on the target's magnitude, all of W's
+-- components at once (so editing which ones a layer uses needs no new fit).
+local sandbox = require "tessera.sandbox"
+
+local error, getmetatable, ipairs, math_type, next, pairs, tonumber, tostring, type =
+  error, getmetatable, ipairs, math.type, next, pairs, tonumber, tostring, type
+local format = string.format
+local concat, sort = table.concat, table.sort
+
+local recipe = {}
+
+-- The keys each part accepts, in the order error messages list them.
+recipe.keys = {
+  recipe = { "sources", "layers", "sr", "n_fft", "hop", "window", "duration", "out",
+             "normalize", "phase", "griffinlim", "target" },
+  source = { "file", "offset", "duration", "sr", "n_fft", "hop" },
+  layer = { "W", "H", "gain", "shift", "stretch", "loop", "fit", "target", "name" },
+  griffinlim = { "iter", "momentum", "seed" },
+}
+
+-- tessera.nmf options a source may set (matrices and callbacks make no sense in a file).
+recipe.nmf_keys = { "k", "loss", "solver", "init", "seed", "max_iter", "tol", "order",
+                    "alpha_W", "alpha_H", "l1_ratio", "every", "threads" }
+
+recipe.defaults = { sr = 22050, n_fft = 2048, hop = 512, window = "hann", normalize = 0.99 }
+
+local function set_of(list)
+  local s = {}
+  for _, v in ipairs(list) do s[v] = true end
+  return s
+end
+
+local source_keys = set_of(recipe.keys.source)
+for _, k in ipairs(recipe.nmf_keys) do source_keys[k] = true end
+local all_source_keys = {}
+for _, k in ipairs(recipe.keys.source) do all_source_keys[#all_source_keys + 1] = k end
+for _, k in ipairs(recipe.nmf_keys) do all_source_keys[#all_source_keys + 1] = k end
+
+-- ---- errors --------------------------------------------------------------------------
+
+-- Raises "tessera.mosaic: <recipe>: <where>: <message>" (where may be nil).
+local function fail(ctx, where, fmt, ...)
+  local msg = format(fmt, ...)
+  if where then msg = where .. ": " .. msg end
+  error(format("tessera.mosaic: %s: %s", ctx.name, msg), 0)
+end
+recipe.fail = fail
+
+-- "string 'x'", "number 3", "boolean true", "table", "nil" for "got ..." in messages.
+local function describe(v)
+  local t = type(v)
+  if t == "string" then return format("string '%s'", v) end
+  if t == "number" or t == "boolean" then return format("%s %s", t, tostring(v)) end
+  return t
+end
+recipe.describe = describe
+
+local function check_keys(ctx, where, t, valid_list, valid_set, what)
+  local bad = {}
+  for k in pairs(t) do
+    if type(k) ~= "string" or not valid_set[k] then bad[#bad + 1] = k end
+  end
+  if #bad == 0 then return end
+  sort(bad, function(a, b) return tostring(a) < tostring(b) end)
+  local k = bad[1]
+  local shown = type(k) == "string" and format("key '%s'", k) or format("key %s", tostring(k))
+  fail(ctx, where, "%s is not %s (expected one of: %s)", shown, what, concat(valid_list, ", "))
+end
+
+-- A plain table: no metatable, so reading it runs no code of the recipe's.
+local function check_table(ctx, where, key, v)
+  if type(v) ~= "table" then fail(ctx, where, "key '%s' must be a table, got %s", key, describe(v)) end
+  if getmetatable(v) ~= nil then fail(ctx, where, "key '%s' must be a plain table (no metatable)", key) end
+end
+
+local function finite(v)
+  return type(v) == "number" and v == v and v ~= math.huge and v ~= -math.huge
+end
+
+local function number(ctx, where, t, key, def, ok, expected)
+  local v = t[key]
+  if v == nil then return def end
+  if not finite(v) or (ok and not ok(v)) then
+    fail(ctx, where, "key '%s' must be %s, got %s", key, expected, describe(v))
+  end
+  return v
+end
+
+local function integer(ctx, where, t, key, def, ok, expected)
+  local v = t[key]
+  if v == nil then return def end
+  if math_type(v) ~= "integer" and not (finite(v) and v == math.floor(v)) then
+    fail(ctx, where, "key '%s' must be %s, got %s", key, expected, describe(v))
+  end
+  v = math.tointeger(v)
+  if ok and not ok(v) then fail(ctx, where, "key '%s' must be %s, got %s", key, expected, describe(v)) end
+  return v
+end
+
+local function boolean(ctx, where, t, key, def)
+  local v = t[key]
+  if v == nil then return def end
+  if type(v) ~= "boolean" then fail(ctx, where, "key '%s' must be a boolean, got %s", key, describe(v)) end
+  return v
+end
+
+local function string_of(ctx, where, t, key)
+  local v = t[key]
+  if v ~= nil and type(v) ~= "string" then
+    fail(ctx, where, "key '%s' must be a string, got %s", key, describe(v))
+  end
+  return v
+end
+
+local function audio_file(path)
+  local ext = path:match("%.(%w+)$")
+  ext = ext and ext:lower()
+  return ext == "wav" or ext == "flac"
+end
+
+local function positive(v) return v > 0 end
+local function nonneg(v) return v >= 0 end
+
+local function names_of(sources)
+  local names = {}
+  for name in pairs(sources) do names[#names + 1] = name end
+  sort(names)
+  return names
+end
+
+local function source_named(ctx, where, key, sources, name)
+  if sources[name] == nil then
+    fail(ctx, where, "key '%s': no source named '%s' (sources: %s)", key, name,
+      concat(names_of(sources), ", "))
+  end
+  return sources[name]
+end
+
+-- ---- selectors -----------------------------------------------------------------------
+
+-- "a:1-3,5" -> { source = "a", indices = {1, 2, 3, 5} }; "a" -> { source = "a" } (all).
+local function parse_selector(ctx, where, key, text, sources)
+  local name, spec = text:match("^%s*([%a_][%w_]*)%s*:%s*(.-)%s*$")
+  if not name then
+    name = text:match("^%s*([%a_][%w_]*)%s*$")
+    if not name then
+      fail(ctx, where, "key '%s': '%s' is not a component selector (expected 'source:i', " ..
+        "'source:i-j', 'source:i,j' or 'source')", key, text)
+    end
+  end
+  source_named(ctx, where, key, sources, name)
+  local sel = { source = name }
+  if spec == nil then return sel end
+  sel.indices = {}
+  for item in (spec .. ","):gmatch("(.-),") do
+    item = item:match("^%s*(.-)%s*$")
+    local a, b = item:match("^(%d+)%s*%-%s*(%d+)$")
+    if not a then a = item:match("^(%d+)$"); b = a end
+    if not a then
+      fail(ctx, where, "key '%s': '%s' is not a component selector (expected 'source:i', " ..
+        "'source:i-j', 'source:i,j' or 'source')", key, text)
+    end
+    a, b = math.tointeger(tonumber(a)), math.tointeger(tonumber(b))
+    if a < 1 or b < a then
+      fail(ctx, where, "key '%s': '%s' has an empty or zero-based range '%s' (components " ..
+        "count from 1)", key, text, item)
+    end
+    for i = a, b do sel.indices[#sel.indices + 1] = i end
+  end
+  return sel
+end
+
+-- A key holding one selector string or a list of them -> a list of selectors.
+local function parse_selectors(ctx, where, key, value, sources)
+  if type(value) == "string" then return { parse_selector(ctx, where, key, value, sources) } end
+  if type(value) ~= "table" or getmetatable(value) ~= nil or #value == 0 then
+    fail(ctx, where, "key '%s' must be a component selector like 'a:1-2' or a list of them, " ..
+      "got %s", key, describe(value))
+  end
+  local list = {}
+  for k, v in pairs(value) do
+    if math_type(k) ~= "integer" or k < 1 or k > #value or type(v) ~= "string" then
+      fail(ctx, where, "key '%s' must be a list of component selectors (strings like 'a:1-2')", key)
+    end
+  end
+  for i = 1, #value do list[i] = parse_selector(ctx, where, key, value[i], sources) end
+  return list
+end
+
+-- Expands selectors into { {source, index}, ... } given each source's k (sources whose k
+-- is not known yet are left for later: returns nil). Raises on an index out of range.
+function recipe.expand(ctx, where, key, selectors, k_of)
+  local list = {}
+  for _, sel in ipairs(selectors) do
+    local k = k_of(sel.source)
+    if k == nil then return nil end
+    if sel.indices == nil then
+      for i = 1, k do list[#list + 1] = { source = sel.source, index = i } end
+    else
+      for _, i in ipairs(sel.indices) do
+        if i > k then
+          fail(ctx, where, "key '%s': component %d of source '%s' is out of range (k = %d)",
+            key, i, sel.source, k)
+        end
+        list[#list + 1] = { source = sel.source, index = i }
+      end
+    end
+  end
+  return list
+end
+
+-- ---- checking ------------------------------------------------------------------------
+
+local function check_source(ctx, name, s, top)
+  local where = format("source '%s'", name)
+  check_table(ctx, nil, "sources." .. name, s)
+  check_keys(ctx, where, s, all_source_keys, source_keys, "a source option")
+  local file = s.file
+  if type(file) ~= "string" or file == "" then
+    fail(ctx, where, "key 'file' must be a file name, got %s", describe(file))
+  end
+  local path = sandbox.resolve(file, ctx.dir)
+  local f, why = io.open(path, "rb")
+  if not f then fail(ctx, where, "key 'file': cannot open '%s': %s", file, why:match(": (.*)$") or why) end
+  f:close()
+  local src = {
+    name = name,
+    file = path,
+    offset = number(ctx, where, s, "offset", 0, nonneg, "a number >= 0"),
+    duration = number(ctx, where, s, "duration", nil, positive, "a number > 0"),
+    sr = integer(ctx, where, s, "sr", top.sr, positive, "a positive integer"),
+    n_fft = integer(ctx, where, s, "n_fft", top.n_fft, function(v) return v >= 2 and v % 2 == 0 end,
+      "an even integer >= 2"),
+    nmf = {},
+  }
+  src.hop = integer(ctx, where, s, "hop", top.hop, function(v) return v >= 1 and v <= src.n_fft end,
+    format("an integer in 1..%d", src.n_fft))
+  for _, key in ipairs(recipe.nmf_keys) do
+    local v = s[key]
+    if v ~= nil then
+      if type(v) == "table" or type(v) == "function" or type(v) == "userdata" or type(v) == "thread" then
+        fail(ctx, where, "key '%s' must be a number, string or boolean, got %s", key, type(v))
+      end
+      src.nmf[key] = v
+    end
+  end
+  if s.k == nil then fail(ctx, where, "key 'k' is missing (the number of components)") end
+  src.nmf.k = integer(ctx, where, s, "k", nil, positive, "a positive integer")
+  if src.nmf.seed == nil then src.nmf.seed = 0 end -- renders are reproducible by default
+  return src
+end
+
+local function check_layer(ctx, i, l, sources, top)
+  local where = format("layer %d", i)
+  if type(l) ~= "table" or getmetatable(l) ~= nil then
+    fail(ctx, where, "must be a plain table, got %s", describe(l))
+  end
+  check_keys(ctx, where, l, recipe.keys.layer, set_of(recipe.keys.layer), "a layer option")
+  if l.W == nil then fail(ctx, where, "key 'W' is missing (the spectral templates, e.g. W = 'a:1')") end
+  local layer = {
+    index = i,
+    where = where,
+    name = string_of(ctx, where, l, "name"),
+    W = parse_selectors(ctx, where, "W", l.W, sources),
+    gain = number(ctx, where, l, "gain", 1, nonneg, "a number >= 0"),
+    shift = number(ctx, where, l, "shift", 0, nil, "a finite number"),
+    stretch = number(ctx, where, l, "stretch", 1, positive, "a number > 0"),
+    loop = boolean(ctx, where, l, "loop", true),
+    fit = boolean(ctx, where, l, "fit", false),
+  }
+  local target = string_of(ctx, where, l, "target")
+  if layer.fit then
+    if l.H ~= nil then
+      fail(ctx, where, "key 'H' cannot be used with fit = true (the activations are fitted " ..
+        "for the target)")
+    end
+    target = target or top.target
+    if target == nil then
+      fail(ctx, where, "key 'target' is missing: fit = true needs a target source (in the " ..
+        "layer or the recipe)")
+    end
+    source_named(ctx, where, "target", sources, target)
+    layer.target = target
+  else
+    if target ~= nil then fail(ctx, where, "key 'target' needs fit = true") end
+    layer.H = l.H ~= nil and parse_selectors(ctx, where, "H", l.H, sources) or nil
+  end
+  return layer
+end
+
+-- recipe.check(t, ctx) -> normalised recipe. ctx = { name = what messages call the
+-- recipe, dir = the folder relative paths resolve against (absolute), out = an output
+-- path that overrides t.out (resolved against the current directory) }.
+function recipe.check(t, ctx)
+  if type(t) ~= "table" or getmetatable(t) ~= nil then
+    fail(ctx, nil, "the recipe must return a plain table, got %s", describe(t))
+  end
+  check_keys(ctx, nil, t, recipe.keys.recipe, set_of(recipe.keys.recipe), "a recipe option")
+  local d = recipe.defaults
+  local top = {
+    name = ctx.name,
+    dir = ctx.dir,
+    sr = integer(ctx, nil, t, "sr", d.sr, positive, "a positive integer"),
+    n_fft = integer(ctx, nil, t, "n_fft", d.n_fft, function(v) return v >= 2 and v % 2 == 0 end,
+      "an even integer >= 2"),
+    window = string_of(ctx, nil, t, "window") or d.window,
+    duration = number(ctx, nil, t, "duration", nil, positive, "a number > 0"),
+  }
+  top.hop = integer(ctx, nil, t, "hop", d.hop, function(v) return v >= 1 and v <= top.n_fft end,
+    format("an integer in 1..%d", top.n_fft))
+  if top.window ~= "hann" and top.window ~= "hamming" and top.window ~= "rect" then
+    fail(ctx, nil, "key 'window' must be 'hann', 'hamming' or 'rect', got %s", describe(top.window))
+  end
+
+  local normalize = t.normalize
+  if normalize == nil or normalize == true then
+    top.normalize = d.normalize
+  elseif normalize == false then
+    top.normalize = false
+  else
+    top.normalize = number(ctx, nil, t, "normalize", nil, positive, "a boolean or a peak > 0")
+  end
+
+  if ctx.out ~= nil then
+    top.out = sandbox.resolve(ctx.out)
+    if not audio_file(top.out) then fail(ctx, nil, "output '%s' must end in .wav or .flac", ctx.out) end
+  elseif t.out ~= nil then
+    local out = string_of(ctx, nil, t, "out")
+    local full = sandbox.resolve(out, ctx.dir)
+    if not sandbox.inside(ctx.dir, full) or full == ctx.dir then
+      fail(ctx, nil, "key 'out': '%s' is outside the recipe's folder (write there, or give " ..
+        "-o to choose another place)", out)
+    end
+    if not audio_file(full) then fail(ctx, nil, "key 'out': '%s' must end in .wav or .flac", out) end
+    top.out = full
+  end
+
+  if t.sources == nil then fail(ctx, nil, "key 'sources' is missing (a table of named sources)") end
+  check_table(ctx, nil, "sources", t.sources)
+  if next(t.sources) == nil then fail(ctx, nil, "key 'sources' is empty") end
+  top.sources = {}
+  for name in pairs(t.sources) do
+    if type(name) ~= "string" or not name:match("^[%a_][%w_]*$") then
+      fail(ctx, nil, "key 'sources': source names must be identifiers, got %s", describe(name))
+    end
+    if name == "griffinlim" then
+      fail(ctx, nil, "key 'sources': 'griffinlim' is reserved for phase = 'griffinlim'")
+    end
+  end
+  for _, name in ipairs(names_of(t.sources)) do
+    top.sources[name] = check_source(ctx, name, t.sources[name], top)
+  end
+
+  if t.target ~= nil then
+    top.target = string_of(ctx, nil, t, "target")
+    source_named(ctx, nil, "target", top.sources, top.target)
+  end
+
+  if t.layers == nil then fail(ctx, nil, "key 'layers' is missing (a list of layers)") end
+  check_table(ctx, nil, "layers", t.layers)
+  local n = #t.layers
+  if n == 0 then fail(ctx, nil, "key 'layers' is empty") end
+  for k in pairs(t.layers) do
+    if math_type(k) ~= "integer" or k < 1 or k > n then
+      fail(ctx, nil, "key 'layers' must be a list (1..%d), found key %s", n, describe(k))
+    end
+  end
+  top.layers = {}
+  for i = 1, n do top.layers[i] = check_layer(ctx, i, t.layers[i], top.sources, top) end
+
+  -- The phase: a source, or Griffin-Lim; default the first layer's rhythm source.
+  local first = top.layers[1]
+  local rhythm = first.fit and first.target or (first.H or first.W)[1].source
+  local phase = t.phase
+  if phase == nil then
+    top.phase = { source = rhythm }
+  elseif phase == "griffinlim" then
+    top.phase = { griffinlim = { iter = 32, momentum = 0.99, seed = 0 } }
+  elseif type(phase) == "string" then
+    source_named(ctx, nil, "phase", top.sources, phase)
+    top.phase = { source = phase }
+  else
+    fail(ctx, nil, "key 'phase' must be a source name or 'griffinlim', got %s", describe(phase))
+  end
+  if t.griffinlim ~= nil then
+    if top.phase.griffinlim == nil then fail(ctx, nil, "key 'griffinlim' needs phase = 'griffinlim'") end
+    check_table(ctx, nil, "griffinlim", t.griffinlim)
+    local g = t.griffinlim
+    local where = "key 'griffinlim'"
+    local keys = recipe.keys.griffinlim
+    check_keys(ctx, where, g, keys, set_of(keys), "a griffinlim option")
+    top.phase.griffinlim = {
+      iter = integer(ctx, where, g, "iter", 32, nonneg, "an integer >= 0"),
+      momentum = number(ctx, where, g, "momentum", 0.99, function(v) return v >= 0 and v <= 1 end,
+        "a number in [0, 1]"),
+      seed = integer(ctx, where, g, "seed", 0, nil, "an integer"),
+    }
+  end
+  -- The output length's default: the phase source's, or the rhythm source's.
+  top.length_source = top.phase.source or rhythm
+  return top
+end
+
+-- recipe.load(path [, {out = path}]) -> normalised recipe: runs the file in a sandbox
+-- confined to its folder and checks what it returns. Messages call it `path` as given.
+function recipe.load(path, opts)
+  if type(path) ~= "string" or path == "" then
+    error(format("bad argument #1 to 'load' (recipe path expected, got %s)", describe(path)), 2)
+  end
+  opts = opts or {}
+  local full = sandbox.resolve(path)
+  local ctx = { name = path, dir = sandbox.dirname(full), out = opts.out }
+  local f, why = io.open(full, "rb")
+  if not f then
+    error(format("tessera.mosaic: cannot open '%s': %s", path, why:match(": (.*)$") or why), 0)
+  end
+  f:close()
+  local env = sandbox.env(ctx.dir)
+  local ok, value = sandbox.run(full, env, "@" .. path)
+  if not ok then error(format("tessera.mosaic: %s", tostring(value)), 0) end
+  local rec = recipe.check(value, ctx)
+  rec.path = full
+  return rec
+end
+
+return recipe

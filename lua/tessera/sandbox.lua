@@ -1,0 +1,286 @@
+-- tessera.sandbox: the restricted environment recipes run in. A recipe is data-like Lua
+-- written by someone else: it gets pure Lua (string, table, math, utf8, coroutine, a few
+-- os clock functions) and the tessera API, but no os.execute, io, require, debug, loading
+-- of bytecode, or file access outside its own folder (reads) and the paths the caller
+-- allows (writes). One module, so CPU and memory budgets can be added in one place.
+--
+--   local env = sandbox.env("/path/to/recipes", { writable = { "/path/to/out.wav" } })
+--   local ok, value = sandbox.run("/path/to/recipes/swap.lua", env)
+local core = require "tessera.core"
+
+local error, ipairs, pairs, pcall, select, setmetatable, getmetatable, tostring, type =
+  error, ipairs, pairs, pcall, select, setmetatable, getmetatable, tostring, type
+local load, rawget, rawset = load, rawget, rawset
+local format = string.format
+local concat = table.concat
+
+local sandbox = {}
+
+-- Each environment's confinement (root folder, writable paths), out of the recipe's reach.
+local boxes = setmetatable({}, { __mode = "k" })
+
+-- ---- paths ---------------------------------------------------------------------------
+
+local cwd_cache
+
+-- The current directory (asked once: pure Lua cannot know it otherwise).
+function sandbox.cwd()
+  if cwd_cache == nil then
+    local p = io.popen("pwd")
+    local dir = p and p:read("l")
+    if p then p:close() end
+    if dir == nil or dir:sub(1, 1) ~= "/" then
+      error("tessera.sandbox: cannot tell the current directory", 2)
+    end
+    cwd_cache = dir
+  end
+  return cwd_cache
+end
+
+-- The absolute, lexically normalised form of path ("." and ".." folded, no double or
+-- trailing slashes), relative paths taken from base (default: the current directory).
+-- Symbolic links are not followed: the check is on the path as written.
+function sandbox.resolve(path, base)
+  if type(path) ~= "string" or path == "" then
+    error(format("tessera.sandbox: a path must be a non-empty string, got %s",
+      type(path) == "string" and "''" or type(path)), 2)
+  end
+  if path:sub(1, 1) ~= "/" then path = (base or sandbox.cwd()) .. "/" .. path end
+  local parts = {}
+  for part in path:gmatch("[^/]+") do
+    if part == ".." then
+      parts[#parts] = nil
+    elseif part ~= "." then
+      parts[#parts + 1] = part
+    end
+  end
+  return "/" .. concat(parts, "/")
+end
+
+-- The folder of a file path ("/a/b/c.lua" -> "/a/b"), after resolving it.
+function sandbox.dirname(path)
+  local full = sandbox.resolve(path)
+  return full:match("^(.*)/[^/]*$") ~= "" and full:match("^(.*)/[^/]*$") or "/"
+end
+
+-- Whether the resolved path is root itself or lies under it.
+function sandbox.inside(root, path)
+  if root == "/" then return true end
+  return path == root or path:sub(1, #root + 1) == root .. "/"
+end
+
+-- ---- the environment -----------------------------------------------------------------
+
+local function copy(t, except)
+  local c = {}
+  for k, v in pairs(t) do
+    if not (except and except[k]) then c[k] = v end
+  end
+  return c
+end
+
+-- A read path for code in the sandbox: resolved against root, refused outside it.
+local function readable(box, path, who)
+  if type(path) ~= "string" then
+    error(format("%s: path must be a string, got %s", who, type(path)), 3)
+  end
+  local full = sandbox.resolve(path, box.root)
+  if not sandbox.inside(box.root, full) then
+    error(format("%s: '%s' is outside the recipe's folder '%s' (recipes may only read there)",
+      who, path, box.root), 3)
+  end
+  return full
+end
+
+-- A write path: only the ones the caller allowed.
+local function writable(box, path, who)
+  if type(path) ~= "string" then
+    error(format("%s: path must be a string, got %s", who, type(path)), 3)
+  end
+  local full = sandbox.resolve(path, box.root)
+  if not box.writable[full] then
+    error(format("%s: a recipe may not write '%s'", who, path), 3)
+  end
+  return full
+end
+
+-- Text chunks only: a precompiled (bytecode) chunk could break out of any environment.
+local function text_chunk(chunk, who)
+  if type(chunk) == "string" and chunk:sub(1, 1) == "\27" then
+    error(who .. ": binary chunks are not allowed in a recipe", 3)
+  end
+end
+
+-- The tessera API as a recipe sees it: the same functions, with the ones that open files
+-- confined to the recipe's folder. Methods that write (Audio:save, Matrix:save) are
+-- guarded while the recipe runs (see sandbox.run).
+local function tessera_api(box)
+  local tessera = require "tessera"
+  local matrix, audio, spectrogram = tessera.matrix, tessera.audio, tessera.spectrogram
+  local api = {
+    version = tessera.version,
+    stft = tessera.stft,
+    griffinlim = tessera.griffinlim,
+    matrix = {
+      new = matrix.new,
+      from = matrix.from,
+      load = function(path)
+        return matrix.load(readable(box, path, "tessera.matrix.load"))
+      end,
+    },
+    audio = {
+      new = audio.new,
+      from = audio.from,
+      load = function(path, opts)
+        return audio.load(readable(box, path, "tessera.audio.load"), opts)
+      end,
+    },
+    spectrogram = {
+      from_polar = spectrogram.from_polar,
+      fft_frequencies = spectrogram.fft_frequencies,
+      frame_count = spectrogram.frame_count,
+      windows = copy(spectrogram.windows),
+    },
+  }
+  -- NMF is computing, not file access; its loader reads files, so it is confined too.
+  local ok, nmf = pcall(require, "tessera.nmf")
+  if ok then
+    api.nmf = setmetatable({
+      load = function(dir) return nmf.load(readable(box, dir, "tessera.nmf.load")) end,
+    }, { __call = function(_, ...) return nmf(...) end })
+  end
+  return api
+end
+
+-- sandbox.env(root [, {writable = {paths}}]) -> env: a fresh global table for code whose
+-- folder is root (absolute). Each call makes new tables, so recipes cannot reach each
+-- other or the host's libraries.
+function sandbox.env(root, opts)
+  if type(root) ~= "string" or root:sub(1, 1) ~= "/" then
+    error(format("bad argument #1 to 'env' (root must be an absolute path, got %s)",
+      type(root) == "string" and "'" .. root .. "'" or type(root)), 2)
+  end
+  opts = opts or {}
+  local box = { root = sandbox.resolve(root), writable = {} }
+  for _, path in ipairs(opts.writable or {}) do box.writable[sandbox.resolve(path, box.root)] = true end
+
+  local env = {
+    _VERSION = _VERSION,
+    assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs,
+    pcall = pcall, select = select, tonumber = tonumber, tostring = tostring, type = type,
+    xpcall = xpcall, rawequal = rawequal, rawlen = rawlen, rawget = rawget, rawset = rawset,
+    setmetatable = setmetatable, print = print,
+    string = copy(string, { dump = true }),
+    table = copy(table),
+    math = copy(math),
+    utf8 = copy(utf8),
+    coroutine = copy(coroutine),
+    os = { time = os.time, clock = os.clock, date = os.date, difftime = os.difftime },
+  }
+  env._G = env
+  -- Only tables' metatables: the string metatable is shared with the host.
+  env.getmetatable = function(value)
+    if type(value) ~= "table" then return nil end
+    return getmetatable(value)
+  end
+  env.load = function(chunk, name, mode, chunk_env)
+    if mode ~= nil and mode ~= "t" then
+      error(format("load: mode must be 't' in a recipe, got '%s'", tostring(mode)), 2)
+    end
+    text_chunk(chunk, "load")
+    if type(chunk) == "function" then
+      -- Pieces from a reader function: gather them, so the first byte can be checked.
+      local pieces = {}
+      for piece in chunk do
+        if piece == "" then break end
+        pieces[#pieces + 1] = piece
+      end
+      chunk = concat(pieces)
+      text_chunk(chunk, "load")
+    end
+    if chunk_env == nil then chunk_env = env end
+    return load(chunk, name, "t", chunk_env)
+  end
+  env.loadfile = function(path, mode, chunk_env)
+    if mode ~= nil and mode ~= "t" then
+      error(format("loadfile: mode must be 't' in a recipe, got '%s'", tostring(mode)), 2)
+    end
+    local full = readable(box, path, "loadfile")
+    if chunk_env == nil then chunk_env = env end
+    return loadfile(full, "t", chunk_env)
+  end
+  env.dofile = function(path)
+    local full = readable(box, path, "dofile")
+    local chunk, err = loadfile(full, "t", env)
+    if not chunk then error(err, 2) end
+    return chunk()
+  end
+  env.tessera = tessera_api(box)
+  boxes[env] = box
+  return env
+end
+
+-- ---- running -------------------------------------------------------------------------
+
+-- Guards the writing methods while fn runs: Matrix, Audio and NMF Model `save` go through
+-- writable(). Restored afterwards, error or not.
+local function guarded(box, fn, ...)
+  local mts = {
+    { sample = core.matrix.new(1, 1), who = "tessera.matrix.save" },
+    { sample = core.audio.new(1, 8000), who = "tessera.audio.save" },
+  }
+  for _, m in ipairs(mts) do
+    m.mt = debug.getmetatable(m.sample)
+    m.index = rawget(m.mt, "__index")
+    m.save = m.sample.save
+  end
+  for _, m in ipairs(mts) do
+    local index, save, who = m.index, m.save, m.who
+    local guard = function(self, path, ...)
+      return save(self, writable(box, path, who), ...)
+    end
+    rawset(m.mt, "__index", function(self, key)
+      if key == "save" then return guard end
+      if type(index) == "table" then return index[key] end
+      return index(self, key)
+    end)
+  end
+  -- NMF models are Lua tables: their save (a folder of files) is swapped the same way.
+  local nmf = package.loaded["tessera.nmf"]
+  local model_save = nmf and nmf.Model.save
+  if model_save then
+    nmf.Model.save = function(self, dir, ...)
+      return model_save(self, writable(box, dir, "tessera.nmf.save"), ...)
+    end
+  end
+  local results = table.pack(pcall(fn, ...))
+  for _, m in ipairs(mts) do rawset(m.mt, "__index", m.index) end
+  if model_save then nmf.Model.save = model_save end
+  return table.unpack(results, 1, results.n)
+end
+
+-- sandbox.run(path, env [, chunkname]) -> true, values... | false, message: loads the
+-- text file at path in env and calls it, with the writing methods guarded. chunkname
+-- (default "@" .. path) is how error positions name the file.
+function sandbox.run(path, env, chunkname)
+  local box = boxes[env]
+  if box == nil then error("bad argument #2 to 'run' (an environment from sandbox.env expected)", 2) end
+  local f, why = io.open(sandbox.resolve(path, box.root), "rb")
+  if not f then return false, "cannot open " .. why end
+  local text = f:read("a")
+  f:close()
+  if text:sub(1, 1) == "\27" then return false, "binary chunks are not allowed in a recipe" end
+  local chunk, err = load(text, chunkname or "@" .. path, "t", env)
+  if not chunk then return false, err end
+  return guarded(box, chunk)
+end
+
+-- sandbox.call(env, fn, ...) -> true, values... | false, message: calls fn (from code
+-- loaded in env) under the same guards.
+function sandbox.call(env, fn, ...)
+  local box = boxes[env]
+  if box == nil then error("bad argument #1 to 'call' (an environment from sandbox.env expected)", 2) end
+  return guarded(box, fn, ...)
+end
+
+return sandbox
