@@ -243,6 +243,14 @@ local function render(rec, opts)
     plan[#plan + 1] = { layer = layer, W = Wl, H = Hl }
   end
   if rec.phase.source then check_geometry(rec, ctx, nil, "phase", rec.phase.source) end
+  local all_used = { [rec.phase.source or rec.length_source] = true }
+  for _, step in ipairs(plan) do
+    for _, c in ipairs(step.W) do all_used[c.source] = true end
+    for _, c in ipairs(step.H or {}) do all_used[c.source] = true end
+    if step.layer.fit then all_used[step.layer.target] = true end
+  end
+  local n_used = 0
+  for _ in pairs(all_used) do n_used = n_used + 1 end
 
   -- Decompositions (and fits), in a fixed order.
   local w_sources, used = {}, {}
@@ -382,7 +390,7 @@ local function render(rec, opts)
     duration = #y / rec.sr,
     layers = #rec.layers,
     components = components,
-    sources = #w_sources,
+    sources = n_used,
     phase = rec.phase.source or "griffinlim",
     nmf = stats.nmf,
     cache = { hits = after.hits - before.hits, misses = after.misses - before.misses,
@@ -390,6 +398,7 @@ local function render(rec, opts)
     peak = peak,
     scale = scale,
     seconds = os.clock() - t0,
+    magnitude = V,
   }
   return y, summary
 end
@@ -399,9 +408,11 @@ end
 -- against opts.base, default the current directory). opts: out (overrides the recipe's),
 -- cache_dir (a cache folder for this render), write (false: only return the audio),
 -- name (what messages call a table recipe, default "recipe").
--- The summary: recipe, out, sr, samples, duration, layers, components, sources, phase,
+-- The summary: recipe, out, sr, samples, duration, layers, components (template and
+-- activation pairs), sources (how many the layers and the phase use), phase,
 -- nmf (decompositions computed), cache {hits, misses, corrupt, writes} (this render),
--- peak (before levelling), scale (applied), seconds (processor time).
+-- peak (before levelling), scale (applied), seconds (processor time), magnitude (the
+-- rendered magnitude spectrogram, a Matrix: for plots and checks).
 function mosaic.render(r, opts)
   if opts ~= nil and type(opts) ~= "table" then
     error(format("bad argument #2 to 'render' (table expected, got %s)", type(opts)), 2)
