@@ -19,6 +19,8 @@ local cli = {}
 -- the built-in commands first, then these in this order.
 cli.modules = {
   "info",
+  "decompose",
+  "mosaic",
 }
 
 local registry = {} -- name -> command

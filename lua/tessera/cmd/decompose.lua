@@ -1,0 +1,44 @@
+-- `tessera decompose FILE -o DIR`: NMF of a file's magnitude spectrogram, written as
+-- W.npy, H.npy and model.json (tessera.nmf's format), one WAV per component and the WAV of
+-- their sum, so every component can be listened to.
+local format = string.format
+
+return {
+  name = "decompose",
+  help = "decompose an audio file with NMF and write W, H, the model and one WAV per component",
+  setup = function(parser)
+    parser:argument("file", "Audio file (WAV, FLAC, Ogg, ...).")
+    parser:option("-o --out", "Folder to write (created if missing)."):args(1):count(1)
+    parser:option("-k", "Number of components.", "4"):convert(math.tointeger)
+    parser:option("--loss", "euclidean, kl or is.", "kl"):choices { "euclidean", "kl", "is" }
+    parser:option("--solver", "mu or cd (cd: euclidean only).", "mu"):choices { "mu", "cd" }
+    parser:option("--seed", "Seed of the initialisation.", "0"):convert(math.tointeger)
+    parser:option("--iter", "Maximum number of iterations.", "200"):convert(math.tointeger)
+    parser:option("--sr", "Sample rate to analyse at.", "22050"):convert(math.tointeger)
+    parser:option("--n-fft", "STFT window size.", "2048"):convert(math.tointeger)
+    parser:option("--hop", "STFT hop.", "512"):convert(math.tointeger)
+    parser:option("--offset", "Seconds to skip.", "0"):convert(tonumber)
+    parser:option("--duration", "Seconds to keep (default: all)."):convert(tonumber)
+    parser:option("--method", "How components are heard: wiener (they add up to the file) "
+      .. "or phase (W_i H_i with the file's phase).", "wiener"):choices { "wiener", "phase" }
+  end,
+  run = function(args)
+    local tessera = require "tessera"
+    local a = tessera.audio.load(args.file, { sr = args.sr, offset = args.offset,
+                                              duration = args.duration, mono = true })
+    local S = tessera.stft(a, { n_fft = args.n_fft, hop = args.hop })
+    local m = tessera.nmf(S:magnitude(), { k = args.k, loss = args.loss, solver = args.solver,
+                                            seed = args.seed, max_iter = args.iter })
+    local dir = args.out:gsub("/+$", "")
+    if dir == "" then dir = "/" end
+    m:save(dir)
+    local width = #tostring(m.k)
+    for i = 1, m.k do
+      m:audio(i, S, { method = args.method }):save(format("%s/component_%0" .. width .. "d.wav", dir, i))
+    end
+    m:audio(nil, S, { method = args.method }):save(dir .. "/sum.wav")
+    io.write(format("decomposed %s (%.2f s at %d Hz) into %d components: loss %s %.6g after %d "
+      .. "iterations; wrote %s/{W.npy, H.npy, model.json, component_*.wav, sum.wav}\n",
+      args.file, a:duration(), a.sr, m.k, args.loss, m.loss, m.iterations, dir))
+  end,
+}
