@@ -27,7 +27,9 @@
 #define AVX2_FN __attribute__((target("avx2,fma")))
 #endif
 
-/* scikit-learn's guard for zero denominators: np.finfo(np.float32).eps. */
+/* scikit-learn's guard for zero denominators: np.finfo(np.float32).eps. WH below the
+ * smallest normal float is guarded too (scikit-learn replaces exact zeros only), since
+ * dividing by a subnormal overflows. */
 #define EPS32 FLT_EPSILON
 /* scikit-learn sets factor entries below float64's epsilon to 0 for beta < 1 (W) and
  * beta <= 1 (H), "necessary for stability". */
@@ -84,7 +86,7 @@ static void prep_c(const float *W, int64_t ld, int64_t m, int k, const float *h,
   for (int64_t i = 0; i < m; i++) {
     float y = 0.0f;
     for (int a = 0; a < k; a++) y += W[i + a * ld] * h[a];
-    if (y == 0.0f) y = EPS32;
+    if (y < FLT_MIN) y = EPS32;
     if (q == NULL) {
       r[i] = v[i] / y;
     } else {
@@ -96,15 +98,15 @@ static void prep_c(const float *W, int64_t ld, int64_t m, int k, const float *h,
 }
 
 /* Any beta (scikit-learn's guards): r = v guard2(WH)^(beta-2), q = guard1(WH)^(beta-1),
- * where guardX replaces 0 by EPS32 when beta < X. */
+ * where guardX replaces 0 (and subnormals) by EPS32 when beta < X. */
 static void prep_beta(const float *W, int64_t n, int k, const float *h, const float *v,
                       double beta, float *r, float *q) {
   float br = (float)(beta - 2.0), bq = (float)(beta - 1.0);
   for (int64_t i = 0; i < n; i++) {
     float y = 0.0f;
     for (int a = 0; a < k; a++) y += W[i + a * n] * h[a];
-    float yr = (y == 0.0f && beta < 2.0) ? EPS32 : y;
-    float yq = (y == 0.0f && beta < 1.0) ? EPS32 : y;
+    float yr = (y < FLT_MIN && beta < 2.0) ? EPS32 : y;
+    float yq = (y < FLT_MIN && beta < 1.0) ? EPS32 : y;
     r[i] = v[i] * powf(yr, br);
     q[i] = powf(yq, bq);
   }
@@ -137,7 +139,7 @@ static double loss_col_c(int cls, double beta, const float *W, int64_t ld, int64
     float yf = 0.0f;
     for (int a = 0; a < k; a++) yf += W[i + a * ld] * h[a];
     double y = yf, x = v[i];
-    double ys = yf == 0.0f ? (double)EPS32 : y;
+    double ys = yf < FLT_MIN ? (double)EPS32 : y;
     switch (cls) {
       case CLS_EUC: s += (x - y) * (x - y); break;
       case CLS_KL: s += (x > 0.0 ? x * log(x / ys) : 0.0) - x + y; break;
@@ -184,8 +186,8 @@ AVX2_FN static inline __m256 wh8(const float *W, int64_t n, int k, const float *
 }
 
 AVX2_FN static inline __m256 guard8(__m256 y) {
-  __m256 zero = _mm256_cmp_ps(y, _mm256_setzero_ps(), _CMP_EQ_OQ);
-  return _mm256_blendv_ps(y, _mm256_set1_ps(EPS32), zero);
+  __m256 small = _mm256_cmp_ps(y, _mm256_set1_ps(FLT_MIN), _CMP_LT_OQ);
+  return _mm256_blendv_ps(y, _mm256_set1_ps(EPS32), small);
 }
 
 AVX2_FN static void prep_avx2(const float *W, int64_t n, int k, const float *h,
@@ -357,6 +359,203 @@ AVX2_FN static double loss_col_avx2(int cls, const float *W, int64_t n, int k, c
   return s;
 }
 
+/* The fused loops for k <= 8: WH, the ratio and its products in one sweep, with the k
+ * columns of W and the accumulators in registers (K is a constant after inlining). */
+#define ALWAYS_INLINE __attribute__((always_inline)) inline
+#define UNROLL8 _Pragma("GCC unroll 8")
+
+/* 1/y to about one ulp: the hardware estimate (12 bits) and one Newton step; a division
+ * costs several times more and was half of a KL iteration. */
+AVX2_FN static inline __m256 recip8(__m256 y) {
+  __m256 x = _mm256_rcp_ps(y);
+  return _mm256_fmadd_ps(x, _mm256_fnmadd_ps(y, x, _mm256_set1_ps(1.0f)), x);
+}
+
+/* Lanes 0..m-1 set: the last, partial block of rows is read and written masked, its
+ * missing lanes reading as 0 (which every formula below turns into 0). */
+AVX2_FN static inline __m256i tail_mask(int64_t m) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)m), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+AVX2_FN static ALWAYS_INLINE __m256 load8(const float *p, int masked, __m256i mask) {
+  return masked ? _mm256_maskload_ps(p, mask) : _mm256_loadu_ps(p);
+}
+
+AVX2_FN static ALWAYS_INLINE void store8(float *p, __m256 x, int masked, __m256i mask) {
+  if (masked) _mm256_maskstore_ps(p, mask, x);
+  else _mm256_storeu_ps(p, x);
+}
+
+/* Rows i..i+7 of the H update's sums for one column: acc[a] += W[:, a] r with
+ * r = v / WH (KL) or v / WH^2 (IS, where accq[a] += W[:, a] / WH too). */
+AVX2_FN static ALWAYS_INLINE void hstep(const float *W, int64_t n, int K, int is, int64_t i,
+                                        const __m256 *hb, const float *v, __m256 *acc,
+                                        __m256 *accq, int masked, __m256i mask) {
+  __m256 w[8], y = _mm256_setzero_ps();
+  UNROLL8 for (int a = 0; a < K; a++) {
+    w[a] = load8(W + a * n + i, masked, mask);
+    y = _mm256_fmadd_ps(w[a], hb[a], y);
+  }
+  __m256 t = recip8(guard8(y)), x = load8(v + i, masked, mask);
+  __m256 r = is ? _mm256_mul_ps(_mm256_mul_ps(t, t), x) : _mm256_mul_ps(x, t);
+  UNROLL8 for (int a = 0; a < K; a++) {
+    acc[a] = _mm256_fmadd_ps(w[a], r, acc[a]);
+    if (is) accq[a] = _mm256_fmadd_ps(w[a], t, accq[a]);
+  }
+}
+
+AVX2_FN static ALWAYS_INLINE void hsweep_k(const float *restrict W, int64_t n, int K, int is,
+                                           const float *restrict h, const float *restrict v,
+                                           float *restrict num, float *restrict dq) {
+  __m256 hb[8], acc[8], accq[8];
+  UNROLL8 for (int a = 0; a < K; a++) {
+    hb[a] = _mm256_set1_ps(h[a]);
+    acc[a] = accq[a] = _mm256_setzero_ps();
+  }
+  __m256i all = _mm256_set1_epi32(-1);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    /* V is read from memory here, first in the pass: fetch the next group's column. */
+    _mm_prefetch((const char *)(v + 4 * n + i), _MM_HINT_T0);
+    hstep(W, n, K, is, i, hb, v, acc, accq, 0, all);
+  }
+  if (i < n) hstep(W, n, K, is, i, hb, v, acc, accq, 1, tail_mask(n - i));
+  UNROLL8 for (int a = 0; a < K; a++) {
+    num[a] = hsum8(acc[a]);
+    if (is) dq[a] = hsum8(accq[a]);
+  }
+}
+
+/* The Euclidean H update's W' v for two columns at once (K <= 4): eight independent sums
+ * keep both FMA pipes busy, and each block of W is loaded once for both columns. */
+AVX2_FN static ALWAYS_INLINE void dots2_k(const float *restrict W, int64_t n, int K,
+                                          const float *restrict v0, const float *restrict v1,
+                                          float *restrict num0, float *restrict num1) {
+  __m256 s0[4], s1[4];
+  UNROLL8 for (int a = 0; a < K; a++) s0[a] = s1[a] = _mm256_setzero_ps();
+  __m256i all = _mm256_set1_epi32(-1), mask = tail_mask(n & 7);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    /* V is read from memory here, first in the pass: fetch the next group's columns. */
+    _mm_prefetch((const char *)(v0 + 4 * n + i), _MM_HINT_T0);
+    _mm_prefetch((const char *)(v1 + 4 * n + i), _MM_HINT_T0);
+    __m256 x0 = _mm256_loadu_ps(v0 + i), x1 = _mm256_loadu_ps(v1 + i);
+    UNROLL8 for (int a = 0; a < K; a++) {
+      __m256 w = _mm256_loadu_ps(W + a * n + i);
+      s0[a] = _mm256_fmadd_ps(w, x0, s0[a]);
+      s1[a] = _mm256_fmadd_ps(w, x1, s1[a]);
+    }
+  }
+  if (i < n) {
+    __m256 x0 = load8(v0 + i, 1, mask), x1 = load8(v1 + i, 1, mask);
+    UNROLL8 for (int a = 0; a < K; a++) {
+      __m256 w = load8(W + a * n + i, 1, mask);
+      s0[a] = _mm256_fmadd_ps(w, x0, s0[a]);
+      s1[a] = _mm256_fmadd_ps(w, x1, s1[a]);
+    }
+  }
+  (void)all;
+  UNROLL8 for (int a = 0; a < K; a++) {
+    num0[a] = hsum8(s0[a]);
+    num1[a] = hsum8(s1[a]);
+  }
+}
+
+AVX2_FN static void dots2_avx2(const float *W, int64_t n, int k, const float *v0,
+                               const float *v1, float *num0, float *num1) {
+  switch (k) {
+    case 1: dots2_k(W, n, 1, v0, v1, num0, num1); break;
+    case 2: dots2_k(W, n, 2, v0, v1, num0, num1); break;
+    case 3: dots2_k(W, n, 3, v0, v1, num0, num1); break;
+    default: dots2_k(W, n, 4, v0, v1, num0, num1); break;
+  }
+}
+
+#define CASES_K(CALL) \
+  switch (k) {        \
+    case 1: CALL(1); break; \
+    case 2: CALL(2); break; \
+    case 3: CALL(3); break; \
+    case 4: CALL(4); break; \
+    case 5: CALL(5); break; \
+    case 6: CALL(6); break; \
+    case 7: CALL(7); break; \
+    default: CALL(8); break; \
+  }
+
+/* num (and dq for IS) of one column's H update; k in 1..8. */
+AVX2_FN static void hsweep_avx2(const float *W, int64_t n, int k, int is, const float *h,
+                                const float *v, float *num, float *dq) {
+#define HS_KL(K) hsweep_k(W, n, K, 0, h, v, num, dq)
+#define HS_IS(K) hsweep_k(W, n, K, 1, h, v, num, dq)
+  if (is) CASES_K(HS_IS) else CASES_K(HS_KL)
+#undef HS_KL
+#undef HS_IS
+}
+
+/* Rows i..i+7 of a group of four columns' contribution to the W update:
+ * acc[:, a] += sum_c r_c h_c[a] with r_c = v_c (Euclidean), v_c / WH_c (KL) or v_c / WH_c^2
+ * (IS, where accd[:, a] += sum_c h_c[a] / WH_c too). */
+AVX2_FN static ALWAYS_INLINE void wstep(const float *restrict W, int64_t n, int K, int cls,
+                                        int64_t i, const float *const *h,
+                                        const float *const *v, float *restrict acc,
+                                        float *restrict accd, int masked, __m256i mask) {
+  __m256 r[4], t[4];
+  if (cls == CLS_EUC) {
+    UNROLL8 for (int c = 0; c < 4; c++) r[c] = load8(v[c] + i, masked, mask);
+  } else {
+    __m256 y[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                   _mm256_setzero_ps()};
+    UNROLL8 for (int a = 0; a < K; a++) {
+      __m256 w = load8(W + a * n + i, masked, mask);
+      UNROLL8 for (int c = 0; c < 4; c++) y[c] = _mm256_fmadd_ps(w, _mm256_broadcast_ss(h[c] + a), y[c]);
+    }
+    UNROLL8 for (int c = 0; c < 4; c++) {
+      __m256 x = load8(v[c] + i, masked, mask);
+      t[c] = recip8(guard8(y[c]));
+      r[c] = cls == CLS_IS ? _mm256_mul_ps(_mm256_mul_ps(t[c], t[c]), x) : _mm256_mul_ps(x, t[c]);
+    }
+  }
+  UNROLL8 for (int a = 0; a < K; a++) {
+    float *pa = acc + a * n + i;
+    __m256 sum = load8(pa, masked, mask);
+    UNROLL8 for (int c = 0; c < 4; c++) sum = _mm256_fmadd_ps(r[c], _mm256_broadcast_ss(h[c] + a), sum);
+    store8(pa, sum, masked, mask);
+    if (cls == CLS_IS) {
+      float *pd = accd + a * n + i;
+      __m256 sd = load8(pd, masked, mask);
+      UNROLL8 for (int c = 0; c < 4; c++) sd = _mm256_fmadd_ps(t[c], _mm256_broadcast_ss(h[c] + a), sd);
+      store8(pd, sd, masked, mask);
+    }
+  }
+}
+
+AVX2_FN static ALWAYS_INLINE void wsweep_k(const float *restrict W, int64_t n, int K, int cls,
+                                           const float *const *hp, const float *const *vp,
+                                           float *restrict acc, float *restrict accd) {
+  /* Local copies: the pointers stay in registers, as nothing stored can alias them. */
+  const float *h[4] = {hp[0], hp[1], hp[2], hp[3]}, *v[4] = {vp[0], vp[1], vp[2], vp[3]};
+  __m256i all = _mm256_set1_epi32(-1);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) wstep(W, n, K, cls, i, h, v, acc, accd, 0, all);
+  if (i < n) wstep(W, n, K, cls, i, h, v, acc, accd, 1, tail_mask(n - i));
+}
+
+/* Four columns' contribution to the W update (pad with zero columns); k in 1..8. */
+AVX2_FN static void wsweep_avx2(const float *W, int64_t n, int k, int cls,
+                                const float *const *h, const float *const *v, float *acc,
+                                float *accd) {
+#define WS_EUC(K) wsweep_k(W, n, K, CLS_EUC, h, v, acc, accd)
+#define WS_KL(K) wsweep_k(W, n, K, CLS_KL, h, v, acc, accd)
+#define WS_IS(K) wsweep_k(W, n, K, CLS_IS, h, v, acc, accd)
+  if (cls == CLS_EUC) CASES_K(WS_EUC)
+  else if (cls == CLS_KL) CASES_K(WS_KL)
+  else CASES_K(WS_IS)
+#undef WS_EUC
+#undef WS_KL
+#undef WS_IS
+}
+
 #endif /* HAVE_AVX2 */
 
 /* ---------------------------------------------------------------------------------------
@@ -455,16 +654,31 @@ typedef struct mu_state {
   double beta;
   float gamma;              /* Fevotte-Idier's exponent; 1 for beta in [1, 2] */
   float l1W, l2W, l1H, l2H; /* scikit-learn's scaled regularisation */
-  /* per partition */
-  float *r, *q;             /* n each: the column's ratio(s) */
-  float *accN, *accD;       /* n x k each: the W update's numerator (and denominator) */
-  float *kbuf;              /* 3k each: numerator, denominator dots, denominators */
-  double *stat;             /* H H' (Euclidean, k x k) or row sums of H (KL, k) */
-  size_t statn;
+  /* Per partition, each in its own cache lines (fstride floats, dstride doubles):
+   * r, q (n each: the column's ratios), accN, accD (n x k each: the W update's numerator
+   * and, for IS and other betas, denominator), 3k floats (the H update's numerator,
+   * denominator dots, denominators); stat: H H' (Euclidean, k x k) or H's row sums (KL). */
+  float *fpart;
+  double *stat;
+  size_t fstride, dstride, statn;
+  int two;
   /* shared */
   double *WtW, *wsum, *hstat;
   float *wden;              /* k */
+  int fused;                /* the AVX2 loops for k <= 8 (not for other betas) */
+  const float *zero_v, *zero_h; /* n and k zeros: padding for a partial group */
 } mu_state;
+
+static float *part_r(const mu_state *m, int t) { return m->fpart + (size_t)t * m->fstride; }
+static float *part_q(const mu_state *m, int t) { return part_r(m, t) + m->n; }
+static float *part_accN(const mu_state *m, int t) { return part_q(m, t) + m->n; }
+static float *part_accD(const mu_state *m, int t) {
+  return m->two ? part_accN(m, t) + (size_t)m->n * m->k : NULL;
+}
+static float *part_kbuf(const mu_state *m, int t) {
+  return part_accN(m, t) + (size_t)m->n * m->k * (m->two ? 2 : 1);
+}
+static double *part_stat(const mu_state *m, int t) { return m->stat + (size_t)t * m->dstride; }
 
 static void mu_prep_h(mu_state *m) {
   int64_t n = m->n;
@@ -524,61 +738,96 @@ static void mu_add_stat(const mu_state *m, double *st, const float *h) {
   }
 }
 
-/* Partition t's columns: the H update of each column (DO_H), then its contribution to
- * the W update from the new H column (DO_W); with SIMUL both from the old column. */
+/* The H update of one column of partition t. */
+static void mu_h_column(const mu_state *m, int t, const float *v, float *h) {
+  int64_t n = m->n;
+  int k = m->k, cls = m->cls;
+  float *num = part_kbuf(m, t), *dq = num + k, *den = dq + k;
+#ifdef HAVE_AVX2
+  if (m->fused) {
+    if (cls == CLS_EUC) dots_avx2(m->W, n, k, v, num);
+    else hsweep_avx2(m->W, n, k, cls == CLS_IS, h, v, num, dq);
+    mu_update_h(m, h, num, dq, den);
+    return;
+  }
+#endif
+  const float *x = v;
+  float *r = part_r(m, t), *q = part_q(m, t);
+  if (cls != CLS_EUC) {
+    prep(cls, m->beta, m->simd, m->W, n, k, h, v, r, q);
+    x = r;
+  }
+  dots(m->simd, m->W, n, k, x, num);
+  if (m->two) dots(m->simd, m->W, n, k, q, dq);
+  mu_update_h(m, h, num, dq, den);
+}
+
+/* Four columns' (some may be the zero padding) contribution to partition t's W update
+ * sums; g of them are real. */
+static void mu_w_group(const mu_state *m, int t, const float *const *v, const float *const *h,
+                       int g) {
+  int64_t n = m->n;
+  int k = m->k, cls = m->cls;
+  float *accN = part_accN(m, t), *accD = part_accD(m, t);
+  double *st = part_stat(m, t);
+  for (int c = 0; c < g; c++) mu_add_stat(m, st, h[c]);
+#ifdef HAVE_AVX2
+  if (m->fused) {
+    wsweep_avx2(m->W, n, k, cls, h, v, accN, accD);
+    return;
+  }
+#endif
+  float *r = part_r(m, t), *q = part_q(m, t);
+  for (int c = 0; c < g; c++) {
+    const float *x = v[c];
+    if (cls != CLS_EUC) {
+      prep(cls, m->beta, m->simd, m->W, n, k, h[c], v[c], r, q);
+      x = r;
+    }
+    axpys(m->simd, accN, n, k, x, h[c]);
+    if (m->two) axpys(m->simd, accD, n, k, q, h[c]);
+  }
+}
+
+/* Partition t's columns, four at a time: the H update of each column (DO_H), then the
+ * group's contribution to the W update from the new H columns (DO_W), the columns of V
+ * still in cache; with SIMUL the W contribution comes first, from the old H columns. */
 static void mu_pass_part(mu_state *m, int t, int flags) {
   int64_t n = m->n, nk = n * m->k;
-  int k = m->k, cls = m->cls, simd = m->simd;
+  int k = m->k;
   int64_t j0 = m->p * t / m->parts, j1 = m->p * (t + 1) / m->parts;
-  float *r = m->r + t * n, *q = m->q + t * n;
-  float *accN = m->accN + t * nk, *accD = m->accD ? m->accD + t * nk : NULL;
-  float *num = m->kbuf + (size_t)t * 3 * k, *dq = num + k, *den = dq + k;
-  double *st = m->stat + (size_t)t * m->statn;
-  int two = cls == CLS_IS || cls == CLS_BETA; /* the denominators need their own ratio */
-  const float *W = m->W;
   if (flags & DO_W) {
-    memset(accN, 0, (size_t)nk * sizeof *accN);
-    if (accD) memset(accD, 0, (size_t)nk * sizeof *accD);
-    memset(st, 0, m->statn * sizeof *st);
+    float *accD = part_accD(m, t);
+    memset(part_accN(m, t), 0, (size_t)nk * sizeof(float));
+    if (accD) memset(accD, 0, (size_t)nk * sizeof(float));
+    memset(part_stat(m, t), 0, m->statn * sizeof(double));
   }
-  for (int64_t j = j0; j < j1; j++) {
-    const float *v = m->V + j * n, *x = v;
-    float *h = m->H + j * k;
-    if (flags & SIMUL) {
-      if (cls != CLS_EUC) {
-        prep(cls, m->beta, simd, W, n, k, h, v, r, q);
-        x = r;
-      }
-      if (flags & DO_H) {
-        dots(simd, W, n, k, x, num);
-        if (two) dots(simd, W, n, k, q, dq);
-      }
-      if (flags & DO_W) {
-        axpys(simd, accN, n, k, x, h);
-        if (two) axpys(simd, accD, n, k, q, h);
-        mu_add_stat(m, st, h);
-      }
-      if (flags & DO_H) mu_update_h(m, h, num, dq, den);
-      continue;
+  for (int64_t j = j0; j < j1; j += 4) {
+    int g = j1 - j < 4 ? (int)(j1 - j) : 4;
+    const float *v[4], *hc[4];
+    float *h[4];
+    for (int c = 0; c < 4; c++) {
+      v[c] = c < g ? m->V + (j + c) * n : m->zero_v;
+      h[c] = c < g ? m->H + (j + c) * k : NULL;
+      hc[c] = c < g ? h[c] : m->zero_h;
     }
+    if ((flags & SIMUL) && (flags & DO_W)) mu_w_group(m, t, v, hc, g);
     if (flags & DO_H) {
-      if (cls != CLS_EUC) {
-        prep(cls, m->beta, simd, W, n, k, h, v, r, q);
-        x = r;
+      int c = 0;
+#ifdef HAVE_AVX2
+      if (m->fused && m->cls == CLS_EUC && k <= 4) {
+        /* Two columns per sweep of W; num and dq of the kbuf serve as the two sums. */
+        float *num = part_kbuf(m, t), *num1 = num + k, *den = num1 + k;
+        for (; c + 2 <= g; c += 2) {
+          dots2_avx2(m->W, n, k, v[c], v[c + 1], num, num1);
+          mu_update_h(m, h[c], num, NULL, den);
+          mu_update_h(m, h[c + 1], num1, NULL, den);
+        }
       }
-      dots(simd, W, n, k, x, num);
-      if (two) dots(simd, W, n, k, q, dq);
-      mu_update_h(m, h, num, dq, den);
+#endif
+      for (; c < g; c++) mu_h_column(m, t, v[c], h[c]);
     }
-    if (flags & DO_W) {
-      if (cls != CLS_EUC) {
-        prep(cls, m->beta, simd, W, n, k, h, v, r, q);
-        x = r;
-      }
-      axpys(simd, accN, n, k, x, h);
-      if (two) axpys(simd, accD, n, k, q, h);
-      mu_add_stat(m, st, h);
-    }
+    if (!(flags & SIMUL) && (flags & DO_W)) mu_w_group(m, t, v, hc, g);
   }
 }
 
@@ -589,17 +838,18 @@ static void mu_pass(mu_state *m, int flags) {
   if (!(flags & DO_W)) return;
   /* Partition sums in partition order, into partition 0's buffers. */
   size_t nk = (size_t)m->n * m->k;
+  float *accN = part_accN(m, 0), *accD = part_accD(m, 0);
   for (int t = 1; t < parts; t++) {
-    const float *a = m->accN + t * nk;
-    for (size_t i = 0; i < nk; i++) m->accN[i] += a[i];
-    if (m->accD) {
-      const float *d = m->accD + t * nk;
-      for (size_t i = 0; i < nk; i++) m->accD[i] += d[i];
+    const float *a = part_accN(m, t);
+    for (size_t i = 0; i < nk; i++) accN[i] += a[i];
+    if (accD) {
+      const float *d = part_accD(m, t);
+      for (size_t i = 0; i < nk; i++) accD[i] += d[i];
     }
   }
   for (size_t s = 0; s < m->statn; s++) {
     double sum = 0.0;
-    for (int t = 0; t < parts; t++) sum += m->stat[(size_t)t * m->statn + s];
+    for (int t = 0; t < parts; t++) sum += part_stat(m, t)[s];
     m->hstat[s] = sum;
   }
 }
@@ -608,7 +858,7 @@ static void mu_pass(mu_state *m, int flags) {
 static void mu_apply_w(mu_state *m) {
   int64_t n = m->n;
   int k = m->k;
-  float *W = m->W, *den = m->wden;
+  float *W = m->W, *den = m->wden, *accN = part_accN(m, 0), *accD = part_accD(m, 0);
   for (int64_t i = 0; i < n; i++) {
     for (int a = 0; a < k; a++) {
       float d;
@@ -619,14 +869,14 @@ static void mu_apply_w(mu_state *m) {
       } else if (m->cls == CLS_KL) {
         d = (float)m->hstat[a];
       } else {
-        d = m->accD[i + a * n];
+        d = accD[i + a * n];
       }
       if (m->l1W > 0.0f) d += m->l1W;
       if (m->l2W > 0.0f) d += m->l2W * W[i + a * n];
       den[a] = d == 0.0f ? EPS32 : d;
     }
     for (int a = 0; a < k; a++) {
-      float delta = m->accN[i + a * n] / den[a];
+      float delta = accN[i + a * n] / den[a];
       if (m->gamma != 1.0f) delta = powf(delta, m->gamma);
       float x = W[i + a * n] * delta;
       W[i + a * n] = (m->flushW && x < (float)FLUSH) ? 0.0f : x;
@@ -677,20 +927,24 @@ static int mu_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *
   m.l2W = (float)((double)p * prm->alpha_W * (1.0 - prm->l1_ratio));
   m.l1H = (float)((double)n * prm->alpha_H * prm->l1_ratio);
   m.l2H = (float)((double)n * prm->alpha_H * (1.0 - prm->l1_ratio));
-  int two = m.cls == CLS_IS || m.cls == CLS_BETA;
+  int two = m.two = m.cls == CLS_IS || m.cls == CLS_BETA; /* denominators need a ratio */
   m.statn = m.cls == CLS_EUC ? (size_t)k * k : (size_t)k;
 
-  /* Scratch: per partition 2n + (1 or 2) n k + 3k floats and statn doubles; shared
-   * k*k + k + statn doubles and k floats. Well under one n x p buffer. */
+  /* Scratch: per partition 2n + (1 or 2) n k + 3k floats and statn doubles, each rounded
+   * up to whole 128-byte lines so partitions never share one; shared k*k + k + statn
+   * doubles and k floats. Well under one n x p buffer. */
   size_t nk, per, nf, nd, fbytes, dbytes;
   if (tsr_mul_size((size_t)n, (size_t)k, &nk) != 0 || tsr_mul_size(nk, two ? 2 : 1, &per) != 0 ||
-      (per += 2 * (size_t)n + 3 * (size_t)k) < 2 * (size_t)n ||
-      tsr_mul_size(per, (size_t)parts, &nf) != 0 || (nf += (size_t)k) < (size_t)k ||
+      (per += 2 * (size_t)n + 3 * (size_t)k + 31) < 2 * (size_t)n ||
+      (per &= ~(size_t)31, tsr_mul_size(per, (size_t)parts, &nf)) != 0 ||
+      (nf += 2 * (size_t)k + (size_t)n + 32) < (size_t)n ||
       tsr_mul_size(nf, sizeof(float), &fbytes) != 0) {
     tsr_seterror(err, "the scratch space for n = %lld, k = %d overflows", (long long)n, k);
     return TSR_ELIMIT;
   }
-  nd = m.statn * (size_t)parts + (size_t)k * k + (size_t)k + m.statn;
+  m.fstride = per;
+  m.dstride = (m.statn + 15) & ~(size_t)15;
+  nd = m.dstride * (size_t)parts + (size_t)k * k + (size_t)k + m.statn;
   dbytes = nd * sizeof(double);
   float *fs = tsr_alloc(fbytes);
   if (fs == NULL) return alloc_failure(fbytes, err, "the fit's scratch space");
@@ -699,14 +953,15 @@ static int mu_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *
     tsr_free(fs);
     return alloc_failure(dbytes, err, "the fit's scratch space");
   }
-  m.r = fs;
-  m.q = m.r + (size_t)parts * n;
-  m.accN = m.q + (size_t)parts * n;
-  m.accD = two ? m.accN + (size_t)parts * nk : NULL;
-  m.kbuf = m.accN + (size_t)parts * nk * (two ? 2 : 1);
-  m.wden = m.kbuf + (size_t)parts * 3 * k;
+  m.fpart = fs;
+  m.wden = fs + m.fstride * (size_t)parts;
+  float *zeros = m.wden + ((size_t)k + 31) / 32 * 32;
+  memset(zeros, 0, ((size_t)n + (size_t)k) * sizeof *zeros);
+  m.zero_v = zeros;
+  m.zero_h = zeros + n;
+  m.fused = m.simd && m.cls != CLS_BETA && k <= 8;
   m.stat = ds;
-  m.WtW = m.stat + m.statn * (size_t)parts;
+  m.WtW = m.stat + m.dstride * (size_t)parts;
   m.wsum = m.WtW + (size_t)k * k;
   m.hstat = m.wsum + k;
 
