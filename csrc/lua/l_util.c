@@ -1,4 +1,6 @@
 /* tessera.core.util: hashing for cache keys and checksums, and the memory cap. */
+#include <time.h>
+
 #include "../hash.h"
 #include "l_tessera.h"
 
@@ -41,7 +43,17 @@ static int util_memory_cap(lua_State *L) {
   return 1;
 }
 
+/* util.now() -> seconds on a monotonic clock (wall time, for measuring how long things
+ * take; os.clock counts processor time of every thread instead). */
+static int util_now(lua_State *L) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec * 1e-9);
+  return 1;
+}
+
 static const luaL_Reg util_functions[] = {
+  {"now", util_now},
   {"sha256", util_sha256},
   {"sha256_file", util_sha256_file},
   {"memory_cap", util_memory_cap},
