@@ -1036,9 +1036,13 @@ int tsr_nmf_check(const float *A, int64_t rows, int64_t cols, const char *name,
     for (int64_t i = 0; i < rows; i++) {
       float x = c[i];
       if (x >= 0.0f && x <= FLT_MAX) continue;
-      const char *kind = isnan(x) ? "a NaN" : isinf(x) ? "an infinite" : "a negative";
-      tsr_seterror(err, "%s has %s entry (%g at row %lld, column %lld)", name, kind, (double)x,
-                   (long long)i + 1, (long long)j + 1);
+      if (isnan(x)) /* printf would say nan or -nan after the sign bit */
+        tsr_seterror(err, "%s has a NaN entry (at row %lld, column %lld)", name,
+                     (long long)i + 1, (long long)j + 1);
+      else
+        tsr_seterror(err, "%s has %s entry (%g at row %lld, column %lld)", name,
+                     isinf(x) ? "an infinite" : "a negative", (double)x, (long long)i + 1,
+                     (long long)j + 1);
       return isfinite(x) ? TSR_EINVAL : TSR_ENOTFINITE;
     }
   }
@@ -1066,7 +1070,7 @@ void tsr_nmf_params_default(tsr_nmf_params *prm) {
 static int check_params(int64_t n, int64_t p, int k, const tsr_nmf_params *prm,
                         tsr_error *err) {
   if (n < 1 || p < 1) {
-    tsr_seterror(err, "V is empty (%lld x %lld)", (long long)n, (long long)p);
+    tsr_seterror(err, "V must not be empty, got %lld x %lld", (long long)n, (long long)p);
     return TSR_EINVAL;
   }
   if (k < 1) {
@@ -1417,8 +1421,8 @@ int tsr_nmf_init(const float *V, int64_t n, int64_t p, int k, int init, uint64_t
     case TSR_NMF_INIT_NNDSVDA:
     case TSR_NMF_INIT_NNDSVDAR:
       if (k > mn) {
-        tsr_seterror(err, "nndsvd initialisations need k <= min(n, p) = %lld, got %d",
-                     (long long)mn, k);
+        tsr_seterror(err, "nndsvd initialisations need k <= %lld, the smaller of n and p, "
+                     "got %d", (long long)mn, k);
         return TSR_EINVAL;
       }
       return init_nndsvd(V, n, p, k, init, seed, W, H, err);

@@ -72,7 +72,8 @@ int tsr_nmf_default_threads(void);
 
 /* Checks that A (rows x cols) is non-negative and finite. Returns TSR_OK, or TSR_EINVAL
  * (negative) / TSR_ENOTFINITE (NaN, Inf) with "<name> has a negative entry (-0.25 at row 3,
- * column 17)" in err: the first bad entry column by column, 1-based. */
+ * column 17)" in err ("a NaN entry (at row ...", "an infinite entry (inf at row ..."): the
+ * first bad entry column by column, 1-based. */
 int tsr_nmf_check(const float *A, int64_t rows, int64_t cols, const char *name,
                   tsr_error *err);
 

@@ -205,7 +205,7 @@ static int nmf_fit(lua_State *L) {
   luaL_checktype(L, 2, LUA_TTABLE);
   int64_t n = Vm->m.rows, p = Vm->m.cols;
   if (n < 1 || p < 1)
-    luaL_argerror(L, 1, lua_pushfstring(L, "V is empty (%I x %I)", (lua_Integer)n,
+    luaL_argerror(L, 1, lua_pushfstring(L, "V must not be empty, got %I x %I", (lua_Integer)n,
                                         (lua_Integer)p));
   /* Unknown keys are mistakes (max_iters, alpha_w, ...), not silently ignored. */
   lua_pushnil(L);
@@ -287,8 +287,8 @@ static int nmf_fit(lua_State *L) {
     luaL_argerror(L, 2, lua_pushfstring(L, "W and H are used only with init 'custom', got "
                                         "init '%s'", INIT_NAMES[init]));
   if (init >= TSR_NMF_INIT_NNDSVD && init <= TSR_NMF_INIT_NNDSVDAR && k > mn)
-    luaL_argerror(L, 2, lua_pushfstring(L, "init '%s' needs k <= min(n, p) = %I, got %I",
-                                        INIT_NAMES[init], (lua_Integer)mn, k));
+    luaL_argerror(L, 2, lua_pushfstring(L, "init '%s' needs k <= %I, the smaller of n and p, "
+                                        "got %I", INIT_NAMES[init], (lua_Integer)mn, k));
 
   /* Data checks, then allocation. */
   check_entries(L, "tessera.nmf", &Vm->m, "V");
@@ -412,7 +412,7 @@ static int nmf_loss(lua_State *L) {
   }
   int64_t n = V->m.rows, p = V->m.cols, k = W->m.cols;
   if (W->m.rows != n)
-    luaL_argerror(L, 2, lua_pushfstring(L, "W must have %I rows (V's), got %I", (lua_Integer)n,
+    luaL_argerror(L, 2, lua_pushfstring(L, "W must have %I rows like V, got %I", (lua_Integer)n,
                                         (lua_Integer)W->m.rows));
   if (H->m.rows != k || H->m.cols != p)
     luaL_argerror(L, 3, lua_pushfstring(L, "H must be %I x %I, got %I x %I", (lua_Integer)k,
@@ -431,7 +431,7 @@ static int check_pair(lua_State *L, lmatrix **W, lmatrix **H) {
   *W = lmatrix_check(L, 1);
   *H = lmatrix_check(L, 2);
   if ((*W)->m.cols != (*H)->m.rows)
-    luaL_argerror(L, 2, lua_pushfstring(L, "H must have %I rows (W's columns), got %I",
+    luaL_argerror(L, 2, lua_pushfstring(L, "H must have %I rows, one per column of W, got %I",
                                         (lua_Integer)(*W)->m.cols, (lua_Integer)(*H)->m.rows));
   return (int)(*W)->m.cols;
 }
@@ -505,11 +505,11 @@ static int nmf_correlate(lua_State *L) {
   lmatrix *A = lmatrix_check(L, 1), *B = lmatrix_check(L, 2);
   int by_rows = luaL_checkoption(L, 3, "rows", by_names) == 0;
   if (by_rows)
-    luaL_argcheck(L, A->m.cols == B->m.cols, 2, lua_pushfstring(L, "rows of different lengths "
-                  "(%I and %I)", (lua_Integer)A->m.cols, (lua_Integer)B->m.cols));
+    luaL_argcheck(L, A->m.cols == B->m.cols, 2, lua_pushfstring(L, "rows of different lengths, "
+                  "%I and %I", (lua_Integer)A->m.cols, (lua_Integer)B->m.cols));
   else
     luaL_argcheck(L, A->m.rows == B->m.rows, 2, lua_pushfstring(L, "columns of different "
-                  "lengths (%I and %I)", (lua_Integer)A->m.rows, (lua_Integer)B->m.rows));
+                  "lengths, %I and %I", (lua_Integer)A->m.rows, (lua_Integer)B->m.rows));
   int64_t na = by_rows ? A->m.rows : A->m.cols, nb = by_rows ? B->m.rows : B->m.cols;
   luaL_argcheck(L, na <= 65536 && nb <= 65536, 1, "too many vectors to correlate");
   double *r = lua_newuserdatauv(L, (size_t)(na * nb > 0 ? na * nb : 1) * sizeof *r, 0);

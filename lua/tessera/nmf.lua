@@ -35,6 +35,12 @@ local fmt = string.format
 
 local nmf = {}
 
+-- io.open's message without the path it starts with, for "cannot open 'p': reason".
+local function reason(path, err)
+  err = tostring(err)
+  return err:sub(1, #path + 2) == path .. ": " and err:sub(#path + 3) or err
+end
+
 local Model = {}
 Model.__index = Model
 
@@ -195,7 +201,7 @@ function Model:save(dir)
   local path = dir .. "/model.json"
   local tmp = fmt("%s/.model.json.tmp-%d-%d", dir, os.time(), math.random(1 << 30))
   local f, err = io.open(tmp, "w")
-  if not f then error(fmt("tessera.nmf: cannot write '%s': %s", path, err), 2) end
+  if not f then error(fmt("tessera.nmf: cannot write '%s': %s", path, reason(tmp, err)), 2) end
   local ok, werr = f:write(table.concat(out), "\n")
   local closed, cerr = f:close()
   if not ok or not closed then
@@ -217,7 +223,7 @@ function nmf.load(dir)
   end
   local path = dir .. "/model.json"
   local f, err = io.open(path, "r")
-  if not f then error(fmt("tessera.nmf.load: cannot open '%s': %s", path, err), 2) end
+  if not f then error(fmt("tessera.nmf.load: cannot open '%s': %s", path, reason(path, err)), 2) end
   local text = f:read("a")
   f:close()
   local ok, info = pcall(cjson.decode, text)
