@@ -77,20 +77,27 @@ local function run(dir, case, algo, k, iters, reps)
   local V = tessera.matrix.load(path(dir, "V_" .. case .. ".npy"))
   local W0 = tessera.matrix.load(path(dir, ("W0_%s_%d.npy"):format(case, k)))
   local H0 = tessera.matrix.load(path(dir, ("H0_%s_%d.npy"):format(case, k)))
+  local function fit(count)
+    local opts = { k = k, init = "custom", W = W0, H = H0, max_iter = count, tol = 0 }
+    for key, value in pairs(spec.opts) do opts[key] = value end
+    local m = tessera.nmf(V, opts)
+    assert(m.iterations == count, "the fit stopped early")
+    collectgarbage()
+    return m
+  end
   local best, model = math.huge, nil
   for _ = 1, reps do
-    local opts = { k = k, init = "custom", W = W0, H = H0, max_iter = iters, tol = 0 }
-    for key, value in pairs(spec.opts) do opts[key] = value end
-    model = tessera.nmf(V, opts)
-    assert(model.iterations == iters, "the fit stopped early")
+    model = fit(iters)
     best = math.min(best, model.seconds)
-    collectgarbage()
   end
+  -- A one-iteration fit: mostly what a fit costs besides its iterations.
+  local one = math.huge
+  for _ = 1, reps do one = math.min(one, fit(1).seconds) end
   local rss = peak_rss() -- before the check below allocates its own n x p matrices
   local R = V - model.W * model.H
   emit {
     case = case, algo = algo, k = k, iters = iters, reps = reps,
-    s_per_iter = best / iters, peak_rss_bytes = rss,
+    s_per_iter = best / iters, s_one_iter_fit = one, peak_rss_bytes = rss,
     euclidean = R:hadamard(R):sum(),
   }
 end
@@ -152,12 +159,15 @@ local function report(dir)
   put("same iteration count; s/iter is the best of the repetitions of that fixed count, setup")
   put("included on both sides (tessera: the fit's own `m.seconds`; scikit-learn:")
   put("`non_negative_factorization` wall time). MU runs in scikit-learn's order (W then H,")
-  put("tessera `order=\"WH\"`). The floor and its formulas are explained in bench/README.md.")
+  put("tessera `order=\"WH\"`). A 1-iteration fit's time shows what each side spends besides")
+  put("its iterations (checks, initial and final objective). The floor and its formulas are")
+  put("explained in bench/README.md.")
   put("")
   put("- machine: %s, %s cores; %s", meta.cpu or "?", meta.cores or "?", meta.kernel or "")
   put("- floor (bench/floor.c, %d threads): %.1f G fused multiply-add/s, %.2f G divides/s",
       floor.threads, floor.fma_per_s / 1e9, floor.div_per_s / 1e9)
-  put("- tessera %s; OpenBLAS env: %s", tessera.version, meta.openblas_env or "none set")
+  local env = meta.openblas_env and meta.openblas_env:match("%S") and meta.openblas_env or "none set"
+  put("- tessera %s; OpenBLAS variables in the environment (both peers): %s", tessera.version, env)
   put("- scikit-learn %s, numpy %s", config.sklearn or "?", config.numpy or "?")
   if type(config.threadpoolctl) == "table" then
     for _, d in ipairs(config.threadpoolctl) do
@@ -186,8 +196,8 @@ local function report(dir)
     put("")
     put("Floor inputs: reading V at %.1f GB/s (%s per read).", bw / 1e9, fmt_s(sh.v_bytes / bw))
     put("")
-    put("| algorithm | k | iters x reps | tessera s/iter | scikit-learn s/iter | sklearn/tessera | floor s/iter | tessera/floor | tessera peak RSS | final ‖V−WH‖² tessera / sklearn |")
-    put("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    put("| algorithm | k | iters x reps | tessera s/iter | scikit-learn s/iter | sklearn/tessera | floor s/iter | tessera/floor | tessera peak RSS | 1-iteration fit tessera / sklearn | final ‖V−WH‖² tessera / sklearn |")
+    put("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for _, algo in ipairs(ALGO_ORDER) do
       for _, k in ipairs(KS) do
         local key = ("%s/%s/%d"):format(case.name, algo, k)
@@ -195,12 +205,13 @@ local function report(dir)
         local w = work(algo, sh.n, sh.p, k)
         local fl = math.max(w.bytes / bw, w.fma / floor.fma_per_s, w.div / floor.div_per_s)
         local ratio = (t and s) and s.s_per_iter / t.s_per_iter or nil
-        put("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |", ALGOS[algo].label, k,
+        put("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s / %s | %s |", ALGOS[algo].label, k,
             t and ("%d x %d"):format(t.iters, t.reps) or "n/a",
             fmt_s(t and t.s_per_iter), fmt_s(s and s.s_per_iter),
             ratio and ("%.1fx"):format(ratio) or "n/a", fmt_s(fl),
             t and ("%.1f"):format(t.s_per_iter / fl) or "n/a",
             fmt_mb(t and t.peak_rss_bytes),
+            fmt_s(t and t.s_one_iter_fit), fmt_s(s and s.s_one_iter_fit),
             (t and s) and ("%.6g / %.6g"):format(t.euclidean, s.euclidean) or "n/a")
         local target = TARGETS[case.name][algo]
         if target then

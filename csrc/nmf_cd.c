@@ -87,7 +87,9 @@ static double cd_sweep_c(float *X, int64_t m, int64_t ldx, int k, const float *A
 
 /* ---------------------------------------------------------------------------------------
  * Gᵀ block: Gt[jj + t*nb] = V[:, j0+jj] · W[:, t] for nb columns starting at Vj. */
-static void gt_block_c(const float *W, int64_t n, int k, const float *Vj, int nb, float *Gt) {
+static void gt_block_c(const float *W, int64_t n, int k, const float *Vj, int nb, float *Gt,
+                       const float *Vnext) {
+  (void)Vnext; /* hardware prefetch is left to do its best here */
   for (int jj = 0; jj < nb; jj++) {
     const float *v = Vj + (int64_t)jj * n;
     for (int t = 0; t < k; t++) {
@@ -117,6 +119,26 @@ static void vht_acc_c(float *P, int64_t n, int k, const float *Vj, int nb, const
   }
 }
 
+/* ‖v‖² of one column in double; *bad set when an entry is negative, NaN or infinite. */
+static double col_norm2_c(const float *v, int64_t n, int *bad) {
+  double s0 = 0.0, s1 = 0.0;
+  int flag = 0;
+  int64_t i = 0;
+  for (; i + 2 <= n; i += 2) {
+    double x0 = (double)v[i], x1 = (double)v[i + 1];
+    s0 += x0 * x0;
+    s1 += x1 * x1;
+    flag |= !(x0 >= 0.0 && x0 <= (double)FLT_MAX) | !(x1 >= 0.0 && x1 <= (double)FLT_MAX);
+  }
+  for (; i < n; i++) {
+    double x = (double)v[i];
+    s0 += x * x;
+    flag |= !(x >= 0.0 && x <= (double)FLT_MAX);
+  }
+  *bad |= flag;
+  return s0 + s1;
+}
+
 #ifdef CD_HAVE_AVX2
 #define CD_AVX2 __attribute__((target("avx2,fma")))
 
@@ -132,11 +154,39 @@ CD_AVX2 static inline float hsum256(__m256 x) {
   return _mm_cvtss_f32(s);
 }
 
-/* One tile of Gᵀ: NC columns of V against NT columns of W (constants after inlining). No
- * software prefetch here: vht_acc fetched this block while it worked on the previous one. */
+CD_AVX2 static double col_norm2_avx2(const float *v, int64_t n, int *bad) {
+  __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
+  __m256 ok = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+  const __m256 zero = _mm256_setzero_ps(), big = _mm256_set1_ps(FLT_MAX);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 x = _mm256_loadu_ps(v + i);
+    /* Ordered comparisons: NaN fails both. */
+    ok = _mm256_and_ps(ok, _mm256_and_ps(_mm256_cmp_ps(x, zero, _CMP_GE_OQ),
+                                         _mm256_cmp_ps(x, big, _CMP_LE_OQ)));
+    __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(x));
+    __m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(x, 1));
+    s0 = _mm256_fmadd_pd(lo, lo, s0);
+    s1 = _mm256_fmadd_pd(hi, hi, s1);
+  }
+  if (_mm256_movemask_ps(ok) != 0xff) *bad = 1;
+  double lane[4];
+  _mm256_storeu_pd(lane, _mm256_add_pd(s0, s1));
+  double s = (lane[0] + lane[2]) + (lane[1] + lane[3]);
+  for (; i < n; i++) {
+    double x = (double)v[i];
+    s += x * x;
+    if (!(x >= 0.0 && x <= (double)FLT_MAX)) *bad = 1;
+  }
+  return s;
+}
+
+/* One tile of Gᵀ: NC columns of V against NT columns of W (constants after inlining).
+ * With pf set it also prefetches the same columns of the next block (when no vht_acc
+ * follows to do it). */
 static inline __attribute__((always_inline)) CD_AVX2 void
 gt_tile(const float *W, int64_t n, const float *Vj, int nb, int jj, int t, int NC, int NT,
-        float *Gt) {
+        float *Gt, const float *pf) {
   __m256 acc[3][4];
   const float *v[3], *w[4];
 #pragma GCC unroll 3
@@ -151,7 +201,10 @@ gt_tile(const float *W, int64_t n, const float *Vj, int nb, int jj, int t, int N
   for (; i + 8 <= n; i += 8) {
     __m256 vv[3];
 #pragma GCC unroll 3
-    for (int c = 0; c < NC; c++) vv[c] = _mm256_loadu_ps(v[c] + i);
+    for (int c = 0; c < NC; c++) {
+      vv[c] = _mm256_loadu_ps(v[c] + i);
+      if (pf != NULL && (i & 15) == 0) _mm_prefetch((const char *)(pf + (int64_t)c * n + i), _MM_HINT_T0);
+    }
 #pragma GCC unroll 4
     for (int d = 0; d < NT; d++) {
       __m256 ww = _mm256_loadu_ps(w[d] + i);
@@ -170,17 +223,20 @@ gt_tile(const float *W, int64_t n, const float *Vj, int nb, int jj, int t, int N
 }
 
 CD_AVX2 static void gt_block_avx2(const float *W, int64_t n, int k, const float *Vj, int nb,
-                                  float *Gt) {
+                                  float *Gt, const float *Vnext) {
   int jj = 0;
   for (; jj + 3 <= nb; jj += 3) {
+    /* The first group of components prefetches; the others find the lines there. */
+    const float *pf = Vnext != NULL ? Vnext + (int64_t)jj * n : NULL;
     int t = 0;
-    for (; t + 4 <= k; t += 4) gt_tile(W, n, Vj, nb, jj, t, 3, 4, Gt);
-    for (; t < k; t++) gt_tile(W, n, Vj, nb, jj, t, 3, 1, Gt);
+    for (; t + 4 <= k; t += 4, pf = NULL) gt_tile(W, n, Vj, nb, jj, t, 3, 4, Gt, pf);
+    for (; t < k; t++, pf = NULL) gt_tile(W, n, Vj, nb, jj, t, 3, 1, Gt, pf);
   }
   for (; jj < nb; jj++) {
+    const float *pf = Vnext != NULL ? Vnext + (int64_t)jj * n : NULL;
     int t = 0;
-    for (; t + 4 <= k; t += 4) gt_tile(W, n, Vj, nb, jj, t, 1, 4, Gt);
-    for (; t < k; t++) gt_tile(W, n, Vj, nb, jj, t, 1, 1, Gt);
+    for (; t + 4 <= k; t += 4, pf = NULL) gt_tile(W, n, Vj, nb, jj, t, 1, 4, Gt, pf);
+    for (; t < k; t++, pf = NULL) gt_tile(W, n, Vj, nb, jj, t, 1, 1, Gt, pf);
   }
 }
 
@@ -246,18 +302,20 @@ CD_AVX2 static void vht_acc_avx2(float *P, int64_t n, int k, const float *Vj, in
 /* The kernels this CPU runs, chosen once per fit. */
 typedef struct cd_kernels {
   double (*sweep)(float *, int64_t, int64_t, int, const float *, int64_t, float, const float *);
-  void (*gt_block)(const float *, int64_t, int, const float *, int, float *);
+  void (*gt_block)(const float *, int64_t, int, const float *, int, float *, const float *);
   void (*vht_acc)(float *, int64_t, int, const float *, int, const float *, const float *);
+  double (*col_norm2)(const float *, int64_t, int *);
 } cd_kernels;
 
 static cd_kernels cd_pick_kernels(void) {
-  cd_kernels kr = {cd_sweep_c, gt_block_c, vht_acc_c};
+  cd_kernels kr = {cd_sweep_c, gt_block_c, vht_acc_c, col_norm2_c};
 #ifdef CD_HAVE_AVX2
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
     kr.sweep = cd_sweep_avx2;
     kr.gt_block = gt_block_avx2;
     kr.vht_acc = vht_acc_avx2;
+    kr.col_norm2 = col_norm2_avx2;
   }
 #endif
   return kr;
@@ -314,6 +372,8 @@ typedef struct cd_worker {
   float *P;           /* n x k partial V·Hᵀ */
   double *hh;         /* k x k partial H·Hᵀ */
   double viol, cross;
+  double vnorm2;      /* ‖V_J‖² over the worker's columns, on a pass with check_v */
+  int bad;            /* V holds a negative, NaN or infinite entry there */
 } cd_worker;
 
 /* What one pass over V computes, each worker over its own columns. */
@@ -335,6 +395,7 @@ typedef struct cd_pass {
   const float *Qh;    /* Wᵀ·W with l2_H on the diagonal */
   float l1h;
   int need_vht;       /* CD_PASS_FUSED: accumulate V·Hᵀ for the next W sweep */
+  int check_v;        /* CD_PASS_VHT / CD_PASS_GT: also check V and sum ‖V‖² */
   cd_kernels kr;
   cd_worker *wk;
 } cd_pass;
@@ -350,6 +411,12 @@ static void cd_ht_to_h(const float *Ht, int k, int nb, float *Hj) {
     for (int t = 0; t < k; t++) Hj[t + (int64_t)jj * k] = Ht[jj + (int64_t)t * nb];
 }
 
+static double cd_block_norm2(const cd_pass *ps, const float *Vj, int nb, int *bad) {
+  double s = 0.0;
+  for (int jj = 0; jj < nb; jj++) s += ps->kr.col_norm2(Vj + (int64_t)jj * ps->n, ps->n, bad);
+  return s;
+}
+
 static void cd_pass_run_worker(const cd_pass *ps, int w) {
   cd_worker *me = &ps->wk[w];
   const int64_t n = ps->n;
@@ -358,6 +425,8 @@ static void cd_pass_run_worker(const cd_pass *ps, int w) {
   const int vht = ps->mode == CD_PASS_VHT || (fused && ps->need_vht);
   me->viol = 0.0;
   me->cross = 0.0;
+  me->vnorm2 = 0.0;
+  me->bad = 0;
   memset(me->hh, 0, sizeof(double) * (size_t)k * (size_t)k);
   if (vht) memset(me->P, 0, sizeof(float) * (size_t)n * (size_t)k);
   for (int64_t j0 = me->j_lo; j0 < me->j_hi; j0 += CD_BLOCK) {
@@ -367,7 +436,8 @@ static void cd_pass_run_worker(const cd_pass *ps, int w) {
     float *Gt = me->Gt, *Ht = me->Ht;
     float *Hj = ps->H + j0 * k;
     if (ps->mode == CD_PASS_GT) {
-      ps->kr.gt_block(ps->W, n, k, Vj, nb, Gt);
+      ps->kr.gt_block(ps->W, n, k, Vj, nb, Gt, Vnext);
+      if (ps->check_v) me->vnorm2 += cd_block_norm2(ps, Vj, nb, &me->bad);
       for (int t = 0; t < k; t++)
         memcpy(ps->Gfix + j0 + (int64_t)t * ps->p, Gt + (int64_t)t * nb, sizeof(float) * (size_t)nb);
       continue;
@@ -375,13 +445,14 @@ static void cd_pass_run_worker(const cd_pass *ps, int w) {
     if (ps->mode == CD_PASS_VHT) {
       cd_h_to_ht(Hj, k, nb, Ht);
       ps->kr.vht_acc(me->P, n, k, Vj, nb, Ht, Vnext);
+      if (ps->check_v) me->vnorm2 += cd_block_norm2(ps, Vj, nb, &me->bad); /* from cache */
       continue;
     }
     if (ps->Gfix != NULL) {
       for (int t = 0; t < k; t++)
         memcpy(Gt + (int64_t)t * nb, ps->Gfix + j0 + (int64_t)t * ps->p, sizeof(float) * (size_t)nb);
     } else {
-      ps->kr.gt_block(ps->W, n, k, Vj, nb, Gt);
+      ps->kr.gt_block(ps->W, n, k, Vj, nb, Gt, vht ? NULL : Vnext);
     }
     cd_h_to_ht(Hj, k, nb, Ht);
     me->viol += ps->kr.sweep(Ht, nb, nb, k, Gt, nb, ps->l1h, ps->Qh);
@@ -564,33 +635,6 @@ static int cd_check_factor(const char *name, const float *X, int64_t rows, int64
   return TSR_OK;
 }
 
-/* ‖V‖²_F in double, checking V on the way. */
-static int cd_norm2(const float *V, int64_t n, int64_t p, double *out, tsr_error *err) {
-  double total = 0.0;
-  for (int64_t j = 0; j < p; j++) {
-    const float *v = V + j * n;
-    double s[4] = {0, 0, 0, 0};
-    int bad = 0;
-    int64_t i = 0;
-    for (; i + 4 <= n; i += 4)
-      for (int l = 0; l < 4; l++) {
-        double x = (double)v[i + l];
-        s[l] += x * x;
-        bad |= !(x >= 0.0) | (x > (double)FLT_MAX);
-      }
-    double col = (s[0] + s[2]) + (s[1] + s[3]);
-    for (; i < n; i++) {
-      double x = (double)v[i];
-      col += x * x;
-      bad |= !(x >= 0.0) | (x > (double)FLT_MAX);
-    }
-    if (bad) return cd_check_factor("V", V, n, p, err);
-    total += col;
-  }
-  *out = total;
-  return TSR_OK;
-}
-
 /* Allocation that tells the memory cap from a failed malloc. */
 static void *cd_alloc(size_t count, size_t size, int *status) {
   size_t bytes;
@@ -631,8 +675,6 @@ int tsr_nmf_cd_fit(const float *V, int64_t n, int64_t p, int k, float *W, float 
   }
   if ((status = cd_check_factor("W", W, n, k, err)) != TSR_OK) return status;
   if ((status = cd_check_factor("H", H, k, p, err)) != TSR_OK) return status;
-  double vnorm2 = 0.0;
-  if ((status = cd_norm2(V, n, p, &vnorm2, err)) != TSR_OK) return status;
 
   const int upd_W = prm->update_W != 0, upd_H = prm->update_H != 0;
   /* scikit-learn's _compute_regularization, with our V as its X (n samples, p features). */
@@ -677,7 +719,8 @@ int tsr_nmf_cd_fit(const float *V, int64_t n, int64_t p, int k, float *W, float 
     wk[w].j_lo = p * w / nthreads;
     wk[w].j_hi = p * (w + 1) / nthreads;
   }
-  cd_pass ps = {CD_PASS_VHT, V, n, p, k, W, H, Gfix, Qh, l1h, 0, cd_pick_kernels(), wk};
+  cd_pass ps = {.mode = CD_PASS_VHT, .V = V, .n = n, .p = p, .k = k, .W = W, .H = H,
+                .Gfix = Gfix, .Qh = Qh, .l1h = l1h, .kr = cd_pick_kernels(), .wk = wk};
 
   /* The state every iteration starts from: V·Hᵀ and H·Hᵀ for the current H, Wᵀ·W. */
   memset(HHt, 0, sizeof(double) * kk);
@@ -690,17 +733,24 @@ int tsr_nmf_cd_fit(const float *V, int64_t n, int64_t p, int k, float *W, float 
   memset(WtW, 0, sizeof(double) * kk);
   cd_gram_acc(W, n, n, k, WtW);
   cd_gram_mirror(WtW, k);
-  int have_vht = 0;
-  if (upd_W || !upd_H || prm->max_iter == 0) {
-    ps.mode = CD_PASS_VHT;
-    cd_pool_run(&pool, &ps);
-    cd_reduce_vht(VHt, wk, nthreads, nk);
-    have_vht = 1;
+  /* The first pass over V also checks it and sums ‖V‖²: V's one scan before the iterations.
+   * It writes only scratch, so a bad V leaves W and H as they were. */
+  int have_vht = upd_W || !upd_H || prm->max_iter == 0; /* else W is fixed: Gfix */
+  ps.mode = have_vht ? CD_PASS_VHT : CD_PASS_GT;
+  ps.check_v = 1;
+  cd_pool_run(&pool, &ps);
+  ps.check_v = 0;
+  double vnorm2 = 0.0;
+  int bad = 0;
+  for (int w = 0; w < nthreads; w++) {
+    vnorm2 += wk[w].vnorm2;
+    bad |= wk[w].bad;
   }
-  if (Gfix != NULL && prm->max_iter > 0) {
-    ps.mode = CD_PASS_GT;
-    cd_pool_run(&pool, &ps);
+  if (bad) {
+    status = cd_check_factor("V", V, n, p, err); /* names the first bad entry */
+    goto done;
   }
+  if (have_vht) cd_reduce_vht(VHt, wk, nthreads, nk);
 
   double cross = 0.0; /* tr(Hᵀ·Wᵀ·V) for the current W and H */
   int cross_known = 0;

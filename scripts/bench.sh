@@ -43,18 +43,17 @@ sizes=$("$HOST" bench/bench.lua sizes "$work")
 # shellcheck disable=SC2086 # one argument per size
 "$work/floor" $sizes > "$work/floor.jsonl"
 
-echo "bench: timing tessera (one process per fit, for its peak memory)" >&2
+# Job by job, tessera then scikit-learn, so that both see the machine in the same state.
+echo "bench: timing tessera (one process per fit, for its peak memory) and scikit-learn" >&2
+"$PY" bench/sk_bench.py "$work" "[]" > "$work/sklearn.jsonl"
 : > "$work/tessera.jsonl"
-json="["
 for job in "${jobs[@]}"; do
   read -r c a k it reps <<< "$job"
-  echo "  tessera $c $a k=$k: $it iterations x $reps" >&2
+  echo "  $c $a k=$k: $it iterations x $reps" >&2
   "$HOST" bench/bench.lua run "$work" "$c" "$a" "$k" "$it" "$reps" >> "$work/tessera.jsonl"
-  json+="{\"case\": \"$c\", \"algo\": \"$a\", \"k\": $k, \"iters\": $it, \"reps\": $reps},"
+  "$PY" bench/sk_bench.py "$work" \
+    "[{\"case\": \"$c\", \"algo\": \"$a\", \"k\": $k, \"iters\": $it, \"reps\": $reps}]" \
+    >> "$work/sklearn.jsonl"
 done
-json="${json%,}]"
-
-echo "bench: timing scikit-learn" >&2
-"$PY" bench/sk_bench.py "$work" "$json" > "$work/sklearn.jsonl"
 
 "$HOST" bench/bench.lua report "$work"
