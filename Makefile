@@ -58,7 +58,7 @@ test: all asan
 	@scripts/run-specs.sh
 
 demo: all
-	@bin/tessera examples/demo.lua
+	@bin/tessera examples/paper.lua
 
 bench: all
 	@scripts/bench.sh

@@ -49,10 +49,10 @@ end
 local function terminal_for(path, width, height)
   local ext = extension(path)
   if ext == "png" then
-    return string.format("set terminal pngcairo size %d,%d enhanced font '%s,10' background '#ffffff'",
+    return string.format("set terminal pngcairo size %d,%d noenhanced font '%s,10' background '#ffffff'",
       width, height, FONT)
   elseif ext == "svg" then
-    return string.format("set terminal svg size %d,%d dynamic enhanced font '%s,10' background '#ffffff'",
+    return string.format("set terminal svg size %d,%d dynamic noenhanced font '%s,10' background '#ffffff'",
       width, height, FONT)
   end
   fail("cannot tell the picture format of '%s' (expected .png or .svg)", path)
