@@ -541,19 +541,90 @@ AVX2_FN static ALWAYS_INLINE void wsweep_k(const float *restrict W, int64_t n, i
   if (i < n) wstep(W, n, K, cls, i, h, v, acc, accd, 1, tail_mask(n - i));
 }
 
+/* The Euclidean W sweep, acc[:, a] += sum_c v_c h_c[a], two components at a time so the
+ * eight factors h_c[a] stay in registers and each accumulator is loaded and stored once. */
+AVX2_FN static void wsweep_euc_avx2(int64_t n, int k, const float *const *hp,
+                                    const float *const *vp, float *restrict acc) {
+  const float *v0 = vp[0], *v1 = vp[1], *v2 = vp[2], *v3 = vp[3];
+  __m256i mask = tail_mask(n & 7);
+  int64_t n8 = n & ~(int64_t)7;
+  for (int a = 0; a < k; a += 2) {
+    int two = a + 1 < k;
+    __m256 h00 = _mm256_set1_ps(hp[0][a]), h10 = _mm256_set1_ps(hp[1][a]);
+    __m256 h20 = _mm256_set1_ps(hp[2][a]), h30 = _mm256_set1_ps(hp[3][a]);
+    __m256 h01 = _mm256_set1_ps(two ? hp[0][a + 1] : 0.0f), h11 = _mm256_set1_ps(two ? hp[1][a + 1] : 0.0f);
+    __m256 h21 = _mm256_set1_ps(two ? hp[2][a + 1] : 0.0f), h31 = _mm256_set1_ps(two ? hp[3][a + 1] : 0.0f);
+    float *c0 = acc + a * n, *c1 = two ? c0 + n : c0;
+    for (int64_t i = 0; i <= n8; i += 8) {
+      int masked = i == n8;
+      if (masked && n8 == n) break;
+      __m256 x0 = load8(v0 + i, masked, mask), x1 = load8(v1 + i, masked, mask);
+      __m256 x2 = load8(v2 + i, masked, mask), x3 = load8(v3 + i, masked, mask);
+      __m256 s0 = load8(c0 + i, masked, mask);
+      s0 = _mm256_fmadd_ps(x0, h00, s0);
+      s0 = _mm256_fmadd_ps(x1, h10, s0);
+      s0 = _mm256_fmadd_ps(x2, h20, s0);
+      s0 = _mm256_fmadd_ps(x3, h30, s0);
+      store8(c0 + i, s0, masked, mask);
+      if (two) {
+        __m256 s1 = load8(c1 + i, masked, mask);
+        s1 = _mm256_fmadd_ps(x0, h01, s1);
+        s1 = _mm256_fmadd_ps(x1, h11, s1);
+        s1 = _mm256_fmadd_ps(x2, h21, s1);
+        s1 = _mm256_fmadd_ps(x3, h31, s1);
+        store8(c1 + i, s1, masked, mask);
+      }
+    }
+  }
+}
+
 /* Four columns' contribution to the W update (pad with zero columns); k in 1..8. */
 AVX2_FN static void wsweep_avx2(const float *W, int64_t n, int k, int cls,
                                 const float *const *h, const float *const *v, float *acc,
                                 float *accd) {
-#define WS_EUC(K) wsweep_k(W, n, K, CLS_EUC, h, v, acc, accd)
 #define WS_KL(K) wsweep_k(W, n, K, CLS_KL, h, v, acc, accd)
 #define WS_IS(K) wsweep_k(W, n, K, CLS_IS, h, v, acc, accd)
-  if (cls == CLS_EUC) CASES_K(WS_EUC)
+  if (cls == CLS_EUC) wsweep_euc_avx2(n, k, h, v, acc);
   else if (cls == CLS_KL) CASES_K(WS_KL)
   else CASES_K(WS_IS)
-#undef WS_EUC
 #undef WS_KL
 #undef WS_IS
+}
+
+/* W <- W * (num / den) (gamma 1) or its square root (gamma 1/2, Itakura-Saito), rows 8 at
+ * a time; den as in mu_apply_w: (W HH')[i, a] (Euclidean, hh = HH' as floats), the row
+ * sums of H (KL, hs) or accD (IS), plus the regularisation, 0 guarded. k in 1..8. */
+AVX2_FN static void apply_w_avx2(float *W, int64_t n, int k, int cls, const float *accN,
+                                 const float *accD, const float *hh, const float *hs,
+                                 float l1, float l2, int root, int flush) {
+  const __m256 zero = _mm256_setzero_ps(), eps = _mm256_set1_ps(EPS32);
+  const __m256 l1v = _mm256_set1_ps(l1), l2v = _mm256_set1_ps(l2), tiny = _mm256_set1_ps((float)FLUSH);
+  __m256i mask = tail_mask(n & 7);
+  for (int64_t i = 0; i < n; i += 8) {
+    int masked = i + 8 > n;
+    __m256 w[8], d[8];
+    for (int a = 0; a < k; a++) w[a] = load8(W + a * n + i, masked, mask);
+    for (int a = 0; a < k; a++) {
+      if (cls == CLS_EUC) {
+        d[a] = _mm256_mul_ps(w[0], _mm256_broadcast_ss(hh + a));
+        for (int b = 1; b < k; b++) d[a] = _mm256_fmadd_ps(w[b], _mm256_broadcast_ss(hh + b * k + a), d[a]);
+      } else if (cls == CLS_KL) {
+        d[a] = _mm256_broadcast_ss(hs + a);
+      } else {
+        d[a] = load8(accD + a * n + i, masked, mask);
+      }
+      if (l1 > 0.0f) d[a] = _mm256_add_ps(d[a], l1v);
+      if (l2 > 0.0f) d[a] = _mm256_fmadd_ps(l2v, w[a], d[a]);
+      d[a] = _mm256_blendv_ps(d[a], eps, _mm256_cmp_ps(d[a], zero, _CMP_EQ_OQ));
+    }
+    for (int a = 0; a < k; a++) {
+      __m256 delta = _mm256_div_ps(load8(accN + a * n + i, masked, mask), d[a]);
+      if (root) delta = _mm256_sqrt_ps(delta);
+      __m256 x = _mm256_mul_ps(w[a], delta);
+      if (flush) x = _mm256_andnot_ps(_mm256_cmp_ps(x, tiny, _CMP_LT_OQ), x);
+      store8(W + a * n + i, x, masked, mask);
+    }
+  }
 }
 
 #endif /* HAVE_AVX2 */
@@ -859,6 +930,16 @@ static void mu_apply_w(mu_state *m) {
   int64_t n = m->n;
   int k = m->k;
   float *W = m->W, *den = m->wden, *accN = part_accN(m, 0), *accD = part_accD(m, 0);
+#ifdef HAVE_AVX2
+  if (m->fused && (m->gamma == 1.0f || m->gamma == 0.5f)) {
+    float hh[64], hs[8];
+    for (int a = 0; a < k * k; a++) hh[a] = m->cls == CLS_EUC ? (float)m->hstat[a] : 0.0f;
+    for (int a = 0; a < k; a++) hs[a] = m->cls == CLS_KL ? (float)m->hstat[a] : 0.0f;
+    apply_w_avx2(W, n, k, m->cls, accN, accD, hh, hs, m->l1W, m->l2W, m->gamma == 0.5f,
+                 m->flushW);
+    return;
+  }
+#endif
   for (int64_t i = 0; i < n; i++) {
     for (int a = 0; a < k; a++) {
       float d;
@@ -893,6 +974,50 @@ static double sk_error(int cls, double loss) {
 
 static int report(const tsr_nmf_params *prm, int it, double loss) {
   return prm->on_check ? prm->on_check(prm->ctx, it, loss) : 0;
+}
+
+/* The checks of a fit: the objective every `every` iterations (and at 0), reported, and
+ * scikit-learn's tol rule on it. */
+typedef struct tracker {
+  const tsr_nmf_params *prm;
+  const float *V, *W, *H;
+  int64_t n, p;
+  int k, cls, parts;
+  double loss, e_init, prev;
+  int checked; /* loss is that of the current factors */
+} tracker;
+
+static int track_start(tracker *tr, const tsr_nmf_params *prm, const float *V, const float *W,
+                       const float *H, int64_t n, int64_t p, int k, int parts) {
+  tr->prm = prm;
+  tr->V = V, tr->W = W, tr->H = H;
+  tr->n = n, tr->p = p, tr->k = k, tr->parts = parts;
+  tr->cls = beta_class(prm->beta);
+  tr->loss = loss_parts(V, W, H, n, p, k, prm->beta, parts);
+  tr->e_init = tr->prev = sk_error(tr->cls, tr->loss);
+  tr->checked = 1;
+  return report(prm, 0, tr->loss);
+}
+
+/* After iteration it: 0 to go on, 1 when on_check stopped the fit, 2 when tol did. */
+static int track_iteration(tracker *tr, int it) {
+  tr->checked = 0;
+  if (it % tr->prm->every != 0) return 0;
+  tr->loss = loss_parts(tr->V, tr->W, tr->H, tr->n, tr->p, tr->k, tr->prm->beta, tr->parts);
+  tr->checked = 1;
+  if (report(tr->prm, it, tr->loss)) return 1;
+  if (tr->prm->tol > 0.0) {
+    double e = sk_error(tr->cls, tr->loss);
+    if (tr->e_init == 0.0 || (tr->prev - e) / tr->e_init < tr->prm->tol) return 2;
+    tr->prev = e;
+  }
+  return 0;
+}
+
+static double track_final(tracker *tr) {
+  if (!tr->checked)
+    tr->loss = loss_parts(tr->V, tr->W, tr->H, tr->n, tr->p, tr->k, tr->prm->beta, tr->parts);
+  return tr->loss;
 }
 
 static int alloc_failure(size_t bytes, tsr_error *err, const char *what) {
@@ -966,11 +1091,10 @@ static int mu_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *
   m.hstat = m.wsum + k;
 
   int updW = prm->update_W != 0, updH = prm->update_H != 0;
-  int order = prm->order, max_iter = prm->max_iter, every = prm->every;
-  double loss = loss_parts(V, W, H, n, p, k, prm->beta, parts);
-  double e_init = sk_error(m.cls, loss), prev = e_init;
-  int it = 0, checked = 1, pending = 0;
-  if (report(prm, 0, loss)) {
+  int order = prm->order, max_iter = prm->max_iter;
+  int it = 0, pending = 0;
+  tracker tr;
+  if (track_start(&tr, prm, V, W, H, n, p, k, parts)) {
     res->stopped = 1;
   } else {
     if (updH) mu_prep_h(&m);
@@ -996,30 +1120,114 @@ static int mu_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *
           if (updH) mu_prep_h(&m);
         }
       }
-      checked = 0;
-      if (it % every == 0) {
-        loss = loss_parts(V, W, H, n, p, k, prm->beta, parts);
-        checked = 1;
-        if (report(prm, it, loss)) {
-          res->stopped = 1;
-          break;
-        }
-        if (prm->tol > 0.0) {
-          double e = sk_error(m.cls, loss);
-          if (e_init == 0.0 || (prev - e) / e_init < prm->tol) {
-            res->converged = 1;
-            break;
-          }
-          prev = e;
-        }
+      int stop = track_iteration(&tr, it);
+      if (stop) {
+        res->stopped = stop == 1;
+        res->converged = stop == 2;
+        break;
       }
     }
     if (it > max_iter) it = max_iter;
   }
   res->iterations = it;
-  res->loss = checked ? loss : loss_parts(V, W, H, n, p, k, prm->beta, parts);
+  res->loss = track_final(&tr);
   tsr_free(ds);
   tsr_free(fs);
+  return TSR_OK;
+}
+
+/* The Euclidean MU for k > 8 through OpenBLAS: W'V and VH' are sgemm calls (two reads of
+ * V per iteration, but at the machine's FMA rate, which for large k matters more), the
+ * small products too; only k x p and n x k scratch. */
+static void gemm_apply(float *F, const float *N, const float *D, size_t count, float l1,
+                       float l2) {
+  for (size_t i = 0; i < count; i++) {
+    float d = D[i];
+    if (l1 > 0.0f) d += l1;
+    if (l2 > 0.0f) d += l2 * F[i];
+    F[i] *= N[i] / (d == 0.0f ? EPS32 : d);
+  }
+}
+
+/* NH = W'V and DH = (W'W) H: the H update's numerator and denominator. */
+static void gemm_h_terms(const float *V, const float *W, const float *H, int n, int p, int k,
+                         float *G, float *NH, float *DH) {
+  cblas_sgemm(CblasColMajor, CblasTrans, CblasNoTrans, k, p, n, 1.0f, W, n, V, n, 0.0f, NH, k);
+  cblas_sgemm(CblasColMajor, CblasTrans, CblasNoTrans, k, k, n, 1.0f, W, n, W, n, 0.0f, G, k);
+  cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, k, p, k, 1.0f, G, k, H, k, 0.0f, DH, k);
+}
+
+/* NW = V H' and DW = W (H H'). */
+static void gemm_w_terms(const float *V, const float *W, const float *H, int n, int p, int k,
+                         float *G, float *NW, float *DW) {
+  cblas_sgemm(CblasColMajor, CblasNoTrans, CblasTrans, n, k, p, 1.0f, V, n, H, k, 0.0f, NW, n);
+  cblas_sgemm(CblasColMajor, CblasNoTrans, CblasTrans, k, k, p, 1.0f, H, k, H, k, 0.0f, G, k);
+  cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, k, k, 1.0f, W, n, G, k, 0.0f, DW, n);
+}
+
+static int mu_fit_gemm(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
+                       const tsr_nmf_params *prm, int parts, tsr_nmf_result *res,
+                       tsr_error *err) {
+  if (n > INT32_MAX || p > INT32_MAX) {
+    tsr_seterror(err, "a %lld x %lld V is too large for BLAS", (long long)n, (long long)p);
+    return TSR_ELIMIT;
+  }
+  size_t nh = (size_t)k * (size_t)p, nw = (size_t)n * (size_t)k, count, bytes;
+  if (tsr_mul_size(nh + nw, 2, &count) != 0 || (count += (size_t)k * k) < nh ||
+      tsr_mul_size(count, sizeof(float), &bytes) != 0) {
+    tsr_seterror(err, "the scratch space for k = %d overflows", k);
+    return TSR_ELIMIT;
+  }
+  float *scratch = tsr_alloc(bytes);
+  if (scratch == NULL) return alloc_failure(bytes, err, "the fit's scratch space");
+  float *NH = scratch, *DH = NH + nh, *NW = DH + nh, *DW = NW + nw, *G = DW + nw;
+  float l1W = (float)((double)p * prm->alpha_W * prm->l1_ratio);
+  float l2W = (float)((double)p * prm->alpha_W * (1.0 - prm->l1_ratio));
+  float l1H = (float)((double)n * prm->alpha_H * prm->l1_ratio);
+  float l2H = (float)((double)n * prm->alpha_H * (1.0 - prm->l1_ratio));
+  int ni = (int)n, pi = (int)p, updW = prm->update_W != 0, updH = prm->update_H != 0;
+  int it = 0;
+  tracker tr;
+  if (track_start(&tr, prm, V, W, H, n, p, k, parts)) {
+    res->stopped = 1;
+  } else {
+    for (it = 1; it <= prm->max_iter; it++) {
+      if (prm->order == TSR_NMF_ORDER_SIMULTANEOUS) {
+        if (updH) gemm_h_terms(V, W, H, ni, pi, k, G, NH, DH);
+        if (updW) gemm_w_terms(V, W, H, ni, pi, k, G, NW, DW);
+        if (updH) gemm_apply(H, NH, DH, nh, l1H, l2H);
+        if (updW) gemm_apply(W, NW, DW, nw, l1W, l2W);
+      } else if (prm->order == TSR_NMF_ORDER_WH) {
+        if (updW) {
+          gemm_w_terms(V, W, H, ni, pi, k, G, NW, DW);
+          gemm_apply(W, NW, DW, nw, l1W, l2W);
+        }
+        if (updH) {
+          gemm_h_terms(V, W, H, ni, pi, k, G, NH, DH);
+          gemm_apply(H, NH, DH, nh, l1H, l2H);
+        }
+      } else {
+        if (updH) {
+          gemm_h_terms(V, W, H, ni, pi, k, G, NH, DH);
+          gemm_apply(H, NH, DH, nh, l1H, l2H);
+        }
+        if (updW) {
+          gemm_w_terms(V, W, H, ni, pi, k, G, NW, DW);
+          gemm_apply(W, NW, DW, nw, l1W, l2W);
+        }
+      }
+      int stop = track_iteration(&tr, it);
+      if (stop) {
+        res->stopped = stop == 1;
+        res->converged = stop == 2;
+        break;
+      }
+    }
+    if (it > prm->max_iter) it = prm->max_iter;
+  }
+  res->iterations = it;
+  res->loss = track_final(&tr);
+  tsr_free(scratch);
   return TSR_OK;
 }
 
@@ -1151,6 +1359,8 @@ int tsr_nmf_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
       status = tsr_nmf_cd_fit(V, n, p, k, W, H, prm, res, err);
       if (status == TSR_OK) res->loss = loss_parts(V, W, H, n, p, k, 2.0, parts);
     }
+  } else if (prm->beta == 2.0 && k > 8) {
+    status = mu_fit_gemm(V, n, p, k, W, H, prm, parts, res, err);
   } else {
     status = mu_fit(V, n, p, k, W, H, prm, parts, res, err);
   }

@@ -296,6 +296,30 @@ describe("tessera.nmf", function()
       end
     end)
 
+    it("takes the same steps for k > 8 (OpenBLAS products, generic loops)", function()
+      local V = random_matrix(14, 12, 14, 0.1)
+      local W0, H0 = random_matrix(14, 10, 15, 0.1), random_matrix(10, 12, 16, 0.1)
+      local Vt, Wt, Ht = V:totable(), W0:totable(), H0:totable()
+      for loss, step in pairs({ euclidean = paper_euclidean_step, kl = paper_kl_step }) do
+        local W2, H2 = step(Vt, Wt, Ht)
+        local m = tessera.nmf(V, { k = 10, W = W0, H = H0, loss = loss, max_iter = 1, tol = 0 })
+        assert.is_true(max_rel(m.H:totable(), H2) < 2e-5, loss .. " H")
+        assert.is_true(max_rel(m.W:totable(), W2) < 2e-5, loss .. " W")
+        W2, H2 = study_step(Vt, Wt, Ht, loss)
+        m = tessera.nmf(V, { k = 10, W = W0, H = H0, loss = loss, max_iter = 1, tol = 0,
+                             order = "simultaneous" })
+        assert.is_true(max_rel(m.H:totable(), H2) < 2e-5, loss .. " simultaneous H")
+        assert.is_true(max_rel(m.W:totable(), W2) < 2e-5, loss .. " simultaneous W")
+        local W3t, H3t = step(transpose(Vt), transpose(Ht), transpose(Wt))
+        m = tessera.nmf(V, { k = 10, W = W0, H = H0, loss = loss, max_iter = 1, tol = 0, order = "WH" })
+        assert.is_true(max_rel(m.W:totable(), transpose(H3t)) < 2e-5, loss .. " WH W")
+        assert.is_true(max_rel(m.H:totable(), transpose(W3t)) < 2e-5, loss .. " WH H")
+        local long = tessera.nmf(amen(), { k = 12, loss = loss, max_iter = 40, tol = 0, every = 1,
+                                           init = "random", seed = 4 })
+        assert_non_increasing(history_losses(long), "k = 12 " .. loss)
+      end
+    end)
+
     it("takes scikit-learn's order (W first) with order = 'WH'", function()
       local V = random_matrix(8, 6, 21, 0.1)
       local W0, H0 = random_matrix(8, 2, 22, 0.1), random_matrix(2, 6, 23, 0.1)
