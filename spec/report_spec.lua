@@ -2,7 +2,6 @@
 -- and a real browser (headless Chromium) decodes every picture and every audio file.
 local tessera = require "tessera"
 local helpers = require "helpers"
-local cjson = require "cjson"
 
 -- Tag balance and attributes checked by Python's html.parser; prints src/href values.
 local function check_html(path)
@@ -86,16 +85,8 @@ describe("tessera.report", function()
 
   it("opens in headless Chromium with every image decoded and every audio playable", function()
     local _, index = build_report(dir)
-    local profile = helpers.tmpdir()
-    local out = helpers.run(string.format(
-      "chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run " ..
-      "--disable-background-networking --disable-component-update --disable-sync " ..
-      "--user-data-dir=%s --virtual-time-budget=15000 --dump-dom %s 2>/dev/null",
-      helpers.shell_quote(profile), helpers.shell_quote("file://" .. index .. "#selfcheck")))
-    helpers.rmtree(profile)
-    local json = out:match('<pre id="selfcheck">(.-)</pre>')
-    assert.truthy(json, "the page's self-check did not run: " .. out:sub(1, 300))
-    local result = cjson.decode(json)
+    local result, why = helpers.browser_selfcheck(index)
+    assert.truthy(result, "the page's self-check did not run: " .. tostring(why))
     assert.equal(2, #result.images)
     for _, img in ipairs(result.images) do assert.is_true(img.width > 0, img.src) end
     assert.equal(2, #result.audio)

@@ -64,4 +64,20 @@ end
 
 helpers.samples = "/usr/share/sonic-pi/samples"
 
+-- Opens a tessera report (index.html) in headless Chromium with its #selfcheck script, which
+-- waits for every image and audio element; returns the decoded result
+-- {images = {{src=, width=}}, audio = {{src=, duration=}}}, or nil and what Chromium printed.
+function helpers.browser_selfcheck(index)
+  local profile = helpers.tmpdir()
+  local out = helpers.run(string.format(
+    "chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run " ..
+    "--disable-background-networking --disable-component-update --disable-sync " ..
+    "--user-data-dir=%s --virtual-time-budget=30000 --dump-dom %s 2>/dev/null",
+    helpers.shell_quote(profile), helpers.shell_quote("file://" .. index .. "#selfcheck")))
+  helpers.rmtree(profile)
+  local json = out:match('<pre id="selfcheck">(.-)</pre>')
+  if not json then return nil, out:sub(1, 300) end
+  return require("cjson").decode(json)
+end
+
 return helpers
