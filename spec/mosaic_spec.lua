@@ -452,6 +452,73 @@ describe("tessera.mosaic", function()
     end)
   end)
 
+  describe("bin/tessera mosaic", function()
+    local tessera_bin = helpers.root .. "/bin/tessera"
+
+    it("renders a recipe, prints one line, and hits the cache the second time", function()
+      local path = write_recipe(dir, "r.lua", { duration = 1.5, out = "r.wav", sources = sources(),
+                                                layers = { { W = "garzul:1-2", H = "amen:1-2" } } })
+      local cmd = format("%s mosaic %s --cache-dir %s 2>&1", tessera_bin, helpers.shell_quote(path),
+        helpers.shell_quote(cache_dir))
+      local out, ok = helpers.run(cmd)
+      assert.is_true(ok, out)
+      assert.matches("^wrote " .. (dir .. "/r.wav"):gsub("%p", "%%%0") ..
+        ": 1%.50 s at 22050 Hz, 1 layer, 2 sources, phase amen; cache 0 hits, %d+ misses, 2 NMF; [%d.]+ s\n$", out)
+      local first = tessera.audio.load(dir .. "/r.wav")
+      out, ok = helpers.run(cmd)
+      assert.is_true(ok, out)
+      assert.matches("cache %d+ hits, 0 misses, 0 NMF", out)
+      assert.is_true(identical(first, tessera.audio.load(dir .. "/r.wav")))
+      out, ok = helpers.run(format("%s mosaic %s -o %s --cache-dir %s 2>&1", tessera_bin,
+        helpers.shell_quote(path), helpers.shell_quote(dir .. "/o.flac"), helpers.shell_quote(cache_dir)))
+      assert.is_true(ok, out)
+      assert.is_true(helpers.exists(dir .. "/o.flac"))
+    end)
+
+    it("fails with one line and status 1", function()
+      local path = write_recipe(dir, "r.lua", { duration = 1.5, sources = sources(),
+                                                layers = { { W = "amen:1" } } })
+      local out, ok, code = helpers.run(format("%s mosaic %s 2>&1", tessera_bin, helpers.shell_quote(path)))
+      assert.is_falsy(ok)
+      assert.equal(1, code)
+      assert.equal("tessera: mosaic: " .. path .. " has no 'out': give -o OUT.wav\n", out)
+      path = write_recipe(dir, "bad.lua", { duration = 1.5, sources = sources(), out = "x.wav",
+                                            layers = { { W = "amen:1", gian = 1 } } })
+      out, ok = helpers.run(format("%s mosaic %s 2>&1", tessera_bin, helpers.shell_quote(path)))
+      assert.is_falsy(ok)
+      assert.equal("tessera: tessera.mosaic: " .. path .. ": layer 1: key 'gian' is not a layer option " ..
+        "(expected one of: W, H, gain, shift, stretch, loop, fit, target, name)\n", out)
+    end)
+  end)
+
+  describe("bin/tessera decompose", function()
+    it("writes W.npy, H.npy, model.json, one WAV per component and their sum", function()
+      local out_dir = dir .. "/amen"
+      local out, ok = helpers.run(format("%s/bin/tessera decompose %s/loop_amen.flac --duration 1 " ..
+        "-k 3 --iter 20 --seed 1 -o %s 2>&1", helpers.root, SAMPLES, helpers.shell_quote(out_dir)))
+      assert.is_true(ok, out)
+      assert.matches("^decomposed .*loop_amen%.flac %(1%.00 s at 22050 Hz%) into 3 components", out)
+      local files = helpers.listdir(out_dir)
+      table.sort(files)
+      assert.same({ "H.npy", "W.npy", "component_1.wav", "component_2.wav", "component_3.wav",
+                    "model.json", "sum.wav" }, files)
+      local m = tessera.nmf.load(out_dir)
+      assert.same({ 1025, 3 }, { m.W:shape() })
+      local a = tessera.audio.load(SAMPLES .. "/loop_amen.flac", { sr = 22050, duration = 1 })
+      local S = tessera.stft(a)
+      assert.same({ S:shape() }, { m.n, m.p })
+      -- Wiener components add up to the clip, and the sum file is that sum
+      local sum
+      for i = 1, 3 do
+        local c = tessera.audio.load(format("%s/component_%d.wav", out_dir, i))
+        assert.is_true(identical(c, m:audio(i, S, { method = "wiener" })))
+        sum = sum and sum:mix(c) or c
+      end
+      assert.is_true(max_diff(sum, a) < 1e-5)
+      assert.is_true(max_diff(tessera.audio.load(out_dir .. "/sum.wav"), a) < 1e-5)
+    end)
+  end)
+
   describe("recipes in the sandbox", function()
     local function run_code(code)
       local path = dir .. "/r.lua"
