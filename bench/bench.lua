@@ -163,7 +163,9 @@ local function report(dir)
   put("its iterations (checks, initial and final objective). The floor and its formulas are")
   put("explained in bench/README.md.")
   put("")
-  put("- machine: %s, %s cores; %s", meta.cpu or "?", meta.cores or "?", meta.kernel or "")
+  put("- machine: %s, %s cores; %s; load average at the start %s (other work on the machine",
+      meta.cpu or "?", meta.cores or "?", meta.kernel or "", meta.load or "?")
+  put("  slows both peers and the floor, unevenly: compare runs made in the same conditions)")
   put("- floor (bench/floor.c, %d threads): %.1f G fused multiply-add/s, %.2f G divides/s",
       floor.threads, floor.fma_per_s / 1e9, floor.div_per_s / 1e9)
   local env = meta.openblas_env and meta.openblas_env:match("%S") and meta.openblas_env or "none set"

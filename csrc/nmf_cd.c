@@ -7,14 +7,15 @@
  * machine's peak. So the H half-step and the next iteration's V·Hᵀ share one pass over V in
  * column blocks that stay in cache: Gᵀ = V_Jᵀ·W, sweep H_J, then V·Hᵀ += V_J·H_Jᵀ. Columns of
  * H are independent given Wᵀ·W, so this is the same algorithm, only fused. The pass runs on
- * a small pthread pool (columns split evenly, partial sums reduced in a fixed order, so the
- * result is bit-identical for the same input and thread count). */
+ * a small pthread pool over fixed chunks of columns whose partial sums are added in chunk
+ * order, so the result is bit-identical for the same input whatever the thread count. */
 #include "nmf.h"
 
 #include <cblas.h>
 #include <float.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -25,6 +26,7 @@
 enum {
   CD_BLOCK = 9,        /* columns of V per step of the fused pass: a few, so that V·Hᵀ finds
                         * them in L1 right after Gᵀ read them (measured best of 3..96) */
+  CD_CHUNKS = 16,      /* independent partial sums per pass: the unit of load balancing */
   CD_MAX_THREADS = 64
 };
 
@@ -365,15 +367,21 @@ static double cd_frob(const double *A, const double *B, int k) {
 }
 
 /* ---------------------------------------------------------------------------------------
- * The fused H pass and its thread pool. */
-typedef struct cd_worker {
-  int64_t j_lo, j_hi; /* the columns of V this worker owns */
-  float *Gt, *Ht;     /* CD_BLOCK x k scratch */
+ * The fused H pass and its thread pool. V's columns are cut into a fixed number of chunks,
+ * each with its own partial sums; threads take chunks as they come free (a core that
+ * another program holds up does not hold up the pass), and the partial sums are added in
+ * chunk order, so the result does not depend on the threads at all. */
+typedef struct cd_chunk {
+  int64_t j_lo, j_hi; /* its columns of V */
   float *P;           /* n x k partial V·Hᵀ */
-  double *hh;         /* k x k partial H·Hᵀ */
+  double *hh;         /* k x k partial H·Hᵀ (upper triangle) */
   double viol, cross;
-  double vnorm2;      /* ‖V_J‖² over the worker's columns, on a pass with check_v */
+  double vnorm2;      /* ‖V‖² over its columns, on a pass with check_v */
   int bad;            /* V holds a negative, NaN or infinite entry there */
+} cd_chunk;
+
+typedef struct cd_worker {
+  float *Gt, *Ht;     /* CD_BLOCK x k scratch */
 } cd_worker;
 
 /* What one pass over V computes, each worker over its own columns. */
@@ -398,6 +406,9 @@ typedef struct cd_pass {
   int check_v;        /* CD_PASS_VHT / CD_PASS_GT: also check V and sum ‖V‖² */
   cd_kernels kr;
   cd_worker *wk;
+  cd_chunk *ch;
+  int nchunks;
+  atomic_int next;    /* the next chunk to take */
 } cd_pass;
 
 /* H's block (k x nb, column-major in H) into Ht (nb x k), and back. */
@@ -417,8 +428,7 @@ static double cd_block_norm2(const cd_pass *ps, const float *Vj, int nb, int *ba
   return s;
 }
 
-static void cd_pass_run_worker(const cd_pass *ps, int w) {
-  cd_worker *me = &ps->wk[w];
+static void cd_pass_run_chunk(const cd_pass *ps, cd_chunk *me, const cd_worker *scratch) {
   const int64_t n = ps->n;
   const int k = ps->k;
   const int fused = ps->mode == CD_PASS_FUSED;
@@ -433,7 +443,7 @@ static void cd_pass_run_worker(const cd_pass *ps, int w) {
     const int nb = (int)(me->j_hi - j0 < CD_BLOCK ? me->j_hi - j0 : CD_BLOCK);
     const float *Vj = ps->V + j0 * n;
     const float *Vnext = j0 + CD_BLOCK < me->j_hi ? Vj + (int64_t)CD_BLOCK * n : NULL;
-    float *Gt = me->Gt, *Ht = me->Ht;
+    float *Gt = scratch->Gt, *Ht = scratch->Ht;
     float *Hj = ps->H + j0 * k;
     if (ps->mode == CD_PASS_GT) {
       ps->kr.gt_block(ps->W, n, k, Vj, nb, Gt, Vnext);
@@ -463,6 +473,13 @@ static void cd_pass_run_worker(const cd_pass *ps, int w) {
   }
 }
 
+/* Worker w's part of a pass: chunks until none is left. */
+static void cd_pass_run_worker(cd_pass *ps, int w) {
+  int c;
+  while ((c = atomic_fetch_add(&ps->next, 1)) < ps->nchunks)
+    cd_pass_run_chunk(ps, &ps->ch[c], &ps->wk[w]);
+}
+
 /* Workers 1..nthreads-1 wait for a new generation, run their share of the pass, and report
  * back; the calling thread is worker 0. */
 typedef struct cd_pool {
@@ -470,7 +487,7 @@ typedef struct cd_pool {
   pthread_cond_t go, done;
   unsigned long gen;
   int pending, quit, nthreads;
-  const cd_pass *pass;
+  cd_pass *pass;
   pthread_t tid[CD_MAX_THREADS];
 } cd_pool;
 
@@ -488,7 +505,7 @@ static void *cd_thread_main(void *arg) {
     while (pl->gen == seen && !pl->quit) pthread_cond_wait(&pl->go, &pl->mu);
     if (pl->quit) break;
     seen = pl->gen;
-    const cd_pass *ps = pl->pass;
+    cd_pass *ps = pl->pass;
     pthread_mutex_unlock(&pl->mu);
     cd_pass_run_worker(ps, ta->id);
     pthread_mutex_lock(&pl->mu);
@@ -543,7 +560,8 @@ static void cd_pool_stop(cd_pool *pl, int started) {
   pthread_mutex_destroy(&pl->mu);
 }
 
-static void cd_pool_run(cd_pool *pl, const cd_pass *ps) {
+static void cd_pool_run(cd_pool *pl, cd_pass *ps) {
+  atomic_store(&ps->next, 0);
   if (pl->nthreads > 1) {
     pthread_mutex_lock(&pl->mu);
     pl->pass = ps;
@@ -560,11 +578,11 @@ static void cd_pool_run(cd_pool *pl, const cd_pass *ps) {
   }
 }
 
-/* V·Hᵀ = the workers' partial sums, added in worker order (deterministic). */
-static void cd_reduce_vht(float *VHt, const cd_worker *wk, int nthreads, size_t nk) {
-  memcpy(VHt, wk[0].P, sizeof(float) * nk);
-  for (int w = 1; w < nthreads; w++)
-    for (size_t e = 0; e < nk; e++) VHt[e] += wk[w].P[e];
+/* V·Hᵀ = the chunks' partial sums, added in chunk order. */
+static void cd_reduce_vht(float *VHt, const cd_chunk *ch, int nchunks, size_t nk) {
+  memcpy(VHt, ch[0].P, sizeof(float) * nk);
+  for (int c = 1; c < nchunks; c++)
+    for (size_t e = 0; e < nk; e++) VHt[e] += ch[c].P[e];
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -683,11 +701,12 @@ int tsr_nmf_cd_fit(const float *V, int64_t n, int64_t p, int k, float *W, float 
   const float l1h = (float)((double)n * prm->alpha_H * prm->l1_ratio);
   const float l2h = (float)((double)n * prm->alpha_H * (1.0 - prm->l1_ratio));
 
+  const int64_t nblocks = (p + CD_BLOCK - 1) / CD_BLOCK;
+  const int nchunks = nblocks < CD_CHUNKS ? (int)nblocks : CD_CHUNKS;
   int want = prm->threads > 0 ? prm->threads : openblas_get_num_threads();
-  int64_t max_by_cols = (p + CD_BLOCK - 1) / CD_BLOCK;
   if (want < 1) want = 1;
   if (want > CD_MAX_THREADS) want = CD_MAX_THREADS;
-  if ((int64_t)want > max_by_cols) want = (int)max_by_cols;
+  if (want > nchunks) want = nchunks;
 
   const size_t kk = (size_t)k * (size_t)k;
   float *VHt = cd_alloc(nk, sizeof(float), &status);
@@ -701,8 +720,16 @@ int tsr_nmf_cd_fit(const float *V, int64_t n, int64_t p, int k, float *W, float 
   for (int w = 0; wk != NULL && w < want; w++) {
     wk[w].Gt = cd_alloc((size_t)CD_BLOCK * (size_t)k, sizeof(float), &status);
     wk[w].Ht = cd_alloc((size_t)CD_BLOCK * (size_t)k, sizeof(float), &status);
-    wk[w].P = cd_alloc(nk, sizeof(float), &status);
-    wk[w].hh = cd_alloc(kk, sizeof(double), &status);
+  }
+  cd_chunk *ch = cd_alloc((size_t)nchunks, sizeof(cd_chunk), &status);
+  if (ch != NULL) memset(ch, 0, sizeof(cd_chunk) * (size_t)nchunks);
+  for (int c = 0; ch != NULL && c < nchunks; c++) {
+    /* Whole blocks per chunk, as even as they come. */
+    ch[c].j_lo = nblocks * c / nchunks * CD_BLOCK;
+    ch[c].j_hi = nblocks * (c + 1) / nchunks * CD_BLOCK;
+    if (ch[c].j_hi > p) ch[c].j_hi = p;
+    ch[c].P = cd_alloc(nk, sizeof(float), &status);
+    ch[c].hh = cd_alloc(kk, sizeof(double), &status);
   }
   cd_pool pool;
   cd_thread_arg targs[CD_MAX_THREADS];
@@ -713,14 +740,10 @@ int tsr_nmf_cd_fit(const float *V, int64_t n, int64_t p, int k, float *W, float 
     goto done;
   }
 
-  const int nthreads = cd_pool_start(&pool, targs, want);
-  pool_started = nthreads > 1;
-  for (int w = 0; w < nthreads; w++) {
-    wk[w].j_lo = p * w / nthreads;
-    wk[w].j_hi = p * (w + 1) / nthreads;
-  }
+  pool_started = cd_pool_start(&pool, targs, want) > 1;
   cd_pass ps = {.mode = CD_PASS_VHT, .V = V, .n = n, .p = p, .k = k, .W = W, .H = H,
-                .Gfix = Gfix, .Qh = Qh, .l1h = l1h, .kr = cd_pick_kernels(), .wk = wk};
+                .Gfix = Gfix, .Qh = Qh, .l1h = l1h, .kr = cd_pick_kernels(), .wk = wk, .ch = ch,
+                .nchunks = nchunks};
 
   /* The state every iteration starts from: V·Hᵀ and H·Hᵀ for the current H, Wᵀ·W. */
   memset(HHt, 0, sizeof(double) * kk);
@@ -742,15 +765,15 @@ int tsr_nmf_cd_fit(const float *V, int64_t n, int64_t p, int k, float *W, float 
   ps.check_v = 0;
   double vnorm2 = 0.0;
   int bad = 0;
-  for (int w = 0; w < nthreads; w++) {
-    vnorm2 += wk[w].vnorm2;
-    bad |= wk[w].bad;
+  for (int c = 0; c < nchunks; c++) {
+    vnorm2 += ch[c].vnorm2;
+    bad |= ch[c].bad;
   }
   if (bad) {
     status = cd_check_factor("V", V, n, p, err); /* names the first bad entry */
     goto done;
   }
-  if (have_vht) cd_reduce_vht(VHt, wk, nthreads, nk);
+  if (have_vht) cd_reduce_vht(VHt, ch, nchunks, nk);
 
   double cross = 0.0; /* tr(Hᵀ·Wᵀ·V) for the current W and H */
   int cross_known = 0;
@@ -775,13 +798,13 @@ int tsr_nmf_cd_fit(const float *V, int64_t n, int64_t p, int k, float *W, float 
       cd_pool_run(&pool, &ps);
       memset(HHt, 0, sizeof(double) * kk);
       cross = 0.0;
-      for (int w = 0; w < nthreads; w++) {
-        violation += wk[w].viol;
-        cross += wk[w].cross;
-        for (size_t e = 0; e < kk; e++) HHt[e] += wk[w].hh[e];
+      for (int c = 0; c < nchunks; c++) {
+        violation += ch[c].viol;
+        cross += ch[c].cross;
+        for (size_t e = 0; e < kk; e++) HHt[e] += ch[c].hh[e];
       }
       cd_gram_mirror(HHt, k);
-      if (ps.need_vht) cd_reduce_vht(VHt, wk, nthreads, nk);
+      if (ps.need_vht) cd_reduce_vht(VHt, ch, nchunks, nk);
       have_vht = ps.need_vht;
       cross_known = 1;
     } else {
@@ -808,7 +831,7 @@ finish:
     if (!have_vht) {
       ps.mode = CD_PASS_VHT;
       cd_pool_run(&pool, &ps);
-      cd_reduce_vht(VHt, wk, nthreads, nk);
+      cd_reduce_vht(VHt, ch, nchunks, nk);
     }
     cross = cd_dot(W, VHt, nk);
   }
@@ -825,10 +848,13 @@ done:
   for (int w = 0; wk != NULL && w < want; w++) {
     tsr_free(wk[w].Gt);
     tsr_free(wk[w].Ht);
-    tsr_free(wk[w].P);
-    tsr_free(wk[w].hh);
   }
   tsr_free(wk);
+  for (int c = 0; ch != NULL && c < nchunks; c++) {
+    tsr_free(ch[c].P);
+    tsr_free(ch[c].hh);
+  }
+  tsr_free(ch);
   tsr_free(Gfix);
   tsr_free(HHt);
   tsr_free(WtW);
