@@ -218,8 +218,10 @@ describe("tessera.nmf", function()
       local a, b, one, three = fit(2), fit(2), fit(1), fit(3)
       for _, m in ipairs { b, one, three } do
         assert.is_true(same_matrix(a.W, m.W) and same_matrix(a.H, m.H))
-        assert.equal(a.loss, m.loss)
+        -- m.loss is summed afresh by tsr_nmf_fit in per-thread parts: equal up to rounding.
+        assert.is_true(rel(m.loss, a.loss) < 1e-12)
       end
+      assert.equal(a.loss, b.loss)
     end)
 
     it("stops when on_iter returns false", function()
