@@ -29,7 +29,9 @@ local KS = { 4, 16 }
 
 -- What each algorithm means on each side.
 local ALGOS = {
-  ["mu-euc"] = { label = "MU Euclidean", opts = { solver = "mu", loss = "euclidean", order = "WH" } },
+  ["mu-euc"] = {
+    label = "MU Euclidean", opts = { solver = "mu", loss = "euclidean", order = "WH" },
+  },
   ["mu-kl"] = { label = "MU KL", opts = { solver = "mu", loss = "kl", order = "WH" } },
   cd = { label = "CD Euclidean", opts = { solver = "cd", loss = "euclidean" } },
 }
@@ -153,7 +155,8 @@ local function report(dir)
   local function put(fmt, ...) out[#out + 1] = fmt:format(...) end
   put("# tessera benchmark: NMF seconds per iteration against scikit-learn")
   put("")
-  put("Written by `make bench` (scripts/bench.sh) on %s. One run: tessera, scikit-learn and", meta.date or "?")
+  put("Written by `make bench` (scripts/bench.sh) on %s. One run: tessera, scikit-learn and",
+      meta.date or "?")
   put("this machine's floor measured one after the other. Both peers get the same V (float32),")
   put("the same initial W0, H0 (random init, seed %d) through init 'custom', tol 0 and the", SEED)
   put("same iteration count; s/iter is the best of the repetitions of that fixed count, setup")
@@ -168,7 +171,8 @@ local function report(dir)
   put("  slows both peers and the floor, unevenly: compare runs made in the same conditions)")
   put("- floor (bench/floor.c, %d threads): %.1f G fused multiply-add/s, %.2f G divides/s",
       floor.threads, floor.fma_per_s / 1e9, floor.div_per_s / 1e9)
-  local env = meta.openblas_env and meta.openblas_env:match("%S") and meta.openblas_env or "none set"
+  local env = meta.openblas_env
+  if not (env and env:match("%S")) then env = "none set" end
   put("- tessera %s; OpenBLAS variables in the environment (both peers): %s", tessera.version, env)
   put("- scikit-learn %s, numpy %s", config.sklearn or "?", config.numpy or "?")
   if type(config.threadpoolctl) == "table" then
@@ -198,8 +202,11 @@ local function report(dir)
     put("")
     put("Floor inputs: reading V at %.1f GB/s (%s per read).", bw / 1e9, fmt_s(sh.v_bytes / bw))
     put("")
-    put("| algorithm | k | iters x reps | tessera s/iter | scikit-learn s/iter | sklearn/tessera | floor s/iter | tessera/floor | tessera peak RSS | 1-iteration fit tessera / sklearn | final ‖V−WH‖² tessera / sklearn |")
-    put("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    local head = { "algorithm", "k", "iters x reps", "tessera s/iter", "scikit-learn s/iter",
+                   "sklearn/tessera", "floor s/iter", "tessera/floor", "tessera peak RSS",
+                   "1-iteration fit tessera / sklearn", "final ‖V−WH‖² tessera / sklearn" }
+    put("| %s |", table.concat(head, " | "))
+    put("|%s", string.rep(" --- |", #head))
     for _, algo in ipairs(ALGO_ORDER) do
       for _, k in ipairs(KS) do
         local key = ("%s/%s/%d"):format(case.name, algo, k)
@@ -254,7 +261,8 @@ elseif mode == "run" then
   run(dir, case, algo, math.tointeger(k), math.tointeger(iters), math.tointeger(reps))
 elseif mode == "sizes" then
   local out = {}
-  for _, r in ipairs(read_jsonl(path(assert(arg[2], "usage: bench.lua sizes DIR"), "prepare.jsonl"))) do
+  local dir = assert(arg[2], "usage: bench.lua sizes DIR")
+  for _, r in ipairs(read_jsonl(path(dir, "prepare.jsonl"))) do
     out[#out + 1] = ("%dx%d"):format(r.n, r.p)
   end
   print(table.concat(out, " "))

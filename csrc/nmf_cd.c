@@ -205,7 +205,8 @@ gt_tile(const float *W, int64_t n, const float *Vj, int nb, int jj, int t, int N
 #pragma GCC unroll 3
     for (int c = 0; c < NC; c++) {
       vv[c] = _mm256_loadu_ps(v[c] + i);
-      if (pf != NULL && (i & 15) == 0) _mm_prefetch((const char *)(pf + (int64_t)c * n + i), _MM_HINT_T0);
+      if (pf != NULL && (i & 15) == 0) /* one prefetch per 64-byte line */
+        _mm_prefetch((const char *)(pf + (int64_t)c * n + i), _MM_HINT_T0);
     }
 #pragma GCC unroll 4
     for (int d = 0; d < NT; d++) {
@@ -449,7 +450,8 @@ static void cd_pass_run_chunk(const cd_pass *ps, cd_chunk *me, const cd_worker *
       ps->kr.gt_block(ps->W, n, k, Vj, nb, Gt, Vnext);
       if (ps->check_v) me->vnorm2 += cd_block_norm2(ps, Vj, nb, &me->bad);
       for (int t = 0; t < k; t++)
-        memcpy(ps->Gfix + j0 + (int64_t)t * ps->p, Gt + (int64_t)t * nb, sizeof(float) * (size_t)nb);
+        memcpy(ps->Gfix + j0 + (int64_t)t * ps->p, Gt + (int64_t)t * nb,
+               sizeof(float) * (size_t)nb);
       continue;
     }
     if (ps->mode == CD_PASS_VHT) {
@@ -460,7 +462,8 @@ static void cd_pass_run_chunk(const cd_pass *ps, cd_chunk *me, const cd_worker *
     }
     if (ps->Gfix != NULL) {
       for (int t = 0; t < k; t++)
-        memcpy(Gt + (int64_t)t * nb, ps->Gfix + j0 + (int64_t)t * ps->p, sizeof(float) * (size_t)nb);
+        memcpy(Gt + (int64_t)t * nb, ps->Gfix + j0 + (int64_t)t * ps->p,
+               sizeof(float) * (size_t)nb);
     } else {
       ps->kr.gt_block(ps->W, n, k, Vj, nb, Gt, vht ? NULL : Vnext);
     }
@@ -685,7 +688,8 @@ int tsr_nmf_cd_fit(const float *V, int64_t n, int64_t p, int k, float *W, float 
   int status = cd_check_params(n, p, k, prm, err);
   if (status != TSR_OK) return status;
   size_t np_, nk, kp;
-  if (tsr_mul_size((size_t)n, (size_t)p, &np_) != 0 || tsr_mul_size((size_t)n, (size_t)k, &nk) != 0 ||
+  if (tsr_mul_size((size_t)n, (size_t)p, &np_) != 0 ||
+      tsr_mul_size((size_t)n, (size_t)k, &nk) != 0 ||
       tsr_mul_size((size_t)k, (size_t)p, &kp) != 0 || np_ > (size_t)INT64_MAX) {
     tsr_seterror(err, "a %lld x %lld factorisation with k %d is too large", (long long)n,
                  (long long)p, k);

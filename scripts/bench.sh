@@ -30,8 +30,11 @@ jobs=(
 echo "bench: building V and the shared initial factors" >&2
 "$HOST" bench/bench.lua prepare "$work" > "$work/prepare.jsonl"
 
+meta_format='{"date": "%s", "load": "%s", "cpu": "%s", "cores": "%s", "kernel": "%s", '
+meta_format+='"openblas_env": "%s"}\n'
 {
-  printf '{"date": "%s", "load": "%s", "cpu": "%s", "cores": "%s", "kernel": "%s", "openblas_env": "%s"}\n' \
+  # shellcheck disable=SC2059 # the format is ours
+  printf "$meta_format" \
     "$(date -u '+%Y-%m-%d %H:%M UTC')" "$(cut -d' ' -f1-3 /proc/loadavg)" \
     "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)" \
     "$(nproc)" "$(uname -sr)" \

@@ -132,7 +132,7 @@ describe("tessera.nmf", function()
       assert.is_true(rel(m.loss, ref.loss) < 1e-5, ("%.9g vs %.9g"):format(m.loss, ref.loss))
     end)
 
-    it("with update_W = false solves for H as scikit-learn does on the transposed problem", function()
+    it("with update_W = false solves for H as scikit-learn does on Vᵀ", function()
       local m = tessera.nmf(V, { k = K, solver = "cd", W = W0, update_W = false,
                                  max_iter = 50, tol = 0 })
       local ref = sklearn(dir, { k = K, max_iter = 50, tol = 0, transpose = true,
@@ -147,8 +147,8 @@ describe("tessera.nmf", function()
       assert.equal(81, #m.history) -- iteration 0 and every one after it
       for i = 2, #m.history do
         local before, after = m.history[i - 1].loss, m.history[i].loss
-        assert.is_true(after <= before * (1 + 1e-6),
-                       ("iteration %d: %.9g after %.9g"):format(m.history[i].iteration, after, before))
+        assert.is_true(after <= before * (1 + 1e-6), ("iteration %d: %.9g after %.9g"):format(
+                       m.history[i].iteration, after, before))
       end
       assert.is_true(m.history[#m.history].loss < 0.5 * m.history[1].loss)
     end)
