@@ -190,16 +190,22 @@ AVX2_FN static inline __m256 guard8(__m256 y) {
   return _mm256_blendv_ps(y, _mm256_set1_ps(EPS32), small);
 }
 
+/* 1/y to about one ulp: the hardware estimate (12 bits) and one Newton step; a division
+ * costs several times more and was half of a KL iteration. */
+AVX2_FN static inline __m256 recip8(__m256 y) {
+  __m256 x = _mm256_rcp_ps(y);
+  return _mm256_fmadd_ps(x, _mm256_fnmadd_ps(y, x, _mm256_set1_ps(1.0f)), x);
+}
+
 AVX2_FN static void prep_avx2(const float *W, int64_t n, int k, const float *h,
                               const float *v, float *r, float *q) {
   int64_t i = 0;
   if (q == NULL) {
     for (; i + 8 <= n; i += 8)
-      _mm256_storeu_ps(r + i, _mm256_div_ps(_mm256_loadu_ps(v + i), guard8(wh8(W, n, k, h, i))));
+      _mm256_storeu_ps(r + i, _mm256_mul_ps(_mm256_loadu_ps(v + i), recip8(guard8(wh8(W, n, k, h, i)))));
   } else {
-    const __m256 one = _mm256_set1_ps(1.0f);
     for (; i + 8 <= n; i += 8) {
-      __m256 t = _mm256_div_ps(one, guard8(wh8(W, n, k, h, i)));
+      __m256 t = recip8(guard8(wh8(W, n, k, h, i)));
       _mm256_storeu_ps(q + i, t);
       _mm256_storeu_ps(r + i, _mm256_mul_ps(_mm256_mul_ps(t, t), _mm256_loadu_ps(v + i)));
     }
@@ -363,13 +369,7 @@ AVX2_FN static double loss_col_avx2(int cls, const float *W, int64_t n, int k, c
  * columns of W and the accumulators in registers (K is a constant after inlining). */
 #define ALWAYS_INLINE __attribute__((always_inline)) inline
 #define UNROLL8 _Pragma("GCC unroll 8")
-
-/* 1/y to about one ulp: the hardware estimate (12 bits) and one Newton step; a division
- * costs several times more and was half of a KL iteration. */
-AVX2_FN static inline __m256 recip8(__m256 y) {
-  __m256 x = _mm256_rcp_ps(y);
-  return _mm256_fmadd_ps(x, _mm256_fnmadd_ps(y, x, _mm256_set1_ps(1.0f)), x);
-}
+#define UNROLL16 _Pragma("GCC unroll 16")
 
 /* Lanes 0..m-1 set: the last, partial block of rows is read and written masked, its
  * missing lanes reading as 0 (which every formula below turns into 0). */
@@ -387,29 +387,32 @@ AVX2_FN static ALWAYS_INLINE void store8(float *p, __m256 x, int masked, __m256i
 }
 
 /* Rows i..i+7 of the H update's sums for one column: acc[a] += W[:, a] r with
- * r = v / WH (KL) or v / WH^2 (IS, where accq[a] += W[:, a] / WH too). */
+ * r = v / WH (KL) or v / WH^2 (IS, where accq[a] += W[:, a] / WH too). Up to K = 8 the
+ * columns of W and h's broadcasts stay in registers; beyond, they are reloaded (L1). */
 AVX2_FN static ALWAYS_INLINE void hstep(const float *W, int64_t n, int K, int is, int64_t i,
-                                        const __m256 *hb, const float *v, __m256 *acc,
-                                        __m256 *accq, int masked, __m256i mask) {
+                                        const __m256 *hb, const float *h, const float *v,
+                                        __m256 *acc, __m256 *accq, int masked, __m256i mask) {
   __m256 w[8], y = _mm256_setzero_ps();
-  UNROLL8 for (int a = 0; a < K; a++) {
-    w[a] = load8(W + a * n + i, masked, mask);
-    y = _mm256_fmadd_ps(w[a], hb[a], y);
+  UNROLL16 for (int a = 0; a < K; a++) {
+    __m256 wa = load8(W + a * n + i, masked, mask);
+    if (K <= 8) w[a] = wa;
+    y = _mm256_fmadd_ps(wa, K <= 8 ? hb[a] : _mm256_broadcast_ss(h + a), y);
   }
   __m256 t = recip8(guard8(y)), x = load8(v + i, masked, mask);
   __m256 r = is ? _mm256_mul_ps(_mm256_mul_ps(t, t), x) : _mm256_mul_ps(x, t);
-  UNROLL8 for (int a = 0; a < K; a++) {
-    acc[a] = _mm256_fmadd_ps(w[a], r, acc[a]);
-    if (is) accq[a] = _mm256_fmadd_ps(w[a], t, accq[a]);
+  UNROLL16 for (int a = 0; a < K; a++) {
+    __m256 wa = K <= 8 ? w[a] : load8(W + a * n + i, masked, mask);
+    acc[a] = _mm256_fmadd_ps(wa, r, acc[a]);
+    if (is) accq[a] = _mm256_fmadd_ps(wa, t, accq[a]);
   }
 }
 
 AVX2_FN static ALWAYS_INLINE void hsweep_k(const float *restrict W, int64_t n, int K, int is,
                                            const float *restrict h, const float *restrict v,
                                            float *restrict num, float *restrict dq) {
-  __m256 hb[8], acc[8], accq[8];
-  UNROLL8 for (int a = 0; a < K; a++) {
-    hb[a] = _mm256_set1_ps(h[a]);
+  __m256 hb[8], acc[16], accq[16];
+  UNROLL16 for (int a = 0; a < K; a++) {
+    if (K <= 8) hb[a] = _mm256_set1_ps(h[a]);
     acc[a] = accq[a] = _mm256_setzero_ps();
   }
   __m256i all = _mm256_set1_epi32(-1);
@@ -417,10 +420,10 @@ AVX2_FN static ALWAYS_INLINE void hsweep_k(const float *restrict W, int64_t n, i
   for (; i + 8 <= n; i += 8) {
     /* V is read from memory here, first in the pass: fetch the next group's column. */
     _mm_prefetch((const char *)(v + 4 * n + i), _MM_HINT_T0);
-    hstep(W, n, K, is, i, hb, v, acc, accq, 0, all);
+    hstep(W, n, K, is, i, hb, h, v, acc, accq, 0, all);
   }
-  if (i < n) hstep(W, n, K, is, i, hb, v, acc, accq, 1, tail_mask(n - i));
-  UNROLL8 for (int a = 0; a < K; a++) {
+  if (i < n) hstep(W, n, K, is, i, hb, h, v, acc, accq, 1, tail_mask(n - i));
+  UNROLL16 for (int a = 0; a < K; a++) {
     num[a] = hsum8(acc[a]);
     if (is) dq[a] = hsum8(accq[a]);
   }
@@ -480,10 +483,18 @@ AVX2_FN static void dots2_avx2(const float *W, int64_t n, int k, const float *v0
     case 5: CALL(5); break; \
     case 6: CALL(6); break; \
     case 7: CALL(7); break; \
-    default: CALL(8); break; \
+    case 8: CALL(8); break; \
+    case 9: CALL(9); break; \
+    case 10: CALL(10); break; \
+    case 11: CALL(11); break; \
+    case 12: CALL(12); break; \
+    case 13: CALL(13); break; \
+    case 14: CALL(14); break; \
+    case 15: CALL(15); break; \
+    default: CALL(16); break; \
   }
 
-/* num (and dq for IS) of one column's H update; k in 1..8. */
+/* num (and dq for IS) of one column's H update; k in 1..16. */
 AVX2_FN static void hsweep_avx2(const float *W, int64_t n, int k, int is, const float *h,
                                 const float *v, float *num, float *dq) {
 #define HS_KL(K) hsweep_k(W, n, K, 0, h, v, num, dq)
@@ -506,7 +517,7 @@ AVX2_FN static ALWAYS_INLINE void wstep(const float *restrict W, int64_t n, int 
   } else {
     __m256 y[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
                    _mm256_setzero_ps()};
-    UNROLL8 for (int a = 0; a < K; a++) {
+    UNROLL16 for (int a = 0; a < K; a++) {
       __m256 w = load8(W + a * n + i, masked, mask);
       UNROLL8 for (int c = 0; c < 4; c++) y[c] = _mm256_fmadd_ps(w, _mm256_broadcast_ss(h[c] + a), y[c]);
     }
@@ -516,7 +527,7 @@ AVX2_FN static ALWAYS_INLINE void wstep(const float *restrict W, int64_t n, int 
       r[c] = cls == CLS_IS ? _mm256_mul_ps(_mm256_mul_ps(t[c], t[c]), x) : _mm256_mul_ps(x, t[c]);
     }
   }
-  UNROLL8 for (int a = 0; a < K; a++) {
+  UNROLL16 for (int a = 0; a < K; a++) {
     float *pa = acc + a * n + i;
     __m256 sum = load8(pa, masked, mask);
     UNROLL8 for (int c = 0; c < 4; c++) sum = _mm256_fmadd_ps(r[c], _mm256_broadcast_ss(h[c] + a), sum);
@@ -578,7 +589,8 @@ AVX2_FN static void wsweep_euc_avx2(int64_t n, int k, const float *const *hp,
   }
 }
 
-/* Four columns' contribution to the W update (pad with zero columns); k in 1..8. */
+/* Four columns' contribution to the W update (pad with zero columns); k in 1..16 (1..8
+ * for the Euclidean loss, whose larger k goes through sgemm). */
 AVX2_FN static void wsweep_avx2(const float *W, int64_t n, int k, int cls,
                                 const float *const *h, const float *const *v, float *acc,
                                 float *accd) {
@@ -736,7 +748,7 @@ typedef struct mu_state {
   /* shared */
   double *WtW, *wsum, *hstat;
   float *wden;              /* k */
-  int fused;                /* the AVX2 loops for k <= 8 (not for other betas) */
+  int fused;                /* the AVX2 loops: k <= 16 for KL and IS, k <= 8 Euclidean */
   const float *zero_v, *zero_h; /* n and k zeros: padding for a partial group */
 } mu_state;
 
@@ -931,7 +943,7 @@ static void mu_apply_w(mu_state *m) {
   int k = m->k;
   float *W = m->W, *den = m->wden, *accN = part_accN(m, 0), *accD = part_accD(m, 0);
 #ifdef HAVE_AVX2
-  if (m->fused && (m->gamma == 1.0f || m->gamma == 0.5f)) {
+  if (m->fused && k <= 8 && (m->gamma == 1.0f || m->gamma == 0.5f)) {
     float hh[64], hs[8];
     for (int a = 0; a < k * k; a++) hh[a] = m->cls == CLS_EUC ? (float)m->hstat[a] : 0.0f;
     for (int a = 0; a < k; a++) hs[a] = m->cls == CLS_KL ? (float)m->hstat[a] : 0.0f;
@@ -1084,7 +1096,7 @@ static int mu_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *
   memset(zeros, 0, ((size_t)n + (size_t)k) * sizeof *zeros);
   m.zero_v = zeros;
   m.zero_h = zeros + n;
-  m.fused = m.simd && m.cls != CLS_BETA && k <= 8;
+  m.fused = m.simd && (m.cls == CLS_EUC ? k <= 8 : m.cls != CLS_BETA && k <= 16);
   m.stat = ds;
   m.WtW = m.stat + m.dstride * (size_t)parts;
   m.wsum = m.WtW + (size_t)k * k;
