@@ -388,7 +388,7 @@ for i = 1, select("#", ...) do io.write("...", i, "=", (select(i, ...)), "\n") e
         assert.truthy(out:match("\n  " .. command.name:gsub("%-", "%%-") .. " +"
           .. command.help:gsub("%p", "%%%0") .. "\n"), command.name)
       end
-      assert.same({ "help", "version", "info" }, names)
+      assert.same({ "help", "version", "info", "decompose", "mosaic" }, names)
       assert.equal(out, (tessera_run({ "--help" })))
       assert.equal(out, (tessera_run({ "-h" })))
     end)

@@ -220,7 +220,7 @@ local function copy_stats()
 end
 
 local function render(rec, opts)
-  local t0 = os.clock()
+  local t0 = core.util.now()
   local before = copy_stats()
   local stats = { nmf = 0 }
   local ctx = { name = rec.name }
@@ -397,7 +397,7 @@ local function render(rec, opts)
               corrupt = after.corrupt - before.corrupt, writes = after.writes - before.writes },
     peak = peak,
     scale = scale,
-    seconds = os.clock() - t0,
+    seconds = core.util.now() - t0,
     magnitude = V,
   }
   return y, summary
@@ -411,7 +411,7 @@ end
 -- The summary: recipe, out, sr, samples, duration, layers, components (template and
 -- activation pairs), sources (how many the layers and the phase use), phase,
 -- nmf (decompositions computed), cache {hits, misses, corrupt, writes} (this render),
--- peak (before levelling), scale (applied), seconds (processor time), magnitude (the
+-- peak (before levelling), scale (applied), seconds (wall-clock time), magnitude (the
 -- rendered magnitude spectrogram, a Matrix: for plots and checks).
 function mosaic.render(r, opts)
   if opts ~= nil and type(opts) ~= "table" then
