@@ -16,6 +16,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -363,7 +364,7 @@ CD_AVX512 static void vht_acc_avx512(float *P, int64_t n, int k, const float *Vj
 }
 #endif
 
-/* The kernels this CPU runs, chosen once per fit. */
+/* One implementation of each hot loop. */
 typedef struct cd_kernels {
   double (*sweep)(float *, int64_t, int64_t, int, const float *, int64_t, float, const float *);
   void (*gt_block)(const float *, int64_t, int, const float *, int, float *, const float *);
@@ -371,16 +372,21 @@ typedef struct cd_kernels {
   double (*col_norm2)(const float *, int64_t, int *);
 } cd_kernels;
 
+/* The kernels this CPU runs, chosen once per fit. TESSERA_SIMD=generic or =avx2 caps the
+ * choice, so that the specs can check every path on one machine. */
 static cd_kernels cd_pick_kernels(void) {
   cd_kernels kr = {cd_sweep_c, gt_block_c, vht_acc_c, col_norm2_c};
 #ifdef CD_HAVE_AVX2
+  const char *cap = getenv("TESSERA_SIMD");
+  if (cap != NULL && strcmp(cap, "generic") == 0) return kr;
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
     kr.sweep = cd_sweep_avx2;
     kr.gt_block = gt_block_avx2;
     kr.vht_acc = vht_acc_avx2;
     kr.col_norm2 = col_norm2_avx2;
-    if (__builtin_cpu_supports("avx512f")) kr.vht_acc = vht_acc_avx512;
+    if (__builtin_cpu_supports("avx512f") && !(cap != NULL && strcmp(cap, "avx2") == 0))
+      kr.vht_acc = vht_acc_avx512;
   }
 #endif
   return kr;

@@ -141,6 +141,34 @@ describe("tessera.nmf", function()
       assert.is_true(same_matrix(m.W, W0))
     end)
 
+    it("gives the same fit on every kernel path (TESSERA_SIMD=generic, avx2)", function()
+      -- The plain C and AVX2 paths are what other CPUs run; a child process caps the choice.
+      local code = ([[
+        local t = require "tessera"
+        local d = %q
+        local V = t.matrix.load(d .. "/V.npy")
+        local m = t.nmf(V, { k = %d, solver = "cd", W = t.matrix.load(d .. "/W0.npy"),
+                             H = t.matrix.load(d .. "/H0.npy"), max_iter = 50, tol = 0,
+                             alpha_W = 0.01, l1_ratio = 0.5 })
+        io.write(("%%.17g"):format(m.loss))
+      ]]):format(dir, K)
+      local script = dir .. "/paths.lua"
+      local f = assert(io.open(script, "w"))
+      f:write(code)
+      f:close()
+      local here = tessera.nmf(V, { k = K, solver = "cd", W = W0, H = H0, max_iter = 50, tol = 0,
+                                    alpha_W = 0.01, l1_ratio = 0.5 })
+      for _, simd in ipairs { "generic", "avx2" } do
+        local p = assert(io.popen(("TESSERA_SIMD=%s LUA_PATH='lua/?.lua;lua/?/init.lua;;' "
+          .. "LUA_CPATH='lua/?.so;;' lua5.4 %s"):format(simd, script)))
+        local out = p:read("a")
+        assert(p:close(), out)
+        local loss = tonumber(out)
+        assert.is_number(loss)
+        assert.is_true(rel(loss, here.loss) < 1e-5, ("%s: %.9g vs %.9g"):format(simd, loss, here.loss))
+      end
+    end)
+
     it("never lets the loss rise between checks", function()
       local m = tessera.nmf(V, { k = 8, solver = "cd", init = "random", seed = 3, max_iter = 80,
                                  tol = 0, every = 1 })
