@@ -639,6 +639,44 @@ AVX2_FN static void apply_w_avx2(float *W, int64_t n, int k, int cls, const floa
   }
 }
 
+/* G = W'W in double (k <= 8), four rows at a time: the Euclidean H update's k x k. */
+AVX2_FN static void gram_avx2(const float *W, int64_t n, int k, double *G) {
+  __m256d acc[36];
+  int pairs = 0;
+  for (int a = 0; a < k; a++)
+    for (int b = a; b < k; b++) acc[pairs++] = _mm256_setzero_pd();
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    __m256d w[8];
+    for (int a = 0; a < k; a++) w[a] = _mm256_cvtps_pd(_mm_loadu_ps(W + a * n + i));
+    int q = 0;
+    for (int a = 0; a < k; a++)
+      for (int b = a; b < k; b++, q++) acc[q] = _mm256_fmadd_pd(w[a], w[b], acc[q]);
+  }
+  int q = 0;
+  for (int a = 0; a < k; a++)
+    for (int b = a; b < k; b++, q++) {
+      double s = hsum4d(acc[q]);
+      for (int64_t r = i; r < n; r++) s += (double)W[r + a * n] * W[r + b * n];
+      G[a * k + b] = G[b * k + a] = s;
+    }
+}
+
+/* 1 when x[0..m-1] are all in [0, FLT_MAX] (no NaN: the comparisons are ordered). */
+AVX2_FN static int column_ok_avx2(const float *x, int64_t m) {
+  const __m256 zero = _mm256_setzero_ps(), big = _mm256_set1_ps(FLT_MAX);
+  __m256 ok = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+  int64_t i = 0;
+  for (; i + 8 <= m; i += 8) {
+    __m256 v = _mm256_loadu_ps(x + i);
+    ok = _mm256_and_ps(ok, _mm256_and_ps(_mm256_cmp_ps(v, zero, _CMP_GE_OQ),
+                                         _mm256_cmp_ps(v, big, _CMP_LE_OQ)));
+  }
+  int good = _mm256_movemask_ps(ok) == 0xff;
+  for (; i < m; i++) good &= x[i] >= 0.0f && x[i] <= FLT_MAX;
+  return good;
+}
+
 #endif /* HAVE_AVX2 */
 
 /* ---------------------------------------------------------------------------------------
@@ -766,6 +804,12 @@ static double *part_stat(const mu_state *m, int t) { return m->stat + (size_t)t 
 static void mu_prep_h(mu_state *m) {
   int64_t n = m->n;
   int k = m->k;
+#ifdef HAVE_AVX2
+  if (m->cls == CLS_EUC && m->fused) {
+    gram_avx2(m->W, n, k, m->WtW);
+    return;
+  }
+#endif
   if (m->cls == CLS_EUC) {
     for (int a = 0; a < k; a++)
       for (int b = a; b < k; b++) {
@@ -1248,10 +1292,17 @@ static int mu_fit_gemm(const float *V, int64_t n, int64_t p, int k, float *W, fl
 
 int tsr_nmf_check(const float *A, int64_t rows, int64_t cols, const char *name,
                   tsr_error *err) {
+  int simd = use_simd();
   for (int64_t j = 0; j < cols; j++) {
     const float *c = A + j * rows;
     int bad = 0;
-    for (int64_t i = 0; i < rows; i++) bad |= !(c[i] >= 0.0f && c[i] <= FLT_MAX);
+#ifdef HAVE_AVX2
+    if (simd)
+      bad = !column_ok_avx2(c, rows);
+    else
+#endif
+      for (int64_t i = 0; i < rows; i++) bad |= !(c[i] >= 0.0f && c[i] <= FLT_MAX);
+    (void)simd;
     if (!bad) continue;
     for (int64_t i = 0; i < rows; i++) {
       float x = c[i];
