@@ -310,8 +310,8 @@ AVX2_FN static inline __m256 log8(__m256 x) {
   return _mm256_fmadd_ps(e, _mm256_set1_ps(0.693359375f), m);
 }
 
-AVX2_FN static double loss_col_avx2(int cls, const float *W, int64_t n, int k, const float *h,
-                                    const float *v) {
+AVX2_FN static inline __attribute__((always_inline)) double
+loss_col_cls(int cls, const float *W, int64_t n, int k, const float *h, const float *v) {
   __m256d acc0 = _mm256_setzero_pd(), acc1 = acc0;
   const __m256 zero = _mm256_setzero_ps();
   double tail = 0.0;
@@ -328,7 +328,7 @@ AVX2_FN static double loss_col_avx2(int cls, const float *W, int64_t n, int k, c
       continue;
     }
     __m256 pos = _mm256_cmp_ps(x, zero, _CMP_GT_OQ);
-    __m256 ratio = _mm256_div_ps(x, guard8(y));
+    __m256 ratio = _mm256_mul_ps(x, recip8(guard8(y)));
     /* Ratios that are not normal floats (under- or overflow) are redone in double. */
     __m256 ok = _mm256_and_ps(_mm256_cmp_ps(ratio, _mm256_set1_ps(FLT_MIN), _CMP_GE_OQ),
                               _mm256_cmp_ps(ratio, _mm256_set1_ps(FLT_MAX), _CMP_LE_OQ));
@@ -337,19 +337,19 @@ AVX2_FN static double loss_col_avx2(int cls, const float *W, int64_t n, int k, c
       continue;
     }
     __m256 lg = _mm256_and_ps(log8(_mm256_max_ps(ratio, _mm256_set1_ps(FLT_MIN))), pos);
-    __m256d lg0 = _mm256_cvtps_pd(_mm256_castps256_ps128(lg));
-    __m256d lg1 = _mm256_cvtps_pd(_mm256_extractf128_ps(lg, 1));
     if (cls == CLS_KL) {
-      /* x log(x / y) - x + y */
-      __m256d x0 = _mm256_cvtps_pd(_mm256_castps256_ps128(x));
-      __m256d x1 = _mm256_cvtps_pd(_mm256_extractf128_ps(x, 1));
-      __m256d y0 = _mm256_cvtps_pd(_mm256_castps256_ps128(y));
-      __m256d y1 = _mm256_cvtps_pd(_mm256_extractf128_ps(y, 1));
-      t0 = _mm256_fmadd_pd(x0, lg0, _mm256_sub_pd(y0, x0));
-      t1 = _mm256_fmadd_pd(x1, lg1, _mm256_sub_pd(y1, x1));
+      /* x log(x / y) - x + y: the product in float carries no more error than the float
+       * logarithm it multiplies; y - x is exact where the two are close. */
+      __m256 xl = _mm256_mul_ps(x, lg), d = _mm256_sub_ps(y, x);
+      t0 = _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(xl)),
+                         _mm256_cvtps_pd(_mm256_castps256_ps128(d)));
+      t1 = _mm256_add_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(xl, 1)),
+                         _mm256_cvtps_pd(_mm256_extractf128_ps(d, 1)));
     } else {
       /* x / y - log(x / y) - 1 where x > 0 */
       __m256 rm = _mm256_and_ps(ratio, pos), ones = _mm256_and_ps(pos, _mm256_set1_ps(1.0f));
+      __m256d lg0 = _mm256_cvtps_pd(_mm256_castps256_ps128(lg));
+      __m256d lg1 = _mm256_cvtps_pd(_mm256_extractf128_ps(lg, 1));
       __m256d r0 = _mm256_cvtps_pd(_mm256_castps256_ps128(rm));
       __m256d r1 = _mm256_cvtps_pd(_mm256_extractf128_ps(rm, 1));
       __m256d o0 = _mm256_cvtps_pd(_mm256_castps256_ps128(ones));
@@ -363,6 +363,15 @@ AVX2_FN static double loss_col_avx2(int cls, const float *W, int64_t n, int k, c
   double s = hsum4d(_mm256_add_pd(acc0, acc1)) + tail;
   if (i < n) s += loss_col_c(cls, 0.0, W + i, n, n - i, k, h, v + i);
   return s;
+}
+
+AVX2_FN static double loss_col_avx2(int cls, const float *W, int64_t n, int k, const float *h,
+                                    const float *v) {
+  switch (cls) {
+    case CLS_EUC: return loss_col_cls(CLS_EUC, W, n, k, h, v);
+    case CLS_KL: return loss_col_cls(CLS_KL, W, n, k, h, v);
+    default: return loss_col_cls(CLS_IS, W, n, k, h, v);
+  }
 }
 
 /* The fused loops for k <= 8: WH, the ratio and its products in one sweep, with the k
