@@ -22,6 +22,12 @@
 --   1.2; on_iter = function(iteration, loss) ... end, called every `every` (10) iterations,
 --   returning false stops; progress (true: a progress line on stderr when it is a
 --   terminal and the fit takes over a second); threads (what OpenBLAS uses).
+--
+-- A Model has W (n x k), H (k x p), k, n, p, loss (the final objective: ||V - WH||^2 with
+-- no 1/2, the generalised KL D(V || WH), Itakura-Saito or the beta-divergence), history
+-- (one {iteration = i, loss = x} per check, iteration 0 first), iterations, converged (tol
+-- stopped it), stopped (on_iter did), seconds (the fit's wall time) and options (every
+-- option as used, defaults included), and the methods below.
 local core = require "tessera.core"
 local cjson = require "cjson"
 
@@ -63,7 +69,8 @@ end
 
 setmetatable(nmf, {
   __call = function(_, V, opts)
-    local nmf = C.fit -- called through a local of this name, errors say "to 'nmf'"
+    -- Called through a local of this name so that argument errors say "to 'nmf'".
+    local nmf = C.fit -- luacheck: ignore 431
     local W, H, info = nmf(V, opts)
     return new_model(W, H, info)
   end,
