@@ -169,7 +169,8 @@ local function report(dir)
   put("- machine: %s, %s cores; %s; load average at the start %s (other work on the machine",
       meta.cpu or "?", meta.cores or "?", meta.kernel or "", meta.load or "?")
   put("  slows both peers and the floor, unevenly: compare runs made in the same conditions)")
-  put("- floor (bench/floor.c, %d threads): %.1f G fused multiply-add/s, %.2f G divides/s",
+  put("- floor (bench/floor.c, best of %d threads and 1): %.1f G fused multiply-add/s, "
+      .. "%.2f G divides/s",
       floor.threads, floor.fma_per_s / 1e9, floor.div_per_s / 1e9)
   local env = meta.openblas_env
   if not (env and env:match("%S")) then env = "none set" end
