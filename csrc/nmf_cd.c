@@ -4,11 +4,14 @@
  * stops when the projected-gradient violation falls to tol times the first iteration's.
  *
  * Speed: the two products with V are skinny (k is small), where BLAS runs far below the
- * machine's peak. So the H half-step and the next iteration's V·Hᵀ share one pass over V in
+ * machine's peak (OpenBLAS 0.3.21: ~7 ms for both on 1025 x 7750 at k = 4, where this pass
+ * takes ~1.5). So the H half-step and the next iteration's V·Hᵀ share one pass over V in
  * column blocks that stay in cache: Gᵀ = V_Jᵀ·W, sweep H_J, then V·Hᵀ += V_J·H_Jᵀ. Columns of
  * H are independent given Wᵀ·W, so this is the same algorithm, only fused. The pass runs on
  * a small pthread pool over fixed chunks of columns whose partial sums are added in chunk
- * order, so the result is bit-identical for the same input whatever the thread count. */
+ * order, so the result is bit-identical for the same input whatever the thread count. The
+ * hot loops have AVX2 and AVX-512 versions picked at run time, and portable 4-float vector
+ * ones for other CPUs (TESSERA_SIMD=generic|avx2 caps the choice, for the specs). */
 #include "nmf.h"
 
 #include <cblas.h>
