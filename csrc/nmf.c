@@ -9,7 +9,7 @@
  * contribution V[:, j]-ratio * H[:, j]' is added to the thread's own n x k accumulator.
  * No n x p temporary exists. Per-thread partial sums are added in thread order, so a
  * fixed thread count gives bit-identical results. The inner loops have AVX2+FMA versions
- * chosen at run time (TESSERA_NO_SIMD=1 forces the portable C ones). */
+ * chosen at run time (TESSERA_SIMD=generic forces the portable C ones, as in nmf_cd.c). */
 #include "nmf.h"
 
 #include <cblas.h>
@@ -53,9 +53,9 @@ static int use_simd(void) {
   if (s < 0) {
     s = 0;
 #ifdef HAVE_AVX2
-    const char *off = getenv("TESSERA_NO_SIMD");
+    const char *want = getenv("TESSERA_SIMD");
     __builtin_cpu_init();
-    if ((off == NULL || off[0] == '\0' || off[0] == '0') && __builtin_cpu_supports("avx2") &&
+    if (!(want != NULL && strcmp(want, "generic") == 0) && __builtin_cpu_supports("avx2") &&
         __builtin_cpu_supports("fma"))
       s = 1;
 #endif
