@@ -28,8 +28,8 @@
 #endif
 
 enum {
-  CD_BLOCK = 9,        /* columns of V per step of the fused pass: a few, so that V·Hᵀ finds
-                        * them in L1 right after Gᵀ read them (measured best of 3..96) */
+  CD_BLOCK_MAX = 9,    /* columns of V per step of the fused pass (cd_kernels.block): a few,
+                        * so that V·Hᵀ finds them in L1 right after Gᵀ read them */
   CD_CHUNKS = 16,      /* independent partial sums per pass: the unit of load balancing */
   CD_MAX_THREADS = 64
 };
@@ -379,11 +379,67 @@ CD_AVX2 static void vht_acc_avx2(float *P, int64_t n, int k, const float *Vj, in
     }
 }
 
+#define CD_AVX512 __attribute__((target("avx512f")))
+
+/* Gᵀ with AVX-512: 4 columns x 4 components per tile in 16-float registers. */
+static inline __attribute__((always_inline)) CD_AVX512 void
+gt_tile512(const float *W, int64_t n, const float *Vj, int nb, int jj, int t, int NC, int NT,
+           float *Gt, const float *pf) {
+  __m512 acc[4][4];
+  const float *v[4], *w[4];
+#pragma GCC unroll 4
+  for (int c = 0; c < NC; c++) v[c] = Vj + (int64_t)(jj + c) * n;
+#pragma GCC unroll 4
+  for (int d = 0; d < NT; d++) w[d] = W + (int64_t)(t + d) * n;
+#pragma GCC unroll 4
+  for (int c = 0; c < NC; c++)
+#pragma GCC unroll 4
+    for (int d = 0; d < NT; d++) acc[c][d] = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m512 vv[4];
+#pragma GCC unroll 4
+    for (int c = 0; c < NC; c++) {
+      vv[c] = _mm512_loadu_ps(v[c] + i);
+      if (pf != NULL) _mm_prefetch((const char *)(pf + (int64_t)c * n + i), _MM_HINT_T0);
+    }
+#pragma GCC unroll 4
+    for (int d = 0; d < NT; d++) {
+      __m512 ww = _mm512_loadu_ps(w[d] + i);
+#pragma GCC unroll 4
+      for (int c = 0; c < NC; c++) acc[c][d] = _mm512_fmadd_ps(ww, vv[c], acc[c][d]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int c = 0; c < NC; c++)
+#pragma GCC unroll 4
+    for (int d = 0; d < NT; d++) {
+      float s = _mm512_reduce_add_ps(acc[c][d]);
+      for (int64_t r = i; r < n; r++) s += w[d][r] * v[c][r];
+      Gt[jj + c + (int64_t)(t + d) * nb] = s;
+    }
+}
+
+CD_AVX512 static void gt_block_avx512(const float *W, int64_t n, int k, const float *Vj, int nb,
+                                      float *Gt, const float *Vnext) {
+  int jj = 0;
+  for (; jj + 4 <= nb; jj += 4) {
+    const float *pf = Vnext != NULL ? Vnext + (int64_t)jj * n : NULL;
+    int t = 0;
+    for (; t + 4 <= k; t += 4, pf = NULL) gt_tile512(W, n, Vj, nb, jj, t, 4, 4, Gt, pf);
+    for (; t < k; t++, pf = NULL) gt_tile512(W, n, Vj, nb, jj, t, 4, 1, Gt, pf);
+  }
+  for (; jj < nb; jj++) {
+    const float *pf = Vnext != NULL ? Vnext + (int64_t)jj * n : NULL;
+    int t = 0;
+    for (; t + 4 <= k; t += 4, pf = NULL) gt_tile512(W, n, Vj, nb, jj, t, 1, 4, Gt, pf);
+    for (; t < k; t++, pf = NULL) gt_tile512(W, n, Vj, nb, jj, t, 1, 1, Gt, pf);
+  }
+}
+
 /* V·Hᵀ with AVX-512 where the CPU has it: its 32 registers hold a 64-row x 4-component tile,
  * which needs fewer loads per multiply-add than the AVX2 tile (measured 1.3-1.8x faster on
  * this project's machines). Same order of operations per element as vht_acc_avx2. */
-#define CD_AVX512 __attribute__((target("avx512f")))
-
 static inline __attribute__((always_inline)) CD_AVX512 void
 vht_tile512(float *P, int64_t n, const float *Vj, int nb, const float *Ht, int64_t i, int t,
             int NR, int NT, const float *Vnext) {
@@ -447,12 +503,13 @@ typedef struct cd_kernels {
   void (*gt_block)(const float *, int64_t, int, const float *, int, float *, const float *);
   void (*vht_acc)(float *, int64_t, int, const float *, int, const float *, const float *);
   double (*col_norm2)(const float *, int64_t, int *);
+  int block; /* columns per step: a multiple of gt_block's tile width (measured best) */
 } cd_kernels;
 
 /* The kernels this CPU runs, chosen once per fit. TESSERA_SIMD=generic or =avx2 caps the
  * choice, so that the specs can check every path on one machine. */
 static cd_kernels cd_pick_kernels(void) {
-  cd_kernels kr = {cd_sweep_c, gt_block_c, vht_acc_c, col_norm2_c};
+  cd_kernels kr = {cd_sweep_c, gt_block_c, vht_acc_c, col_norm2_c, 8};
 #ifdef CD_HAVE_AVX2
   const char *cap = getenv("TESSERA_SIMD");
   if (cap != NULL && strcmp(cap, "generic") == 0) return kr;
@@ -462,8 +519,12 @@ static cd_kernels cd_pick_kernels(void) {
     kr.gt_block = gt_block_avx2;
     kr.vht_acc = vht_acc_avx2;
     kr.col_norm2 = col_norm2_avx2;
-    if (__builtin_cpu_supports("avx512f") && !(cap != NULL && strcmp(cap, "avx2") == 0))
+    kr.block = 9; /* three 3-column tiles */
+    if (__builtin_cpu_supports("avx512f") && !(cap != NULL && strcmp(cap, "avx2") == 0)) {
+      kr.gt_block = gt_block_avx512;
       kr.vht_acc = vht_acc_avx512;
+      kr.block = 8; /* two 4-column tiles, one 8-row chunk for the sweeps */
+    }
   }
 #endif
   return kr;
@@ -527,7 +588,7 @@ typedef struct cd_chunk {
 } cd_chunk;
 
 typedef struct cd_worker {
-  float *Gt, *Ht;     /* CD_BLOCK x k scratch */
+  float *Gt, *Ht;     /* CD_BLOCK_MAX x k scratch */
 } cd_worker;
 
 /* What one pass over V computes, each worker over its own columns. */
@@ -585,10 +646,11 @@ static void cd_pass_run_chunk(const cd_pass *ps, cd_chunk *me, const cd_worker *
   me->bad = 0;
   memset(me->hh, 0, sizeof(double) * (size_t)k * (size_t)k);
   if (vht) memset(me->P, 0, sizeof(float) * (size_t)n * (size_t)k);
-  for (int64_t j0 = me->j_lo; j0 < me->j_hi; j0 += CD_BLOCK) {
-    const int nb = (int)(me->j_hi - j0 < CD_BLOCK ? me->j_hi - j0 : CD_BLOCK);
+  const int64_t block = ps->kr.block;
+  for (int64_t j0 = me->j_lo; j0 < me->j_hi; j0 += block) {
+    const int nb = (int)(me->j_hi - j0 < block ? me->j_hi - j0 : block);
     const float *Vj = ps->V + j0 * n;
-    const float *Vnext = j0 + CD_BLOCK < me->j_hi ? Vj + (int64_t)CD_BLOCK * n : NULL;
+    const float *Vnext = j0 + block < me->j_hi ? Vj + block * n : NULL;
     float *Gt = scratch->Gt, *Ht = scratch->Ht;
     float *Hj = ps->H + j0 * k;
     if (ps->mode == CD_PASS_GT) {
@@ -850,7 +912,8 @@ int tsr_nmf_cd_fit(const float *V, int64_t n, int64_t p, int k, float *W, float 
   const float l1h = (float)((double)n * prm->alpha_H * prm->l1_ratio);
   const float l2h = (float)((double)n * prm->alpha_H * (1.0 - prm->l1_ratio));
 
-  const int64_t nblocks = (p + CD_BLOCK - 1) / CD_BLOCK;
+  const cd_kernels kr = cd_pick_kernels();
+  const int64_t nblocks = (p + kr.block - 1) / kr.block;
   const int nchunks = nblocks < CD_CHUNKS ? (int)nblocks : CD_CHUNKS;
   int want = prm->threads > 0 ? prm->threads : openblas_get_num_threads();
   if (want < 1) want = 1;
@@ -867,15 +930,15 @@ int tsr_nmf_cd_fit(const float *V, int64_t n, int64_t p, int k, float *W, float 
   cd_worker *wk = cd_alloc((size_t)want, sizeof(cd_worker), &status);
   if (wk != NULL) memset(wk, 0, sizeof(cd_worker) * (size_t)want);
   for (int w = 0; wk != NULL && w < want; w++) {
-    wk[w].Gt = cd_alloc((size_t)CD_BLOCK * (size_t)k, sizeof(float), &status);
-    wk[w].Ht = cd_alloc((size_t)CD_BLOCK * (size_t)k, sizeof(float), &status);
+    wk[w].Gt = cd_alloc((size_t)CD_BLOCK_MAX * (size_t)k, sizeof(float), &status);
+    wk[w].Ht = cd_alloc((size_t)CD_BLOCK_MAX * (size_t)k, sizeof(float), &status);
   }
   cd_chunk *ch = cd_alloc((size_t)nchunks, sizeof(cd_chunk), &status);
   if (ch != NULL) memset(ch, 0, sizeof(cd_chunk) * (size_t)nchunks);
   for (int c = 0; ch != NULL && c < nchunks; c++) {
     /* Whole blocks per chunk, as even as they come. */
-    ch[c].j_lo = nblocks * c / nchunks * CD_BLOCK;
-    ch[c].j_hi = nblocks * (c + 1) / nchunks * CD_BLOCK;
+    ch[c].j_lo = nblocks * c / nchunks * kr.block;
+    ch[c].j_hi = nblocks * (c + 1) / nchunks * kr.block;
     if (ch[c].j_hi > p) ch[c].j_hi = p;
     ch[c].P = cd_alloc(nk, sizeof(float), &status);
     ch[c].hh = cd_alloc(kk, sizeof(double), &status);
@@ -891,7 +954,7 @@ int tsr_nmf_cd_fit(const float *V, int64_t n, int64_t p, int k, float *W, float 
 
   pool_started = cd_pool_start(&pool, targs, want) > 1;
   cd_pass ps = {.mode = CD_PASS_VHT, .V = V, .n = n, .p = p, .k = k, .W = W, .H = H,
-                .Gfix = Gfix, .Qh = Qh, .l1h = l1h, .kr = cd_pick_kernels(), .wk = wk, .ch = ch,
+                .Gfix = Gfix, .Qh = Qh, .l1h = l1h, .kr = kr, .wk = wk, .ch = ch,
                 .nchunks = nchunks};
 
   /* The state every iteration starts from: V·Hᵀ and H·Hᵀ for the current H, Wᵀ·W. */
