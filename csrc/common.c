@@ -69,13 +69,41 @@ void tsr_set_memory_cap(size_t bytes) {
   atomic_store(&memory_cap, bytes == 0 ? SIZE_MAX : bytes);
 }
 
+/* Bytes live in tsr_alloc blocks plus what tsr_memory_account charged, and the ceiling on
+ * that total (SIZE_MAX: none). Each block carries its size in a 64-byte header, so
+ * tsr_free can give it back and the data stays 64-byte aligned. */
+#define BLOCK_HEADER 64
+/* Signed: another allocator may give back blocks it owned before it was counted. */
+static _Atomic int64_t live_bytes = 0;
+static _Atomic size_t memory_ceiling = SIZE_MAX;
+static _Atomic size_t ceiling_refusals = 0;
+
+/* Adds bytes to the live count unless that would pass the ceiling; 0 on success. */
+static int charge(size_t bytes) {
+  if (bytes > (size_t)INT64_MAX / 2) return -1;
+  int64_t before = atomic_fetch_add(&live_bytes, (int64_t)bytes);
+  size_t limit = atomic_load(&memory_ceiling);
+  if (limit != SIZE_MAX && before + (int64_t)bytes > 0 &&
+      (size_t)(before + (int64_t)bytes) > limit) {
+    atomic_fetch_sub(&live_bytes, (int64_t)bytes);
+    atomic_fetch_add(&ceiling_refusals, 1);
+    return -1;
+  }
+  return 0;
+}
+
 void *tsr_alloc(size_t bytes) {
   size_t cap = tsr_memory_cap();
   if (cap != 0 && bytes > cap) return NULL;
   if (bytes == 0) bytes = 1;
+  if (bytes > SIZE_MAX - BLOCK_HEADER || charge(bytes) != 0) return NULL;
   void *p = NULL;
-  if (posix_memalign(&p, 64, bytes) != 0) return NULL;
-  return p;
+  if (posix_memalign(&p, 64, bytes + BLOCK_HEADER) != 0) {
+    atomic_fetch_sub(&live_bytes, (int64_t)bytes);
+    return NULL;
+  }
+  memcpy(p, &bytes, sizeof bytes);
+  return (char *)p + BLOCK_HEADER;
 }
 
 void *tsr_calloc(size_t count, size_t size) {
@@ -86,7 +114,38 @@ void *tsr_calloc(size_t count, size_t size) {
   return p;
 }
 
-void tsr_free(void *p) { free(p); }
+void tsr_free(void *p) {
+  if (p == NULL) return;
+  char *block = (char *)p - BLOCK_HEADER;
+  size_t bytes;
+  memcpy(&bytes, block, sizeof bytes);
+  atomic_fetch_sub(&live_bytes, (int64_t)bytes);
+  free(block);
+}
+
+size_t tsr_memory_in_use(void) {
+  int64_t live = atomic_load(&live_bytes);
+  return live > 0 ? (size_t)live : 0;
+}
+
+size_t tsr_memory_ceiling(void) {
+  size_t c = atomic_load(&memory_ceiling);
+  return c == SIZE_MAX ? 0 : c;
+}
+
+void tsr_set_memory_ceiling(size_t bytes) {
+  atomic_store(&memory_ceiling, bytes == 0 ? SIZE_MAX : bytes);
+}
+
+size_t tsr_memory_refusals(void) { return atomic_load(&ceiling_refusals); }
+
+int tsr_memory_account(ptrdiff_t delta) {
+  if (delta <= 0) {
+    atomic_fetch_sub(&live_bytes, -(int64_t)delta);
+    return 0;
+  }
+  return charge((size_t)delta);
+}
 
 int tsr_tmp_path(const char *path, char *buf, size_t bufsize) {
   static _Atomic unsigned counter = 0;

@@ -52,6 +52,18 @@ void tsr_free(void *p);
 size_t tsr_memory_cap(void);
 void tsr_set_memory_cap(size_t bytes);
 
+/* The bytes live in tsr_alloc blocks plus what tsr_memory_account charged, and an optional
+ * ceiling on that total (0 = none): tsr_alloc fails rather than pass it. The recipe
+ * sandbox sets one so a recipe's buffers and its Lua heap share one memory budget. */
+size_t tsr_memory_in_use(void);
+size_t tsr_memory_ceiling(void);
+void tsr_set_memory_ceiling(size_t bytes);
+/* Charges (delta > 0) or gives back (delta <= 0) bytes of another allocator to the live
+ * count; returns -1, charging nothing, when a charge would pass the ceiling. */
+int tsr_memory_account(ptrdiff_t delta);
+/* How many requests the ceiling has refused since the process started. */
+size_t tsr_memory_refusals(void);
+
 /* Atomic file output: a temporary name beside `path`, renamed into place on success.
  * tsr_tmp_path writes "<dir>/.<base>.tmp-<pid>-<n>" into buf (size bufsize); returns 0,
  * or -1 when it does not fit. tsr_commit_file renames tmp to path (fsyncing it first);

@@ -84,5 +84,6 @@ int luaopen_tessera_core(lua_State *L) {
   nmf_open(L);
   util_open(L);
   listen_open(L);
+  sandbox_open(L);
   return 1;
 }

@@ -2,19 +2,42 @@
 -- written by someone else: it gets pure Lua (string, table, math, utf8, coroutine, a few
 -- os clock functions) and the tessera API, but no os.execute, io, require, debug, loading
 -- of bytecode, or file access outside its own folder (reads) and the paths the caller
--- allows (writes). One module, so CPU and memory budgets can be added in one place.
+-- allows (writes). It runs under a CPU budget (VM instructions, counted by a hook) and a
+-- memory budget (its Lua heap and the tessera buffers it makes, counted by the allocator),
+-- both enforced in C (tessera.core.sandbox) and configurable per environment.
 --
---   local env = sandbox.env("/path/to/recipes", { writable = { "/path/to/out.wav" } })
+--   local env = sandbox.env("/path/to/recipes", { writable = { "/path/to/out.wav" },
+--                                                 memory = 64e6, instructions = 1e8 })
 --   local ok, value = sandbox.run("/path/to/recipes/swap.lua", env)
 local core = require "tessera.core"
 
 local error, ipairs, pairs, pcall, select, setmetatable, getmetatable, tostring, type =
   error, ipairs, pairs, pcall, select, setmetatable, getmetatable, tostring, type
 local load, rawget, rawset = load, rawget, rawset
+local budget = core.sandbox
 local format = string.format
 local concat = table.concat
 
 local sandbox = {}
+
+-- Parses a byte count: a number, or a string with an optional K/M/G suffix (powers of 1024).
+local function parse_bytes(text)
+  local n, unit = tostring(text):match("^%s*([%d%.]+)%s*([kKmMgG]?)%s*$")
+  n = tonumber(n)
+  if not n then return nil end
+  local scale = ({ [""] = 1, k = 1024, m = 1024 ^ 2, g = 1024 ^ 3 })[unit:lower()]
+  return math.floor(n * scale)
+end
+
+-- The budgets an environment gets unless its options say otherwise: TESSERA_RECIPE_MEMORY
+-- (bytes, K/M/G suffix) and TESSERA_RECIPE_INSTRUCTIONS, else 512 MiB and 10^9 instructions
+-- (a few seconds of Lua: a recipe only builds a table; rendering runs outside the box).
+-- 0 means unlimited.
+sandbox.defaults = {
+  memory = parse_bytes(os.getenv("TESSERA_RECIPE_MEMORY") or "") or 512 * 1024 * 1024,
+  instructions = math.tointeger(tonumber(os.getenv("TESSERA_RECIPE_INSTRUCTIONS") or "")) or
+    1000000000,
+}
 
 -- Each environment's confinement (root folder, writable paths), out of the recipe's reach.
 local boxes = setmetatable({}, { __mode = "k" })
@@ -152,16 +175,32 @@ local function tessera_api(box)
   return api
 end
 
--- sandbox.env(root [, {writable = {paths}}]) -> env: a fresh global table for code whose
--- folder is root (absolute). Each call makes new tables, so recipes cannot reach each
--- other or the host's libraries.
+-- A budget option: nil (the default), or an integer >= 0.
+local function limit(opts, key)
+  local v = opts[key]
+  if v == nil then return sandbox.defaults[key] end
+  if math.type(v) == "float" and v == math.floor(v) and v >= 0 and v < 2 ^ 62 then
+    v = math.tointeger(v)
+  end
+  if math.type(v) ~= "integer" or v < 0 then
+    error(format("bad argument #2 to 'env' (%s must be an integer >= 0, got %s)", key,
+      type(v) == "number" and tostring(v) or type(v)), 3)
+  end
+  return v
+end
+
+-- sandbox.env(root [, opts]) -> env: a fresh global table for code whose folder is root
+-- (absolute). Each call makes new tables, so recipes cannot reach each other or the host's
+-- libraries. opts: writable = {paths}, memory = bytes, instructions = count (the budgets;
+-- default sandbox.defaults, 0 unlimited).
 function sandbox.env(root, opts)
   if type(root) ~= "string" or root:sub(1, 1) ~= "/" then
     error(format("bad argument #1 to 'env' (root must be an absolute path, got %s)",
       type(root) == "string" and "'" .. root .. "'" or type(root)), 2)
   end
   opts = opts or {}
-  local box = { root = sandbox.resolve(root), writable = {} }
+  local box = { root = sandbox.resolve(root), writable = {},
+                limits = { memory = limit(opts, "memory"), instructions = limit(opts, "instructions") } }
   for _, path in ipairs(opts.writable or {}) do box.writable[sandbox.resolve(path, box.root)] = true end
 
   local env = {
@@ -178,6 +217,28 @@ function sandbox.env(root, opts)
     os = { time = os.time, clock = os.clock, date = os.date, difftime = os.difftime },
   }
   env._G = env
+  -- A recipe's own pcall must not swallow an exceeded budget.
+  local function rethrow(...)
+    local why = budget.exceeded()
+    if why then error(why, 0) end
+    return ...
+  end
+  env.pcall = function(...) return rethrow(pcall(...)) end
+  env.xpcall = function(...) return rethrow(xpcall(...)) end
+  -- Hooks are per coroutine: each one the recipe makes gets the instruction count.
+  env.coroutine.create = function(f)
+    local co = coroutine.create(f)
+    budget.arm(co)
+    return co
+  end
+  env.coroutine.wrap = function(f)
+    local co = env.coroutine.create(f)
+    return function(...)
+      local res = table.pack(coroutine.resume(co, ...))
+      if not res[1] then error(res[2], 0) end
+      return table.unpack(res, 2, res.n)
+    end
+  end
   -- Only tables' metatables: the string metatable is shared with the host.
   env.getmetatable = function(value)
     if type(value) ~= "table" then return nil end
@@ -253,11 +314,14 @@ local function guarded(box, fn, ...)
       return model_save(self, writable(box, dir, "tessera.nmf.save"), ...)
     end
   end
-  local results = table.pack(pcall(fn, ...))
+  local results = table.pack(budget.call(box.limits, fn, ...))
   for _, m in ipairs(mts) do rawset(m.mt, "__index", m.index) end
   if model_save then nmf.Model.save = model_save end
   return table.unpack(results, 1, results.n)
 end
+
+-- The largest recipe file run reads: recipes are a page or two of Lua.
+sandbox.max_size = 1024 * 1024
 
 -- sandbox.run(path, env [, chunkname]) -> true, values... | false, message: loads the
 -- text file at path in env and calls it, with the writing methods guarded. chunkname
@@ -267,6 +331,12 @@ function sandbox.run(path, env, chunkname)
   if box == nil then error("bad argument #2 to 'run' (an environment from sandbox.env expected)", 2) end
   local f, why = io.open(sandbox.resolve(path, box.root), "rb")
   if not f then return false, "cannot open " .. why end
+  local size = f:seek("end")
+  if size > sandbox.max_size then
+    f:close()
+    return false, format("the recipe is too large (%d bytes, at most %d)", size, sandbox.max_size)
+  end
+  f:seek("set")
   local text = f:read("a")
   f:close()
   if text:sub(1, 1) == "\27" then return false, "binary chunks are not allowed in a recipe" end

@@ -1,0 +1,179 @@
+/* tessera.core.sandbox: the CPU and memory budgets recipes run under (lua/tessera/sandbox.lua
+ * builds the environment; this file enforces the limits, which pure Lua cannot).
+ *
+ * Memory: while a budgeted call runs, the state's allocator is swapped for a counting one
+ * that charges every byte Lua's heap grows by to the kernels' live-byte count
+ * (tsr_memory_account), and a ceiling is set on that count (tsr_set_memory_ceiling), so the
+ * recipe's Lua values and its matrices/audio (tsr_alloc) share one budget, checked before
+ * each allocation. A refused allocation is Lua's ordinary "not enough memory" error, after
+ * an emergency collection; garbage does not count.
+ * CPU: a count hook on the state (and on every coroutine the recipe makes, through arm)
+ * counts VM instructions. Once a budget is exceeded it stays exceeded: the hook raises
+ * again at every instruction, so a recipe's own pcall cannot swallow the error. */
+#include <stdint.h>
+
+#include "l_tessera.h"
+
+#define HOOK_STEP 1000 /* instructions between two looks at the CPU budget */
+
+typedef struct budget {
+  lua_Alloc f; /* the allocator in force before, which does the real work */
+  void *ud;
+  size_t memory;            /* bytes the call may add (0: no memory budget) */
+  lua_Integer instructions; /* VM instructions the call may run (0: no CPU budget) */
+  lua_Integer executed;
+  ptrdiff_t lua_net; /* bytes Lua's heap grew by under the budget (negative: shrank) */
+  int memory_exceeded, cpu_exceeded;
+} budget;
+
+static void *budget_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  budget *b = (budget *)ud;
+  size_t old = ptr != NULL ? osize : 0; /* with ptr NULL, osize is a type tag */
+  if (nsize > old) {
+    size_t grow = nsize - old;
+    if (tsr_memory_account((ptrdiff_t)grow) != 0) {
+      b->memory_exceeded = 1;
+      return NULL;
+    }
+    void *q = b->f(b->ud, ptr, osize, nsize);
+    if (q == NULL) {
+      tsr_memory_account(-(ptrdiff_t)grow);
+      return NULL;
+    }
+    b->lua_net += (ptrdiff_t)grow;
+    return q;
+  }
+  void *q = b->f(b->ud, ptr, osize, nsize);
+  if (q != NULL || nsize == 0) {
+    tsr_memory_account(-(ptrdiff_t)(old - nsize));
+    b->lua_net -= (ptrdiff_t)(old - nsize);
+  }
+  return q;
+}
+
+/* The budget in force in L's global state, or NULL. */
+static budget *active(lua_State *L) {
+  void *ud = NULL;
+  return lua_getallocf(L, &ud) == budget_alloc ? (budget *)ud : NULL;
+}
+
+static void push_exceeded(lua_State *L, const budget *b) {
+  if (b->cpu_exceeded)
+    lua_pushfstring(L, "the recipe exceeded its CPU budget (%I instructions)",
+                    (LUA_INTEGER)b->instructions);
+  else
+    lua_pushfstring(L, "the recipe exceeded its memory budget (%f MB)",
+                    (LUA_NUMBER)((double)b->memory / 1e6));
+}
+
+static void count_hook(lua_State *L, lua_Debug *ar) {
+  (void)ar;
+  budget *b = active(L);
+  if (b == NULL) { /* a coroutine armed by a call that has ended */
+    lua_sethook(L, NULL, 0, 0);
+    return;
+  }
+  if (!b->cpu_exceeded && b->instructions > 0) {
+    b->executed += HOOK_STEP;
+    if (b->executed >= b->instructions) b->cpu_exceeded = 1;
+  }
+  if (b->cpu_exceeded || b->memory_exceeded) {
+    lua_sethook(L, count_hook, LUA_MASKCOUNT, 1); /* from now on, every instruction */
+    push_exceeded(L, b);
+    lua_error(L);
+  }
+}
+
+/* sandbox.call(limits, fn, ...) -> true, results... | false, message. limits: {memory =
+ * bytes, instructions = count}, each optional (absent or 0: unlimited). Calls fn like
+ * pcall, under the budgets; an exceeded budget gives its own message whatever the error
+ * that came out of fn. Budgets do not nest: an inner call inherits the outer one. */
+static int sandbox_call(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  lua_Integer memory = tsr_opt_integer(L, 1, "memory", 0);
+  lua_Integer instructions = tsr_opt_integer(L, 1, "instructions", 0);
+  luaL_argcheck(L, memory >= 0, 1,
+                lua_pushfstring(L, "memory must be >= 0, got %I", (LUA_INTEGER)memory));
+  luaL_argcheck(L, instructions >= 0, 1,
+                lua_pushfstring(L, "instructions must be >= 0, got %I",
+                                (LUA_INTEGER)instructions));
+  int nargs = lua_gettop(L) - 2;
+  if (active(L) != NULL) { /* already budgeted: run under the outer budget */
+    lua_pushboolean(L, lua_pcall(L, nargs, LUA_MULTRET, 0) == LUA_OK);
+    lua_insert(L, 2);
+    return lua_gettop(L) - 1;
+  }
+  /* The budget lives in a userdata anchored below everything for the whole call:
+   * stack [budget, limits, fn, args...]. */
+  budget *b = (budget *)lua_newuserdatauv(L, sizeof *b, 0);
+  lua_insert(L, 1);
+  b->f = lua_getallocf(L, &b->ud);
+  b->memory = (size_t)memory;
+  b->instructions = instructions;
+  b->executed = 0;
+  b->lua_net = 0;
+  b->memory_exceeded = b->cpu_exceeded = 0;
+
+  size_t saved_ceiling = tsr_memory_ceiling();
+  if (memory > 0) {
+    size_t ceiling = tsr_memory_in_use() + (size_t)memory;
+    if (saved_ceiling != 0 && saved_ceiling < ceiling) ceiling = saved_ceiling;
+    tsr_set_memory_ceiling(ceiling);
+  }
+  lua_Hook saved_hook = lua_gethook(L);
+  int saved_mask = lua_gethookmask(L), saved_count = lua_gethookcount(L);
+  lua_gc(L, LUA_GCCOLLECT); /* garbage from before is not the recipe's */
+  lua_setallocf(L, budget_alloc, b);
+  lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_STEP);
+
+  size_t refusals = tsr_memory_refusals();
+  int status = lua_pcall(L, nargs, LUA_MULTRET, 0);
+  if (tsr_memory_refusals() != refusals) b->memory_exceeded = 1; /* a buffer was refused */
+
+  /* The host's Ctrl-C hook may have replaced ours meanwhile: leave it armed. */
+  if (lua_gethook(L) == count_hook) lua_sethook(L, saved_hook, saved_mask, saved_count);
+  lua_setallocf(L, b->f, b->ud);
+  tsr_memory_account(-b->lua_net); /* Lua's heap is no longer counted */
+  tsr_set_memory_ceiling(saved_ceiling);
+
+  int nres = lua_gettop(L) - 2; /* [budget, limits, results or message...] */
+  if (b->cpu_exceeded || b->memory_exceeded) {
+    lua_settop(L, 2);
+    lua_pushboolean(L, 0);
+    push_exceeded(L, b);
+    return 2;
+  }
+  lua_pushboolean(L, status == LUA_OK);
+  lua_insert(L, 3);
+  return nres + 1;
+}
+
+/* sandbox.arm(co): puts the running budget's instruction hook on coroutine co (hooks are
+ * per thread). Does nothing outside a budgeted call. */
+static int sandbox_arm(lua_State *L) {
+  lua_State *co = lua_tothread(L, 1);
+  luaL_argexpected(L, co != NULL, 1, "coroutine");
+  if (active(L) != NULL) lua_sethook(co, count_hook, LUA_MASKCOUNT, HOOK_STEP);
+  return 0;
+}
+
+/* sandbox.exceeded() -> the message of an exceeded budget in force, or nil. */
+static int sandbox_exceeded(lua_State *L) {
+  budget *b = active(L);
+  if (b == NULL || !(b->cpu_exceeded || b->memory_exceeded)) return 0;
+  push_exceeded(L, b);
+  return 1;
+}
+
+static const luaL_Reg sandbox_functions[] = {
+  {"call", sandbox_call},
+  {"arm", sandbox_arm},
+  {"exceeded", sandbox_exceeded},
+  {NULL, NULL}
+};
+
+void sandbox_open(lua_State *L) {
+  luaL_newlib(L, sandbox_functions);
+  lua_setfield(L, -2, "sandbox");
+}
