@@ -267,6 +267,26 @@ end
 
 -- ---- checking ------------------------------------------------------------------------
 
+-- Where the sources of a recipe file may come from (recipe.load sets ctx.confined; a table
+-- built by the caller's own code is trusted): the recipe's folder, the sonic-pi samples,
+-- the folders in ctx.allow (`--allow DIR`, mosaic.load's opts.allow) and in TESSERA_ALLOW
+-- (separated by ':'). A shared recipe cannot name /etc/passwd or ~/.ssh as a "source"; symbolic links
+-- are not followed (paths are checked as written), and a file that is not audio fails to
+-- decode with a message that shows none of its content.
+recipe.samples = "/usr/share/sonic-pi/samples"
+
+function recipe.readable(ctx, path)
+  local roots = { ctx.dir, recipe.samples }
+  for _, dir in ipairs(ctx.allow or {}) do roots[#roots + 1] = sandbox.resolve(dir) end
+  for dir in (os.getenv("TESSERA_ALLOW") or ""):gmatch("[^:]+") do
+    roots[#roots + 1] = sandbox.resolve(dir)
+  end
+  for _, root in ipairs(roots) do
+    if sandbox.inside(root, path) then return true end
+  end
+  return false
+end
+
 local function check_source(ctx, name, s, top)
   local where = format("source '%s'", name)
   check_table(ctx, nil, "sources." .. name, s)
@@ -276,6 +296,10 @@ local function check_source(ctx, name, s, top)
     fail(ctx, where, "key 'file' must be a file name, got %s", describe(file))
   end
   local path = sandbox.resolve(file, ctx.dir)
+  if ctx.confined and not recipe.readable(ctx, path) then
+    fail(ctx, where, "key 'file': '%s' is outside the folders a recipe may read (its own, %s " ..
+      "and those given with --allow)", file, recipe.samples)
+  end
   local f, why = io.open(path, "rb")
   if not f then fail(ctx, where, "key 'file': cannot open '%s': %s", file, why:match(": (.*)$") or why) end
   f:close()
@@ -457,15 +481,16 @@ function recipe.check(t, ctx)
   return top
 end
 
--- recipe.load(path [, {out = path}]) -> normalised recipe: runs the file in a sandbox
--- confined to its folder and checks what it returns. Messages call it `path` as given.
+-- recipe.load(path [, {out = path, allow = {dirs}}]) -> normalised recipe: runs the file in a
+-- sandbox confined to its folder and checks what it returns (allow: more source folders). Messages call it `path` as given.
 function recipe.load(path, opts)
   if type(path) ~= "string" or path == "" then
     error(format("bad argument #1 to 'load' (recipe path expected, got %s)", describe(path)), 2)
   end
   opts = opts or {}
   local full = sandbox.resolve(path)
-  local ctx = { name = path, dir = sandbox.dirname(full), out = opts.out }
+  local ctx = { name = path, dir = sandbox.dirname(full), out = opts.out, allow = opts.allow,
+                confined = true }
   local f, why = io.open(full, "rb")
   if not f then
     error(format("tessera.mosaic: cannot open '%s': %s", path, why:match(": (.*)$") or why), 0)
