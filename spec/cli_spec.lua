@@ -388,7 +388,11 @@ for i = 1, select("#", ...) do io.write("...", i, "=", (select(i, ...)), "\n") e
         assert.truthy(out:match("\n  " .. command.name:gsub("%-", "%%-") .. " +"
           .. command.help:gsub("%p", "%%%0") .. "\n"), command.name)
       end
-      assert.same({ "help", "version", "info", "decompose", "mosaic" }, names)
+      -- help and version first, then every command module, in cli.modules' order
+      local expected = { "help", "version" }
+      for _, module in ipairs(cli.modules) do expected[#expected + 1] = (module:gsub("_", "-")) end
+      assert.same(expected, names)
+      assert.equal("info", names[3])
       assert.equal(out, (tessera_run({ "--help" })))
       assert.equal(out, (tessera_run({ "-h" })))
     end)
