@@ -85,5 +85,6 @@ int luaopen_tessera_core(lua_State *L) {
   util_open(L);
   listen_open(L);
   sandbox_open(L);
+  crosssynth_open(L);
   return 1;
 }

@@ -68,6 +68,7 @@ void nmf_open(lua_State *L);
 void util_open(lua_State *L);
 void listen_open(lua_State *L);
 void sandbox_open(lua_State *L);
+void crosssynth_open(lua_State *L);
 
 int luaopen_tessera_core(lua_State *L);
 

@@ -21,6 +21,7 @@ cli.modules = {
   "info",
   "decompose",
   "mosaic",
+  "crosssynth",
 }
 
 local registry = {} -- name -> command

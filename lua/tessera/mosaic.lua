@@ -446,4 +446,5 @@ function mosaic.describe(s)
     s.cache.misses, s.cache.misses == 1 and "" or "es", s.nmf, s.seconds)
 end
 
+mosaic.crosssynth = require("tessera.crosssynth").crosssynth -- "Let it Bee" (crosssynth.lua)
 return mosaic
