@@ -359,8 +359,8 @@ for name in sys.argv[1:]:
           { { sr = 22050.5 }, "bad argument #2 to 'load' (sr must be a positive integer, got 22050.5)" },
           { { sr = "22050" }, "bad argument #2 to 'load' (sr must be a positive integer, got 22050)" },
           { { mono = "yes" }, "bad argument #2 to 'load' (mono must be a boolean, got string)" },
-          { { rate = 8000 }, "bad argument #2 to 'load' (unknown option 'rate', "
-                             .. "valid options are sr, mono, offset, duration)" },
+          { { rate = 8000 }, "bad argument #2 to 'load' (unknown option 'rate' "
+                             .. "(valid: sr, mono, offset, duration))" },
         }
         for _, c in ipairs(cases) do
           assert.has_error(function() audio.load(path, c[1]) end, c[2])
@@ -491,7 +491,7 @@ for name in sys.argv[1:]:
         assert.has_error(function() a:save("x.flac", { subtype = "float" }) end,
           "bad argument #2 to 'save' (flac cannot hold float samples, use subtype 'pcm16' or 'pcm24')")
         assert.has_error(function() a:save("x.wav", { bits = 16 }) end,
-          "bad argument #2 to 'save' (unknown option 'bits', valid options are format, subtype)")
+          "bad argument #2 to 'save' (unknown option 'bits' (valid: format, subtype))")
         assert.has_error(function() a:save() end,
           "bad argument #1 to 'save' (string expected, got no value)")
         assert.has_error(function() audio.from({ 0 }, 700000):save("x.flac") end,

@@ -58,28 +58,6 @@ static float *chan(const tsr_audio *a, int c) {
 
 /* ---- argument helpers ---- */
 
-/* Raises unless every key of the options table at arg is one of names (NULL-ended). */
-static void check_option_keys(lua_State *L, int arg, const char *const names[],
-                              const char *valid) {
-  if (lua_isnoneornil(L, arg)) return;
-  luaL_checktype(L, arg, LUA_TTABLE);
-  lua_pushnil(L);
-  while (lua_next(L, arg) != 0) {
-    int known = 0;
-    if (lua_type(L, -2) == LUA_TSTRING) {
-      const char *key = lua_tostring(L, -2);
-      for (int i = 0; names[i] != NULL && !known; i++) known = strcmp(key, names[i]) == 0;
-    }
-    if (!known) {
-      lua_pushvalue(L, -2);
-      const char *key = luaL_tolstring(L, -1, NULL);
-      luaL_argerror(L, arg, lua_pushfstring(L, "unknown option '%s', valid options are %s",
-                                            key, valid));
-    }
-    lua_pop(L, 1);
-  }
-}
-
 /* Option `key` of the table at arg as a number (absent: def); it must be a finite
  * number, above `min` (or at least `min` when inclusive). `rule` is the wording. */
 static lua_Number opt_bounded(lua_State *L, int arg, const char *key, lua_Number def,
@@ -210,7 +188,7 @@ static const char *const load_options[] = {"sr", "mono", "offset", "duration", N
 static int audio_load(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   tsr_load_opts o = {0, 1, 0.0, 0.0};
-  check_option_keys(L, 2, load_options, "sr, mono, offset, duration");
+  tsr_check_options(L, 2, load_options);
   if (!lua_isnoneornil(L, 2)) {
     int t = lua_getfield(L, 2, "sr");
     if (t != LUA_TNIL) {
@@ -336,7 +314,7 @@ static int format_from_extension(const char *path) {
 static int audio_save(lua_State *L) {
   laudio *A = laudio_check(L, 1);
   const char *path = luaL_checkstring(L, 2);
-  check_option_keys(L, 3, save_options, "format, subtype");
+  tsr_check_options(L, 3, save_options);
   int format = opt_choice(L, 3, "format", format_names, "'wav', 'flac'");
   int subtype = opt_choice(L, 3, "subtype", subtype_names, "'pcm16', 'pcm24', 'float'");
   if (format < 0) format = format_from_extension(path);

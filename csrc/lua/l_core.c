@@ -1,4 +1,6 @@
 /* luaopen_tessera_core: the module table, one sub-table per area, and shared helpers. */
+#include <string.h>
+
 #include "l_tessera.h"
 
 int tsr_lua_fail(lua_State *L, const char *who, int status, const tsr_error *err) {
@@ -72,6 +74,34 @@ const char *tsr_opt_string(lua_State *L, int arg, const char *key, const char *d
   }
   lua_pop(L, 1);
   return v;
+}
+
+void tsr_check_options(lua_State *L, int arg, const char *const valid[]) {
+  if (lua_isnoneornil(L, arg)) return;
+  luaL_checktype(L, arg, LUA_TTABLE);
+  lua_pushnil(L);
+  while (lua_next(L, arg) != 0) {
+    lua_pop(L, 1); /* the key stays for lua_next */
+    int known = 0;
+    if (lua_type(L, -1) == LUA_TSTRING)
+      for (int i = 0; valid[i] != NULL && !known; i++)
+        known = strcmp(lua_tostring(L, -1), valid[i]) == 0;
+    if (!known) {
+      luaL_Buffer b;
+      const char *key = luaL_tolstring(L, -1, NULL);
+      luaL_buffinit(L, &b);
+      luaL_addstring(&b, "unknown option '");
+      luaL_addstring(&b, key);
+      luaL_addstring(&b, "' (valid: ");
+      for (int i = 0; valid[i] != NULL; i++) {
+        if (i > 0) luaL_addstring(&b, ", ");
+        luaL_addstring(&b, valid[i]);
+      }
+      luaL_addchar(&b, ')');
+      luaL_pushresult(&b);
+      luaL_argerror(L, arg, lua_tostring(L, -1));
+    }
+  }
 }
 
 int luaopen_tessera_core(lua_State *L) {

@@ -7,29 +7,6 @@
 #include "../listen.h"
 #include "l_tessera.h"
 
-/* Raises an argument error when the options table at arg has a key outside `valid`
- * (NULL-terminated), listing the valid names. */
-static void check_option_names(lua_State *L, int arg, const char *const valid[]) {
-  if (lua_isnoneornil(L, arg)) return;
-  luaL_checktype(L, arg, LUA_TTABLE);
-  lua_pushnil(L);
-  while (lua_next(L, arg) != 0) {
-    lua_pop(L, 1);
-    int known = 0;
-    if (lua_type(L, -1) == LUA_TSTRING)
-      for (int i = 0; valid[i] != NULL && !known; i++)
-        known = strcmp(lua_tostring(L, -1), valid[i]) == 0;
-    if (!known) {
-      int top = lua_gettop(L);
-      lua_pushfstring(L, "unknown option '%s' (valid: ", luaL_tolstring(L, -1, NULL));
-      for (int i = 0; valid[i] != NULL; i++)
-        lua_pushfstring(L, valid[i + 1] != NULL ? "%s, " : "%s)", valid[i]);
-      lua_concat(L, lua_gettop(L) - top - 1);
-      luaL_argerror(L, arg, lua_tostring(L, -1));
-    }
-  }
-}
-
 /* An argument error naming `what` unless M is rows x cols. */
 static void check_shape(lua_State *L, int arg, const char *what, const lmatrix *M,
                         int64_t rows, int64_t cols, const char *other) {
@@ -65,7 +42,7 @@ static const char *const griffinlim_options[] = {"iter", "momentum", "init", "se
 static int listen_griffinlim(lua_State *L) {
   lmatrix *mag = lmatrix_check(L, 1);
   lspectrogram *like = lspectrogram_check(L, 2);
-  check_option_names(L, 3, griffinlim_options);
+  tsr_check_options(L, 3, griffinlim_options);
   lua_Integer iter = tsr_opt_integer(L, 3, "iter", 32);
   if (iter < 0 || iter > 100000)
     luaL_argerror(L, 3, lua_pushfstring(L, "iter must be in 0..100000, got %I", iter));

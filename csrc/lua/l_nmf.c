@@ -208,19 +208,7 @@ static int nmf_fit(lua_State *L) {
     luaL_argerror(L, 1, lua_pushfstring(L, "V must not be empty, got %I x %I", (lua_Integer)n,
                                         (lua_Integer)p));
   /* Unknown keys are mistakes (max_iters, alpha_w, ...), not silently ignored. */
-  lua_pushnil(L);
-  while (lua_next(L, 2) != 0) {
-    lua_pop(L, 1);
-    int known = 0;
-    if (lua_type(L, -1) == LUA_TSTRING)
-      for (int i = 0; FIT_OPTIONS[i] != NULL && !known; i++)
-        known = strcmp(lua_tostring(L, -1), FIT_OPTIONS[i]) == 0;
-    if (!known) {
-      const char *key = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1)
-                                                       : luaL_tolstring(L, -1, NULL);
-      luaL_argerror(L, 2, lua_pushfstring(L, "unknown option '%s'", key));
-    }
-  }
+  tsr_check_options(L, 2, FIT_OPTIONS);
 
   if (lua_getfield(L, 2, "k") == LUA_TNIL) luaL_argerror(L, 2, "k is required");
   lua_pop(L, 1);

@@ -41,29 +41,6 @@ lspectrogram *lspectrogram_check(lua_State *L, int arg) {
 
 /* ---- shared checks ----------------------------------------------------------------- */
 
-/* Raises an argument error when the options table at arg has a key outside `valid`
- * (NULL-terminated), so a misspelt option is not silently ignored. */
-static void check_option_names(lua_State *L, int arg, const char *const valid[]) {
-  if (lua_isnoneornil(L, arg)) return;
-  luaL_checktype(L, arg, LUA_TTABLE);
-  lua_pushnil(L);
-  while (lua_next(L, arg) != 0) {
-    lua_pop(L, 1);
-    int known = 0;
-    if (lua_type(L, -1) == LUA_TSTRING)
-      for (int i = 0; valid[i] != NULL && !known; i++)
-        known = strcmp(lua_tostring(L, -1), valid[i]) == 0;
-    if (!known) {
-      int top = lua_gettop(L);
-      lua_pushfstring(L, "unknown option '%s' (valid: ", luaL_tolstring(L, -1, NULL));
-      for (int i = 0; valid[i] != NULL; i++)
-        lua_pushfstring(L, valid[i + 1] != NULL ? "%s, " : "%s)", valid[i]);
-      lua_concat(L, lua_gettop(L) - top - 1); /* everything after the tolstring copy */
-      luaL_argerror(L, arg, lua_tostring(L, -1));
-    }
-  }
-}
-
 /* Raises an argument error naming the matrix when it is not bins x frames. */
 static void check_shape(lua_State *L, int arg, const char *what, const lmatrix *M,
                         const tsr_spectrogram *s) {
@@ -103,7 +80,7 @@ static const char *const stft_options[] = {"n_fft", "hop", "window", "center", N
 /* stft(audio [, {n_fft=2048, hop=n_fft/4, window="hann", center=true}]) -> Spectrogram */
 static int stft_stft(lua_State *L) {
   laudio *A = laudio_check(L, 1);
-  check_option_names(L, 2, stft_options);
+  tsr_check_options(L, 2, stft_options);
   lua_Integer n_fft = tsr_opt_integer(L, 2, "n_fft", 2048);
   if (n_fft < 2 || n_fft > TSR_STFT_MAX_NFFT || n_fft % 2 != 0)
     luaL_argerror(L, 2, lua_pushfstring(L, "n_fft must be an even integer in 2..%d, got %I",
@@ -188,7 +165,7 @@ static const char *const istft_options[] = {"length", NULL};
 /* S:istft([{length=S.length}]) -> Audio at S.sr */
 static int spectrogram_istft(lua_State *L) {
   lspectrogram *S = lspectrogram_check(L, 1);
-  check_option_names(L, 2, istft_options);
+  tsr_check_options(L, 2, istft_options);
   lua_Integer length = tsr_opt_integer(L, 2, "length", S->s.length);
   if (length < 0)
     luaL_argerror(L, 2, lua_pushfstring(L, "length must be >= 0, got %I", length));

@@ -60,6 +60,11 @@ int tsr_opt_boolean(lua_State *L, int arg, const char *key, int def);
 /* String option; the result stays valid while the options table is on the stack. */
 const char *tsr_opt_string(lua_State *L, int arg, const char *key, const char *def);
 
+/* Raises "bad argument #arg to ... (unknown option 'x' (valid: a, b, c))" unless every key
+ * of the options table at arg (absent or nil: nothing to check) is one of valid
+ * (NULL-terminated), so a misspelt option is never silently ignored. */
+void tsr_check_options(lua_State *L, int arg, const char *const valid[]);
+
 /* Registration of each type and its functions into the module table on top of the stack. */
 void matrix_open(lua_State *L);
 void audio_open(lua_State *L);
