@@ -11,6 +11,7 @@
  * counts VM instructions. Once a budget is exceeded it stays exceeded: the hook raises
  * again at every instruction, so a recipe's own pcall cannot swallow the error. */
 #include <stdint.h>
+#include <stdio.h>
 
 #include "l_tessera.h"
 
@@ -61,9 +62,11 @@ static void push_exceeded(lua_State *L, const budget *b) {
   if (b->cpu_exceeded)
     lua_pushfstring(L, "the recipe exceeded its CPU budget (%I instructions)",
                     (LUA_INTEGER)b->instructions);
-  else
-    lua_pushfstring(L, "the recipe exceeded its memory budget (%f MB)",
-                    (LUA_NUMBER)((double)b->memory / 1e6));
+  else {
+    char mb[32];
+    snprintf(mb, sizeof mb, "%.1f", (double)b->memory / 1e6);
+    lua_pushfstring(L, "the recipe exceeded its memory budget (%s MB)", mb);
+  }
 }
 
 static void count_hook(lua_State *L, lua_Debug *ar) {

@@ -481,8 +481,9 @@ function recipe.check(t, ctx)
   return top
 end
 
--- recipe.load(path [, {out = path, allow = {dirs}}]) -> normalised recipe: runs the file in a
--- sandbox confined to its folder and checks what it returns (allow: more source folders). Messages call it `path` as given.
+-- recipe.load(path [, {out = path, allow = {dirs}, memory = bytes, instructions = count}])
+-- -> normalised recipe: runs the file in a sandbox confined to its folder, under the given
+-- budgets (default sandbox.defaults), and checks what it returns (allow: more source folders). Messages call it `path` as given.
 function recipe.load(path, opts)
   if type(path) ~= "string" or path == "" then
     error(format("bad argument #1 to 'load' (recipe path expected, got %s)", describe(path)), 2)
@@ -496,7 +497,7 @@ function recipe.load(path, opts)
     error(format("tessera.mosaic: cannot open '%s': %s", path, why:match(": (.*)$") or why), 0)
   end
   f:close()
-  local env = sandbox.env(ctx.dir)
+  local env = sandbox.env(ctx.dir, { memory = opts.memory, instructions = opts.instructions })
   local ok, value = sandbox.run(full, env, "@" .. path)
   if not ok then error(format("tessera.mosaic: %s", tostring(value)), 0) end
   local rec = recipe.check(value, ctx)

@@ -208,7 +208,7 @@ function sandbox.env(root, opts)
     assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs,
     pcall = pcall, select = select, tonumber = tonumber, tostring = tostring, type = type,
     xpcall = xpcall, rawequal = rawequal, rawlen = rawlen, rawget = rawget, rawset = rawset,
-    setmetatable = setmetatable, print = print,
+    print = print,
     string = copy(string, { dump = true }),
     table = copy(table),
     math = copy(math),
@@ -238,6 +238,13 @@ function sandbox.env(root, opts)
       if not res[1] then error(res[2], 0) end
       return table.unpack(res, 2, res.n)
     end
+  end
+  -- No finalizers: a __gc would run later, in the host, outside every budget.
+  env.setmetatable = function(t, mt)
+    if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
+      error("setmetatable: __gc metamethods are not allowed in a recipe", 2)
+    end
+    return setmetatable(t, mt)
   end
   -- Only tables' metatables: the string metatable is shared with the host.
   env.getmetatable = function(value)
