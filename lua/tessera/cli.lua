@@ -22,6 +22,7 @@ cli.modules = {
   "decompose",
   "mosaic",
   "crosssynth",
+  "live",
 }
 
 local registry = {} -- name -> command
