@@ -12,6 +12,7 @@ packages=(
   lua5.4 liblua5.4-dev
   libfftw3-dev libsndfile1-dev libsamplerate0-dev libopenblas-dev liblapacke-dev
   lua-argparse lua-cjson libreadline-dev
+  lua-luv # tessera live: file events through libuv
   # pictures
   gnuplot-nox fonts-dejavu-core
   # real music for tests and examples
