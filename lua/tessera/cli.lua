@@ -23,6 +23,8 @@ cli.modules = {
   "mosaic",
   "crosssynth",
   "live",
+  "batch",
+  "batch_merge",
 }
 
 local registry = {} -- name -> command

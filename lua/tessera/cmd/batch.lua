@@ -1,0 +1,90 @@
+-- `tessera batch (DIR | MANIFEST.txt) -o OUTDIR`: the decomposition of every audio file of
+-- a folder or a manifest (or a user script run on each), by worker processes, resumable and
+-- shardable; see tessera.batch. Exit status: 0 when every input succeeded, else the number
+-- of failed inputs (at most 125); 130 when interrupted.
+local format = string.format
+
+local function size_text(text)
+  if not tostring(text):match("^%d+%.?%d*[kKmMgG]?$") then return nil end
+  return text
+end
+
+return {
+  name = "batch",
+  help = "decompose every audio file of a folder or a manifest, in parallel, resumably",
+  setup = function(parser)
+    parser:argument("input", "A folder (searched recursively for .wav, .flac, .ogg, ... files) "
+      .. "or a manifest: a text file with one path per line (relative to the manifest).")
+    parser:option("-o --out", "Output folder: one folder per input (named after its path, e.g. "
+      .. "OUT/drums/amen.flac/) and results.csv / results.json.")
+      :args(1):count(1)
+    parser:option("-k", "Number of components.", "4"):convert(math.tointeger)
+    parser:option("--loss", "euclidean, kl or is.", "kl"):choices { "euclidean", "kl", "is" }
+    parser:option("--solver", "mu or cd (cd: euclidean only).", "mu"):choices { "mu", "cd" }
+    parser:option("--seed", "Seed of the initialisation.", "0"):convert(math.tointeger)
+    parser:option("--iter", "Maximum number of iterations.", "200"):convert(math.tointeger)
+    parser:option("--tol", "Relative decrease that stops the fit (0: never stops early).",
+      "1e-4"):convert(tonumber)
+    parser:option("--sr", "Sample rate to analyse at.", "22050"):convert(math.tointeger)
+    parser:option("--n-fft", "STFT window size.", "2048"):convert(math.tointeger)
+    parser:option("--hop", "STFT hop.", "512"):convert(math.tointeger)
+    parser:option("--offset", "Seconds to skip in each file.", "0"):convert(tonumber)
+    parser:option("--duration", "Seconds to keep of each file (default: all)."):convert(tonumber)
+    parser:flag("--audio", "Also write one WAV per component and their sum, as decompose does.")
+    parser:option("--method", "How components are heard with --audio: wiener or phase.",
+      "wiener"):choices { "wiener", "phase" }
+    parser:flag("--figures", "Also draw W.png and H.png (gnuplot).")
+    parser:option("--script", "A Lua file returning function(file, out, options), run on each "
+      .. "input instead of the decomposition; it writes into the folder out and may return "
+      .. "{duration =, k =, loss =, iterations =} for the table.")
+    parser:option("-j --jobs", "Worker processes (default: the number of cores).")
+      :convert(math.tointeger)
+    parser:option("--threads", "Threads per worker (default: cores / jobs, at least 1).")
+      :convert(math.tointeger)
+    parser:option("--shard", "I/N: process only the I-th of N slices (I = 1..N) of the sorted "
+      .. "inputs, the inputs at positions I, I+N, I+2N, ...; the table is then "
+      .. "results.shard-I-of-N.csv/.json (join them with batch-merge).")
+    parser:option("--max-memory", "Memory cap of each worker (TESSERA_MAX_MEMORY, e.g. 512M): "
+      .. "an input that needs more fails."):convert(size_text)
+    parser:option("--progress", "bar (a terminal's default), lines (one per file; the default "
+      .. "otherwise) or none.")
+      :choices { "bar", "lines", "none" }
+    parser:epilog("Inputs whose output folder holds a stamp matching the input's content, the "
+      .. "options and the tessera version are skipped, so an interrupted batch continues where "
+      .. "it stopped. Exit status: 0 when every input succeeded (or was skipped), else the "
+      .. "number of failed inputs, at most 125; 130 when interrupted.")
+  end,
+  run = function(args)
+    local batch = require "tessera.batch"
+    local shard
+    if args.shard then shard = { batch.parse_shard(args.shard) } end
+    local summary = batch.run {
+      source = args.input,
+      out = args.out,
+      options = {
+        k = args.k, loss = args.loss, solver = args.solver, seed = args.seed, iter = args.iter,
+        tol = args.tol, sr = args.sr, n_fft = args.n_fft, hop = args.hop, offset = args.offset,
+        duration = args.duration or false, audio = args.audio, method = args.method,
+        figures = args.figures,
+      },
+      script = args.script,
+      jobs = args.jobs,
+      threads = args.threads,
+      shard = shard,
+      max_memory = args.max_memory,
+      progress = args.progress,
+    }
+    for _, e in ipairs(summary.worker_errors) do io.stderr:write("batch: ", e, "\n") end
+    local shard_text = shard and format(" (shard %d of %d)", shard[1], shard[2]) or ""
+    io.stderr:write(format("batch: %d inputs%s: %d ok, %d skipped, %d failed in %.1f s "
+      .. "(%d workers x %d threads); results in %s\n", summary.total, shard_text, summary.ok,
+      summary.skipped, summary.failed, summary.seconds, math.min(summary.jobs,
+      math.max(summary.total, 1)), summary.threads, summary.csv))
+    if summary.interrupted then
+      io.stderr:write(format("batch: interrupted (%s) after %d of %d inputs; run the same "
+        .. "command again to continue\n", summary.interrupted, #summary.rows, summary.total))
+      return 130
+    end
+    return math.min(summary.failed, 125)
+  end,
+}
