@@ -290,7 +290,7 @@ function live.run(path, opts)
   self.uv = uv
   local debounce = opts.debounce or 0.05
   if type(debounce) ~= "number" or debounce < 0 then
-    error(format("tessera.live: debounce must be a number of seconds >= 0, got %s", tostring(debounce)), 2)
+    error(format("tessera.live: debounce must be a number of seconds >= 0, got %s", tostring(debounce)), 0)
   end
   self.debounce_ms = math.floor(debounce * 1000 + 0.5)
   if opts.play then
