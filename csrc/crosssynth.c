@@ -197,7 +197,8 @@ static int check_entries(const tsr_matrix *X, const char *name, tsr_error *err) 
   for (size_t k = 0; k < count; k++) {
     float v = X->data[k];
     if (isfinite(v) && v >= 0.0f) continue;
-    long long row = (long long)(k % (size_t)X->rows) + 1, col = (long long)(k / (size_t)X->rows) + 1;
+    long long row = (long long)(k % (size_t)X->rows) + 1;
+    long long col = (long long)(k / (size_t)X->rows) + 1;
     if (isfinite(v)) {
       tsr_seterror(err, "%s has a negative entry (%g at row %lld, column %lld)", name, (double)v,
                    row, col);

@@ -33,9 +33,13 @@ end
 
 local function magnitude(a) return tessera.stft(a):magnitude() end
 
-for _, pair in ipairs { { source = "tabla", target = "mika" }, { source = "mika", target = "tabla" } } do
-  local source = tessera.audio.load(samples .. "loop_" .. pair.source .. ".flac", { sr = 22050, mono = true })
-  local target = tessera.audio.load(samples .. "loop_" .. pair.target .. ".flac", { sr = 22050, mono = true })
+local function loop(name)
+  return tessera.audio.load(samples .. "loop_" .. name .. ".flac", { sr = 22050, mono = true })
+end
+
+local mosaics = { { source = "tabla", target = "mika" }, { source = "mika", target = "tabla" } }
+for _, pair in ipairs(mosaics) do
+  local source, target = loop(pair.source), loop(pair.target)
   local out = string.format("%s/%s_played_by_%s.wav", outdir, pair.target, pair.source)
   local y, info = tessera.mosaic.crosssynth {
     source = source, target = target, out = out,

@@ -26,7 +26,8 @@ return {
   duration = 8,
   out = "session.wav",
   sources = {
-    tabla = { file = samples .. "loop_tabla.flac", duration = 8, k = 6, loss = "kl", max_iter = 150 },
+    tabla = { file = samples .. "loop_tabla.flac", duration = 8, k = 6, loss = "kl",
+              max_iter = 150 },
     garzul = { file = samples .. "loop_garzul.flac", k = 6, loss = "kl", max_iter = 150 },
   },
   phase = "tabla",
@@ -57,7 +58,8 @@ save(recipe)
 local log_path = outdir .. "/session.log"
 local log_fd = assert(uv.fs_open(log_path, "w", tonumber("644", 8)))
 local exited = false
-local child = assert(uv.spawn(tessera_bin, { args = { "live", recipe_path }, stdio = { nil, log_fd, 2 } },
+local child = assert(uv.spawn(tessera_bin,
+  { args = { "live", recipe_path }, stdio = { nil, log_fd, 2 } },
   function() exited = true end))
 uv.fs_close(log_fd)
 

@@ -58,7 +58,9 @@ local audio_mt = debug.getmetatable(audio.new(1, 8000))
 -- An Audio at sr, mono: a file name, a table {file=, offset=, duration=} or an Audio.
 local function input(opts, key, sr)
   local v = opts[key]
-  if v == nil then fail("%s is missing (a file name, an Audio or {file=, offset=, duration=})", key) end
+  if v == nil then
+    fail("%s is missing (a file name, an Audio or {file=, offset=, duration=})", key)
+  end
   if type(v) == "string" then
     return audio.load(v, { sr = sr, mono = true }), v
   elseif type(v) == "table" and getmetatable(v) == nil then
@@ -67,8 +69,11 @@ local function input(opts, key, sr)
         fail("%s: unknown key %s (valid: file, offset, duration)", key, describe(k))
       end
     end
-    if type(v.file) ~= "string" then fail("%s.file must be a file name, got %s", key, describe(v.file)) end
-    return audio.load(v.file, { sr = sr, mono = true, offset = v.offset, duration = v.duration }), v.file
+    if type(v.file) ~= "string" then
+      fail("%s.file must be a file name, got %s", key, describe(v.file))
+    end
+    local a = audio.load(v.file, { sr = sr, mono = true, offset = v.offset, duration = v.duration })
+    return a, v.file
   elseif debug.getmetatable(v) == audio_mt then
     local a = v
     if a.channels > 1 then a = a:mono() end

@@ -14,7 +14,8 @@
 -- Render lines look like
 --   #1 [start] 2731 ms: wrote /music/out.wav: 10.00 s at 22050 Hz, ...; 2.73 s
 --   #2 [recipe.lua] 48 ms: wrote /music/out.wav: 10.00 s at 22050 Hz, ...; 0.05 s
---   #3 [recipe.lua] error: tessera.mosaic: recipe.lua:7: '}' expected ...; keeping /music/out.wav (#2)
+--   #3 [recipe.lua] error: tessera.mosaic: recipe.lua:7: '}' expected ...; keeping
+--      /music/out.wav (#2)                                       (one line, folded here)
 local core = require "tessera.core"
 local mosaic = require "tessera.mosaic"
 local sandbox = require "tessera.sandbox"
@@ -139,7 +140,8 @@ function Session:render(reason)
     return nil, summary -- --once: the caller raises it
   else
     summary = one_line(summary)
-    local kept = self.good and format("keeping %s (#%d)", self.good.out, self.good.n) or "no output yet"
+    local kept = self.good and format("keeping %s (#%d)", self.good.out, self.good.n)
+      or "no output yet"
     line = format("#%d [%s] error: %s; %s", self.n, reason, summary, kept)
   end
   self.print(line)
@@ -277,7 +279,9 @@ function live.run(path, opts)
       local status = 0
       local handle, why = uv.spawn(player, { args = { summary.out }, stdio = { nil, nil, 2 } },
         function(code, signal) status = (code ~= 0 or signal ~= 0) and 1 or 0 end)
-      if not handle then error(format("tessera live: cannot start '%s': %s", player, tostring(why)), 0) end
+      if not handle then
+        error(format("tessera live: cannot start '%s': %s", player, tostring(why)), 0)
+      end
       uv.run("default")
       handle:close()
       uv.run("default")
@@ -290,7 +294,8 @@ function live.run(path, opts)
   self.uv = uv
   local debounce = opts.debounce or 0.05
   if type(debounce) ~= "number" or debounce < 0 then
-    error(format("tessera.live: debounce must be a number of seconds >= 0, got %s", tostring(debounce)), 0)
+    error(format("tessera.live: debounce must be a number of seconds >= 0, got %s",
+      tostring(debounce)), 0)
   end
   self.debounce_ms = math.floor(debounce * 1000 + 0.5)
   if opts.play then

@@ -15,7 +15,8 @@ return {
       :convert(math.tointeger)
     parser:option("--allow", "A folder the recipe's sources may come from, besides its own and "
       .. "the sonic-pi samples (repeatable).", nil, nil, 1, "*")
-    parser:option("--cache-dir", "Cache folder (default: TESSERA_CACHE_DIR, then XDG_CACHE_HOME/tessera).")
+    parser:option("--cache-dir",
+      "Cache folder (default: TESSERA_CACHE_DIR, then XDG_CACHE_HOME/tessera).")
   end,
   run = function(args)
     if args.debounce < 0 then
