@@ -56,6 +56,15 @@ local function one_line(msg)
   return (tostring(msg):gsub("%s*\n%s*", " / "))
 end
 
+-- A callback for the event loop that reports its errors and carries on: an error escaping
+-- into luv would end the process.
+local function guarded(fn)
+  return function(...)
+    local ok, err = pcall(fn, ...)
+    if not ok then io.stderr:write("tessera live: ", one_line(err), "\n") end
+  end
+end
+
 -- ---- a session ----------------------------------------------------------------------
 
 local Session = {}
@@ -184,9 +193,9 @@ function Session:watch_all()
   for dir in pairs(wanted) do
     if not self.watchers[dir] then
       local handle = uv.new_fs_event()
-      local ok, err = handle:start(dir, {}, function(ev_err, name)
+      local ok, err = handle:start(dir, {}, guarded(function(ev_err, name)
         self:event(dir, ev_err, name)
-      end)
+      end))
       if ok then
         self.watchers[dir] = handle
       else
@@ -212,7 +221,7 @@ function Session:event(dir, err, name)
     for _, f in pairs(names) do self.pending[self:name_of(f)] = true end
   end
   self.timer:stop()
-  self.timer:start(self.debounce_ms, 0, function() self:fire() end)
+  self.timer:start(self.debounce_ms, 0, guarded(function() self:fire() end))
 end
 
 -- The debounce timer: one render for everything that changed meanwhile, unless the files
