@@ -497,6 +497,11 @@ function batch.process(job)
   local tmp = parent .. "/." .. base .. ".tmp"
   local old = parent .. "/." .. base .. ".old"
   local ok, err = pcall(function()
+    local f, oerr = io.open(job.path, "rb")
+    if not f then
+      fail("tessera.batch: cannot open '%s': %s", job.path, (tostring(oerr):gsub("^.-: ", "")))
+    end
+    f:close()
     local input_sha = util.sha256_file(job.path)
     local stamp = stamp_of(input_sha, job)
     local found = valid_stamp(job.out, stamp)
@@ -899,9 +904,13 @@ function batch.run(spec)
       if row.status == "failed" then
         what = fmt("failed %s: %s", row.file, tostring(row.error))
       else
-        what = fmt("%s %s (%s s of audio, k %s, loss %s, %s iterations, %.2f s)", row.status,
-          row.file, row.duration and fmt("%.2f", row.duration) or "?", tostring(row.k),
-          row.loss and fmt("%.6g", row.loss) or "?", tostring(row.iterations), row.seconds or 0)
+        local facts = {}
+        if row.duration then facts[#facts + 1] = fmt("%.2f s of audio", row.duration) end
+        if row.k then facts[#facts + 1] = fmt("k %d", row.k) end
+        if row.loss then facts[#facts + 1] = fmt("loss %.6g", row.loss) end
+        if row.iterations then facts[#facts + 1] = fmt("%d iterations", row.iterations) end
+        if row.seconds then facts[#facts + 1] = fmt("%.2f s", row.seconds) end
+        what = fmt("%s %s (%s)", row.status, row.file, table.concat(facts, ", "))
       end
       log:write(fmt("batch: [%d/%d] %s\n", done, summary.total, what))
       log:flush()
@@ -971,7 +980,7 @@ function batch.run(spec)
     end
     local item = inputs[next_input]
     next_input = next_input + 1
-    w.job = item
+    w.job, w.job_start, w.errtail = item, util.now(), ""
     w.stdin:write(json_value({
       file = item.file, path = item.path, out = out_real .. "/" .. item.out, rel = item.out,
       options = options, script = script, threads = threads,
@@ -995,9 +1004,10 @@ function batch.run(spec)
     end
   end
 
-  -- A worker is done when its process has exited and its result pipe is at its end.
+  -- A worker is done when its process has exited and its pipes are at their end (so its
+  -- last words on stderr are in errtail).
   local function worker_done(w)
-    if not (w.exit_code ~= nil and w.results_eof) or w.finished then return end
+    if w.finished or w.exit_code == nil or w.open_pipes > 0 then return end
     w.finished = true
     live = live - 1
     close_handle(w.handle)
@@ -1016,6 +1026,7 @@ function batch.run(spec)
     if w.job and not stopping then
       -- The input took its worker down: its failure, and a new worker takes over.
       record({ file = w.job.file, output = w.job.out, status = "failed",
+               seconds = util.now() - w.job_start,
                error = fmt("worker %s%s", why or "exited", tail ~= "" and ": " .. tail or "") })
       w.job = nil
     elseif not w.ready and not stopping then
@@ -1052,7 +1063,8 @@ function batch.run(spec)
 
   function spawn_worker()
     local w = { stdin = uv.new_pipe(false), stdout = uv.new_pipe(false),
-                stderr = uv.new_pipe(false), results = uv.new_pipe(false), errtail = "" }
+                stderr = uv.new_pipe(false), results = uv.new_pipe(false), errtail = "",
+                open_pipes = 3 }
     local handle, pid = uv.spawn(host, {
       args = { "-e", "require('tessera.batch').worker()" },
       stdio = { w.stdin, w.stdout, w.stderr, w.results },
@@ -1072,7 +1084,11 @@ function batch.run(spec)
     workers[pid] = w
     live = live + 1
     local function passthrough(line)
-      if line == nil then return end
+      if line == nil then
+        w.open_pipes = w.open_pipes - 1
+        worker_done(w)
+        return
+      end
       w.errtail = (w.errtail .. line .. "\n"):sub(-2000)
       if line ~= "" then say(line) end
     end
@@ -1080,7 +1096,7 @@ function batch.run(spec)
     w.stderr:read_start(guard(line_reader(passthrough)))
     w.results:read_start(guard(line_reader(function(line)
       if line == nil then
-        w.results_eof = true
+        w.open_pipes = w.open_pipes - 1
         worker_done(w)
         return
       end

@@ -76,10 +76,11 @@ return {
     }
     for _, e in ipairs(summary.worker_errors) do io.stderr:write("batch: ", e, "\n") end
     local shard_text = shard and format(" (shard %d of %d)", shard[1], shard[2]) or ""
+    local workers = math.min(summary.jobs, math.max(summary.total, 1))
     io.stderr:write(format("batch: %d inputs%s: %d ok, %d skipped, %d failed in %.1f s "
-      .. "(%d workers x %d threads); results in %s\n", summary.total, shard_text, summary.ok,
-      summary.skipped, summary.failed, summary.seconds, math.min(summary.jobs,
-      math.max(summary.total, 1)), summary.threads, summary.csv))
+      .. "(%d worker%s x %d thread%s); results in %s\n", summary.total, shard_text, summary.ok,
+      summary.skipped, summary.failed, summary.seconds, workers, workers == 1 and "" or "s",
+      summary.threads, summary.threads == 1 and "" or "s", summary.csv))
     if summary.interrupted then
       io.stderr:write(format("batch: interrupted (%s) after %d of %d inputs; run the same "
         .. "command again to continue\n", summary.interrupted, #summary.rows, summary.total))

@@ -1,0 +1,548 @@
+-- Specs for tessera.batch and the `tessera batch` / `tessera batch-merge` commands: inputs
+-- and shards, options, results tables and their merge, then whole batches run by the host
+-- on short sonic-pi loops and bad files (corrupt, empty, silent, too long for the memory
+-- cap): per-file outputs equal to a direct tessera.nmf, the table, resuming, an interrupted
+-- batch continued, a crashing worker, --jobs 2 = --jobs 1, and two shards run at once by
+-- GNU parallel merging into the single run's table.
+local batch = require "tessera.batch"
+local cjson = require "cjson"
+local helpers = require "helpers"
+local tessera = require "tessera"
+local uv = require "luv"
+
+local q = helpers.shell_quote
+local SAMPLES = helpers.samples
+
+-- The host that runs this spec when it is bin/tessera (or its sanitized build: the workers
+-- then run sanitized too), else the built bin/tessera.
+local HOST = package.preload["tessera.host"] and uv.exepath()
+  or assert(uv.fs_realpath(helpers.root .. "/bin/tessera"))
+
+local function spit(path, text)
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+end
+
+-- Runs the host with arguments (a shell fragment); returns stdout, stderr, exit status.
+local function tessera_cli(args, prefix)
+  local errfile = os.tmpname()
+  local p = assert(io.popen(string.format("%s%s %s </dev/null 2>%s", prefix or "", q(HOST),
+    args, q(errfile))))
+  local out = p:read("a")
+  local _, _, code = p:close()
+  local err = helpers.read_file(errfile)
+  os.remove(errfile)
+  return out, err, code
+end
+
+local function copy(from, to)
+  spit(to, assert(helpers.read_file(from)))
+end
+
+-- rows by file, and a table's rows without the timing column (for comparisons).
+local function by_file(rows)
+  local t = {}
+  for _, r in ipairs(rows) do t[r.file] = r end
+  return t
+end
+
+local function without_timings(rows)
+  local out = {}
+  for i, r in ipairs(rows) do
+    out[i] = {}
+    for _, c in ipairs(batch.COLUMNS) do
+      if c ~= "seconds" then out[i][c] = r[c] end
+    end
+  end
+  return out
+end
+
+-- A folder of three short loops in two sub-folders, plus a README that is not audio and a
+-- hidden file.
+local function loops_folder(dir)
+  assert(os.execute("mkdir -p " .. q(dir .. "/drums") .. " " .. q(dir .. "/other")))
+  copy(SAMPLES .. "/loop_amen.flac", dir .. "/drums/amen.flac")
+  copy(SAMPLES .. "/loop_breakbeat.flac", dir .. "/drums/breakbeat.flac")
+  copy(SAMPLES .. "/loop_industrial.flac", dir .. "/other/industrial.flac")
+  spit(dir .. "/README.txt", "not audio\n")
+  spit(dir .. "/.hidden.wav", "not even audio\n")
+end
+
+-- The bad files: bytes that are no audio, an empty file, silence, and 20 s of amen whose
+-- spectrogram (7 MB) is over a 4 MB memory cap.
+local function bad_files(dir)
+  assert(os.execute("mkdir -p " .. q(dir .. "/bad")))
+  spit(dir .. "/bad/corrupt.wav", "RIFF\0\0\0\0WAVEjunk" .. string.rep("\1\2\3", 300))
+  spit(dir .. "/bad/empty.wav", "")
+  tessera.audio.new(11025, 22050):save(dir .. "/bad/silent.wav")
+  local amen = tessera.audio.load(SAMPLES .. "/loop_amen.flac", { sr = 22050, mono = true })
+  amen:tile(20 * 22050):save(dir .. "/bad/long.wav")
+end
+
+local FAST = "--iter 10 --threads 1 --progress lines"
+
+describe("tessera.batch", function()
+  describe("inputs()", function()
+    it("lists the audio files of a folder recursively, sorted, skipping hidden and other files", function()
+      local dir = helpers.tmpdir()
+      finally(function() helpers.rmtree(dir) end)
+      loops_folder(dir)
+      assert(os.execute("mkdir -p " .. q(dir .. "/out/x")))
+      copy(SAMPLES .. "/loop_amen.flac", dir .. "/out/x/inside.flac")
+      local list = batch.inputs(dir, { exclude = uv.fs_realpath(dir .. "/out") })
+      assert.same({
+        { file = "drums/amen.flac", path = dir .. "/drums/amen.flac", out = "drums/amen.flac" },
+        { file = "drums/breakbeat.flac", path = dir .. "/drums/breakbeat.flac",
+          out = "drums/breakbeat.flac" },
+        { file = "other/industrial.flac", path = dir .. "/other/industrial.flac",
+          out = "other/industrial.flac" },
+      }, list)
+      -- Without the exclusion the output folder's files are inputs too.
+      assert.equal(4, #batch.inputs(dir .. "/"))
+    end)
+
+    it("reads a manifest: paths relative to it, comments, duplicates, '..' kept inside", function()
+      local dir = helpers.tmpdir()
+      finally(function() helpers.rmtree(dir) end)
+      assert(os.execute("mkdir -p " .. q(dir .. "/lists")))
+      spit(dir .. "/lists/files.txt", table.concat({
+        "# the study's loops", "", "  ../b.wav  ", SAMPLES .. "/loop_amen.flac", "a.flac",
+        "../b.wav", "./c/./d.ogg",
+      }, "\n") .. "\n")
+      assert.same({
+        { file = "../b.wav", path = dir .. "/lists/../b.wav", out = "_up/b.wav" },
+        { file = "./c/./d.ogg", path = dir .. "/lists/./c/./d.ogg", out = "c/d.ogg" },
+        { file = SAMPLES .. "/loop_amen.flac", path = SAMPLES .. "/loop_amen.flac",
+          out = SAMPLES:sub(2) .. "/loop_amen.flac" },
+        { file = "a.flac", path = dir .. "/lists/a.flac", out = "a.flac" },
+      }, batch.inputs(dir .. "/lists/files.txt"))
+    end)
+
+    it("refuses two inputs that would share an output folder", function()
+      local dir = helpers.tmpdir()
+      finally(function() helpers.rmtree(dir) end)
+      spit(dir .. "/files.txt", "x/../a.wav\n_up/a.wav\n../a.wav\n")
+      assert.has_error(function() batch.inputs(dir .. "/files.txt") end,
+        "tessera.batch: '../a.wav' and '_up/a.wav' would share the output folder '_up/a.wav'")
+    end)
+
+    it("reports a source that does not exist", function()
+      assert.has_error(function() batch.inputs("/nonexistent/loops") end,
+        "tessera.batch: cannot open '/nonexistent/loops': No such file or directory")
+      assert.has_error(function() batch.inputs("") end,
+        "bad argument #1 to 'inputs' (path expected, got an empty string)")
+    end)
+  end)
+
+  describe("shard() and parse_shard()", function()
+    it("deals the inputs round-robin into disjoint slices that cover them all", function()
+      local list = {}
+      for i = 1, 10 do list[i] = i end
+      assert.same({ 1, 4, 7, 10 }, batch.shard(list, 1, 3))
+      assert.same({ 2, 5, 8 }, batch.shard(list, 2, 3))
+      assert.same({ 3, 6, 9 }, batch.shard(list, 3, 3))
+      assert.same(list, batch.shard(list, 1, 1))
+      assert.same({}, batch.shard({ 1, 2 }, 3, 4))
+    end)
+
+    it("parses I/N with I in 1..N", function()
+      assert.same({ 2, 8 }, { batch.parse_shard("2/8") })
+      assert.same({ 1, 1 }, { batch.parse_shard(" 1 / 1 ") })
+      for _, bad in ipairs({ "0/4", "5/4", "1/0", "a/b", "3", "-1/2" }) do
+        assert.has_error(function() batch.parse_shard(bad) end,
+          "tessera.batch: bad shard '" .. bad .. "' (expected I/N with 1 <= I <= N, e.g. 1/4)")
+      end
+      assert.has_error(function() batch.shard({}, 0, 2) end,
+        "bad argument #2 to 'shard' (index must be an integer in 1..2, got 0)")
+      assert.has_error(function() batch.shard({}, 1, 0) end,
+        "bad argument #3 to 'shard' (count must be an integer >= 1, got 0)")
+    end)
+  end)
+
+  describe("options()", function()
+    it("fills in the defaults of tessera decompose", function()
+      local o = batch.options({ k = 8 })
+      assert.same({ k = 8, loss = "kl", solver = "mu", seed = 0, iter = 200, tol = 1e-4,
+        sr = 22050, n_fft = 2048, hop = 512, offset = 0, duration = false, audio = false,
+        method = "wiener", figures = false }, o)
+    end)
+
+    it("checks every option", function()
+      assert.has_error(function() batch.options({ kk = 2 }) end,
+        "tessera.batch: unknown option 'kk' (expected one of: audio, duration, figures, hop, "
+        .. "iter, k, loss, method, n_fft, offset, seed, solver, sr, tol)")
+      assert.has_error(function() batch.options({ k = 0 }) end,
+        "tessera.batch: k must be an integer >= 1, got 0")
+      assert.has_error(function() batch.options({ loss = "l1" }) end,
+        "tessera.batch: loss must be one of euclidean, is, kl, got 'l1'")
+      assert.has_error(function() batch.options({ solver = "cd" }) end,
+        "tessera.batch: solver cd needs loss euclidean, got 'kl'")
+      assert.has_error(function() batch.options({ hop = 4096 }) end,
+        "tessera.batch: hop must be <= n_fft (2048), got 4096")
+      assert.has_error(function() batch.options({ duration = 0 }) end,
+        "tessera.batch: duration must be > 0, got 0")
+      assert.has_error(function() batch.options({ tol = -1 }) end,
+        "tessera.batch: tol must be >= 0, got -1")
+    end)
+  end)
+
+  describe("write_table(), read_table() and merge()", function()
+    local rows = {
+      { file = "b, \"quoted\".wav", status = "failed", seconds = 0.25,
+        error = "tessera.audio.load: cannot decode 'b': format not recognised\nsecond line" },
+      { file = "a.flac", duration = 1.7533333333333334, k = 8, loss = 13447.123456789012,
+        iterations = 200, seconds = 0.1234, status = "ok" },
+    }
+
+    it("round-trips a table through CSV and JSON, sorted by file", function()
+      local dir = helpers.tmpdir()
+      finally(function() helpers.rmtree(dir) end)
+      batch.write_table(rows, dir .. "/t.csv", dir .. "/t.json")
+      local csv = helpers.read_file(dir .. "/t.csv")
+      assert.equal("file,duration,k,loss,iterations,seconds,status,error\r\n"
+        .. "a.flac,1.753333,8," .. string.format("%.17g", rows[2].loss) .. ",200,0.123,ok,\r\n"
+        .. "\"b, \"\"quoted\"\".wav\",,,,,0.250,failed,\"tessera.audio.load: cannot decode "
+        .. "'b': format not recognised\nsecond line\"\r\n", csv)
+      local back = batch.read_table(dir .. "/t.csv")
+      assert.same({ file = "a.flac", duration = 1.753333, k = 8, loss = 13447.123456789012,
+        iterations = 200, seconds = 0.123, status = "ok" }, back[1])
+      assert.equal(rows[1].error, back[2].error)
+      assert.equal(rows[1].file, back[2].file)
+      local json = batch.read_table(dir .. "/t.json")
+      assert.same(rows[2], json[1])
+      assert.same(rows[1], json[2])
+      -- Written atomically: nothing but the two tables in the folder.
+      assert.same({ "t.csv", "t.json" }, helpers.listdir(dir))
+    end)
+
+    it("merges shard tables, keeps a repeated identical result once, refuses conflicts", function()
+      local dir = helpers.tmpdir()
+      finally(function() helpers.rmtree(dir) end)
+      batch.write_table({ rows[2] }, dir .. "/1.csv", dir .. "/1.json")
+      batch.write_table({ rows[1] }, dir .. "/2.csv")
+      local again = {}
+      for k, v in pairs(rows[2]) do again[k] = v end
+      again.status, again.seconds = "skipped", 9
+      batch.write_table({ again }, dir .. "/3.csv")
+      local merged = batch.merge({ dir .. "/2.csv", dir .. "/1.json", dir .. "/3.csv" })
+      assert.equal(2, #merged)
+      assert.equal("a.flac", merged[1].file)
+      assert.equal("ok", merged[1].status)
+      assert.equal(rows[1].file, merged[2].file)
+      local other = {}
+      for k, v in pairs(rows[2]) do other[k] = v end
+      other.loss = 1.5
+      batch.write_table({ other }, dir .. "/4.csv")
+      assert.has_error(function() batch.merge({ dir .. "/1.csv", dir .. "/4.csv" }) end,
+        string.format("tessera.batch: 'a.flac' is in '%s/1.csv' (ok, loss 13447.1235) and in "
+          .. "'%s/4.csv' (ok, loss 1.5)", dir, dir))
+    end)
+
+    it("reports files that are not results tables", function()
+      local dir = helpers.tmpdir()
+      finally(function() helpers.rmtree(dir) end)
+      spit(dir .. "/x.csv", "file,k\nx,1\n")
+      spit(dir .. "/x.json", "{\"file\": 1}")
+      assert.has_error(function() batch.read_table(dir .. "/x.csv") end,
+        "tessera.batch: '" .. dir .. "/x.csv' is not a results table (no column 'duration')")
+      assert.has_error(function() batch.read_table(dir .. "/x.json") end,
+        "tessera.batch: '" .. dir .. "/x.json' is not a results table (a JSON array of rows "
+        .. "expected)")
+      assert.has_error(function() batch.read_table(dir .. "/none.csv") end,
+        "tessera.batch: cannot open '" .. dir .. "/none.csv': No such file or directory")
+      assert.has_error(function() batch.merge({}) end,
+        "bad argument #1 to 'merge' (a non-empty list of tables expected)")
+    end)
+  end)
+
+  describe("tessera batch", function()
+    it("decomposes each file into its own folder, records bad files and goes on", function()
+      local dir = helpers.tmpdir()
+      finally(function() helpers.rmtree(dir) end)
+      loops_folder(dir .. "/in")
+      bad_files(dir .. "/in")
+      local out = dir .. "/out"
+      local _, err, code = tessera_cli("batch " .. q(dir .. "/in") .. " -o " .. q(out) .. " "
+        .. FAST .. " -k 2 --max-memory 4M -j 2")
+      assert.equal(4, code) -- the number of failed files
+      assert.matches("batch: 7 inputs: 3 ok, 0 skipped, 4 failed in [%d.]+ s %(2 workers x 1 "
+        .. "thread%); results in " .. out:gsub("%p", "%%%0") .. "/results.csv\n$", err)
+      assert.is_nil(err:find("worker %d+ exited")) -- every worker ended cleanly
+      local rows = by_file(batch.read_table(out .. "/results.csv"))
+      -- The JSON table holds the same rows, with full precision.
+      local json = by_file(batch.read_table(out .. "/results.json"))
+      for file, row in pairs(rows) do
+        for _, c in ipairs({ "file", "k", "loss", "iterations", "status", "error" }) do
+          assert.equal(row[c], json[file][c])
+        end
+        assert.near(row.duration or 0, json[file].duration or 0, 1e-6)
+      end
+
+      for _, name in ipairs({ "drums/amen.flac", "drums/breakbeat.flac", "other/industrial.flac" }) do
+        local row = rows[name]
+        assert.equal("ok", row.status)
+        assert.equal(2, row.k)
+        assert.equal(10, row.iterations)
+        -- The same work done by tessera.nmf in a process with one OpenBLAS thread (the init's
+        -- SVD follows OPENBLAS_NUM_THREADS, which a worker sets) gives the same bytes.
+        local ref = dir .. "/ref"
+        local code = string.format([[
+          local tessera = require "tessera"
+          local a = tessera.audio.load(%q, { sr = 22050, mono = true })
+          local m = tessera.nmf(tessera.stft(a):magnitude(), { k = 2, loss = "kl", max_iter = 10,
+            threads = 1, progress = false })
+          m:save(%q)
+          print(string.format("%%.17g %%.17g", a:duration(), m.loss))]], dir .. "/in/" .. name, ref)
+        local printed, _, status = tessera_cli("-e " .. q(code), "OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 ")
+        assert.equal(0, status)
+        local duration, loss = printed:match("^(%S+) (%S+)\n$")
+        assert.near(tonumber(duration), row.duration, 1e-6)
+        assert.equal(tonumber(loss), row.loss)
+        for _, f in ipairs({ "W.npy", "H.npy" }) do
+          assert.equal(helpers.read_file(ref .. "/" .. f), helpers.read_file(out .. "/" .. name .. "/" .. f))
+        end
+        local model = cjson.decode(helpers.read_file(out .. "/" .. name .. "/model.json"))
+        assert.near(row.loss, model.loss, 1e-9 * row.loss)
+        local stamp = cjson.decode(helpers.read_file(out .. "/" .. name .. "/stamp.json"))
+        assert.equal(tessera.core.util.sha256_file(dir .. "/in/" .. name), stamp.input_sha256)
+        assert.same({ "H.npy", "W.npy", "model.json", "stamp.json" },
+          helpers.listdir(out .. "/" .. name))
+      end
+      assert.equal("failed", rows["bad/corrupt.wav"].status)
+      assert.matches("^tessera.audio.load: cannot decode '.*/bad/corrupt.wav': ",
+        rows["bad/corrupt.wav"].error)
+      assert.equal("tessera.audio.load: '" .. dir .. "/in/bad/empty.wav' is empty (0 bytes)",
+        rows["bad/empty.wav"].error)
+      assert.equal("tessera.batch: '" .. dir .. "/in/bad/silent.wav' is silent (every sample "
+        .. "is 0)", rows["bad/silent.wav"].error)
+      assert.equal("failed", rows["bad/long.wav"].status)
+      assert.matches("cannot allocate", rows["bad/long.wav"].error)
+      -- Failed inputs leave no folder behind, not even a temporary one.
+      assert.same({}, helpers.listdir(out .. "/bad"))
+      -- One line per file when stderr is not a terminal.
+      assert.equal(7, select(2, err:gsub("batch: %[%d/7%] ", "")))
+      assert.matches("batch: %[%d/7%] ok drums/amen.flac %(1.75 s of audio, k 2, loss [%d.e+]+, "
+        .. "10 iterations, [%d.]+ s%)\n", err)
+    end)
+
+    it("skips what is done on a second run, and redoes what changed", function()
+      local dir = helpers.tmpdir()
+      finally(function() helpers.rmtree(dir) end)
+      loops_folder(dir .. "/in")
+      local out = dir .. "/out"
+      local cmd = "batch " .. q(dir .. "/in") .. " -o " .. q(out) .. " " .. FAST .. " -k 2"
+      local _, err1, code1 = tessera_cli(cmd)
+      assert.equal(0, code1, err1)
+      local first = batch.read_table(out .. "/results.csv")
+      local W = helpers.read_file(out .. "/drums/amen.flac/W.npy")
+      local _, err2, code2 = tessera_cli(cmd)
+      assert.equal(0, code2)
+      assert.matches("3 inputs: 0 ok, 3 skipped, 0 failed", err2)
+      local second = batch.read_table(out .. "/results.csv")
+      for i, r in ipairs(second) do
+        assert.equal("skipped", r.status)
+        r.status = "ok"
+        assert.same(first[i], r) -- the stored figures, timing included
+      end
+      -- A changed input is redone, the others are not.
+      copy(SAMPLES .. "/loop_garzul.flac", dir .. "/in/drums/amen.flac")
+      local _, err3 = tessera_cli(cmd)
+      assert.matches("3 inputs: 1 ok, 2 skipped, 0 failed", err3)
+      assert.not_equal(W, helpers.read_file(out .. "/drums/amen.flac/W.npy"))
+      -- Other options redo everything.
+      local _, err4 = tessera_cli(cmd .. " --seed 1")
+      assert.matches("3 inputs: 3 ok, 0 skipped, 0 failed", err4)
+      -- A damaged output is redone.
+      spit(out .. "/other/industrial.flac/H.npy", "broken")
+      local _, err5 = tessera_cli(cmd .. " --seed 1")
+      assert.matches("3 inputs: 1 ok, 2 skipped, 0 failed", err5)
+    end)
+
+    it("continues an interrupted batch where it stopped", function()
+      local dir = helpers.tmpdir()
+      finally(function() helpers.rmtree(dir) end)
+      loops_folder(dir .. "/in")
+      copy(SAMPLES .. "/loop_amen.flac", dir .. "/in/other/z.flac")
+      -- The script interrupts the batch (SIGINT to the coordinator) on its third file, once.
+      spit(dir .. "/interrupt-once", "")
+      spit(dir .. "/work.lua", string.format([[
+local uv = require "luv"
+return function(file, out, options)
+  local a = require("tessera").audio.load(file, { sr = options.sr })
+  if file:match("industrial") and os.remove(%q) then
+    uv.kill(uv.os_getppid(), "sigint")
+    uv.sleep(5000) -- ended by the coordinator before this is over
+  end
+  local f = assert(io.open(out .. "/peak.txt", "w"))
+  f:write(string.format("%%.9g\n", a:peak()))
+  f:close()
+  return { duration = a:duration() }
+end
+]], dir .. "/interrupt-once"))
+      local out = dir .. "/out"
+      local cmd = "batch " .. q(dir .. "/in") .. " -o " .. q(out) .. " --script "
+        .. q(dir .. "/work.lua") .. " -j 1 --progress lines"
+      local _, err, code = tessera_cli(cmd)
+      assert.equal(130, code)
+      assert.matches("batch: interrupted %(SIGINT%) after 2 of 4 inputs; run the same command "
+        .. "again to continue\n$", err)
+      local rows = batch.read_table(out .. "/results.csv")
+      assert.same({ "drums/amen.flac", "drums/breakbeat.flac" }, { rows[1].file, rows[2].file })
+      assert.equal(2, #rows)
+      assert.truthy(helpers.exists(out .. "/drums/amen.flac/peak.txt"))
+      assert.falsy(helpers.exists(out .. "/other/industrial.flac/peak.txt"))
+      local _, err2, code2 = tessera_cli(cmd)
+      assert.equal(0, code2, err2)
+      assert.matches("4 inputs: 2 ok, 2 skipped, 0 failed", err2)
+      rows = by_file(batch.read_table(out .. "/results.json"))
+      assert.equal("ok", rows["other/industrial.flac"].status)
+      assert.near(0.883764, rows["other/industrial.flac"].duration, 1e-6)
+      assert.same({ "peak.txt", "stamp.json" }, helpers.listdir(out .. "/other/industrial.flac"))
+      assert.same({ "industrial.flac", "z.flac" }, helpers.listdir(out .. "/other"))
+    end)
+
+    it("records a file that takes its worker down and goes on with a new worker", function()
+      local dir = helpers.tmpdir()
+      finally(function() helpers.rmtree(dir) end)
+      loops_folder(dir .. "/in")
+      spit(dir .. "/crash.lua", [[
+local uv = require "luv"
+return function(file, out)
+  if file:match("breakbeat") then
+    io.stderr:write("about to crash\n")
+    uv.kill(uv.os_getpid(), "sigkill")
+  end
+  if file:match("industrial") then error("no industrial today") end
+  return { k = 1 }
+end
+]])
+      local _, err, code = tessera_cli("batch " .. q(dir .. "/in") .. " -o " .. q(dir .. "/out")
+        .. " --script " .. q(dir .. "/crash.lua") .. " -j 1 --progress lines")
+      assert.equal(2, code)
+      local rows = by_file(batch.read_table(dir .. "/out/results.csv"))
+      assert.equal("ok", rows["drums/amen.flac"].status)
+      assert.equal(1, rows["drums/amen.flac"].k)
+      assert.equal("worker killed by signal 9 (SIGKILL): about to crash",
+        rows["drums/breakbeat.flac"].error)
+      assert.equal("no industrial today", rows["other/industrial.flac"].error)
+      assert.matches("about to crash\n", err) -- a worker's stderr is passed on
+    end)
+
+    it("gives the same results with 2 workers as with 1 (one thread each)", function()
+      local dir = helpers.tmpdir()
+      finally(function() helpers.rmtree(dir) end)
+      loops_folder(dir .. "/in")
+      local base = "batch " .. q(dir .. "/in") .. " " .. FAST .. " -k 3 --audio -o "
+      local _, err1, c1 = tessera_cli(base .. q(dir .. "/one") .. " -j 1")
+      local _, err2, c2 = tessera_cli(base .. q(dir .. "/two") .. " -j 2")
+      assert.equal(0, c1, err1)
+      assert.equal(0, c2, err2)
+      assert.matches("%(1 worker x 1 thread%)", err1)
+      assert.matches("%(2 workers x 1 thread%)", err2)
+      assert.same(without_timings(batch.read_table(dir .. "/one/results.json")),
+        without_timings(batch.read_table(dir .. "/two/results.json")))
+      for _, name in ipairs({ "drums/amen.flac", "drums/breakbeat.flac", "other/industrial.flac" }) do
+        local files = helpers.listdir(dir .. "/one/" .. name)
+        assert.same({ "H.npy", "W.npy", "component_1.wav", "component_2.wav", "component_3.wav",
+          "model.json", "stamp.json", "sum.wav" }, files)
+        for _, f in ipairs({ "W.npy", "H.npy" }) do
+          assert.equal(helpers.read_file(dir .. "/one/" .. name .. "/" .. f),
+            helpers.read_file(dir .. "/two/" .. name .. "/" .. f))
+        end
+        -- The WAVs' samples (a float WAV's PEAK chunk holds the time it was written).
+        for _, f in ipairs({ "component_1.wav", "sum.wav" }) do
+          assert.same(tessera.audio.load(dir .. "/one/" .. name .. "/" .. f):totable(),
+            tessera.audio.load(dir .. "/two/" .. name .. "/" .. f):totable())
+        end
+      end
+    end)
+
+    it("runs two shards at once with GNU parallel, merged into the single run's table", function()
+      local dir = helpers.tmpdir()
+      finally(function() helpers.rmtree(dir) end)
+      loops_folder(dir .. "/in")
+      bad_files(dir .. "/in")
+      local opts = " --iter 10 --threads 1 -k 2 -j 1 --progress none"
+      local _, err, code = tessera_cli("batch " .. q(dir .. "/in") .. " -o " .. q(dir .. "/single")
+        .. opts)
+      assert.equal(3, code, err) -- no memory cap here: long.wav succeeds
+      local out, perr, pcode = helpers.run(string.format(
+        "parallel --will-cite --jobs 2 %s batch %s -o %s %s --shard {}/2 ::: 1 2 2>&1",
+        q(HOST), q(dir .. "/in"), q(dir .. "/sharded"), opts))
+      -- Both shards have failed files, and parallel's status is the number of failed jobs.
+      assert.equal(2, pcode, out .. tostring(perr))
+      assert.same({ "results.shard-1-of-2.csv", "results.shard-1-of-2.json",
+        "results.shard-2-of-2.csv", "results.shard-2-of-2.json" },
+        (function()
+          local t = {}
+          for _, n in ipairs(helpers.listdir(dir .. "/sharded")) do
+            if n:match("^results") then t[#t + 1] = n end
+          end
+          return t
+        end)())
+      local shard1 = batch.read_table(dir .. "/sharded/results.shard-1-of-2.csv")
+      local shard2 = batch.read_table(dir .. "/sharded/results.shard-2-of-2.csv")
+      assert.equal(4, #shard1)
+      assert.equal(3, #shard2)
+      local mout, merr, mcode = tessera_cli("batch-merge "
+        .. q(dir .. "/sharded/results.shard-1-of-2.csv") .. " "
+        .. q(dir .. "/sharded/results.shard-2-of-2.csv") .. " -o " .. q(dir .. "/merged.csv"))
+      assert.equal(0, mcode, merr)
+      assert.equal(string.format("merged 2 tables: 7 files (4 ok, 0 skipped, 3 failed) into "
+        .. "%s/merged.csv and %s/merged.json\n", dir, dir), mout)
+      assert.same(without_timings(batch.read_table(dir .. "/single/results.csv")),
+        without_timings(batch.read_table(dir .. "/merged.csv")))
+      -- The JSON tables, merged, keep every digit.
+      local _, jerr, jcode = tessera_cli("batch-merge "
+        .. q(dir .. "/sharded/results.shard-2-of-2.json") .. " "
+        .. q(dir .. "/sharded/results.shard-1-of-2.json") .. " -o " .. q(dir .. "/mergedj"))
+      assert.equal(0, jcode, jerr)
+      assert.same(without_timings(batch.read_table(dir .. "/single/results.json")),
+        without_timings(batch.read_table(dir .. "/mergedj.json")))
+      -- A shard's table given twice is fine; a table of other results conflicts.
+      local _, _, twice = tessera_cli("batch-merge " .. q(dir .. "/sharded/results.shard-1-of-2.csv")
+        .. " " .. q(dir .. "/sharded/results.shard-1-of-2.json") .. " -o " .. q(dir .. "/m2"))
+      assert.equal(0, twice)
+      local _, other_err = tessera_cli("batch " .. q(dir .. "/in") .. " -o " .. q(dir .. "/other")
+        .. opts .. " --hop 256 --shard 1/2")
+      assert.matches("4 inputs %(shard 1 of 2%): 3 ok, 0 skipped, 1 failed", other_err)
+      local _, cerr, ccode = tessera_cli("batch-merge " .. q(dir .. "/single/results.csv") .. " "
+        .. q(dir .. "/other/results.shard-1-of-2.csv") .. " -o " .. q(dir .. "/m3"))
+      assert.equal(1, ccode)
+      assert.matches("^tessera: tessera.batch: 'bad/long.wav' is in '.*/single/results.csv' "
+        .. "%(ok, loss [%d.e+]+%) and in '.*/other/results.shard%-1%-of%-2.csv' %(ok, loss "
+        .. "[%d.e+]+%)\n$", cerr)
+    end)
+
+    it("reports what stops a batch before it starts", function()
+      local dir = helpers.tmpdir()
+      finally(function() helpers.rmtree(dir) end)
+      assert(os.execute("mkdir -p " .. q(dir .. "/empty")))
+      local _, err, code = tessera_cli("batch " .. q(dir .. "/empty") .. " -o " .. q(dir .. "/out"))
+      assert.equal(1, code)
+      assert.equal("tessera: tessera.batch: no audio files in '" .. dir .. "/empty' (looked for "
+        .. ".aif, .aifc, .aiff, .au, .caf, .flac, .mp3, .oga, .ogg, .opus, .rf64, .snd, .w64, "
+        .. ".wav, .wave)\n", err)
+      _, err, code = tessera_cli("batch " .. q(dir .. "/empty") .. " -o " .. q(dir .. "/out")
+        .. " --shard 3/2")
+      assert.equal(1, code)
+      assert.equal("tessera: tessera.batch: bad shard '3/2' (expected I/N with 1 <= I <= N, "
+        .. "e.g. 1/4)\n", err)
+      _, err, code = tessera_cli("batch " .. q(dir .. "/nothing") .. " -o " .. q(dir .. "/out"))
+      assert.equal(1, code)
+      assert.equal("tessera: tessera.batch: cannot open '" .. dir .. "/nothing': No such file or "
+        .. "directory\n", err)
+      spit(dir .. "/bad.lua", "return 42")
+      _, err, code = tessera_cli("batch " .. q(dir .. "/empty") .. " -o " .. q(dir .. "/out")
+        .. " --script " .. q(dir .. "/bad.lua"))
+      assert.equal(1, code)
+      assert.equal("tessera: tessera.batch: script '" .. uv.fs_realpath(dir .. "/bad.lua")
+        .. "' must return a function(file, out, options), got number\n", err)
+      _, err, code = tessera_cli("batch " .. q(dir .. "/empty") .. " -o " .. q(dir .. "/out")
+        .. " -k 0")
+      assert.equal(1, code)
+      assert.equal("tessera: tessera.batch: k must be an integer >= 1, got 0\n", err)
+    end)
+  end)
+end)
