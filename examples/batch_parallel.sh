@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# A collection split across machines with GNU parallel over ssh: N shards, each machine runs
+# `tessera batch --shard I/N` on its own slice with all its cores, then the shard tables are
+# merged. With the defaults it runs two shards on this machine (":" is parallel's name for
+# the local host), which is a way to try it:
+#
+#   examples/batch_parallel.sh /usr/share/sonic-pi/samples /tmp/sonic-pi-nmf
+#   HOSTS=node1,node2,node3 SHARDS=3 examples/batch_parallel.sh /data/ballroom /shared/out
+#
+# Over ssh, every host needs the collection, the output folder and tessera at the same paths
+# (a shared file system). A shard that fails part-way is rerun by running the same command
+# again: every finished file is skipped.
+set -euo pipefail
+
+COLLECTION=${1:?usage: batch_parallel.sh COLLECTION OUT}
+OUT=${2:?usage: batch_parallel.sh COLLECTION OUT}
+HOSTS=${HOSTS:-:}
+SHARDS=${SHARDS:-2}
+TESSERA=${TESSERA:-$(cd "$(dirname "$0")/.." && pwd)/bin/tessera}
+OPTIONS=${OPTIONS:--k 8 --loss kl --iter 200}
+
+# Over ssh, one shard at a time per host (-j1): tessera batch uses the host's cores itself.
+# On this machine alone, all the shards at once, sharing its cores. parallel's exit status
+# is the number of shards that had a failed file; the merge runs anyway.
+if [ "$HOSTS" = ":" ]; then
+  slots=$SHARDS
+  jobs=$(( $(nproc) / SHARDS )); [ "$jobs" -ge 1 ] || jobs=1
+  workers=(--jobs "$jobs" --threads 1)
+else
+  slots=1
+  workers=()
+fi
+status=0
+# shellcheck disable=SC2086 # OPTIONS is a list of options
+seq 1 "$SHARDS" | parallel --will-cite -q --sshlogin "$HOSTS" -j "$slots" --line-buffer \
+  "$TESSERA" batch "$COLLECTION" -o "$OUT" $OPTIONS "${workers[@]}" --progress lines \
+  --shard "{}/$SHARDS" || status=$?
+
+"$TESSERA" batch-merge "$OUT"/results.shard-*-of-"$SHARDS".csv -o "$OUT/results"
+exit "$status"

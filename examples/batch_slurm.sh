@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# A whole collection decomposed on a Slurm cluster: one array task per shard, each running
+# `tessera batch --shard I/N` with every core Slurm gives it, then one small job that merges
+# the shard tables once every task has ended (ok or not).
+#
+#   COLLECTION=/data/ballroom OUT=/scratch/$USER/ballroom-nmf examples/batch_slurm.sh
+#
+# Run from a login node, the script submits itself as the array and submits the merge.
+# The collection, OUT and the tessera checkout must be on a file system every node sees.
+# A task that dies (node failure, time limit) is simply submitted again: its shard resumes,
+# skipping every file whose outputs are complete (`sbatch --array=7 examples/batch_slurm.sh`).
+#
+#SBATCH --job-name=tessera-batch
+#SBATCH --array=1-16
+#SBATCH --cpus-per-task=8
+#SBATCH --mem-per-cpu=1G
+#SBATCH --time=04:00:00
+#SBATCH --output=tessera-batch-%A_%a.log
+set -euo pipefail
+
+COLLECTION=${COLLECTION:?set COLLECTION to a folder of audio files or a manifest}
+OUT=${OUT:?set OUT to the output folder}
+TESSERA=${TESSERA:-$(cd "$(dirname "$0")/.." && pwd)/bin/tessera}
+OPTIONS=${OPTIONS:--k 8 --loss kl --iter 200}
+export COLLECTION OUT TESSERA OPTIONS
+
+if [ -z "${SLURM_ARRAY_TASK_ID:-}" ]; then
+  # On the login node: the array, then the merge after all of its tasks.
+  array=$(sbatch --parsable --export=ALL "$0")
+  sbatch --dependency="afterany:${array%%;*}" --job-name=tessera-merge --export=ALL \
+    --output=tessera-merge-%j.log \
+    --wrap "\"$TESSERA\" batch-merge \"$OUT\"/results.shard-*-of-*.csv -o \"$OUT/results\""
+  echo "submitted array job $array and its merge into $OUT/results.csv"
+  exit 0
+fi
+
+# Task I of N (the array is 1-based: --array=1-N, so I runs 1..N as --shard expects).
+# Every task lists and sorts the whole collection the same way and keeps its own slice.
+# shellcheck disable=SC2086 # OPTIONS is a list of options
+"$TESSERA" batch "$COLLECTION" -o "$OUT" $OPTIONS \
+  --shard "$SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT" \
+  --jobs "${SLURM_CPUS_PER_TASK:-1}" --progress lines
