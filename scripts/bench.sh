@@ -61,3 +61,4 @@ for job in "${jobs[@]}"; do
 done
 
 "$HOST" bench/bench.lua report "$work"
+"$HOST" bench/batch_bench.lua >> bench/results.md # tessera batch end to end, and the STFT alone

@@ -81,10 +81,11 @@ local function bad_files(dir)
 end
 
 local FAST = "--iter 10 --threads 1 --progress lines"
+local LOOPS = { "drums/amen.flac", "drums/breakbeat.flac", "other/industrial.flac" }
 
 describe("tessera.batch", function()
   describe("inputs()", function()
-    it("lists the audio files of a folder recursively, sorted, skipping hidden and other files", function()
+    it("lists a folder's audio files recursively, sorted, not hidden or other files", function()
       local dir = helpers.tmpdir()
       finally(function() helpers.rmtree(dir) end)
       loops_folder(dir)
@@ -279,7 +280,7 @@ describe("tessera.batch", function()
         assert.near(row.duration or 0, json[file].duration or 0, 1e-6)
       end
 
-      for _, name in ipairs({ "drums/amen.flac", "drums/breakbeat.flac", "other/industrial.flac" }) do
+      for _, name in ipairs(LOOPS) do
         local row = rows[name]
         assert.equal("ok", row.status)
         assert.equal(2, row.k)
@@ -287,20 +288,22 @@ describe("tessera.batch", function()
         -- The same work done by tessera.nmf in a process with one OpenBLAS thread (the init's
         -- SVD follows OPENBLAS_NUM_THREADS, which a worker sets) gives the same bytes.
         local ref = dir .. "/ref"
-        local code = string.format([[
+        local chunk = string.format([[
           local tessera = require "tessera"
           local a = tessera.audio.load(%q, { sr = 22050, mono = true })
           local m = tessera.nmf(tessera.stft(a):magnitude(), { k = 2, loss = "kl", max_iter = 10,
             threads = 1, progress = false })
           m:save(%q)
           print(string.format("%%.17g %%.17g", a:duration(), m.loss))]], dir .. "/in/" .. name, ref)
-        local printed, _, status = tessera_cli("-e " .. q(code), "OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 ")
+        local printed, _, status = tessera_cli("-e " .. q(chunk),
+          "OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 ")
         assert.equal(0, status)
         local duration, loss = printed:match("^(%S+) (%S+)\n$")
         assert.near(tonumber(duration), row.duration, 1e-6)
         assert.equal(tonumber(loss), row.loss)
         for _, f in ipairs({ "W.npy", "H.npy" }) do
-          assert.equal(helpers.read_file(ref .. "/" .. f), helpers.read_file(out .. "/" .. name .. "/" .. f))
+          assert.equal(helpers.read_file(ref .. "/" .. f),
+            helpers.read_file(out .. "/" .. name .. "/" .. f))
         end
         local model = cjson.decode(helpers.read_file(out .. "/" .. name .. "/model.json"))
         assert.near(row.loss, model.loss, 1e-9 * row.loss)
@@ -442,7 +445,7 @@ end
       assert.matches("%(2 workers x 1 thread%)", err2)
       assert.same(without_timings(batch.read_table(dir .. "/one/results.json")),
         without_timings(batch.read_table(dir .. "/two/results.json")))
-      for _, name in ipairs({ "drums/amen.flac", "drums/breakbeat.flac", "other/industrial.flac" }) do
+      for _, name in ipairs(LOOPS) do
         local files = helpers.listdir(dir .. "/one/" .. name)
         assert.same({ "H.npy", "W.npy", "component_1.wav", "component_2.wav", "component_3.wav",
           "model.json", "stamp.json", "sum.wav" }, files)
@@ -501,8 +504,9 @@ end
       assert.same(without_timings(batch.read_table(dir .. "/single/results.json")),
         without_timings(batch.read_table(dir .. "/mergedj.json")))
       -- A shard's table given twice is fine; a table of other results conflicts.
-      local _, _, twice = tessera_cli("batch-merge " .. q(dir .. "/sharded/results.shard-1-of-2.csv")
-        .. " " .. q(dir .. "/sharded/results.shard-1-of-2.json") .. " -o " .. q(dir .. "/m2"))
+      local _, _, twice = tessera_cli("batch-merge "
+        .. q(dir .. "/sharded/results.shard-1-of-2.csv") .. " "
+        .. q(dir .. "/sharded/results.shard-1-of-2.json") .. " -o " .. q(dir .. "/m2"))
       assert.equal(0, twice)
       local _, other_err = tessera_cli("batch " .. q(dir .. "/in") .. " -o " .. q(dir .. "/other")
         .. opts .. " --hop 256 --shard 1/2")

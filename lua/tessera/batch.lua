@@ -184,7 +184,9 @@ batch.json = json_value
 -- A row as a JSON object, its fields in table order.
 local function json_row(row)
   local parts = {}
-  for _, c in ipairs(batch.COLUMNS) do parts[#parts + 1] = json_value(c) .. ":" .. json_value(row[c]) end
+  for _, c in ipairs(batch.COLUMNS) do
+    parts[#parts + 1] = json_value(c) .. ":" .. json_value(row[c])
+  end
   for _, c in ipairs(JSON_EXTRA) do
     if row[c] ~= nil then parts[#parts + 1] = json_value(c) .. ":" .. json_value(row[c]) end
   end
@@ -248,13 +250,16 @@ end
 
 local function read_manifest(path)
   local f, err = io.open(path, "r")
-  if not f then fail("tessera.batch: cannot open '%s': %s", path, (tostring(err):gsub("^.-: ", ""))) end
+  if not f then
+    fail("tessera.batch: cannot open '%s': %s", path, (tostring(err):gsub("^.-: ", "")))
+  end
   local base = dirname(path)
   local list = {}
   for line in f:lines() do
     local entry = line:match("^%s*(.-)%s*$")
     if entry ~= "" and entry:sub(1, 1) ~= "#" then
-      local full = entry:sub(1, 1) == "/" and entry or (base == "." and entry or base .. "/" .. entry)
+      local full = entry
+      if entry:sub(1, 1) ~= "/" and base ~= "." then full = base .. "/" .. entry end
       list[#list + 1] = { file = entry, path = full, out = clean_relative(entry) }
     end
   end
@@ -361,7 +366,9 @@ function batch.options(t)
   int_at_least("n_fft", 2)
   int_at_least("hop", 1)
   int_at_least("seed", 0)
-  if o.hop > o.n_fft then fail("tessera.batch: hop must be <= n_fft (%d), got %d", o.n_fft, o.hop) end
+  if o.hop > o.n_fft then
+    fail("tessera.batch: hop must be <= n_fft (%d), got %d", o.n_fft, o.hop)
+  end
   for key, choices in pairs(CHOICES) do
     if not choices[o[key]] then
       local names = {}
@@ -374,7 +381,9 @@ function batch.options(t)
   if o.solver == "cd" and o.loss ~= "euclidean" then
     fail("tessera.batch: solver cd needs loss euclidean, got '%s'", o.loss)
   end
-  if type(o.tol) ~= "number" or o.tol < 0 then fail("tessera.batch: tol must be >= 0, got %s", tostring(o.tol)) end
+  if type(o.tol) ~= "number" or o.tol < 0 then
+    fail("tessera.batch: tol must be >= 0, got %s", tostring(o.tol))
+  end
   if type(o.offset) ~= "number" or o.offset < 0 then
     fail("tessera.batch: offset must be >= 0, got %s", tostring(o.offset))
   end
@@ -395,7 +404,8 @@ local function load_script(path)
   if not chunk then fail("tessera.batch: cannot load script %s", tostring(err)) end
   local fn = chunk()
   if type(fn) ~= "function" then
-    fail("tessera.batch: script '%s' must return a function(file, out, options), got %s", path, type(fn))
+    fail("tessera.batch: script '%s' must return a function(file, out, options), got %s", path,
+      type(fn))
   end
   scripts[path] = fn
   return fn
@@ -526,7 +536,9 @@ function batch.process(job)
     end
     for _, c in ipairs({ "duration", "k", "loss", "iterations" }) do
       local v = figures[c]
-      if v ~= nil and type(v) ~= "number" then fail("script returned %s = %s (a number expected)", c, tostring(v)) end
+      if v ~= nil and type(v) ~= "number" then
+        fail("script returned %s = %s (a number expected)", c, tostring(v))
+      end
       row[c] = v
     end
     row.stages = stages
@@ -708,7 +720,9 @@ function batch.read_table(path)
   local index = {}
   for i, name in ipairs(header) do index[name] = i end
   for _, c in ipairs(batch.COLUMNS) do
-    if not index[c] then fail("tessera.batch: '%s' is not a results table (no column '%s')", path, c) end
+    if not index[c] then
+      fail("tessera.batch: '%s' is not a results table (no column '%s')", path, c)
+    end
   end
   for line = 2, #records do
     local rec = records[line]
@@ -722,7 +736,9 @@ function batch.read_table(path)
         if v == "" then v = nil
         elseif NUMERIC[c] then
           local x = tonumber(v)
-          if x == nil then fail("tessera.batch: '%s' line %d: %s is not a number: '%s'", path, line, c, v) end
+          if x == nil then
+            fail("tessera.batch: '%s' line %d: %s is not a number: '%s'", path, line, c, v)
+          end
           v = (c == "k" or c == "iterations") and (math.tointeger(x) or x) or x + 0.0
         end
         r[c] = v
@@ -819,7 +835,9 @@ function batch.run(spec)
   if type(spec) ~= "table" then
     error(fmt("bad argument #1 to 'run' (table expected, got %s)", type(spec)), 2)
   end
-  if type(spec.out) ~= "string" or spec.out == "" then fail("tessera.batch: out must be a folder name") end
+  if type(spec.out) ~= "string" or spec.out == "" then
+    fail("tessera.batch: out must be a folder name")
+  end
   local options = batch.options(spec.options)
   local cores = batch.cores()
   local jobs = spec.jobs or cores
@@ -915,7 +933,9 @@ function batch.run(spec)
       log:write(fmt("batch: [%d/%d] %s\n", done, summary.total, what))
       log:flush()
     elseif progress == "bar" then
-      if row.status == "failed" then say(fmt("batch: failed %s: %s", row.file, tostring(row.error))) end
+      if row.status == "failed" then
+        say(fmt("batch: failed %s: %s", row.file, tostring(row.error)))
+      end
       log:write(bar_line())
       bar_shown = true
       log:flush()
