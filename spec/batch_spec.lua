@@ -519,6 +519,28 @@ end
         .. "[%d.e+]+%)\n$", cerr)
     end)
 
+    it("takes a manifest, and never takes its own outputs for inputs", function()
+      local dir = helpers.tmpdir()
+      finally(function() helpers.rmtree(dir) end)
+      loops_folder(dir .. "/in")
+      spit(dir .. "/in/list.txt", "# two of them\nother/industrial.flac\n../missing.wav\n")
+      local _, err, code = tessera_cli("batch " .. q(dir .. "/in/list.txt") .. " -o "
+        .. q(dir .. "/in/out") .. " " .. FAST .. " -k 2 --audio")
+      assert.equal(1, code)
+      local rows = batch.read_table(dir .. "/in/out/results.csv")
+      assert.same({ "../missing.wav", "other/industrial.flac" }, { rows[1].file, rows[2].file })
+      assert.equal("tessera.batch: cannot open '" .. dir .. "/in/../missing.wav': No such file "
+        .. "or directory", rows[1].error)
+      assert.equal("ok", rows[2].status)
+      assert.truthy(helpers.exists(dir .. "/in/out/other/industrial.flac/sum.wav"))
+      assert.matches("batch: %[%d/2%] failed %.%./missing.wav", err)
+      -- The folder itself, with the outputs inside it: the same three loops, no WAV of theirs.
+      _, err, code = tessera_cli("batch " .. q(dir .. "/in") .. " -o " .. q(dir .. "/in/out")
+        .. " " .. FAST .. " -k 2 --audio")
+      assert.equal(0, code, err)
+      assert.matches("3 inputs: 2 ok, 1 skipped, 0 failed", err)
+    end)
+
     it("reports what stops a batch before it starts", function()
       local dir = helpers.tmpdir()
       finally(function() helpers.rmtree(dir) end)
