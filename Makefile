@@ -21,7 +21,7 @@ OBJS = $(KERNELS:%=build/%.o) $(BINDINGS:%=build/lua/%.o)
 SAN_OBJS = $(KERNELS:%=build/asan/%.o) $(BINDINGS:%=build/asan/lua/%.o)
 HEADERS = $(wildcard csrc/*.h csrc/lua/*.h)
 
-.PHONY: all deps test asan demo bench clean
+.PHONY: all deps test asan demo bench clean fuzz memcheck
 
 all: lua/tessera/core.so bin/tessera
 
@@ -62,6 +62,14 @@ demo: all
 
 bench: all
 	@scripts/bench.sh
+
+# libFuzzer harnesses (fuzz/) with ASan+UBSan, FUZZ_SECONDS (default 60) each.
+fuzz: deps
+	@scripts/fuzz.sh
+
+# The specs under valgrind memcheck: no memory error, no definite or indirect leak.
+memcheck: all
+	@scripts/memcheck.sh
 
 clean:
 	rm -rf build bin lua/tessera/core.so

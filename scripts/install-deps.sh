@@ -20,6 +20,8 @@ packages=(
   # tests: busted, and independent references
   lua-busted lua-check python3-numpy python3-sklearn python3-scipy python3-pil python3-soundfile
   chromium
+  # robustness: make fuzz (libFuzzer) and make memcheck
+  clang libclang-rt-dev valgrind
   parallel # tessera batch: the spec runs two shards at once with GNU parallel
 )
 
