@@ -401,6 +401,8 @@ tsr_status tsr_audio_save(const tsr_audio *a, const char *path, tsr_audio_format
     st = TSR_EIO;
   } else {
     if (subtype != TSR_AUDIO_FLOAT) sf_command(sf, SFC_SET_CLIPPING, NULL, SF_TRUE);
+    /* The PEAK chunk holds a timestamp: without it, equal samples give equal files. */
+    sf_command(sf, SFC_SET_ADD_PEAK_CHUNK, NULL, SF_FALSE);
     for (int64_t done = 0; done < a->frames && st == TSR_OK; done += chunk_frames) {
       int64_t n = a->frames - done < chunk_frames ? a->frames - done : chunk_frames;
       for (int c = 0; c < a->channels; c++) {
