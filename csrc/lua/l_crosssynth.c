@@ -3,35 +3,11 @@
  * constraints, for inspection) and apply (the source's complex frames combined by H).
  * lua/tessera/crosssynth.lua builds the audio-to-audio function on them. */
 #include <limits.h>
-#include <string.h>
 
 #include "../crosssynth.h"
 #include "l_tessera.h"
 
 #define WHO "tessera.crosssynth"
-
-/* Raises an argument error when the options table at arg has a key outside `valid`
- * (NULL-terminated), listing the valid names, so a misspelt option is not ignored. */
-static void check_option_names(lua_State *L, int arg, const char *const valid[]) {
-  if (lua_isnoneornil(L, arg)) return;
-  luaL_checktype(L, arg, LUA_TTABLE);
-  lua_pushnil(L);
-  while (lua_next(L, arg) != 0) {
-    lua_pop(L, 1);
-    int known = 0;
-    if (lua_type(L, -1) == LUA_TSTRING)
-      for (int i = 0; valid[i] != NULL && !known; i++)
-        known = strcmp(lua_tostring(L, -1), valid[i]) == 0;
-    if (!known) {
-      int top = lua_gettop(L);
-      lua_pushfstring(L, "unknown option '%s' (valid: ", luaL_tolstring(L, -1, NULL));
-      for (int i = 0; valid[i] != NULL; i++)
-        lua_pushfstring(L, valid[i + 1] != NULL ? "%s, " : "%s)", valid[i]);
-      lua_concat(L, lua_gettop(L) - top - 1);
-      luaL_argerror(L, arg, lua_tostring(L, -1));
-    }
-  }
-}
 
 /* Integer option `key` in lo..INT_MAX (hi when hi > 0). */
 static int opt_int(lua_State *L, int arg, const char *key, lua_Integer def, lua_Integer lo,
@@ -61,7 +37,7 @@ static const char *const FIT_OPTIONS[] = {"iter", "r", "p", "c", "seed", NULL};
 static int crosssynth_fit(lua_State *L) {
   lmatrix *W = lmatrix_check(L, 1);
   lmatrix *V = lmatrix_check(L, 2);
-  check_option_names(L, 3, FIT_OPTIONS);
+  tsr_check_options(L, 3, FIT_OPTIONS);
   tsr_crosssynth_params prm;
   prm.iter = opt_int(L, 3, "iter", 20, 0, 100000);
   opt_constraints(L, 3, &prm);
@@ -85,7 +61,7 @@ static const char *const CONSTRAIN_OPTIONS[] = {"r", "p", "c", "damping", NULL};
  * the repetition, polyphony and continuity constraints on a copy of H. */
 static int crosssynth_constrain(lua_State *L) {
   lmatrix *H = lmatrix_check(L, 1);
-  check_option_names(L, 2, CONSTRAIN_OPTIONS);
+  tsr_check_options(L, 2, CONSTRAIN_OPTIONS);
   tsr_crosssynth_params prm = {0, 0, 0, 0, 0};
   opt_constraints(L, 2, &prm);
   lua_Number damping = tsr_opt_number(L, 2, "damping", 0.0);
@@ -108,7 +84,7 @@ static const char *const APPLY_OPTIONS[] = {"length", NULL};
 static int crosssynth_apply(lua_State *L) {
   lspectrogram *S = lspectrogram_check(L, 1);
   lmatrix *H = lmatrix_check(L, 2);
-  check_option_names(L, 3, APPLY_OPTIONS);
+  tsr_check_options(L, 3, APPLY_OPTIONS);
   if (H->m.rows != S->s.frames)
     luaL_argerror(L, 2, lua_pushfstring(L, "H has %I rows but the spectrogram has %I frames",
                                         (lua_Integer)H->m.rows, (lua_Integer)S->s.frames));
