@@ -3,6 +3,7 @@
  * constraints, for inspection) and apply (the source's complex frames combined by H).
  * lua/tessera/crosssynth.lua builds the audio-to-audio function on them. */
 #include <limits.h>
+#include <string.h>
 
 #include "../crosssynth.h"
 #include "l_tessera.h"
