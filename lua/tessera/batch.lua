@@ -1130,7 +1130,9 @@ function batch.run(spec)
       elseif w.job then
         local row = denull(result)
         w.job = nil
-        record(row)
+        -- A file that failed while the batch was stopping was cut short by the stop (the
+        -- worker's own "interrupted!"), not by its content: leave it for the rerun.
+        if not (stopping and row.status == "failed") then record(row) end
       end
       dispatch(w)
     end)))
