@@ -2,8 +2,10 @@
  * memory cap, and the temporary-name-then-rename protocol every file writer uses. */
 #include "tessera.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -147,6 +149,15 @@ int tsr_memory_account(ptrdiff_t delta) {
   return charge((size_t)delta);
 }
 
+/* The temporary names handed out lately, so an interrupted run can remove what it left
+ * (tsr_tmp_cleanup). A ring: a name is overwritten long after its file was committed or
+ * removed, and removing a committed name again is a no-op, so nothing needs unregistering. */
+#define TMP_RING 64
+#define TMP_NAME 1024
+static char tmp_ring[TMP_RING][TMP_NAME];
+static _Atomic unsigned tmp_next = 0;
+static volatile sig_atomic_t interrupted = 0;
+
 int tsr_tmp_path(const char *path, char *buf, size_t bufsize) {
   static _Atomic unsigned counter = 0;
   const char *slash = strrchr(path, '/');
@@ -154,10 +165,57 @@ int tsr_tmp_path(const char *path, char *buf, size_t bufsize) {
   const char *base = slash ? slash + 1 : path;
   int n = snprintf(buf, bufsize, "%.*s.%s.tmp-%ld-%u", dirlen, path, base, (long)getpid(),
                    atomic_fetch_add(&counter, 1u));
-  return (n < 0 || (size_t)n >= bufsize) ? -1 : 0;
+  if (n < 0 || (size_t)n >= bufsize) return -1;
+  tsr_tmp_remember(buf);
+  return 0;
+}
+
+void tsr_tmp_remember(const char *name) {
+  size_t n = strlen(name);
+  if (n == 0 || n >= TMP_NAME) return;
+  char *slot = tmp_ring[atomic_fetch_add(&tmp_next, 1u) % TMP_RING];
+  slot[0] = '\0'; /* never a half-written name for a concurrent cleanup */
+  memcpy(slot + 1, name + 1, n);
+  slot[0] = name[0];
+}
+
+void tsr_interrupt(void) { interrupted = 1; }
+
+void tsr_interrupt_clear(void) { interrupted = 0; }
+
+int tsr_interrupted(void) { return interrupted != 0; }
+
+/* Removes a folder's entries (one level: temporary folders hold plain files) and itself. */
+static void remove_folder(const char *dir) {
+  DIR *d = opendir(dir);
+  if (d == NULL) return;
+  struct dirent *e;
+  char path[TMP_NAME + 256];
+  while ((e = readdir(d)) != NULL) {
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    unlink(path);
+  }
+  closedir(d);
+  rmdir(dir);
+}
+
+void tsr_tmp_cleanup(int in_signal_handler) {
+  for (int i = 0; i < TMP_RING; i++) {
+    char *name = tmp_ring[i];
+    if (name[0] == '\0') continue;
+    if (unlink(name) != 0 && errno == EISDIR && !in_signal_handler) remove_folder(name);
+    if (!in_signal_handler) name[0] = '\0';
+  }
 }
 
 int tsr_commit_file(const char *tmp, const char *path, tsr_error *err) {
+  /* After Ctrl-C or SIGTERM nothing new replaces a file: the run is being abandoned. */
+  if (interrupted) {
+    remove(tmp);
+    tsr_seterror(err, "cannot write '%s': interrupted", path);
+    return TSR_EIO;
+  }
   int fd = open(tmp, O_RDONLY);
   if (fd >= 0) {
     (void)fsync(fd);

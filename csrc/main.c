@@ -75,11 +75,22 @@ static void set_signal(int sig, void (*handler)(int)) {
   sigaction(sig, &sa, NULL);
 }
 
-/* A first Ctrl-C interrupts the running Lua code; a second one (say, while a C kernel
- * runs and no hook can fire) ends the process the default way. */
+/* A second Ctrl-C or SIGTERM while a C kernel runs (no hook can fire): remove the
+ * temporaries left so far, then end the default way. */
+static void lfatal(int sig) {
+  tsr_tmp_cleanup(1);
+  set_signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+/* A first Ctrl-C or SIGTERM interrupts the running Lua code (files being written are not
+ * committed: tsr_interrupt); a second one ends the process. */
 static void laction(int sig) {
   int flag = LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT;
-  set_signal(sig, SIG_DFL);
+  tsr_interrupt();
+  set_signal(SIGINT, lfatal);
+  set_signal(SIGTERM, lfatal);
+  (void)sig;
   lua_sethook(globalL, lstop, flag, 1);
 }
 
@@ -106,8 +117,14 @@ static int docall(lua_State *L, int narg, int nres) {
   lua_insert(L, base);
   globalL = L;
   set_signal(SIGINT, laction);
+  set_signal(SIGTERM, laction);
   int status = lua_pcall(L, narg, nres, base);
   set_signal(SIGINT, SIG_DFL);
+  set_signal(SIGTERM, SIG_DFL);
+  if (tsr_interrupted()) { /* the interrupted chunk has ended: remove what it left */
+    tsr_tmp_cleanup(0);
+    tsr_interrupt_clear();
+  }
   /* A Ctrl-C that came after the code ended must not interrupt the next chunk. */
   if (lua_gethook(L) == lstop) lua_sethook(L, NULL, 0, 0);
   lua_remove(L, base);

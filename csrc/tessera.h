@@ -71,4 +71,18 @@ size_t tsr_memory_refusals(void);
 int tsr_tmp_path(const char *path, char *buf, size_t bufsize);
 int tsr_commit_file(const char *tmp, const char *path, tsr_error *err);
 
+/* Interrupted runs (the host's SIGINT/SIGTERM handler calls tsr_interrupt; async-signal-
+ * safe): from then on tsr_commit_file refuses ("cannot write 'x': interrupted") and removes
+ * its temporary, so the file in place stays the previous one. tsr_tmp_cleanup removes the
+ * temporaries handed out lately by tsr_tmp_path (files, and folders of files unless
+ * in_signal_handler, where only unlink is safe) that are still there: what writers cut
+ * short by the interruption left. */
+void tsr_interrupt(void);
+void tsr_interrupt_clear(void); /* the interrupted work has ended: writes may commit again */
+int tsr_interrupted(void);
+void tsr_tmp_cleanup(int in_signal_handler);
+/* Adds a temporary name made some other way (a tsr_tmp_path name with a suffix) to those
+ * tsr_tmp_cleanup removes. */
+void tsr_tmp_remember(const char *name);
+
 #endif

@@ -1,4 +1,5 @@
 /* tessera.core.util: hashing for cache keys and checksums, and the memory cap. */
+#include <string.h>
 #include <time.h>
 
 #include "../hash.h"
@@ -52,7 +53,28 @@ static int util_now(lua_State *L) {
   return 1;
 }
 
+/* util.tmp_path(path [, suffix]) -> a temporary name beside path (tsr_tmp_path, then the
+ * suffix, e.g. ".npy" for a writer that goes by the extension), remembered so that an
+ * interrupted host removes it if it is still there: Lua writers take their temporary
+ * names here, then rename them into place. */
+static int util_tmp_path(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  size_t slen = 0;
+  const char *suffix = luaL_optlstring(L, 2, "", &slen);
+  luaL_Buffer b;
+  char *buf = luaL_buffinitsize(L, &b, 4096);
+  if (tsr_tmp_path(path, buf, 4096 - slen) != 0)
+    return luaL_error(L, "tessera.util.tmp_path: path too long ('%s')", path);
+  if (slen > 0) {
+    memcpy(buf + strlen(buf), suffix, slen + 1);
+    tsr_tmp_remember(buf);
+  }
+  luaL_pushresultsize(&b, strlen(buf));
+  return 1;
+}
+
 static const luaL_Reg util_functions[] = {
+  {"tmp_path", util_tmp_path},
   {"now", util_now},
   {"sha256", util_sha256},
   {"sha256_file", util_sha256_file},

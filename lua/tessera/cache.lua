@@ -138,7 +138,7 @@ end
 function cache.store(key, write, info)
   local root = cache.dir()
   local final = root .. "/" .. key
-  local tmp = string.format("%s/.tmp-%s-%d-%d", root, key:sub(1, 16), math.random(1, 1e9), os.time())
+  local tmp = util.tmp_path(final) -- removed (with its files) if the run is interrupted
   if not os.execute("mkdir -p " .. shell_quote(tmp) .. " 2>/dev/null") then
     error("tessera.cache: cannot create a folder in '" .. root .. "'", 2)
   end

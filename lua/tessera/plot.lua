@@ -299,9 +299,8 @@ function plot.figure(spec)
   local tmpdir = os.tmpname()
   os.remove(tmpdir)
   assert(os.execute("mkdir -p " .. shell_quote(tmpdir)))
-  local dir, base = out:match("^(.*/)([^/]*)$")
-  dir, base = dir or "", base or out
-  local tmp_out = string.format("%s.%s.tmp-%d%s", dir, base, math.random(1, 1e9), "." .. extension(out))
+  -- A registered temporary name: an interrupted host removes it (tessera.core.util.tmp_path).
+  local tmp_out = require("tessera.core").util.tmp_path(out)
 
   local cmds = {
     terminal,

@@ -37,7 +37,7 @@ end
 
 -- Writes text to path through a temporary name in the same folder.
 local function write_atomic(path, text)
-  local tmp = path .. ".tmp-" .. tostring(math.random(1, 1e9))
+  local tmp = require("tessera.core").util.tmp_path(path) -- removed if the run is interrupted
   local f, why = io.open(tmp, "wb")
   if not f then fail("cannot write '%s': %s", path, tostring(why)) end
   local ok, werr = f:write(text)
