@@ -187,16 +187,15 @@ local function encode(v, out)
   end
 end
 
--- m:save(dir) -> m: dir/W.npy, dir/H.npy and dir/model.json (the options and figures),
--- each written to a temporary name and renamed into place; model.json comes last, so a
--- directory that has it holds a complete model.
+-- m:save(dir) -> m: dir/W.npy, dir/H.npy and dir/model.json (the options and figures).
+-- All three are written to temporary names first and renamed into place only when every
+-- one is complete, model.json last: a failed or interrupted save (a full disk, Ctrl-C)
+-- leaves the previous model whole, never a new W beside an old H.
 function Model:save(dir)
   if type(dir) ~= "string" then
     error(fmt("bad argument #1 to 'save' (directory must be a string, got %s)", type(dir)), 2)
   end
   C.mkdir(dir)
-  self.W:save(dir .. "/W.npy")
-  self.H:save(dir .. "/H.npy")
   local out = {}
   encode({
     format = FORMAT, version = core.version,
@@ -205,20 +204,27 @@ function Model:save(dir)
     stopped = self.stopped, seconds = self.seconds,
     history = self.history, options = self.options,
   }, out)
-  local path = dir .. "/model.json"
-  local tmp = fmt("%s/.model.json.tmp-%d-%d", dir, os.time(), math.random(1 << 30))
-  local f, err = io.open(tmp, "w")
-  if not f then error(fmt("tessera.nmf: cannot write '%s': %s", path, reason(tmp, err)), 2) end
-  local ok, werr = f:write(table.concat(out), "\n")
-  local closed, cerr = f:close()
-  if not ok or not closed then
-    os.remove(tmp)
-    error(fmt("tessera.nmf: cannot write '%s': %s", path, tostring(werr or cerr)), 2)
+  local files = { dir .. "/W.npy", dir .. "/H.npy", dir .. "/model.json" }
+  local tmps = {}
+  for i, path in ipairs(files) do -- removed if interrupted; .npy kept for Matrix:save
+    tmps[i] = core.util.tmp_path(path, path:match("%.npy$"))
   end
-  local renamed, rerr = os.rename(tmp, path)
-  if not renamed then
-    os.remove(tmp)
-    error(fmt("tessera.nmf: cannot write '%s': %s", path, tostring(rerr)), 2)
+  local function give_up(path, why)
+    for _, tmp in ipairs(tmps) do os.remove(tmp) end
+    error(fmt("tessera.nmf: cannot write '%s': %s", path, why), 3)
+  end
+  local ok, err = pcall(self.W.save, self.W, tmps[1])
+  if not ok then give_up(files[1], tostring(err):match("^.-: cannot write '[^']*': (.*)$") or tostring(err)) end
+  ok, err = pcall(self.H.save, self.H, tmps[2])
+  if not ok then give_up(files[2], tostring(err):match("^.-: cannot write '[^']*': (.*)$") or tostring(err)) end
+  local f, oerr = io.open(tmps[3], "w")
+  if not f then give_up(files[3], reason(tmps[3], oerr)) end
+  local wok, werr = f:write(table.concat(out), "\n")
+  local closed, cerr = f:close()
+  if not wok or not closed then give_up(files[3], tostring(werr or cerr)) end
+  for i, path in ipairs(files) do
+    local renamed, rerr = os.rename(tmps[i], path)
+    if not renamed then give_up(path, tostring(rerr)) end
   end
   return self
 end
