@@ -26,9 +26,17 @@ laudio *laudio_push(lua_State *L, int64_t frames, int channels, int sr, const ch
   memset(A, 0, sizeof *A);
   luaL_setmetatable(L, TSR_AUDIO_MT);
   float *data = tsr_calloc(count ? count : 1, sizeof(float));
-  if (data == NULL)
-    luaL_error(L, "%s: cannot allocate %I frames of %d channels (%f MB)", who,
-               (lua_Integer)frames, channels, (double)bytes / 1e6);
+  if (data == NULL) { /* say how much it needed, and why it could not have it */
+    char need[32], cap[32];
+    size_t limit = tsr_memory_cap();
+    snprintf(need, sizeof need, "%.1f", (double)bytes / 1e6);
+    snprintf(cap, sizeof cap, "%.1f", (double)limit / 1e6);
+    if (limit != 0 && bytes > limit)
+      luaL_error(L, "%s: %I frames of %d channel%s need %s MB, more than the memory cap (%s MB)",
+                 who, (lua_Integer)frames, channels, channels == 1 ? "" : "s", need, cap);
+    luaL_error(L, "%s: cannot allocate %I frames of %d channel%s (%s MB)", who,
+               (lua_Integer)frames, channels, channels == 1 ? "" : "s", need);
+  }
   A->a.frames = frames;
   A->a.channels = channels;
   A->a.sr = sr;
