@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 
 const char *tsr_strerror(int status) {
@@ -94,9 +95,25 @@ static int charge(size_t bytes) {
   return 0;
 }
 
+/* The machine's memory and swap: a request beyond it can never be met, and refusing it
+ * here makes it an error everywhere (the sanitizers' allocators would abort on it, and a
+ * lazily mapped calloc would be killed while zeroing it). 0 when unknown. */
+static size_t machine_memory(void) {
+  static _Atomic size_t total = 0;
+  size_t t = atomic_load(&total);
+  if (t == 0) {
+    struct sysinfo si;
+    if (sysinfo(&si) != 0) return 0;
+    t = ((size_t)si.totalram + (size_t)si.totalswap) * (size_t)si.mem_unit;
+    atomic_store(&total, t);
+  }
+  return t;
+}
+
 void *tsr_alloc(size_t bytes) {
-  size_t cap = tsr_memory_cap();
+  size_t cap = tsr_memory_cap(), machine = machine_memory();
   if (cap != 0 && bytes > cap) return NULL;
+  if (machine != 0 && bytes > machine) return NULL;
   if (bytes == 0) bytes = 1;
   if (bytes > SIZE_MAX - BLOCK_HEADER || charge(bytes) != 0) return NULL;
   void *p = NULL;
