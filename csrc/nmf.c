@@ -365,6 +365,78 @@ loss_col_cls(int cls, const float *W, int64_t n, int k, const float *h, const fl
   return s;
 }
 
+/* Eight columns' share of the objective (columns c of H8 and V8, leading dimensions k and
+ * n): the same per-entry formulas as loss_col_cls, but each block of W is loaded once for
+ * the eight columns and their sums are eight independent chains (one column alone is a
+ * chain of k dependent multiply-adds per 8 rows: latency-bound, several times slower). */
+AVX2_FN static inline __attribute__((always_inline)) double
+loss_group8_cls(int cls, const float *W, int64_t n, int k, const float *H8, const float *V8) {
+  __m256d acc0 = _mm256_setzero_pd(), acc1 = acc0;
+  const __m256 zero = _mm256_setzero_ps();
+  double tail = 0.0;
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 y[8];
+    for (int c = 0; c < 8; c++) y[c] = _mm256_setzero_ps();
+    for (int a = 0; a < k; a++) {
+      __m256 w = _mm256_loadu_ps(W + a * n + i);
+      _Pragma("GCC unroll 8") for (int c = 0; c < 8; c++)
+        y[c] = _mm256_fmadd_ps(w, _mm256_broadcast_ss(H8 + c * k + a), y[c]);
+    }
+    _Pragma("GCC unroll 8") for (int c = 0; c < 8; c++) {
+      __m256 x = _mm256_loadu_ps(V8 + c * n + i);
+      if (cls == CLS_EUC) {
+        __m256 d = _mm256_sub_ps(x, y[c]);
+        __m256d d0 = _mm256_cvtps_pd(_mm256_castps256_ps128(d));
+        __m256d d1 = _mm256_cvtps_pd(_mm256_extractf128_ps(d, 1));
+        acc0 = _mm256_fmadd_pd(d0, d0, acc0);
+        acc1 = _mm256_fmadd_pd(d1, d1, acc1);
+        continue;
+      }
+      __m256 pos = _mm256_cmp_ps(x, zero, _CMP_GT_OQ);
+      __m256 ratio = _mm256_mul_ps(x, recip8(guard8(y[c])));
+      __m256 ok = _mm256_and_ps(_mm256_cmp_ps(ratio, _mm256_set1_ps(FLT_MIN), _CMP_GE_OQ),
+                                _mm256_cmp_ps(ratio, _mm256_set1_ps(FLT_MAX), _CMP_LE_OQ));
+      if (_mm256_movemask_ps(_mm256_andnot_ps(ok, pos)) != 0) {
+        tail += loss_col_c(cls, 0.0, W + i, n, 8, k, H8 + c * k, V8 + c * n + i);
+        continue;
+      }
+      __m256 lg = _mm256_and_ps(log8(_mm256_max_ps(ratio, _mm256_set1_ps(FLT_MIN))), pos);
+      __m256d t0, t1;
+      if (cls == CLS_KL) {
+        __m256 xl = _mm256_mul_ps(x, lg), d = _mm256_sub_ps(y[c], x);
+        t0 = _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(xl)),
+                           _mm256_cvtps_pd(_mm256_castps256_ps128(d)));
+        t1 = _mm256_add_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(xl, 1)),
+                           _mm256_cvtps_pd(_mm256_extractf128_ps(d, 1)));
+      } else {
+        __m256 rm = _mm256_and_ps(ratio, pos), ones = _mm256_and_ps(pos, _mm256_set1_ps(1.0f));
+        t0 = _mm256_sub_pd(_mm256_sub_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(rm)),
+                                         _mm256_cvtps_pd(_mm256_castps256_ps128(lg))),
+                           _mm256_cvtps_pd(_mm256_castps256_ps128(ones)));
+        t1 = _mm256_sub_pd(_mm256_sub_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(rm, 1)),
+                                         _mm256_cvtps_pd(_mm256_extractf128_ps(lg, 1))),
+                           _mm256_cvtps_pd(_mm256_extractf128_ps(ones, 1)));
+      }
+      acc0 = _mm256_add_pd(acc0, t0);
+      acc1 = _mm256_add_pd(acc1, t1);
+    }
+  }
+  double s = hsum4d(_mm256_add_pd(acc0, acc1)) + tail;
+  if (i < n)
+    for (int c = 0; c < 8; c++) s += loss_col_c(cls, 0.0, W + i, n, n - i, k, H8 + c * k, V8 + c * n + i);
+  return s;
+}
+
+AVX2_FN static double loss_group8_avx2(int cls, const float *W, int64_t n, int k,
+                                       const float *H8, const float *V8) {
+  switch (cls) {
+    case CLS_EUC: return loss_group8_cls(CLS_EUC, W, n, k, H8, V8);
+    case CLS_KL: return loss_group8_cls(CLS_KL, W, n, k, H8, V8);
+    default: return loss_group8_cls(CLS_IS, W, n, k, H8, V8);
+  }
+}
+
 AVX2_FN static double loss_col_avx2(int cls, const float *W, int64_t n, int k, const float *h,
                                     const float *v) {
   switch (cls) {
@@ -752,16 +824,26 @@ static double loss_col(int cls, double beta, int simd, const float *W, int64_t n
 static double loss_parts(const float *V, const float *W, const float *H, int64_t n, int64_t p,
                          int k, double beta, int parts) {
   double part[MAX_PARTS];
-  int cls = beta_class(beta), simd = use_simd();
   OMP_PARTS(parts)
   for (int t = 0; t < parts; t++) {
     int64_t j0 = p * t / parts, j1 = p * (t + 1) / parts;
-    double s = 0.0;
-    for (int64_t j = j0; j < j1; j++) s += loss_col(cls, beta, simd, W, n, k, H + j * k, V + j * n);
-    part[t] = s;
+    part[t] = j0 < j1 ? tsr_nmf_loss_cols(V, W, H, n, j0, j1, k, beta) : 0.0;
   }
   double s = 0.0;
   for (int t = 0; t < parts; t++) s += part[t];
+  return s;
+}
+
+double tsr_nmf_loss_cols(const float *V, const float *W, const float *H, int64_t n, int64_t j0,
+                         int64_t j1, int k, double beta) {
+  int cls = beta_class(beta), simd = use_simd();
+  double s = 0.0;
+  int64_t j = j0;
+#ifdef HAVE_AVX2
+  if (simd && cls != CLS_BETA)
+    for (; j + 8 <= j1; j += 8) s += loss_group8_avx2(cls, W, n, k, H + j * k, V + j * n);
+#endif
+  for (; j < j1; j++) s += loss_col(cls, beta, simd, W, n, k, H + j * k, V + j * n);
   return s;
 }
 
@@ -1412,7 +1494,11 @@ int tsr_nmf_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
     return TSR_EINVAL;
   }
   int status = check_params(n, p, k, prm, err);
-  if (status == TSR_OK) status = tsr_nmf_check(V, n, p, "V", err);
+  /* The pass-based solvers check V in their first pass, before they change W or H. */
+  int euc_wh = prm->solver == TSR_NMF_MU && prm->beta == 2.0 && prm->order == TSR_NMF_ORDER_WH &&
+               prm->update_W && prm->update_H;
+  int checks_v = prm->solver == TSR_NMF_CD || euc_wh;
+  if (status == TSR_OK && !checks_v) status = tsr_nmf_check(V, n, p, "V", err);
   if (status == TSR_OK) status = tsr_nmf_check(W, n, k, "W", err);
   if (status == TSR_OK) status = tsr_nmf_check(H, k, p, "H", err);
   if (status != TSR_OK) return status;
@@ -1423,14 +1509,9 @@ int tsr_nmf_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
   if (prm->threads > 0) openblas_set_num_threads(prm->threads);
   int parts = clamp_parts(prm->threads, p);
   if (prm->solver == TSR_NMF_CD) {
-    /* Every solver reports the initial objective as check 0. */
-    if (report(prm, 0, loss_parts(V, W, H, n, p, k, 2.0, parts))) {
-      res->stopped = 1;
-      res->loss = loss_parts(V, W, H, n, p, k, 2.0, parts);
-    } else {
-      status = tsr_nmf_cd_fit(V, n, p, k, W, H, prm, res, err);
-      if (status == TSR_OK) res->loss = loss_parts(V, W, H, n, p, k, 2.0, parts);
-    }
+    status = tsr_nmf_cd_fit(V, n, p, k, W, H, prm, res, err);
+  } else if (euc_wh) {
+    status = tsr_nmf_mu_euc_fit(V, n, p, k, W, H, prm, res, err);
   } else if (prm->beta == 2.0 && k > 8) {
     status = mu_fit_gemm(V, n, p, k, W, H, prm, parts, res, err);
   } else {

@@ -67,6 +67,18 @@ int tsr_nmf_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
 int tsr_nmf_cd_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
                    const tsr_nmf_params *prm, tsr_nmf_result *res, tsr_error *err);
 
+/* The Euclidean multiplicative updates in scikit-learn's order (W then H, both factors
+ * updated), on the CD solver's fused pass (nmf_cd.c): one read of V per iteration, exact
+ * checks summed in that read. tsr_nmf_fit dispatches to it for beta 2, order WH. */
+int tsr_nmf_mu_euc_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
+                       const tsr_nmf_params *prm, tsr_nmf_result *res, tsr_error *err);
+
+/* The objective's share of columns j0..j1-1 of V (j0 < j1 <= p), summed column by column in
+ * order in double: what the solvers add up, in a fixed order of column ranges, to report an
+ * exact loss from a pass that has those columns in cache. Same definition as tsr_nmf_loss. */
+double tsr_nmf_loss_cols(const float *V, const float *W, const float *H, int64_t n, int64_t j0,
+                         int64_t j1, int k, double beta);
+
 /* The thread count a fit with threads = 0 uses: OpenBLAS's. */
 int tsr_nmf_default_threads(void);
 

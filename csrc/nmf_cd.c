@@ -31,6 +31,7 @@ enum {
   CD_BLOCK_MAX = 9,    /* columns of V per step of the fused pass (cd_kernels.block): a few,
                         * so that V·Hᵀ finds them in L1 right after Gᵀ read them */
   CD_CHUNKS = 16,      /* independent partial sums per pass: the unit of load balancing */
+  CD_CHUNK_MIN = 64,   /* fewest columns worth a chunk of their own (see cd_solve) */
   CD_MAX_THREADS = 64
 };
 
@@ -584,19 +585,26 @@ typedef struct cd_chunk {
   double *hh;         /* k x k partial H·Hᵀ (upper triangle) */
   double viol, cross;
   double vnorm2;      /* ‖V‖² over its columns, on a pass with check_v */
+  double loss;        /* exact ‖V − WH‖² over its columns, on a pass with want_loss */
   int bad;            /* V holds a negative, NaN or infinite entry there */
 } cd_chunk;
 
 typedef struct cd_worker {
   float *Gt, *Ht;     /* CD_BLOCK_MAX x k scratch */
+  float *den;         /* CD_BLOCK_MAX x k: CD_RULE_MU's denominators for one block */
 } cd_worker;
 
 /* What one pass over V computes, each worker over its own columns. */
 enum cd_pass_mode {
   CD_PASS_FUSED, /* Gᵀ block, sweep H's block, then V·Hᵀ += V_J·H_Jᵀ when need_vht */
   CD_PASS_VHT,   /* V·Hᵀ for the current H only */
-  CD_PASS_GT     /* Gfix = Vᵀ·W for the current (fixed) W only */
+  CD_PASS_GT,    /* Gfix = Vᵀ·W for the current (fixed) W only */
+  CD_PASS_LOSS   /* the exact objective only */
 };
+
+/* How CD_PASS_FUSED updates H's block from Gᵀ = V_Jᵀ·W: scikit-learn's coordinate sweep, or
+ * the Euclidean multiplicative update H ← H ∘ (WᵀV) / ((WᵀW) H + l1 + l2 H). */
+enum cd_rule { CD_RULE_HALS, CD_RULE_MU };
 
 typedef struct cd_pass {
   int mode;
@@ -611,6 +619,11 @@ typedef struct cd_pass {
   float l1h;
   int need_vht;       /* CD_PASS_FUSED: accumulate V·Hᵀ for the next W sweep */
   int check_v;        /* CD_PASS_VHT / CD_PASS_GT: also check V and sum ‖V‖² */
+  int want_loss;      /* also sum the exact ‖V − WH‖² (after the update, for FUSED), each
+                       * column while it is in cache: no pass of its own */
+  int rule;           /* enum cd_rule */
+  const double *WtW;  /* CD_RULE_MU: Wᵀ·W, the update's denominator */
+  float l2h;          /* CD_RULE_MU: l2 on H (CD_RULE_HALS has it in Qh) */
   cd_kernels kr;
   cd_worker *wk;
   cd_chunk *ch;
@@ -635,6 +648,29 @@ static double cd_block_norm2(const cd_pass *ps, const float *Vj, int nb, int *ba
   return s;
 }
 
+/* The multiplicative update of a block of H held transposed (Ht, nb x k) from its Gᵀ
+ * (nb x k): the same arithmetic as nmf.c's mu_update_h, so scikit-learn's guards. */
+static void cd_mu_block(float *Ht, int nb, int k, const float *Gt, const double *WtW, float l1,
+                        float l2, float *den) {
+  /* Every denominator first (the update uses the old column), the block's columns side by
+   * side: independent sums, not one chain per entry. */
+  for (int t = 0; t < k; t++) {
+    double s[CD_BLOCK_MAX] = {0};
+    for (int b = 0; b < k; b++) {
+      const double q = WtW[t * k + b];
+      const float *hb = Ht + (int64_t)b * nb;
+      for (int jj = 0; jj < nb; jj++) s[jj] += q * hb[jj];
+    }
+    for (int jj = 0; jj < nb; jj++) {
+      float d = (float)s[jj];
+      if (l1 > 0.0f) d += l1;
+      if (l2 > 0.0f) d += l2 * Ht[jj + (int64_t)t * nb];
+      den[jj + (int64_t)t * nb] = d == 0.0f ? FLT_EPSILON : d;
+    }
+  }
+  for (int64_t e = 0; e < (int64_t)nb * k; e++) Ht[e] *= Gt[e] / den[e];
+}
+
 static void cd_pass_run_chunk(const cd_pass *ps, cd_chunk *me, const cd_worker *scratch) {
   const int64_t n = ps->n;
   const int k = ps->k;
@@ -643,6 +679,7 @@ static void cd_pass_run_chunk(const cd_pass *ps, cd_chunk *me, const cd_worker *
   me->viol = 0.0;
   me->cross = 0.0;
   me->vnorm2 = 0.0;
+  me->loss = 0.0;
   me->bad = 0;
   memset(me->hh, 0, sizeof(double) * (size_t)k * (size_t)k);
   if (vht) memset(me->P, 0, sizeof(float) * (size_t)n * (size_t)k);
@@ -653,9 +690,14 @@ static void cd_pass_run_chunk(const cd_pass *ps, cd_chunk *me, const cd_worker *
     const float *Vnext = j0 + block < me->j_hi ? Vj + block * n : NULL;
     float *Gt = scratch->Gt, *Ht = scratch->Ht;
     float *Hj = ps->H + j0 * k;
+    if (ps->mode == CD_PASS_LOSS) {
+      me->loss += tsr_nmf_loss_cols(ps->V, ps->W, ps->H, n, j0, j0 + nb, k, 2.0);
+      continue;
+    }
     if (ps->mode == CD_PASS_GT) {
       ps->kr.gt_block(ps->W, n, k, Vj, nb, Gt, Vnext);
       if (ps->check_v) me->vnorm2 += cd_block_norm2(ps, Vj, nb, &me->bad);
+      if (ps->want_loss) me->loss += tsr_nmf_loss_cols(ps->V, ps->W, ps->H, n, j0, j0 + nb, k, 2.0);
       for (int t = 0; t < k; t++)
         memcpy(ps->Gfix + j0 + (int64_t)t * ps->p, Gt + (int64_t)t * nb,
                sizeof(float) * (size_t)nb);
@@ -665,6 +707,7 @@ static void cd_pass_run_chunk(const cd_pass *ps, cd_chunk *me, const cd_worker *
       cd_h_to_ht(Hj, k, nb, Ht);
       ps->kr.vht_acc(me->P, n, k, Vj, nb, Ht, Vnext);
       if (ps->check_v) me->vnorm2 += cd_block_norm2(ps, Vj, nb, &me->bad); /* from cache */
+      if (ps->want_loss) me->loss += tsr_nmf_loss_cols(ps->V, ps->W, ps->H, n, j0, j0 + nb, k, 2.0);
       continue;
     }
     if (ps->Gfix != NULL) {
@@ -675,11 +718,15 @@ static void cd_pass_run_chunk(const cd_pass *ps, cd_chunk *me, const cd_worker *
       ps->kr.gt_block(ps->W, n, k, Vj, nb, Gt, vht ? NULL : Vnext);
     }
     cd_h_to_ht(Hj, k, nb, Ht);
-    me->viol += ps->kr.sweep(Ht, nb, nb, k, Gt, nb, ps->l1h, ps->Qh);
+    if (ps->rule == CD_RULE_MU)
+      cd_mu_block(Ht, nb, k, Gt, ps->WtW, ps->l1h, ps->l2h, scratch->den);
+    else
+      me->viol += ps->kr.sweep(Ht, nb, nb, k, Gt, nb, ps->l1h, ps->Qh);
     me->cross += cd_dot(Ht, Gt, (size_t)nb * (size_t)k);
     cd_gram_acc(Ht, nb, nb, k, me->hh);
     if (vht) ps->kr.vht_acc(me->P, n, k, Vj, nb, Ht, Vnext);
     cd_ht_to_h(Ht, k, nb, Hj);
+    if (ps->want_loss) me->loss += tsr_nmf_loss_cols(ps->V, ps->W, ps->H, n, j0, j0 + nb, k, 2.0);
   }
 }
 
@@ -879,9 +926,63 @@ static void *cd_alloc(size_t count, size_t size, int *status) {
 }
 
 /* ---------------------------------------------------------------------------------------
- * The solver. */
-int tsr_nmf_cd_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
-                   const tsr_nmf_params *prm, tsr_nmf_result *res, tsr_error *err) {
+ * The solvers. */
+
+typedef float cd_v8 __attribute__((vector_size(32))); /* two SSE or one AVX register */
+
+/* The Euclidean multiplicative update of W, W ← W ∘ (V·Hᵀ) / (W·(H·Hᵀ) + l1 + l2 W), 0
+ * denominators guarded as scikit-learn does; hh is H·Hᵀ in float (as scikit-learn has it),
+ * 8 rows at a time with the k denominators of a row block in den (8k floats). */
+static void cd_mu_w(float *W, int64_t n, int k, const float *VHt, const double *HHt, float l1,
+                    float l2, float *hh, float *den) {
+  for (int e = 0; e < k * k; e++) hh[e] = (float)HHt[e];
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int a = 0; a < k; a++) {
+      cd_v8 d = {0, 0, 0, 0, 0, 0, 0, 0}, w;
+      for (int b = 0; b < k; b++) {
+        memcpy(&w, W + (int64_t)b * n + i, sizeof w);
+        d += w * hh[b * k + a];
+      }
+      memcpy(den + 8 * a, &d, sizeof d);
+    }
+    for (int a = 0; a < k; a++) {
+      float *wa = W + (int64_t)a * n + i;
+      const float *na = VHt + (int64_t)a * n + i;
+      for (int l = 0; l < 8; l++) {
+        float d = den[8 * a + l];
+        if (l1 > 0.0f) d += l1;
+        if (l2 > 0.0f) d += l2 * wa[l];
+        wa[l] *= na[l] / (d == 0.0f ? FLT_EPSILON : d);
+      }
+    }
+  }
+  for (; i < n; i++) {
+    for (int a = 0; a < k; a++) {
+      float d = 0.0f;
+      for (int b = 0; b < k; b++) d += W[i + (int64_t)b * n] * hh[b * k + a];
+      den[a] = d;
+    }
+    for (int a = 0; a < k; a++) {
+      float d = den[a], *w = W + i + (int64_t)a * n;
+      if (l1 > 0.0f) d += l1;
+      if (l2 > 0.0f) d += l2 * *w;
+      *w *= VHt[i + (int64_t)a * n] / (d == 0.0f ? FLT_EPSILON : d);
+    }
+  }
+}
+
+static int cd_report(const tsr_nmf_params *prm, int it, double loss) {
+  return prm->on_check != NULL ? prm->on_check(prm->ctx, it, loss < 0.0 ? 0.0 : loss) : 0;
+}
+
+/* Both solvers share the pass: HALS (rule CD_RULE_HALS, scikit-learn's "cd") and the
+ * Euclidean multiplicative updates in scikit-learn's order, W then H (CD_RULE_MU, both
+ * factors updated). One read of V per iteration either way. Check 0 and every `every`
+ * iterations are reported; the final loss is exact, summed in the pass that ends the fit
+ * when there is one (max_iter reached), else by a pass of its own. */
+static int cd_solve(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
+                    const tsr_nmf_params *prm, int rule, tsr_nmf_result *res, tsr_error *err) {
   if (res != NULL) {
     res->iterations = 0;
     res->converged = 0;
@@ -905,7 +1006,9 @@ int tsr_nmf_cd_fit(const float *V, int64_t n, int64_t p, int k, float *W, float 
   if ((status = cd_check_factor("W", W, n, k, err)) != TSR_OK) return status;
   if ((status = cd_check_factor("H", H, k, p, err)) != TSR_OK) return status;
 
-  const int upd_W = prm->update_W != 0, upd_H = prm->update_H != 0;
+  const int mu = rule == CD_RULE_MU;
+  /* The MU rule updates both factors (tsr_nmf_fit sends it nothing else). */
+  const int upd_W = mu || prm->update_W != 0, upd_H = mu || prm->update_H != 0;
   /* scikit-learn's _compute_regularization, with our V as its X (n samples, p features). */
   const float l1w = (float)((double)p * prm->alpha_W * prm->l1_ratio);
   const float l2w = (float)((double)p * prm->alpha_W * (1.0 - prm->l1_ratio));
@@ -914,7 +1017,13 @@ int tsr_nmf_cd_fit(const float *V, int64_t n, int64_t p, int k, float *W, float 
 
   const cd_kernels kr = cd_pick_kernels();
   const int64_t nblocks = (p + kr.block - 1) / kr.block;
-  const int nchunks = nblocks < CD_CHUNKS ? (int)nblocks : CD_CHUNKS;
+  /* Chunks of at least CD_CHUNK_MIN columns: below that, zeroing and adding up the chunks'
+   * n x k partial sums costs more than the balance they buy. From the shape only, so the
+   * result never depends on the thread count. */
+  int64_t by_size = p / CD_CHUNK_MIN;
+  if (by_size < 1) by_size = 1;
+  if (by_size > nblocks) by_size = nblocks;
+  const int nchunks = by_size < CD_CHUNKS ? (int)by_size : CD_CHUNKS;
   int want = prm->threads > 0 ? prm->threads : openblas_get_num_threads();
   if (want < 1) want = 1;
   if (want > CD_MAX_THREADS) want = CD_MAX_THREADS;
@@ -927,11 +1036,13 @@ int tsr_nmf_cd_fit(const float *V, int64_t n, int64_t p, int k, float *W, float 
   double *WtW = cd_alloc(kk, sizeof(double), &status);
   double *HHt = cd_alloc(kk, sizeof(double), &status);
   float *Gfix = (upd_H && !upd_W) ? cd_alloc(kp, sizeof(float), &status) : NULL;
+  float *mus = mu ? cd_alloc(kk + 8 * (size_t)k, sizeof(float), &status) : NULL;
   cd_worker *wk = cd_alloc((size_t)want, sizeof(cd_worker), &status);
   if (wk != NULL) memset(wk, 0, sizeof(cd_worker) * (size_t)want);
   for (int w = 0; wk != NULL && w < want; w++) {
     wk[w].Gt = cd_alloc((size_t)CD_BLOCK_MAX * (size_t)k, sizeof(float), &status);
     wk[w].Ht = cd_alloc((size_t)CD_BLOCK_MAX * (size_t)k, sizeof(float), &status);
+    wk[w].den = cd_alloc((size_t)CD_BLOCK_MAX * (size_t)k, sizeof(float), &status);
   }
   cd_chunk *ch = cd_alloc((size_t)nchunks, sizeof(cd_chunk), &status);
   if (ch != NULL) memset(ch, 0, sizeof(cd_chunk) * (size_t)nchunks);
@@ -947,15 +1058,15 @@ int tsr_nmf_cd_fit(const float *V, int64_t n, int64_t p, int k, float *W, float 
   cd_thread_arg targs[CD_MAX_THREADS];
   int pool_started = 0;
   if (status != TSR_OK) {
-    tsr_seterror(err, "cannot allocate the cd solver's scratch for a %lld x %lld factorisation "
-                 "with k %d", (long long)n, (long long)p, k);
+    tsr_seterror(err, "cannot allocate the %s solver's scratch for a %lld x %lld "
+                 "factorisation with k %d", mu ? "mu" : "cd", (long long)n, (long long)p, k);
     goto done;
   }
 
   pool_started = cd_pool_start(&pool, targs, want) > 1;
   cd_pass ps = {.mode = CD_PASS_VHT, .V = V, .n = n, .p = p, .k = k, .W = W, .H = H,
                 .Gfix = Gfix, .Qh = Qh, .l1h = l1h, .kr = kr, .wk = wk, .ch = ch,
-                .nchunks = nchunks};
+                .nchunks = nchunks, .rule = rule, .WtW = WtW, .l2h = l2h};
 
   /* The state every iteration starts from: V·Hᵀ and H·Hᵀ for the current H, Wᵀ·W. */
   memset(HHt, 0, sizeof(double) * kk);
@@ -969,20 +1080,24 @@ int tsr_nmf_cd_fit(const float *V, int64_t n, int64_t p, int k, float *W, float 
   cd_gram_acc(W, n, n, k, WtW);
   cd_gram_mirror(WtW, k);
   /* The first pass over V also checks it and sums ‖V‖²: V's one scan before the iterations.
-   * It writes only scratch, so a bad V leaves W and H as they were. */
+   * It writes only scratch, so a bad V leaves W and H as they were. MU's checks are exact
+   * (scikit-learn's tol rule compares them), so this pass sums check 0 too; HALS reports
+   * check 0 from ‖V‖² − 2 tr(Wᵀ·V·Hᵀ) + tr(Wᵀ·W·H·Hᵀ), exact only without V·Hᵀ. */
   int have_vht = upd_W || !upd_H || prm->max_iter == 0; /* else W is fixed: Gfix */
   ps.mode = have_vht ? CD_PASS_VHT : CD_PASS_GT;
   ps.check_v = 1;
+  ps.want_loss = mu || !have_vht;
   cd_pool_run(&pool, &ps);
   ps.check_v = 0;
-  double vnorm2 = 0.0;
-  int bad = 0;
+  double vnorm2 = 0.0, exact = 0.0;
+  int bad = 0, exact_known = ps.want_loss;
   for (int c = 0; c < nchunks; c++) {
     vnorm2 += ch[c].vnorm2;
+    exact += ch[c].loss;
     bad |= ch[c].bad;
   }
   if (bad) {
-    status = cd_check_factor("V", V, n, p, err); /* names the first bad entry */
+    status = tsr_nmf_check(V, n, p, "V", err); /* names the first bad entry */
     goto done;
   }
   if (have_vht) cd_reduce_vht(VHt, ch, nchunks, nk);
@@ -992,64 +1107,97 @@ int tsr_nmf_cd_fit(const float *V, int64_t n, int64_t p, int k, float *W, float 
   double violation_init = 0.0;
   int it = 0;
   int converged = 0, stopped = 0;
+  double loss0 = exact;
+  if (!exact_known) {
+    cross = cd_dot(W, VHt, nk);
+    cross_known = 1;
+    loss0 = vnorm2 - 2.0 * cross + cd_frob(WtW, HHt, k);
+  }
+  /* scikit-learn's MU convergence measure, sqrt(2 x its divergence) = sqrt(ours). */
+  double e_init = sqrt(loss0 > 0.0 ? loss0 : 0.0), e_prev = e_init;
+  if (cd_report(prm, 0, loss0)) {
+    stopped = 1;
+    goto finish;
+  }
   if (!upd_W && !upd_H) goto finish; /* nothing to fit: report the given factors' loss */
 
   for (it = 1; it <= prm->max_iter; it++) {
+    const int last = it == prm->max_iter, check = it % prm->every == 0;
     double violation = 0.0;
     if (upd_W) {
-      cd_gram_to_q(HHt, k, l2w, Qw);
-      violation += ps.kr.sweep(W, n, n, k, VHt, n, l1w, Qw);
+      if (mu) {
+        cd_mu_w(W, n, k, VHt, HHt, l1w, l2w, mus, mus + kk);
+      } else {
+        cd_gram_to_q(HHt, k, l2w, Qw);
+        violation += ps.kr.sweep(W, n, n, k, VHt, n, l1w, Qw);
+      }
       memset(WtW, 0, sizeof(double) * kk);
       cd_gram_acc(W, n, n, k, WtW);
       cd_gram_mirror(WtW, k);
     }
+    exact_known = 0;
     if (upd_H) {
-      cd_gram_to_q(WtW, k, l2h, Qh);
+      if (!mu) cd_gram_to_q(WtW, k, l2h, Qh);
       ps.mode = CD_PASS_FUSED;
-      ps.need_vht = upd_W && it < prm->max_iter; /* the last iteration's would go unused */
+      ps.need_vht = upd_W && !last; /* the last iteration's would go unused */
+      ps.want_loss = last || (mu && check);
       cd_pool_run(&pool, &ps);
       memset(HHt, 0, sizeof(double) * kk);
       cross = 0.0;
+      exact = 0.0;
       for (int c = 0; c < nchunks; c++) {
         violation += ch[c].viol;
         cross += ch[c].cross;
+        exact += ch[c].loss;
         for (size_t e = 0; e < kk; e++) HHt[e] += ch[c].hh[e];
       }
       cd_gram_mirror(HHt, k);
       if (ps.need_vht) cd_reduce_vht(VHt, ch, nchunks, nk);
       have_vht = ps.need_vht;
       cross_known = 1;
+      exact_known = ps.want_loss;
     } else {
       cross_known = 0;
     }
 
-    if (it == 1) violation_init = violation;
-    /* scikit-learn stops when the first violation is 0 or the ratio falls to tol. */
-    if (violation_init == 0.0 || violation / violation_init <= prm->tol) converged = 1;
-    if (prm->on_check != NULL && it % prm->every == 0) {
-      if (!cross_known) {
-        cross = cd_dot(W, VHt, nk);
-        cross_known = 1;
+    if (mu) {
+      if (check) {
+        /* As nmf.c's MU solvers: report, then scikit-learn's tol rule on the change. */
+        if (cd_report(prm, it, exact)) {
+          stopped = 1;
+        } else if (prm->tol > 0.0) {
+          double e = sqrt(exact > 0.0 ? exact : 0.0);
+          if (e_init == 0.0 || (e_prev - e) / e_init < prm->tol) converged = 1;
+          e_prev = e;
+        }
       }
-      double loss = vnorm2 - 2.0 * cross + cd_frob(WtW, HHt, k);
-      if (prm->on_check(prm->ctx, it, loss < 0.0 ? 0.0 : loss) != 0) stopped = 1;
+    } else {
+      if (it == 1) violation_init = violation;
+      /* scikit-learn stops when the first violation is 0 or the ratio falls to tol. */
+      if (violation_init == 0.0 || violation / violation_init <= prm->tol) converged = 1;
+      if (prm->on_check != NULL && check) {
+        if (!cross_known) {
+          cross = cd_dot(W, VHt, nk);
+          cross_known = 1;
+        }
+        double loss = exact_known ? exact : vnorm2 - 2.0 * cross + cd_frob(WtW, HHt, k);
+        if (cd_report(prm, it, loss) != 0) stopped = 1;
+      }
     }
     if (converged || stopped) break;
   }
   if (it > prm->max_iter) it = prm->max_iter;
 
 finish:
-  if (!cross_known) {
-    if (!have_vht) {
-      ps.mode = CD_PASS_VHT;
-      cd_pool_run(&pool, &ps);
-      cd_reduce_vht(VHt, ch, nchunks, nk);
-    }
-    cross = cd_dot(W, VHt, nk);
+  if (!exact_known) {
+    ps.mode = CD_PASS_LOSS;
+    ps.want_loss = 1;
+    cd_pool_run(&pool, &ps);
+    exact = 0.0;
+    for (int c = 0; c < nchunks; c++) exact += ch[c].loss;
   }
   if (res != NULL) {
-    double loss = vnorm2 - 2.0 * cross + cd_frob(WtW, HHt, k);
-    res->loss = loss < 0.0 ? 0.0 : loss;
+    res->loss = exact < 0.0 ? 0.0 : exact;
     res->iterations = it;
     res->converged = converged;
     res->stopped = stopped;
@@ -1060,6 +1208,7 @@ done:
   for (int w = 0; wk != NULL && w < want; w++) {
     tsr_free(wk[w].Gt);
     tsr_free(wk[w].Ht);
+    tsr_free(wk[w].den);
   }
   tsr_free(wk);
   for (int c = 0; ch != NULL && c < nchunks; c++) {
@@ -1067,6 +1216,7 @@ done:
     tsr_free(ch[c].hh);
   }
   tsr_free(ch);
+  tsr_free(mus);
   tsr_free(Gfix);
   tsr_free(HHt);
   tsr_free(WtW);
@@ -1074,4 +1224,14 @@ done:
   tsr_free(Qw);
   tsr_free(VHt);
   return status;
+}
+
+int tsr_nmf_cd_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
+                   const tsr_nmf_params *prm, tsr_nmf_result *res, tsr_error *err) {
+  return cd_solve(V, n, p, k, W, H, prm, CD_RULE_HALS, res, err);
+}
+
+int tsr_nmf_mu_euc_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
+                       const tsr_nmf_params *prm, tsr_nmf_result *res, tsr_error *err) {
+  return cd_solve(V, n, p, k, W, H, prm, CD_RULE_MU, res, err);
 }
