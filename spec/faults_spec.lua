@@ -197,6 +197,57 @@ describe("faults", function()
     end)
   end)
 
+  describe("bin/tessera live", function()
+    it("survives runtime errors, an endless loop and a memory bomb, and renders again after", function()
+      local d = helpers.tmpdir()
+      finally(function() helpers.rmtree(d) end)
+      local recipe, log, out_path = d .. "/r.lua", d .. "/live.log", d .. "/out.wav"
+      local function recipe_with(body, peak)
+        write_file(recipe, body .. "\nreturn { duration = 1.5, normalize = " .. peak .. ", sources = { a = " ..
+          "{ file = '" .. SAMPLES .. "/loop_amen.flac', duration = 1.5, k = 2, max_iter = 5 } }, " ..
+          "layers = { { W = 'a' } } }\n")
+      end
+      -- waits (at most 60 s) until the log has n render lines; returns the log
+      local function renders(n)
+        for _ = 1, 600 do
+          local text = helpers.read_file(log) or ""
+          local count = select(2, text:gsub("\n#%d+ ", "")) + (text:match("^#%d+ ") and 1 or 0)
+          if count >= n then return text end
+          helpers.run("sleep 0.1")
+        end
+        error("live did not render " .. n .. " times: " .. tostring(helpers.read_file(log)))
+      end
+      recipe_with("", 0.9)
+      local pid = helpers.run("TESSERA_RECIPE_INSTRUCTIONS=2000000 TESSERA_RECIPE_MEMORY=32M " ..
+        q(TESSERA) .. " live --cache-dir " .. q(d .. "/cache") .. " -o " .. q(out_path) .. " " ..
+        q(recipe) .. " > " .. q(log) .. " 2>&1 & echo $!"):match("%d+")
+      finally(function() helpers.run("kill -INT " .. pid .. " 2>/dev/null") end)
+      renders(1)
+      local good = helpers.read_file(out_path)
+      assert.is_truthy(good)
+      local steps = {
+        { "error('on purpose')", "on purpose" },
+        { "while true do end", "the recipe exceeded its CPU budget %(2000000 instructions%)" },
+        { "local t = {} while true do t[#t + 1] = ('x'):rep(1e6) .. #t end",
+          "the recipe exceeded its memory budget" },
+        { "local x = nil + 1", "attempt to perform arithmetic on a nil value" },
+      }
+      for i, step in ipairs(steps) do
+        helpers.run("sleep 0.2")
+        recipe_with(step[1], 1)
+        local text = renders(i + 1)
+        assert.matches("#" .. (i + 1) .. " [^\n]*" .. step[2], text)
+        assert.equal(good, helpers.read_file(out_path)) -- the last good output stays
+      end
+      helpers.run("sleep 0.2")
+      recipe_with("", 0.5)
+      local text = renders(#steps + 2)
+      assert.matches("#" .. (#steps + 2) .. " [^\n]*wrote ", text)
+      assert.near(0.5, tessera.audio.load(out_path):peak(), 1e-3) -- the new render, at its new peak
+      assert.same({ "cache", "live.log", "out.wav", "r.lua" }, helpers.listdir(d))
+    end)
+  end)
+
   describe("the cache", function()
     local recipe_text = [[return { duration = 1.5, sources = { a = { file = "]] .. SAMPLES ..
       [[/loop_amen.flac", duration = 1.5, k = 2, max_iter = 10 } }, layers = { { W = "a" } } }]]
