@@ -9,7 +9,10 @@
  * contribution V[:, j]-ratio * H[:, j]' is added to the thread's own n x k accumulator.
  * No n x p temporary exists. Per-thread partial sums are added in thread order, so a
  * fixed thread count gives bit-identical results. The inner loops have AVX2+FMA versions
- * chosen at run time (TESSERA_SIMD=generic forces the portable C ones, as in nmf_cd.c). */
+ * chosen at run time (TESSERA_SIMD=generic forces the portable C ones, as in nmf_cd.c).
+ * The Euclidean MU in scikit-learn's order (W then H) runs instead on the CD solver's pass
+ * (nmf_cd.c: V_Jᵀ·W, the H update and V_J·H_Jᵀ block by block, register-blocked for any k);
+ * the other orders use the loops here for k <= 8 and sgemm beyond. */
 #include "nmf.h"
 
 #include <cblas.h>

@@ -11,7 +11,11 @@
  * a small pthread pool over fixed chunks of columns whose partial sums are added in chunk
  * order, so the result is bit-identical for the same input whatever the thread count. The
  * hot loops have AVX2 and AVX-512 versions picked at run time, and portable 4-float vector
- * ones for other CPUs (TESSERA_SIMD=generic|avx2 caps the choice, for the specs). */
+ * ones for other CPUs (TESSERA_SIMD=generic|avx2 caps the choice, for the specs).
+ * The same pass serves the Euclidean multiplicative updates in scikit-learn's order (W then
+ * H: tsr_nmf_mu_euc_fit), with the MU rule in place of the coordinate sweep. A pass can also
+ * sum the exact objective column by column while each column is in cache, which gives the
+ * final loss (and MU's checks) without a read of V of their own. */
 #include "nmf.h"
 
 #include <cblas.h>

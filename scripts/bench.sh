@@ -15,16 +15,18 @@ HOST=bin/tessera
 work=$(mktemp -d "${TMPDIR:-/tmp}/tessera-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-# case algo k iters reps: the same count and repetitions for both peers (best of reps, so
-# more of them ride out a busy machine). scikit-learn's KL on 3 min costs ~0.05-0.1 s an
-# iteration, hence fewer there. The whole run takes about a minute on a quiet machine.
+# case algo k iters reps: both peers fit 1 and N = iters iterations, reps times each,
+# interleaved (bench/sk_bench.py); best of reps. N is large enough that the N-iteration fit
+# lasts well over the 1-iteration one on both sides, so that the marginal s/iter
+# (T(N) - T(1)) / (N - 1) is not noise. scikit-learn's KL on 3 min costs ~0.05-0.1 s an
+# iteration, hence a smaller N there. The whole run takes 2-4 minutes.
 jobs=(
-  "10s mu-euc 4 50 9"  "10s mu-euc 16 50 9"
-  "10s mu-kl 4 50 7"   "10s mu-kl 16 50 7"
-  "10s cd 4 50 9"      "10s cd 16 50 9"
-  "3min mu-euc 4 40 7" "3min mu-euc 16 40 7"
-  "3min mu-kl 4 10 4"  "3min mu-kl 16 10 4"
-  "3min cd 4 40 7"     "3min cd 16 40 7"
+  "10s mu-euc 4 200 5"  "10s mu-euc 16 200 5"
+  "10s mu-kl 4 100 5"   "10s mu-kl 16 100 5"
+  "10s cd 4 200 5"      "10s cd 16 200 5"
+  "3min mu-euc 4 60 5"  "3min mu-euc 16 60 5"
+  "3min mu-kl 4 30 5"   "3min mu-kl 16 30 5"
+  "3min cd 4 60 5"      "3min cd 16 60 5"
 )
 
 echo "bench: building V and the shared initial factors" >&2
@@ -47,18 +49,18 @@ sizes=$("$HOST" bench/bench.lua sizes "$work")
 # shellcheck disable=SC2086 # one argument per size
 "$work/floor" $sizes > "$work/floor.jsonl"
 
-# Job by job, tessera then scikit-learn, so that both see the machine in the same state.
-echo "bench: timing tessera (one process per fit, for its peak memory) and scikit-learn" >&2
-"$PY" bench/sk_bench.py "$work" "[]" > "$work/sklearn.jsonl"
+# Fit by fit, tessera and scikit-learn alternately, so that both see the machine in the
+# same state; tessera runs in one process per job (its peak memory is that job's).
+echo "bench: timing tessera and scikit-learn, interleaved" >&2
+"$PY" bench/sk_bench.py config > "$work/sklearn.jsonl"
 : > "$work/tessera.jsonl"
+list=""
 for job in "${jobs[@]}"; do
   read -r c a k it reps <<< "$job"
-  echo "  $c $a k=$k: $it iterations x $reps" >&2
-  "$HOST" bench/bench.lua run "$work" "$c" "$a" "$k" "$it" "$reps" >> "$work/tessera.jsonl"
-  "$PY" bench/sk_bench.py "$work" \
-    "[{\"case\": \"$c\", \"algo\": \"$a\", \"k\": $k, \"iters\": $it, \"reps\": $reps}]" \
-    >> "$work/sklearn.jsonl"
+  list+="${list:+, }{\"case\": \"$c\", \"algo\": \"$a\", \"k\": $k, "
+  list+="\"iters\": $it, \"reps\": $reps}"
 done
+"$PY" bench/sk_bench.py drive "$work" "$HOST" "[$list]" "$work/tessera.jsonl" "$work/sklearn.jsonl"
 
 "$HOST" bench/bench.lua report "$work"
 "$HOST" bench/batch_bench.lua >> bench/results.md # tessera batch end to end, and the STFT alone
