@@ -1,5 +1,6 @@
 /* Shared kernel services: status text, error details, aligned allocation with an optional
  * memory cap, and the temporary-name-then-rename protocol every file writer uses. */
+#define _DEFAULT_SOURCE /* madvise, MADV_HUGEPAGE */
 #include "tessera.h"
 
 #include <dirent.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
@@ -110,6 +112,23 @@ static size_t machine_memory(void) {
   return t;
 }
 
+/* Blocks of 4 MB or more ask for transparent huge pages, as NumPy does: the first touch
+ * of a fresh block then maps 2 MB at a time instead of 4 KB (writing a new 63 MB block took
+ * 8 ms instead of 34 here, mostly page faults). Only advice: nothing changes where THP is
+ * off. */
+static void advise_huge_pages(void *p, size_t bytes) {
+#ifdef MADV_HUGEPAGE
+  const uintptr_t huge = (uintptr_t)2 << 20;
+  if (bytes < ((size_t)4 << 20)) return;
+  uintptr_t start = ((uintptr_t)p + huge - 1) & ~(huge - 1);
+  uintptr_t end = ((uintptr_t)p + bytes) & ~(huge - 1);
+  if (end > start) madvise((void *)start, end - start, MADV_HUGEPAGE);
+#else
+  (void)p;
+  (void)bytes;
+#endif
+}
+
 void *tsr_alloc(size_t bytes) {
   size_t cap = tsr_memory_cap(), machine = machine_memory();
   if (cap != 0 && bytes > cap) return NULL;
@@ -121,6 +140,7 @@ void *tsr_alloc(size_t bytes) {
     atomic_fetch_sub(&live_bytes, (int64_t)bytes);
     return NULL;
   }
+  advise_huge_pages(p, bytes + BLOCK_HEADER);
   memcpy(p, &bytes, sizeof bytes);
   return (char *)p + BLOCK_HEADER;
 }

@@ -14,7 +14,10 @@ static int spectrogram_gc(lua_State *L) {
   return 0;
 }
 
-lspectrogram *lspectrogram_push(lua_State *L, const tsr_spectrogram *shape, const char *who) {
+/* Pushes a new Spectrogram with shape's geometry; its data is zero-filled when `zero`, left
+ * unset otherwise (for a caller that writes every entry: no pass over fresh pages). */
+static lspectrogram *push_spectrogram(lua_State *L, const tsr_spectrogram *shape,
+                                      const char *who, int zero) {
   size_t count;
   if (tsr_spectrogram_floats(shape, &count) != 0)
     luaL_error(L, "%s: a %I x %I spectrogram is too large", who, (lua_Integer)shape->bins,
@@ -23,7 +26,9 @@ lspectrogram *lspectrogram_push(lua_State *L, const tsr_spectrogram *shape, cons
   lspectrogram *S = lua_newuserdatauv(L, sizeof *S, 0);
   memset(S, 0, sizeof *S);
   luaL_setmetatable(L, TSR_SPECTROGRAM_MT);
-  float *data = tsr_calloc(count ? count : 1, sizeof(float));
+  /* count * sizeof(float) fits: tsr_spectrogram_floats checked it. */
+  float *data = zero ? tsr_calloc(count ? count : 1, sizeof(float))
+                     : tsr_alloc((count ? count : 1) * sizeof(float));
   if (data == NULL)
     luaL_error(L, "%s: cannot allocate a %I x %I spectrogram (%f MB)", who,
                (lua_Integer)shape->bins, (lua_Integer)shape->frames,
@@ -31,6 +36,10 @@ lspectrogram *lspectrogram_push(lua_State *L, const tsr_spectrogram *shape, cons
   S->s = *shape;
   S->s.data = data;
   return S;
+}
+
+lspectrogram *lspectrogram_push(lua_State *L, const tsr_spectrogram *shape, const char *who) {
+  return push_spectrogram(L, shape, who, 1);
 }
 
 lspectrogram *lspectrogram_check(lua_State *L, int arg) {
@@ -107,7 +116,7 @@ static int stft_stft(lua_State *L) {
   tsr_error err = {{0}};
   int status = tsr_stft_geometry(&cfg, A->a.frames, A->a.sr, &shape, &err);
   if (status != TSR_OK) return tsr_lua_fail(L, "tessera.stft", status, &err);
-  lspectrogram *S = lspectrogram_push(L, &shape, "tessera.stft");
+  lspectrogram *S = push_spectrogram(L, &shape, "tessera.stft", 0); /* forward fills it */
   status = tsr_stft_forward(A->a.data, A->a.frames, &cfg, &S->s, &err);
   if (status != TSR_OK) return tsr_lua_fail(L, "tessera.stft", status, &err);
   return 1;
@@ -178,7 +187,7 @@ static int spectrogram_istft(lua_State *L) {
 
 static int spectrogram_copy(lua_State *L) {
   lspectrogram *S = lspectrogram_check(L, 1);
-  lspectrogram *C = lspectrogram_push(L, &S->s, "copy");
+  lspectrogram *C = push_spectrogram(L, &S->s, "copy", 0);
   size_t count;
   tsr_spectrogram_floats(&S->s, &count); /* cannot fail: S exists */
   memcpy(C->s.data, S->s.data, count * sizeof(float));
@@ -191,7 +200,7 @@ static int spectrogram_mask(lua_State *L) {
   lmatrix *M = lmatrix_check(L, 2);
   check_shape(L, 2, "mask", M, &S->s);
   check_entries(L, 2, "mask", M, 0);
-  lspectrogram *R = lspectrogram_push(L, &S->s, "mask");
+  lspectrogram *R = push_spectrogram(L, &S->s, "mask", 0);
   size_t count;
   tsr_spectrogram_floats(&S->s, &count);
   memcpy(R->s.data, S->s.data, count * sizeof(float));
@@ -266,7 +275,7 @@ static int spectrogram_from_polar(lua_State *L) {
   if (phase != NULL) check_shape(L, 2, "phase", phase, &like->s);
   check_entries(L, 1, "magnitude", mag, 1);
   if (phase != NULL) check_entries(L, 2, "phase", phase, 0);
-  lspectrogram *S = lspectrogram_push(L, &like->s, "from_polar");
+  lspectrogram *S = push_spectrogram(L, &like->s, "from_polar", 0);
   tsr_spectrogram_set_polar(&S->s, mag->m.data, phase ? phase->m.data : NULL);
   return 1;
 }
