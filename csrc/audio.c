@@ -56,6 +56,16 @@ static void set_sndfile_error(tsr_error *err, const char *prefix, const char *na
   tsr_seterror(err, "%s '%s': %s", prefix, name, text);
 }
 
+/* libsamplerate's converter for an enum tsr_resample_quality, or -1. */
+static int converter_of(int quality) {
+  switch (quality) {
+    case TSR_RESAMPLE_BEST: return SRC_SINC_BEST_QUALITY;
+    case TSR_RESAMPLE_MEDIUM: return SRC_SINC_MEDIUM_QUALITY;
+    case TSR_RESAMPLE_FAST: return SRC_SINC_FASTEST;
+    default: return -1;
+  }
+}
+
 /* ---- virtual I/O over a read-only memory buffer ---- */
 
 typedef struct membuf {
@@ -205,14 +215,14 @@ static tsr_status read_frames(SNDFILE *sf, const SF_INFO *info, const char *name
 
 tsr_status tsr_audio_decode(const void *buf, size_t len, const char *name,
                             const tsr_load_opts *opts, tsr_audio *out, tsr_error *err) {
-  static const tsr_load_opts defaults = {0, 0, 0.0, 0.0};
+  static const tsr_load_opts defaults = {0, 0, 0.0, 0.0, TSR_RESAMPLE_BEST};
   const tsr_load_opts *o = opts != NULL ? opts : &defaults;
   memset(out, 0, sizeof *out);
   if (name == NULL) name = "<memory>";
   if (o->sr < 0 || !(o->offset >= 0) || !isfinite(o->offset) || !(o->duration >= 0) ||
-      !isfinite(o->duration)) {
-    tsr_seterror(err, "bad load options (sr %d, offset %g, duration %g)", o->sr, o->offset,
-                 o->duration);
+      !isfinite(o->duration) || converter_of(o->quality) < 0) {
+    tsr_seterror(err, "bad load options (sr %d, offset %g, duration %g, quality %d)", o->sr,
+                 o->offset, o->duration, o->quality);
     return TSR_EINVAL;
   }
   if (buf == NULL || len == 0) {
@@ -282,7 +292,7 @@ tsr_status tsr_audio_decode(const void *buf, size_t len, const char *name,
   if (st != TSR_OK) return st;
 
   if (o->sr != 0 && o->sr != decoded.sr) {
-    st = tsr_audio_resample(&decoded, o->sr, out, err);
+    st = tsr_audio_resample_with(&decoded, o->sr, o->quality, out, err);
     tsr_free(decoded.data);
     return st;
   }
@@ -434,7 +444,17 @@ tsr_status tsr_audio_save(const tsr_audio *a, const char *path, tsr_audio_format
 /* ---- resampling and mixing ---- */
 
 tsr_status tsr_audio_resample(const tsr_audio *in, int sr, tsr_audio *out, tsr_error *err) {
+  return tsr_audio_resample_with(in, sr, TSR_RESAMPLE_BEST, out, err);
+}
+
+tsr_status tsr_audio_resample_with(const tsr_audio *in, int sr, int quality, tsr_audio *out,
+                                   tsr_error *err) {
   memset(out, 0, sizeof *out);
+  const int converter = converter_of(quality);
+  if (converter < 0) {
+    tsr_seterror(err, "unknown resampling quality %d", quality);
+    return TSR_EINVAL;
+  }
   if (in->sr <= 0 || sr <= 0) {
     tsr_seterror(err, "cannot resample from %d Hz to %d Hz", in->sr, sr);
     return TSR_EINVAL;
@@ -465,7 +485,7 @@ tsr_status tsr_audio_resample(const tsr_audio *in, int sr, tsr_audio *out, tsr_e
      * the same as converting them together. */
     for (int c = 0; c < in->channels && st == TSR_OK; c++) {
       int e = 0;
-      SRC_STATE *state = src_new(SRC_SINC_BEST_QUALITY, 1, &e);
+      SRC_STATE *state = src_new(converter, 1, &e);
       if (state == NULL) {
         tsr_seterror(err, "cannot resample: %s", src_strerror(e));
         st = TSR_ENOMEM; /* src_new fails only when it cannot allocate */

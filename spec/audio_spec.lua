@@ -192,6 +192,50 @@ for name in sys.argv[1:]:
       assert.is_true(math.abs(a:rms() - rms) <= 0.01 * rms, "rms " .. a:rms())
     end)
 
+    it("keeps a 1 kHz sine at 1 kHz and its level at each resampling quality", function()
+      local dir = tempdir()
+      local path = dir .. "/sine.wav"
+      audio.from(sine(1000, 1.0, 44100, 0.5), 44100):save(path)
+      local rms = 0.5 / math.sqrt(2)
+      local best_quality = audio.load(path, { sr = 22050, quality = "best" })
+      assert.same(audio.load(path, { sr = 22050 }):totable(), best_quality:totable())
+      for _, quality in ipairs({ "best", "medium", "fast" }) do
+        local a = audio.load(path, { sr = 22050, quality = quality })
+        assert.same({ 22050, 22050 }, { a.sr, #a })
+        local y = a:totable()
+        local peak, peak_mag = nil, -1
+        for _, f in ipairs({ 500, 900, 950, 1000, 1050, 1100, 2000 }) do
+          local m = dft_mag(y, f, 22050)
+          if m > peak_mag then peak, peak_mag = f, m end
+        end
+        assert.equal(1000, peak, quality)
+        assert.is_true(math.abs(a:rms() - rms) <= 0.01 * rms, quality .. " rms " .. a:rms())
+      end
+    end)
+
+    it("keeps 97%, 90% and 80% of the band at quality best, medium and fast", function()
+      -- libsamplerate's three sinc converters: a 9 kHz sine (82% of the new Nyquist) passes
+      -- best and medium but not fast, a 10 kHz one (91%) passes best only.
+      local dir = tempdir()
+      local rms = 0.5 / math.sqrt(2)
+      local kept = {}
+      for _, f in ipairs({ 9000, 10000 }) do
+        local path = dir .. "/" .. f .. ".wav"
+        audio.from(sine(f, 1.0, 44100, 0.5), 44100):save(path)
+        for _, quality in ipairs({ "best", "medium", "fast" }) do
+          -- away from the edges, where the filters ring
+          local a = audio.load(path, { sr = 22050, quality = quality }):slice(2000, 20000)
+          kept[quality .. f] = a:rms() / rms
+        end
+      end
+      for _, key in ipairs({ "best9000", "medium9000", "best10000" }) do
+        assert.is_true(math.abs(kept[key] - 1) < 0.01, key .. " " .. kept[key])
+      end
+      assert.is_true(kept.fast9000 < 0.8, "fast9000 " .. kept.fast9000)
+      assert.is_true(kept.medium10000 < 0.8, "medium10000 " .. kept.medium10000)
+      assert.is_true(kept.fast10000 < 0.2, "fast10000 " .. kept.fast10000)
+    end)
+
     it("mixes a stereo file down to the mean of its channels", function()
       local dir = tempdir()
       local path = dir .. "/stereo.wav"
@@ -360,7 +404,11 @@ for name in sys.argv[1:]:
           { { sr = "22050" }, "bad argument #2 to 'load' (sr must be a positive integer, got 22050)" },
           { { mono = "yes" }, "bad argument #2 to 'load' (mono must be a boolean, got string)" },
           { { rate = 8000 }, "bad argument #2 to 'load' (unknown option 'rate' "
-                             .. "(valid: sr, mono, offset, duration))" },
+                             .. "(valid: sr, mono, offset, duration, quality))" },
+          { { sr = 22050, quality = "high" }, "bad argument #2 to 'load' (quality must be one of "
+                             .. "'best', 'medium', 'fast', got 'high')" },
+          { { quality = 2 }, "bad argument #2 to 'load' (quality must be one of 'best', 'medium', "
+                             .. "'fast', got 2)" },
         }
         for _, c in ipairs(cases) do
           assert.has_error(function() audio.load(path, c[1]) end, c[2])
@@ -696,6 +744,29 @@ for name in sys.argv[1:]:
         "bad argument #1 to 'resample' (sr must be positive, got 0)")
       assert.has_error(function() a:resample(8000 * 257) end,
         "tessera.audio.resample: cannot resample from 8000 Hz to 2056000 Hz: the ratio must be within 1/256..256")
+    end)
+
+    it("resample() takes a quality, best by default", function()
+      local a = audio.from(sine(1000, 0.5, 44100, 0.5), 44100)
+      assert.same(a:resample(22050):totable(), a:resample(22050, { quality = "best" }):totable())
+      local rms = 0.5 / math.sqrt(2)
+      local results = {}
+      for _, quality in ipairs({ "best", "medium", "fast" }) do
+        local r = a:resample(22050, { quality = quality })
+        assert.same({ 11025, 22050 }, { #r, r.sr })
+        local mid = r:slice(1000, 10000)
+        assert.is_true(math.abs(mid:rms() - rms) <= 0.01 * rms, quality .. " rms " .. mid:rms())
+        results[quality] = r:totable()
+      end
+      -- three different converters
+      assert.is_true(max_abs_diff(results.best, results.medium) > 0)
+      assert.is_true(max_abs_diff(results.medium, results.fast) > 0)
+      assert.has_error(function() a:resample(22050, { quality = "good" }) end,
+        "bad argument #2 to 'resample' (quality must be one of 'best', 'medium', 'fast', got 'good')")
+      assert.has_error(function() a:resample(22050, { quality = true }) end,
+        "bad argument #2 to 'resample' (quality must be one of 'best', 'medium', 'fast', got true)")
+      assert.has_error(function() a:resample(22050, { qualty = "fast" }) end,
+        "bad argument #2 to 'resample' (unknown option 'qualty' (valid: quality))")
     end)
 
     it("peak() and rms() match plain sums", function()

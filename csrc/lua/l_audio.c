@@ -190,12 +190,37 @@ static int audio_from(lua_State *L) {
   return 1;
 }
 
-static const char *const load_options[] = {"sr", "mono", "offset", "duration", NULL};
+/* Index of option `key` (a string among names) in the table at arg, or -1 when absent. */
+static int opt_choice(lua_State *L, int arg, const char *key, const char *const names[],
+                      const char *valid) {
+  if (lua_isnoneornil(L, arg)) return -1;
+  int t = lua_getfield(L, arg, key);
+  int found = -1;
+  if (t != LUA_TNIL) {
+    const char *v = lua_tostring(L, -1);
+    for (int i = 0; t == LUA_TSTRING && names[i] != NULL && found < 0; i++)
+      if (strcmp(v, names[i]) == 0) found = i;
+    if (found < 0)
+      luaL_argerror(L, arg, lua_pushfstring(L, "%s must be one of %s, got %s", key, valid,
+                                            t == LUA_TSTRING
+                                              ? lua_pushfstring(L, "'%s'", v)
+                                              : luaL_tolstring(L, -1, NULL)));
+  }
+  lua_pop(L, 1);
+  return found;
+}
 
-/* audio.load(path [, {sr=, mono=true, offset=, duration=}]) */
+/* Resampling qualities by name, in enum tsr_resample_quality's order. */
+static const char *const quality_names[] = {"best", "medium", "fast", NULL};
+#define QUALITY_VALID "'best', 'medium', 'fast'"
+
+static const char *const load_options[] = {"sr", "mono", "offset", "duration", "quality",
+                                           NULL};
+
+/* audio.load(path [, {sr=, mono=true, offset=, duration=, quality="best"}]) */
 static int audio_load(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
-  tsr_load_opts o = {0, 1, 0.0, 0.0};
+  tsr_load_opts o = {0, 1, 0.0, 0.0, TSR_RESAMPLE_BEST};
   tsr_check_options(L, 2, load_options);
   if (!lua_isnoneornil(L, 2)) {
     int t = lua_getfield(L, 2, "sr");
@@ -211,6 +236,8 @@ static int audio_load(lua_State *L) {
     o.mono = tsr_opt_boolean(L, 2, "mono", 1);
     o.offset = opt_bounded(L, 2, "offset", 0.0, 0.0, 1, "a finite number >= 0");
     o.duration = opt_bounded(L, 2, "duration", 0.0, 0.0, 0, "a finite number > 0");
+    int quality = opt_choice(L, 2, "quality", quality_names, QUALITY_VALID);
+    if (quality >= 0) o.quality = quality;
   }
   laudio *A = audio_push_empty(L);
   tsr_error err = {{0}};
@@ -280,26 +307,6 @@ static int audio_totable(lua_State *L) {
 static const char *const save_options[] = {"format", "subtype", NULL};
 static const char *const format_names[] = {"wav", "flac", NULL};
 static const char *const subtype_names[] = {"pcm16", "pcm24", "float", NULL};
-
-/* Index of option `key` (a string among names) in the table at arg, or -1 when absent. */
-static int opt_choice(lua_State *L, int arg, const char *key, const char *const names[],
-                      const char *valid) {
-  if (lua_isnoneornil(L, arg)) return -1;
-  int t = lua_getfield(L, arg, key);
-  int found = -1;
-  if (t != LUA_TNIL) {
-    const char *v = lua_tostring(L, -1);
-    for (int i = 0; t == LUA_TSTRING && names[i] != NULL && found < 0; i++)
-      if (strcmp(v, names[i]) == 0) found = i;
-    if (found < 0)
-      luaL_argerror(L, arg, lua_pushfstring(L, "%s must be one of %s, got %s", key, valid,
-                                            t == LUA_TSTRING
-                                              ? lua_pushfstring(L, "'%s'", v)
-                                              : luaL_tolstring(L, -1, NULL)));
-  }
-  lua_pop(L, 1);
-  return found;
-}
 
 /* The format named by path's extension (case-insensitive), or -1. */
 static int format_from_extension(const char *path) {
@@ -447,12 +454,18 @@ static int audio_mono(lua_State *L) {
   return 1;
 }
 
+static const char *const resample_options[] = {"quality", NULL};
+
+/* a:resample(sr [, {quality="best"}]) */
 static int audio_resample(lua_State *L) {
   laudio *A = laudio_check(L, 1);
   int sr = check_sr_arg(L, 2);
+  tsr_check_options(L, 3, resample_options);
+  int quality = opt_choice(L, 3, "quality", quality_names, QUALITY_VALID);
   laudio *R = audio_push_empty(L);
   tsr_error err = {{0}};
-  int st = tsr_audio_resample(&A->a, sr, &R->a, &err);
+  int st = tsr_audio_resample_with(&A->a, sr, quality >= 0 ? quality : TSR_RESAMPLE_BEST,
+                                   &R->a, &err);
   if (st != TSR_OK) return tsr_lua_fail(L, "tessera.audio.resample", st, &err);
   return 1;
 }
