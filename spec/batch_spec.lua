@@ -162,17 +162,17 @@ describe("tessera.batch", function()
   end)
 
   describe("options()", function()
-    it("fills in the defaults of tessera decompose", function()
+    it("fills in the defaults of tessera decompose, resampling at medium quality", function()
       local o = batch.options({ k = 8 })
       assert.same({ k = 8, loss = "kl", solver = "mu", seed = 0, iter = 200, tol = 1e-4,
         sr = 22050, n_fft = 2048, hop = 512, offset = 0, duration = false, audio = false,
-        method = "wiener", figures = false }, o)
+        method = "wiener", figures = false, resample = "medium" }, o)
     end)
 
     it("checks every option", function()
       assert.has_error(function() batch.options({ kk = 2 }) end,
         "tessera.batch: unknown option 'kk' (expected one of: audio, duration, figures, hop, "
-        .. "iter, k, loss, method, n_fft, offset, seed, solver, sr, tol)")
+        .. "iter, k, loss, method, n_fft, offset, resample, seed, solver, sr, tol)")
       assert.has_error(function() batch.options({ k = 0 }) end,
         "tessera.batch: k must be an integer >= 1, got 0")
       assert.has_error(function() batch.options({ loss = "l1" }) end,
@@ -185,6 +185,8 @@ describe("tessera.batch", function()
         "tessera.batch: duration must be > 0, got 0")
       assert.has_error(function() batch.options({ tol = -1 }) end,
         "tessera.batch: tol must be >= 0, got -1")
+      assert.has_error(function() batch.options({ resample = "high" }) end,
+        "tessera.batch: resample must be one of best, fast, medium, got 'high'")
     end)
   end)
 
@@ -290,7 +292,7 @@ describe("tessera.batch", function()
         local ref = dir .. "/ref"
         local chunk = string.format([[
           local tessera = require "tessera"
-          local a = tessera.audio.load(%q, { sr = 22050, mono = true })
+          local a = tessera.audio.load(%q, { sr = 22050, mono = true, quality = "medium" })
           local m = tessera.nmf(tessera.stft(a):magnitude(), { k = 2, loss = "kl", max_iter = 10,
             threads = 1, progress = false })
           m:save(%q)
@@ -360,6 +362,13 @@ describe("tessera.batch", function()
       spit(out .. "/other/industrial.flac/H.npy", "broken")
       local _, err5 = tessera_cli(cmd .. " --seed 1")
       assert.matches("3 inputs: 1 ok, 2 skipped, 0 failed", err5)
+      -- So does another resampling quality (the loops are at 44.1 kHz), with other W.
+      local W1 = helpers.read_file(out .. "/drums/amen.flac/W.npy")
+      local _, err6 = tessera_cli(cmd .. " --seed 1 --resample best")
+      assert.matches("3 inputs: 3 ok, 0 skipped, 0 failed", err6)
+      assert.not_equal(W1, helpers.read_file(out .. "/drums/amen.flac/W.npy"))
+      local stamp = cjson.decode(helpers.read_file(out .. "/drums/amen.flac/stamp.json"))
+      assert.equal("best", stamp.options.resample)
     end)
 
     it("continues an interrupted batch where it stopped", function()
