@@ -230,4 +230,18 @@ describe("tessera.listen", function()
       end, "bad argument #2 to 'ratio' (den is 2 x 3 but num is 2 x 2)")
     end)
   end)
+
+  describe("m:audio() on another kind of spectrogram", function()
+    it("refuses a spectrogram whose sample rate or geometry differs from the model's", function()
+      local silence = tessera.stft(tessera.audio.new(4096, 22050))
+      local model = tessera.nmf(silence, { k = 1, max_iter = 1 })
+      assert.equal(4096, #model:audio(1, silence))
+      local other_rate = tessera.stft(tessera.audio.new(4096, 44100))
+      assert.has_error(function() model:audio(1, other_rate) end,
+        "bad argument #2 to 'audio' (spectrogram has sr 44100 but the model was fit on sr 22050)")
+      local other_window = tessera.stft(tessera.audio.new(4096, 22050), { window = "hamming" })
+      assert.has_error(function() model:audio(1, other_window) end,
+        "bad argument #2 to 'audio' (spectrogram has window hamming but the model was fit on window hann)")
+    end)
+  end)
 end)

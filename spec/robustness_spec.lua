@@ -112,6 +112,13 @@ local rows = {
     end, "bad argument #2 to 'nmf' (max_iter must be >= 0, got 1000000000000)" },
   { "N10", "nmf", "an unknown loss", function() return tessera.nmf(tessera.matrix.new(4, 4, 1), { k = 1, loss = "l3" }) end,
     "bad argument #2 to 'nmf' (invalid loss 'l3'; expected one of: euclidean, kl, is, or a number)" },
+  { "N11", "nmf", "max_memory below what the fit needs", function()
+      return tessera.nmf(tessera.matrix.new(1000, 1000, 1), { k = 100, max_iter = 1, max_memory = 100000 })
+    end, "tessera.nmf: a 1000 x 100 matrix needs 0.4 MB, more than the memory cap (0.1 MB)" },
+  { "L1", "Model:audio", "a Spectrogram from another sample rate", function()
+      local model = tessera.nmf(S, { k = 1, max_iter = 1 })
+      return model:audio(1, tessera.stft(tessera.audio.new(4096, 44100)))
+    end, "bad argument #2 to 'audio' (spectrogram has sr 44100 but the model was fit on sr 22050)" },
   { "G1", "griffinlim", "a magnitude of the wrong shape", function()
       return tessera.griffinlim(tessera.matrix.from { { NAN } }, S)
     end, "bad argument #1 to 'griffinlim' (magnitude is 1 x 1 but the spectrogram is 1025 x 9)" },

@@ -100,6 +100,15 @@ function listen.audio(m, which, S, opts)
   if bins ~= n or frames ~= p then
     argerror(2, format("spectrogram is %d x %d but the model is %d x %d", bins, frames, n, p))
   end
+  local fitted = m.spectrogram -- the geometry of the spectrogram the model was fit on
+  if fitted then
+    for _, key in ipairs({ "sr", "n_fft", "hop", "window" }) do
+      if S[key] ~= fitted[key] then
+        argerror(2, format("spectrogram has %s %s but the model was fit on %s %s", key,
+          tostring(S[key]), key, tostring(fitted[key])))
+      end
+    end
+  end
   local sel = selection(which, k)
   local part = partial(W, H, k, sel)
   local Y

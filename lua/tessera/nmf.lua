@@ -52,11 +52,14 @@ Model.__index = Model
 
 local FORMAT = "tessera.nmf/1"
 
+local SPECTROGRAM = debug.getregistry()["tessera.Spectrogram"] -- the type's metatable
+
 local function new_model(W, H, info)
   local n, k = W:shape()
   local _, p = H:shape()
   return setmetatable({
     W = W, H = H, k = k, n = n, p = p,
+    spectrogram = info.spectrogram,
     loss = info.loss,
     history = info.history,
     iterations = info.iterations,
@@ -67,19 +70,48 @@ local function new_model(W, H, info)
   }, Model)
 end
 
+-- The fit behind tessera.nmf(V, opts) and nmf.fit. V may be a Spectrogram: its magnitude
+-- is factored and the model remembers its geometry (sr, n_fft, hop, window), so m:audio
+-- refuses a spectrogram of another kind. opts.max_memory (bytes) caps what the fit may
+-- allocate, like TESSERA_MAX_MEMORY, for this call only.
+local function fit(nmf, V, opts) -- luacheck: ignore 431 (named so errors say "to 'nmf'")
+  local geometry
+  if getmetatable(V) == SPECTROGRAM then
+    geometry = { sr = V.sr, n_fft = V.n_fft, hop = V.hop, window = V.window }
+    V = V:magnitude()
+  end
+  local cap = type(opts) == "table" and opts.max_memory
+  if cap == nil then
+    local W, H, info = nmf(V, opts)
+    info.spectrogram = geometry
+    return new_model(W, H, info)
+  end
+  if math.type(cap) ~= "integer" or cap < 1 then
+    error(fmt("bad argument #2 to 'nmf' (max_memory must be a positive integer, got %s)",
+              tostring(cap)), 3)
+  end
+  local rest = {}
+  for key, v in pairs(opts) do
+    if key ~= "max_memory" then rest[key] = v end
+  end
+  local previous = core.util.memory_cap()
+  core.util.memory_cap(cap)
+  local ok, W, H, info = pcall(nmf, V, rest)
+  core.util.memory_cap(previous)
+  if not ok then error(W, 0) end
+  info.spectrogram = geometry
+  return new_model(W, H, info)
+end
+
 setmetatable(nmf, {
   __call = function(_, V, opts)
-    -- Called through a local of this name so that argument errors say "to 'nmf'".
-    local nmf = C.fit -- luacheck: ignore 431
-    local W, H, info = nmf(V, opts)
-    return new_model(W, H, info)
+    return fit(C.fit, V, opts)
   end,
 })
 
 -- tessera.nmf.fit(V, opts): the same as tessera.nmf(V, opts).
 function nmf.fit(V, opts)
-  local W, H, info = C.fit(V, opts)
-  return new_model(W, H, info)
+  return fit(C.fit, V, opts)
 end
 
 -- tessera.nmf.loss(V, W, H [, loss]) -> the objective ("euclidean" by default): the
@@ -202,7 +234,7 @@ function Model:save(dir)
     k = self.k, n = self.n, p = self.p,
     loss = self.loss, iterations = self.iterations, converged = self.converged,
     stopped = self.stopped, seconds = self.seconds,
-    history = self.history, options = self.options,
+    history = self.history, options = self.options, spectrogram = self.spectrogram,
   }, out)
   local files = { dir .. "/W.npy", dir .. "/H.npy", dir .. "/model.json" }
   local tmps = {}
@@ -257,6 +289,11 @@ function nmf.load(dir)
   for _, h in ipairs(info.history) do h.iteration = int(h.iteration) end
   for key, v in pairs(info.options) do info.options[key] = type(v) == "number" and int(v) or v end
   info.iterations = int(info.iterations)
+  if type(info.spectrogram) == "table" then
+    for key, v in pairs(info.spectrogram) do info.spectrogram[key] = int(v) end
+  else
+    info.spectrogram = nil
+  end
   return new_model(W, H, info)
 end
 
