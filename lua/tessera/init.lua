@@ -27,9 +27,14 @@ setmetatable(tessera, {
   end,
 })
 
--- tessera.stft(audio [, opts]) -> Spectrogram
+-- tessera.stft(audio [, opts]) -> Spectrogram; opts.max_memory (bytes) caps what this
+-- call may allocate, like TESSERA_MAX_MEMORY.
 function tessera.stft(audio, opts)
-  return core.stft(audio, opts)
+  local memory = require "tessera.memory"
+  local rest, cap = memory.split(opts, "stft", 2, 2)
+  local stft = core.stft -- called through this name, so errors say "to 'stft'"
+  if cap then return memory.capped(cap, function() return stft(audio, rest) end) end
+  return stft(audio, opts)
 end
 
 -- tessera.griffinlim(mag, like_S [, opts]) -> Audio, convergence (see tessera.listen)

@@ -30,6 +30,7 @@
 -- option as used, defaults included), and the methods below.
 local core = require "tessera.core"
 local cjson = require "cjson"
+local memory = require "tessera.memory"
 
 local C = core.nmf
 local matrix = core.matrix
@@ -80,25 +81,13 @@ local function fit(nmf, V, opts) -- luacheck: ignore 431 (named so errors say "t
     geometry = { sr = V.sr, n_fft = V.n_fft, hop = V.hop, window = V.window }
     V = V:magnitude()
   end
-  local cap = type(opts) == "table" and opts.max_memory
-  if cap == nil then
-    local W, H, info = nmf(V, opts)
-    info.spectrogram = geometry
-    return new_model(W, H, info)
+  local rest, cap = memory.split(opts, "nmf", 2, 2)
+  local W, H, info
+  if cap then
+    W, H, info = memory.capped(cap, function() return nmf(V, rest) end)
+  else
+    W, H, info = nmf(V, opts)
   end
-  if math.type(cap) ~= "integer" or cap < 1 then
-    error(fmt("bad argument #2 to 'nmf' (max_memory must be a positive integer, got %s)",
-              tostring(cap)), 3)
-  end
-  local rest = {}
-  for key, v in pairs(opts) do
-    if key ~= "max_memory" then rest[key] = v end
-  end
-  local previous = core.util.memory_cap()
-  core.util.memory_cap(cap)
-  local ok, W, H, info = pcall(nmf, V, rest)
-  core.util.memory_cap(previous)
-  if not ok then error(W, 0) end
   info.spectrogram = geometry
   return new_model(W, H, info)
 end
