@@ -23,6 +23,7 @@
 local core = require "tessera.core"
 local cjson = require "cjson"
 local uv = require "luv"
+local file_io = require "tessera.files"
 
 local util = core.util
 local error, ipairs, next, pairs, pcall, tonumber = error, ipairs, next, pairs, pcall, tonumber
@@ -128,26 +129,10 @@ local function read_file(path)
   return data
 end
 
-local tmp_counter = 0
-
 -- Writes text to path through a temporary name in the same folder and a rename, so a
 -- reader (or a crash) never sees half a file.
 local function write_atomic(path, text)
-  tmp_counter = tmp_counter + 1
-  local tmp = fmt("%s/.%s.tmp-%d-%d", dirname(path), basename(path), uv.os_getpid(), tmp_counter)
-  local f, err = io.open(tmp, "wb")
-  if not f then fail("tessera.batch: cannot write '%s': %s", path, tostring(err)) end
-  local ok, werr = f:write(text)
-  local closed, cerr = f:close()
-  if not ok or not closed then
-    os.remove(tmp)
-    fail("tessera.batch: cannot write '%s': %s", path, tostring(werr or cerr))
-  end
-  local renamed, rerr = os.rename(tmp, path)
-  if not renamed then
-    os.remove(tmp)
-    fail("tessera.batch: cannot write '%s': %s", path, tostring(rerr))
-  end
+  file_io.write_atomic(path, text, "tessera.batch", 0)
 end
 
 ---------------------------------------------------------------------------------------------

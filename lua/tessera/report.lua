@@ -35,24 +35,6 @@ local function mkdir_p(dir)
   if not ok then fail("cannot create folder '%s'", dir) end
 end
 
--- Writes text to path through a temporary name in the same folder.
-local function write_atomic(path, text)
-  local tmp = require("tessera.core").util.tmp_path(path) -- removed if the run is interrupted
-  local f, why = io.open(tmp, "wb")
-  if not f then fail("cannot write '%s': %s", path, tostring(why)) end
-  local ok, werr = f:write(text)
-  local closed, cerr = f:close()
-  if not ok or not closed then
-    os.remove(tmp)
-    fail("cannot write '%s': %s", path, tostring(werr or cerr))
-  end
-  local renamed, rerr = os.rename(tmp, path)
-  if not renamed then
-    os.remove(tmp)
-    fail("cannot write '%s': %s", path, tostring(rerr))
-  end
-end
-
 -- report.new(dir, {title = "..."}) -> Report. The folder (and dir/assets) is created.
 function report.new(dir, opts)
   if type(dir) ~= "string" or dir == "" then fail("new needs a folder path, got %s", type(dir)) end
@@ -255,7 +237,7 @@ function Report:save()
   for _, block in ipairs(self.blocks) do html[#html + 1] = block end
   html[#html + 1] = "</main><script>" .. SELFCHECK .. "</script></body></html>\n"
   local path = self.dir .. "/index.html"
-  write_atomic(path, table.concat(html, "\n"))
+  require("tessera.files").write_atomic(path, table.concat(html, "\n"), "tessera.report", 2)
   return path
 end
 
