@@ -246,6 +246,20 @@ void tsr_tmp_cleanup(int in_signal_handler) {
   }
 }
 
+int tsr_finish_file(FILE *f, int ok, const char *tmp, const char *path, tsr_error *err) {
+  int e = errno;
+  if (fclose(f) != 0 && ok) {
+    ok = 0;
+    e = errno;
+  }
+  if (!ok) {
+    remove(tmp);
+    tsr_seterror(err, "cannot write '%s': %s", path, strerror(e));
+    return TSR_EIO;
+  }
+  return tsr_commit_file(tmp, path, err);
+}
+
 int tsr_commit_file(const char *tmp, const char *path, tsr_error *err) {
   /* After Ctrl-C or SIGTERM nothing new replaces a file: the run is being abandoned. */
   if (interrupted) {

@@ -228,15 +228,5 @@ int tsr_csv_save(const char *path, const tsr_matrix *m, tsr_error *err) {
       ok = fprintf(f, j ? ",%.9g" : "%.9g", (double)m->data[i + j * m->rows]) > 0;
     ok = ok && fputc('\n', f) != EOF;
   }
-  int e = errno;
-  if (fclose(f) != 0 && ok) {
-    ok = 0;
-    e = errno;
-  }
-  if (!ok) {
-    remove(tmp);
-    tsr_seterror(err, "cannot write '%s': %s", path, strerror(e));
-    return TSR_EIO;
-  }
-  return tsr_commit_file(tmp, path, err);
+  return tsr_finish_file(f, ok, tmp, path, err);
 }

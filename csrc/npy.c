@@ -408,15 +408,5 @@ int tsr_npy_save(const char *path, const tsr_matrix *m, tsr_error *err) {
   size_t count = (size_t)m->rows * (size_t)m->cols;
   int ok = fwrite(head, 1, padded, f) == padded &&
            fwrite(m->data, sizeof(float), count, f) == count;
-  int e = errno;
-  if (fclose(f) != 0 && ok) {
-    ok = 0;
-    e = errno;
-  }
-  if (!ok) {
-    remove(tmp);
-    tsr_seterror(err, "cannot write '%s': %s", path, strerror(e));
-    return TSR_EIO;
-  }
-  return tsr_commit_file(tmp, path, err);
+  return tsr_finish_file(f, ok, tmp, path, err);
 }

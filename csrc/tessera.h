@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define TSR_VERSION "0.1.0"
 
@@ -70,6 +71,10 @@ size_t tsr_memory_refusals(void);
  * on failure it removes tmp and returns TSR_EIO with the reason in err. */
 int tsr_tmp_path(const char *path, char *buf, size_t bufsize);
 int tsr_commit_file(const char *tmp, const char *path, tsr_error *err);
+/* Ends a write through a FILE opened on tmp: closes f, then commits tmp to path when
+ * every write succeeded (`ok` nonzero) and the close too; otherwise removes tmp and
+ * returns TSR_EIO with errno's reason in err. */
+int tsr_finish_file(FILE *f, int ok, const char *tmp, const char *path, tsr_error *err);
 
 /* Interrupted runs (the host's SIGINT/SIGTERM handler calls tsr_interrupt; async-signal-
  * safe): from then on tsr_commit_file refuses ("cannot write 'x': interrupted") and removes
