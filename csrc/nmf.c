@@ -139,10 +139,11 @@ static double loss_col_c(int cls, double beta, const float *W, int64_t ld, int64
                          const float *h, const float *v) {
   double s = 0.0;
   for (int64_t i = 0; i < m; i++) {
-    float yf = 0.0f;
-    for (int a = 0; a < k; a++) yf += W[i + a * ld] * h[a];
-    double y = yf, x = v[i];
-    double ys = yf < FLT_MIN ? (double)EPS32 : y;
+    /* W h in double: a float sum of k products rounds differently in another component
+     * order, and a permutation of the components must leave the objective as it was. */
+    double y = 0.0, x = v[i];
+    for (int a = 0; a < k; a++) y += (double)W[i + a * ld] * h[a];
+    double ys = y < FLT_MIN ? (double)EPS32 : y;
     switch (cls) {
       case CLS_EUC: s += (x - y) * (x - y); break;
       case CLS_KL: s += (x > 0.0 ? x * log(x / ys) : 0.0) - x + y; break;
@@ -882,6 +883,8 @@ typedef struct mu_state {
   float *wden;              /* k */
   int fused;                /* the AVX2 loops: k <= 16 for KL and IS, k <= 8 Euclidean */
   const float *zero_v, *zero_h; /* n and k zeros: padding for a partial group */
+  tsr_nmf_pool *pool;       /* runs the partitions (fixed by the shape) as tasks */
+  int flags;                /* the current pass's */
 } mu_state;
 
 static float *part_r(const mu_state *m, int t) { return m->fpart + (size_t)t * m->fstride; }
@@ -1052,10 +1055,15 @@ static void mu_pass_part(mu_state *m, int t, int flags) {
   }
 }
 
+static void mu_pass_task(void *ctx, int t) {
+  mu_state *m = ctx;
+  mu_pass_part(m, t, m->flags);
+}
+
 static void mu_pass(mu_state *m, int flags) {
   int parts = m->parts;
-  OMP_PARTS(parts)
-  for (int t = 0; t < parts; t++) mu_pass_part(m, t, flags);
+  m->flags = flags;
+  tsr_nmf_pool_run(m->pool, parts, mu_pass_task, m);
   if (!(flags & DO_W)) return;
   /* Partition sums in partition order, into partition 0's buffers. */
   size_t nk = (size_t)m->n * m->k;
@@ -1126,6 +1134,32 @@ static int report(const tsr_nmf_params *prm, int it, double loss) {
   return prm->on_check ? prm->on_check(prm->ctx, it, loss) : 0;
 }
 
+/* The objective over `parts` column ranges as the pool's tasks, added in partition order. */
+typedef struct loss_job {
+  const float *V, *W, *H;
+  int64_t n, p;
+  int k, parts;
+  double beta;
+  double part[MAX_PARTS];
+} loss_job;
+
+static void loss_task(void *ctx, int t) {
+  loss_job *lj = ctx;
+  int64_t j0 = lj->p * t / lj->parts, j1 = lj->p * (t + 1) / lj->parts;
+  lj->part[t] = j0 < j1 ? tsr_nmf_loss_cols(lj->V, lj->W, lj->H, lj->n, j0, j1, lj->k, lj->beta)
+                        : 0.0;
+}
+
+static double loss_pool(tsr_nmf_pool *pool, const float *V, const float *W, const float *H,
+                        int64_t n, int64_t p, int k, double beta, int parts) {
+  if (pool == NULL) return loss_parts(V, W, H, n, p, k, beta, parts);
+  loss_job lj = {.V = V, .W = W, .H = H, .n = n, .p = p, .k = k, .parts = parts, .beta = beta};
+  tsr_nmf_pool_run(pool, parts, loss_task, &lj);
+  double s = 0.0;
+  for (int t = 0; t < parts; t++) s += lj.part[t];
+  return s;
+}
+
 /* The checks of a fit: the objective every `every` iterations (and at 0), reported, and
  * scikit-learn's tol rule on it. */
 typedef struct tracker {
@@ -1133,17 +1167,20 @@ typedef struct tracker {
   const float *V, *W, *H;
   int64_t n, p;
   int k, cls, parts;
+  tsr_nmf_pool *pool; /* NULL: OpenMP partitions */
   double loss, e_init, prev;
   int checked; /* loss is that of the current factors */
 } tracker;
 
 static int track_start(tracker *tr, const tsr_nmf_params *prm, const float *V, const float *W,
-                       const float *H, int64_t n, int64_t p, int k, int parts) {
+                       const float *H, int64_t n, int64_t p, int k, int parts,
+                       tsr_nmf_pool *pool) {
   tr->prm = prm;
+  tr->pool = pool;
   tr->V = V, tr->W = W, tr->H = H;
   tr->n = n, tr->p = p, tr->k = k, tr->parts = parts;
   tr->cls = beta_class(prm->beta);
-  tr->loss = loss_parts(V, W, H, n, p, k, prm->beta, parts);
+  tr->loss = loss_pool(tr->pool, V, W, H, n, p, k, prm->beta, parts);
   tr->e_init = tr->prev = sk_error(tr->cls, tr->loss);
   tr->checked = 1;
   return report(prm, 0, tr->loss);
@@ -1153,7 +1190,8 @@ static int track_start(tracker *tr, const tsr_nmf_params *prm, const float *V, c
 static int track_iteration(tracker *tr, int it) {
   tr->checked = 0;
   if (it % tr->prm->every != 0) return 0;
-  tr->loss = loss_parts(tr->V, tr->W, tr->H, tr->n, tr->p, tr->k, tr->prm->beta, tr->parts);
+  tr->loss = loss_pool(tr->pool, tr->V, tr->W, tr->H, tr->n, tr->p, tr->k, tr->prm->beta,
+                         tr->parts);
   tr->checked = 1;
   if (report(tr->prm, it, tr->loss)) return 1;
   if (tr->prm->tol > 0.0) {
@@ -1166,7 +1204,8 @@ static int track_iteration(tracker *tr, int it) {
 
 static double track_final(tracker *tr) {
   if (!tr->checked)
-    tr->loss = loss_parts(tr->V, tr->W, tr->H, tr->n, tr->p, tr->k, tr->prm->beta, tr->parts);
+    tr->loss = loss_pool(tr->pool, tr->V, tr->W, tr->H, tr->n, tr->p, tr->k, tr->prm->beta,
+                         tr->parts);
   return tr->loss;
 }
 
@@ -1181,7 +1220,11 @@ static int alloc_failure(size_t bytes, tsr_error *err, const char *what) {
 }
 
 static int mu_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
-                  const tsr_nmf_params *prm, int parts, tsr_nmf_result *res, tsr_error *err) {
+                  const tsr_nmf_params *prm, int threads, tsr_nmf_result *res,
+                  tsr_error *err) {
+  /* Partitions from the shape, taken by the threads as they come free: the result is the
+   * same for any thread count. */
+  int parts = tsr_nmf_pool_chunks(p);
   mu_state m;
   memset(&m, 0, sizeof m);
   m.V = V;
@@ -1239,12 +1282,18 @@ static int mu_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *
   m.WtW = m.stat + m.dstride * (size_t)parts;
   m.wsum = m.WtW + (size_t)k * k;
   m.hstat = m.wsum + k;
+  m.pool = tsr_nmf_pool_open(threads < parts ? threads : parts);
+  if (m.pool == NULL) {
+    tsr_free(ds);
+    tsr_free(fs);
+    return alloc_failure(sizeof(void *), err, "the fit's thread pool");
+  }
 
   int updW = prm->update_W != 0, updH = prm->update_H != 0;
   int order = prm->order, max_iter = prm->max_iter;
   int it = 0, pending = 0;
   tracker tr;
-  if (track_start(&tr, prm, V, W, H, n, p, k, parts)) {
+  if (track_start(&tr, prm, V, W, H, n, p, k, parts, m.pool)) {
     res->stopped = 1;
   } else {
     if (updH) mu_prep_h(&m);
@@ -1281,6 +1330,7 @@ static int mu_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *
   }
   res->iterations = it;
   res->loss = track_final(&tr);
+  tsr_nmf_pool_close(m.pool);
   tsr_free(ds);
   tsr_free(fs);
   return TSR_OK;
@@ -1338,7 +1388,7 @@ static int mu_fit_gemm(const float *V, int64_t n, int64_t p, int k, float *W, fl
   int ni = (int)n, pi = (int)p, updW = prm->update_W != 0, updH = prm->update_H != 0;
   int it = 0;
   tracker tr;
-  if (track_start(&tr, prm, V, W, H, n, p, k, parts)) {
+  if (track_start(&tr, prm, V, W, H, n, p, k, parts, NULL)) {
     res->stopped = 1;
   } else {
     for (it = 1; it <= prm->max_iter; it++) {

@@ -79,6 +79,20 @@ int tsr_nmf_mu_euc_fit(const float *V, int64_t n, int64_t p, int k, float *W, fl
 double tsr_nmf_loss_cols(const float *V, const float *W, const float *H, int64_t n, int64_t j0,
                          int64_t j1, int k, double beta);
 
+/* The solvers' thread pool (nmf_cd.c): tasks are taken by whichever worker comes free, so
+ * a core held up by another program does not hold up a pass. tsr_nmf_pool_open starts
+ * threads - 1 helpers (fewer, down to none, when they cannot be had) and returns NULL only
+ * when out of memory; tsr_nmf_pool_run calls task(ctx, t) once for each t in 0..ntasks-1
+ * and returns when all are done; tsr_nmf_pool_chunks is the task count for a pass over p
+ * columns (at most 16, at least 64 columns each), from the shape alone so that results
+ * summed task by task do not depend on the thread count. */
+typedef struct tsr_nmf_pool tsr_nmf_pool;
+tsr_nmf_pool *tsr_nmf_pool_open(int threads);
+void tsr_nmf_pool_run(tsr_nmf_pool *pool, int ntasks, void (*task)(void *ctx, int task),
+                      void *ctx);
+void tsr_nmf_pool_close(tsr_nmf_pool *pool);
+int tsr_nmf_pool_chunks(int64_t p);
+
 /* The thread count a fit with threads = 0 uses: OpenBLAS's. */
 int tsr_nmf_default_threads(void);
 

@@ -748,7 +748,8 @@ typedef struct cd_pool {
   pthread_cond_t go, done;
   unsigned long gen;
   int pending, quit, nthreads;
-  cd_pass *pass;
+  void (*fn)(void *ctx, int worker); /* this generation's work, run by every worker */
+  void *ctx;
   pthread_t tid[CD_MAX_THREADS];
 } cd_pool;
 
@@ -766,9 +767,10 @@ static void *cd_thread_main(void *arg) {
     while (pl->gen == seen && !pl->quit) pthread_cond_wait(&pl->go, &pl->mu);
     if (pl->quit) break;
     seen = pl->gen;
-    cd_pass *ps = pl->pass;
+    void (*fn)(void *, int) = pl->fn;
+    void *ctx = pl->ctx;
     pthread_mutex_unlock(&pl->mu);
-    cd_pass_run_worker(ps, ta->id);
+    fn(ctx, ta->id);
     pthread_mutex_lock(&pl->mu);
     if (--pl->pending == 0) pthread_cond_signal(&pl->done);
   }
@@ -783,7 +785,8 @@ static int cd_pool_start(cd_pool *pl, cd_thread_arg *args, int want) {
   pl->gen = 0;
   pl->pending = 0;
   pl->quit = 0;
-  pl->pass = NULL;
+  pl->fn = NULL;
+  pl->ctx = NULL;
   if (want <= 1) return 1;
   if (pthread_mutex_init(&pl->mu, NULL) != 0) return 1;
   if (pthread_cond_init(&pl->go, NULL) != 0) {
@@ -821,22 +824,78 @@ static void cd_pool_stop(cd_pool *pl, int started) {
   pthread_mutex_destroy(&pl->mu);
 }
 
-static void cd_pool_run(cd_pool *pl, cd_pass *ps) {
-  atomic_store(&ps->next, 0);
+/* Runs fn(ctx, w) on every worker w (the caller being worker 0) and waits for them all. */
+static void cd_pool_exec(cd_pool *pl, void (*fn)(void *, int), void *ctx) {
   if (pl->nthreads > 1) {
     pthread_mutex_lock(&pl->mu);
-    pl->pass = ps;
+    pl->fn = fn;
+    pl->ctx = ctx;
     pl->pending = pl->nthreads - 1;
     pl->gen++;
     pthread_cond_broadcast(&pl->go);
     pthread_mutex_unlock(&pl->mu);
   }
-  cd_pass_run_worker(ps, 0);
+  fn(ctx, 0);
   if (pl->nthreads > 1) {
     pthread_mutex_lock(&pl->mu);
     while (pl->pending > 0) pthread_cond_wait(&pl->done, &pl->mu);
     pthread_mutex_unlock(&pl->mu);
   }
+}
+
+static void cd_pass_worker_fn(void *ctx, int w) { cd_pass_run_worker(ctx, w); }
+
+static void cd_pool_run(cd_pool *pl, cd_pass *ps) {
+  atomic_store(&ps->next, 0);
+  cd_pool_exec(pl, cd_pass_worker_fn, ps);
+}
+
+/* The pool for other kernels (nmf.c's beta-divergence MU): tasks taken as workers come
+ * free, each task's results kept apart by the caller, so the thread count never shows. */
+struct tsr_nmf_pool {
+  cd_pool pool;
+  cd_thread_arg args[CD_MAX_THREADS];
+  int started;
+  atomic_int next;
+  int ntasks;
+  void (*task)(void *ctx, int task);
+  void *ctx;
+};
+
+tsr_nmf_pool *tsr_nmf_pool_open(int threads) {
+  tsr_nmf_pool *tp = tsr_alloc(sizeof *tp);
+  if (tp == NULL) return NULL;
+  memset(tp, 0, sizeof *tp);
+  if (threads > CD_MAX_THREADS) threads = CD_MAX_THREADS;
+  tp->started = cd_pool_start(&tp->pool, tp->args, threads) > 1;
+  return tp;
+}
+
+static void tsr_pool_worker_fn(void *ctx, int w) {
+  tsr_nmf_pool *tp = ctx;
+  int t;
+  (void)w;
+  while ((t = atomic_fetch_add(&tp->next, 1)) < tp->ntasks) tp->task(tp->ctx, t);
+}
+
+void tsr_nmf_pool_run(tsr_nmf_pool *tp, int ntasks, void (*task)(void *ctx, int task),
+                      void *ctx) {
+  tp->ntasks = ntasks;
+  tp->task = task;
+  tp->ctx = ctx;
+  atomic_store(&tp->next, 0);
+  cd_pool_exec(&tp->pool, tsr_pool_worker_fn, tp);
+}
+
+void tsr_nmf_pool_close(tsr_nmf_pool *tp) {
+  if (tp == NULL) return;
+  cd_pool_stop(&tp->pool, tp->started);
+  tsr_free(tp);
+}
+
+int tsr_nmf_pool_chunks(int64_t p) {
+  int64_t c = p / CD_CHUNK_MIN;
+  return c < 1 ? 1 : c > CD_CHUNKS ? CD_CHUNKS : (int)c;
 }
 
 /* V·Hᵀ = the chunks' partial sums, added in chunk order. */
