@@ -314,7 +314,7 @@ int tsr_npy_parse(const void *buf, size_t len, tsr_matrix *out, tsr_error *err) 
   int in_storage_order = h.fortran || h.ndim == 1 || rows <= 1 || cols <= 1;
   if (h.type.kind == 'f' && h.type.size == 4 && !h.type.swap && in_storage_order) {
     memcpy(m.data, data, need);
-  } else {
+  } else if (count > 0) { /* an empty shape may still have 10^10 rows: no loop over them */
     size_t sz = (size_t)h.type.size;
     for (int64_t i = 0; i < rows; i++) {
       for (int64_t j = 0; j < cols; j++) {

@@ -865,6 +865,16 @@ print(a.shape, bool((a == b).all()))
   end)
 
   describe("load() and save() errors", function()
+    it("reads an empty shape with 10^10 rows at once (a fuzzer's slow input)", function()
+      local dir, cleanup = temp_dir()
+      finally(cleanup)
+      local header = "{'descr': '>f4', 'fortran_order': False, 'shape': (9999999993, 0), }"
+      header = header .. string.rep(" ", 63 - (10 + #header) % 64) .. "\n"
+      write_file(dir .. "/empty.npy", "\147NUMPY\1\0" .. spack("<I2", #header) .. header)
+      local M = matrix.load(dir .. "/empty.npy")
+      assert.same({ 9999999993, 0 }, { M:shape() })
+    end)
+
     it("name the valid extensions", function()
       assert.equal("tessera.matrix.load: 'm.txt': unknown file extension (valid: .npy, .csv)",
         error_of(function() return matrix.load("m.txt") end))
