@@ -1,7 +1,9 @@
 /* Audio kernel: decoding through libsndfile's virtual I/O (from memory, so the decoder
- * can be fuzzed), resampling with libsamplerate, atomic WAV/FLAC writing, and the few
- * reductions the bindings need. Samples are planar float32. */
+ * can be fuzzed), resampling with libsamplerate or scipy's polyphase filter (resample.c),
+ * atomic WAV/FLAC writing, and the few reductions the bindings need. Samples are planar
+ * float32. */
 #include "audio.h"
+#include "resample.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -56,7 +58,8 @@ static void set_sndfile_error(tsr_error *err, const char *prefix, const char *na
   tsr_seterror(err, "%s '%s': %s", prefix, name, text);
 }
 
-/* libsamplerate's converter for an enum tsr_resample_quality, or -1. */
+/* libsamplerate's converter for an enum tsr_resample_quality, or -1 (also for
+ * TSR_RESAMPLE_POLY, which is not libsamplerate's). */
 static int converter_of(int quality) {
   switch (quality) {
     case TSR_RESAMPLE_BEST: return SRC_SINC_BEST_QUALITY;
@@ -64,6 +67,10 @@ static int converter_of(int quality) {
     case TSR_RESAMPLE_FAST: return SRC_SINC_FASTEST;
     default: return -1;
   }
+}
+
+static int known_quality(int quality) {
+  return quality == TSR_RESAMPLE_POLY || converter_of(quality) >= 0;
 }
 
 /* ---- virtual I/O over a read-only memory buffer ---- */
@@ -220,7 +227,7 @@ tsr_status tsr_audio_decode(const void *buf, size_t len, const char *name,
   memset(out, 0, sizeof *out);
   if (name == NULL) name = "<memory>";
   if (o->sr < 0 || !(o->offset >= 0) || !isfinite(o->offset) || !(o->duration >= 0) ||
-      !isfinite(o->duration) || converter_of(o->quality) < 0) {
+      !isfinite(o->duration) || !known_quality(o->quality)) {
     tsr_seterror(err, "bad load options (sr %d, offset %g, duration %g, quality %d)", o->sr,
                  o->offset, o->duration, o->quality);
     return TSR_EINVAL;
@@ -447,11 +454,44 @@ tsr_status tsr_audio_resample(const tsr_audio *in, int sr, tsr_audio *out, tsr_e
   return tsr_audio_resample_with(in, sr, TSR_RESAMPLE_BEST, out, err);
 }
 
+/* scipy.signal.resample_poly's conversion (resample.c), channel by channel; the same rate
+ * is a copy (the factors reduce to 1/1). */
+static tsr_status resample_poly(const tsr_audio *in, int sr, tsr_audio *out, tsr_error *err) {
+  tsr_resampler *r;
+  tsr_error why = {{0}};
+  tsr_status st = tsr_resampler_new(sr, in->sr, &r, &why);
+  if (st != TSR_OK) {
+    tsr_seterror(err, "cannot resample from %d Hz to %d Hz: %s", in->sr, sr, why.msg);
+    return st;
+  }
+  int64_t n = tsr_resampler_length(r, in->frames);
+  if (n < 0 || (double)n >= 0x1p62) {
+    tsr_seterror(err, "resampling %lld frames to %d Hz is too large", (long long)in->frames, sr);
+    tsr_resampler_free(r);
+    return TSR_ELIMIT;
+  }
+  float *data;
+  st = alloc_samples(n, in->channels, &data, err);
+  for (int c = 0; c < in->channels && st == TSR_OK; c++)
+    st = tsr_resampler_run(r, in->data + (size_t)c * (size_t)in->frames, in->frames,
+                           data + (size_t)c * (size_t)n, err);
+  tsr_resampler_free(r);
+  if (st != TSR_OK) {
+    tsr_free(data);
+    return st;
+  }
+  out->frames = n;
+  out->channels = in->channels;
+  out->sr = sr;
+  out->data = data;
+  return TSR_OK;
+}
+
 tsr_status tsr_audio_resample_with(const tsr_audio *in, int sr, int quality, tsr_audio *out,
                                    tsr_error *err) {
   memset(out, 0, sizeof *out);
   const int converter = converter_of(quality);
-  if (converter < 0) {
+  if (!known_quality(quality)) {
     tsr_seterror(err, "unknown resampling quality %d", quality);
     return TSR_EINVAL;
   }
@@ -459,6 +499,7 @@ tsr_status tsr_audio_resample_with(const tsr_audio *in, int sr, int quality, tsr
     tsr_seterror(err, "cannot resample from %d Hz to %d Hz", in->sr, sr);
     return TSR_EINVAL;
   }
+  if (quality == TSR_RESAMPLE_POLY) return resample_poly(in, sr, out, err);
   double ratio = (double)sr / (double)in->sr;
   if (ratio > TSR_AUDIO_MAX_RATIO || ratio < 1.0 / TSR_AUDIO_MAX_RATIO ||
       !src_is_valid_ratio(ratio)) {

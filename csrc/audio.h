@@ -20,11 +20,15 @@ typedef struct tsr_audio {
 
 /* libsamplerate's sinc converters, best first: SRC_SINC_BEST_QUALITY (97 dB signal-to-noise,
  * 97% of the band kept), SRC_SINC_MEDIUM_QUALITY (97 dB, 90%) and SRC_SINC_FASTEST
- * (97 dB, 80%); each is two to three times faster than the one before. */
+ * (97 dB, 80%); each is two to three times faster than the one before. TSR_RESAMPLE_POLY
+ * is scipy.signal.resample_poly's polyphase FIR (csrc/resample.h: within 1 dB over 90% of
+ * the band, 6 dB down at the new Nyquist, at least 55 dB of alias rejection past 1.2 times
+ * it), the samples a Python pipeline gets, and the fastest of the four. */
 typedef enum tsr_resample_quality {
   TSR_RESAMPLE_BEST = 0,
   TSR_RESAMPLE_MEDIUM,
-  TSR_RESAMPLE_FAST
+  TSR_RESAMPLE_FAST,
+  TSR_RESAMPLE_POLY
 } tsr_resample_quality;
 
 /* What to take from an encoded file. Zero-initialise for "everything, as it is". */
@@ -75,7 +79,9 @@ tsr_status tsr_audio_save(const tsr_audio *a, const char *path, tsr_audio_format
 tsr_status tsr_audio_resample(const tsr_audio *in, int sr, tsr_audio *out, tsr_error *err);
 
 /* tsr_audio_resample with the converter `quality` (enum tsr_resample_quality); TSR_EINVAL
- * also for an unknown quality. */
+ * also for an unknown quality. TSR_RESAMPLE_POLY gives scipy's ceil(frames * sr / in->sr)
+ * frames instead, and its limit is not the ratio but the rates over their gcd, at most
+ * TSR_RESAMPLE_MAX_FACTOR (TSR_EINVAL naming both rates and the filter it would need). */
 tsr_status tsr_audio_resample_with(const tsr_audio *in, int sr, int quality, tsr_audio *out,
                                    tsr_error *err);
 

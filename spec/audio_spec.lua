@@ -1,6 +1,7 @@
--- Specs for tessera.audio: loading (libsndfile), resampling (libsamplerate), saving, and
--- the Audio operations, checked against real sonic-pi loops, independent references
--- (the FLAC header read in Lua, python3-soundfile), known signals and plain Lua.
+-- Specs for tessera.audio: loading (libsndfile), resampling (libsamplerate, and the
+-- polyphase filter of quality "poly"), saving, and the Audio operations, checked against
+-- real sonic-pi loops, independent references (the FLAC header read in Lua,
+-- python3-soundfile, scipy.signal.resample_poly), known signals and plain Lua.
 local tessera = require "tessera"
 local audio = tessera.audio
 
@@ -199,7 +200,7 @@ for name in sys.argv[1:]:
       local rms = 0.5 / math.sqrt(2)
       local best_quality = audio.load(path, { sr = 22050, quality = "best" })
       assert.same(audio.load(path, { sr = 22050 }):totable(), best_quality:totable())
-      for _, quality in ipairs({ "best", "medium", "fast" }) do
+      for _, quality in ipairs({ "best", "medium", "fast", "poly" }) do
         local a = audio.load(path, { sr = 22050, quality = quality })
         assert.same({ 22050, 22050 }, { a.sr, #a })
         local y = a:totable()
@@ -406,9 +407,9 @@ for name in sys.argv[1:]:
           { { rate = 8000 }, "bad argument #2 to 'load' (unknown option 'rate' "
                              .. "(valid: sr, mono, offset, duration, quality))" },
           { { sr = 22050, quality = "high" }, "bad argument #2 to 'load' (quality must be one of "
-                             .. "'best', 'medium', 'fast', got 'high')" },
+                             .. "'best', 'medium', 'fast', 'poly', got 'high')" },
           { { quality = 2 }, "bad argument #2 to 'load' (quality must be one of 'best', 'medium', "
-                             .. "'fast', got 2)" },
+                             .. "'fast', 'poly', got 2)" },
         }
         for _, c in ipairs(cases) do
           assert.has_error(function() audio.load(path, c[1]) end, c[2])
@@ -422,6 +423,150 @@ for name in sys.argv[1:]:
         assert.has_error(function() audio.load(path, { sr = 1 }) end,
           "tessera.audio.load: cannot resample from 44100 Hz to 1 Hz: the ratio must be within 1/256..256")
       end)
+    end)
+  end)
+
+  describe("quality 'poly' (scipy.signal.resample_poly)", function()
+    -- scipy's polyphase FIR with its defaults, checked against scipy itself in float64.
+    local function scipy(script)
+      local p = assert(io.popen(PYTHON .. " - 2>&1 <<'PYEOF'\n" .. script .. "\nPYEOF"))
+      local out = p:read("a")
+      assert(p:close(), out)
+      return out
+    end
+
+    -- A list of numbers (or of lists of numbers) as a Python literal.
+    local function pylist(t)
+      local parts = {}
+      for i, v in ipairs(t) do parts[i] = type(v) == "table" and pylist(v) or tostring(v) end
+      return "[" .. table.concat(parts, ", ") .. "]"
+    end
+
+    -- sqrt(sum (y - r)^2 / sum r^2) and max |y - r| of two equally long lists.
+    local function errors(y, r)
+      assert.equal(#r, #y)
+      local num, den, worst = 0, 0, 0
+      for i = 1, #r do
+        local d = y[i] - r[i]
+        num, den, worst = num + d * d, den + r[i] * r[i], math.max(worst, math.abs(d))
+      end
+      return math.sqrt(num / den), worst
+    end
+
+    it("equals scipy on a loop at 44100 -> 22050, 44100 -> 48000 and 48000 -> 22050", function()
+      local dir = tempdir()
+      -- The amen loop as tessera decodes it (mono, 77321 frames: an odd length), and the
+      -- same loop at 48 kHz, made by scipy and stored as float32 so both sides read the
+      -- same samples.
+      audio.load(SAMPLES .. "loop_amen.flac"):save(dir .. "/a44100.wav", { subtype = "float" })
+      local printed = scipy(string.format([[
+import numpy as np, soundfile as sf, scipy.signal as ss
+d = %q
+x, sr = sf.read(d + "/a44100.wav", dtype="float64")
+sf.write(d + "/a48000.wav", ss.resample_poly(x, 48000, 44100).astype(np.float32), 48000,
+         subtype="FLOAT")
+x48, _ = sf.read(d + "/a48000.wav", dtype="float64")
+for src, y, fr, to in ((x, "a44100", 44100, 22050), (x, "a44100", 44100, 48000),
+                       (x48, "a48000", 48000, 22050)):
+    r = ss.resample_poly(src, to, fr)
+    sf.write("%%s/%%s-%%d.wav" %% (d, y, to), r, to, subtype="DOUBLE")
+    print(y, to, len(r))
+]], dir))
+      local cases = {}
+      for name, to, n in printed:gmatch("(%S+) (%d+) (%d+)\n") do
+        cases[#cases + 1] = { name = name, to = tonumber(to), n = tonumber(n) }
+      end
+      assert.equal(3, #cases, printed)
+      for _, c in ipairs(cases) do
+        local src = dir .. "/" .. c.name .. ".wav"
+        local y = audio.load(src, { sr = c.to, quality = "poly" })
+        local what = c.name .. " -> " .. c.to
+        assert.same({ c.n, c.to }, { #y, y.sr }, what)
+        -- loading at a rate is loading, then resampling
+        assert.same(audio.load(src):resample(c.to, { quality = "poly" }):totable(), y:totable())
+        local ref = audio.load(dir .. "/" .. c.name .. "-" .. c.to .. ".wav")
+        local rel, worst = errors(y:totable(), ref:totable())
+        assert.is_true(rel < 1e-5, what .. ": relative rms error " .. rel)
+        assert.is_true(worst < 2e-6, what .. ": max error " .. worst)
+      end
+    end)
+
+    it("gives scipy's output length, ceil(frames * up / down), for odd lengths", function()
+      local rates = { { 44100, 22050 }, { 44100, 48000 }, { 48000, 22050 }, { 8000, 44100 },
+                      { 22050, 44100 }, { 44100, 8000 }, { 44100, 11025 } }
+      local lengths = { 1, 3, 7, 999, 1001, 44101 }
+      local printed = scipy(string.format([[
+import numpy as np, scipy.signal as ss
+for fr, to in %s:
+    print(" ".join(str(len(ss.resample_poly(np.ones(n), to, fr))) for n in %s))
+]], pylist(rates), pylist(lengths)))
+      local i = 0
+      for line in printed:gmatch("[^\n]+") do
+        i = i + 1
+        local fr, to = rates[i][1], rates[i][2]
+        local j = 0
+        for n in line:gmatch("%d+") do
+          j = j + 1
+          local r = audio.new(lengths[j], fr):resample(to, { quality = "poly" })
+          assert.equal(tonumber(n), #r, string.format("%d frames %d -> %d", lengths[j], fr, to))
+          assert.equal(math.ceil(lengths[j] * to / fr), #r)
+        end
+        assert.equal(#lengths, j)
+      end
+      assert.equal(#rates, i, printed)
+      -- libsamplerate's qualities round instead: 1088.4 frames
+      assert.equal(1088, #audio.new(1000, 44100):resample(48000))
+      assert.equal(1089, #audio.new(1000, 44100):resample(48000, { quality = "poly" }))
+    end)
+
+    it("rejects a 15 kHz sine by more than 60 dB at 44100 -> 22050 (no alias at 7050 Hz)", function()
+      local dir = tempdir()
+      local path = dir .. "/sine15k.wav"
+      audio.from(sine(15000, 1.0, 44100, 0.5), 44100):save(path)
+      local rms = 0.5 / math.sqrt(2)
+      local y = audio.load(path, { sr = 22050, quality = "poly" })
+      -- away from the edges, where the sine's abrupt start and end splatter into the band
+      local level = 20 * math.log(y:slice(2000, 20000):rms() / rms, 10)
+      assert.is_true(level < -60, "15 kHz at " .. level .. " dB")
+      -- a 1 kHz sine in the same conversion keeps its level
+      audio.from(sine(1000, 1.0, 44100, 0.5), 44100):save(path)
+      local kept = 20 * math.log(audio.load(path, { sr = 22050, quality = "poly" })
+        :slice(2000, 20000):rms() / rms, 10)
+      assert.is_true(math.abs(kept) < 0.05, "1 kHz at " .. kept .. " dB")
+    end)
+
+    it("resamples each channel on its own, and the same rate is a copy", function()
+      local s = audio.load(SAMPLES .. "loop_industrial.flac", { mono = false })
+      local r = s:resample(22050, { quality = "poly" })
+      assert.same({ 2, 22050, 19487 }, { r.channels, r.sr, #r })
+      for c = 1, 2 do
+        local alone = audio.from(s:totable(c), 44100):resample(22050, { quality = "poly" })
+        assert.same(alone:totable(), r:totable(c))
+      end
+      assert.same(s:totable(), s:resample(44100, { quality = "poly" }):totable())
+      -- 88200 -> 44100 reduces to 1/2, the same filter as 44100 -> 22050
+      local m = audio.from(s:totable(1), 88200):resample(44100, { quality = "poly" })
+      assert.same(r:totable(1), m:totable())
+    end)
+
+    it("takes any rates whose reduced factors are at most 50000, with clear errors", function()
+      -- past libsamplerate's 1/256..256: 8000 -> 2056000 Hz is up 257, down 1
+      local a = audio.from(sine(440, 0.01, 8000, 0.5), 8000)
+      assert.equal(80 * 257, #a:resample(8000 * 257, { quality = "poly" }))
+      assert.has_error(function() a:resample(99991, { quality = "poly" }) end,
+        "tessera.audio.resample: cannot resample from 8000 Hz to 99991 Hz: the reduced ratio "
+        .. "99991/8000 needs a filter of 1999821 taps (at most 1000001: up and down over their "
+        .. "gcd must be at most 50000)")
+      assert.has_error(function()
+        audio.load(SAMPLES .. "loop_amen.flac", { sr = 50021, quality = "poly" })
+      end, "tessera.audio.load: cannot resample from 44100 Hz to 50021 Hz: the reduced ratio "
+        .. "50021/44100 needs a filter of 1000421 taps (at most 1000001: up and down over "
+        .. "their gcd must be at most 50000)")
+      assert.has_error(function() a:resample(0, { quality = "poly" }) end,
+        "bad argument #1 to 'resample' (sr must be positive, got 0)")
+      assert.has_error(function() a:resample(22050, { quality = "polyphase" }) end,
+        "bad argument #2 to 'resample' (quality must be one of 'best', 'medium', 'fast', "
+        .. "'poly', got 'polyphase')")
     end)
   end)
 
@@ -751,20 +896,23 @@ for name in sys.argv[1:]:
       assert.same(a:resample(22050):totable(), a:resample(22050, { quality = "best" }):totable())
       local rms = 0.5 / math.sqrt(2)
       local results = {}
-      for _, quality in ipairs({ "best", "medium", "fast" }) do
+      for _, quality in ipairs({ "best", "medium", "fast", "poly" }) do
         local r = a:resample(22050, { quality = quality })
         assert.same({ 11025, 22050 }, { #r, r.sr })
         local mid = r:slice(1000, 10000)
         assert.is_true(math.abs(mid:rms() - rms) <= 0.01 * rms, quality .. " rms " .. mid:rms())
         results[quality] = r:totable()
       end
-      -- three different converters
+      -- four different converters
       assert.is_true(max_abs_diff(results.best, results.medium) > 0)
       assert.is_true(max_abs_diff(results.medium, results.fast) > 0)
+      assert.is_true(max_abs_diff(results.medium, results.poly) > 0)
       assert.has_error(function() a:resample(22050, { quality = "good" }) end,
-        "bad argument #2 to 'resample' (quality must be one of 'best', 'medium', 'fast', got 'good')")
+        "bad argument #2 to 'resample' (quality must be one of 'best', 'medium', 'fast', 'poly', "
+        .. "got 'good')")
       assert.has_error(function() a:resample(22050, { quality = true }) end,
-        "bad argument #2 to 'resample' (quality must be one of 'best', 'medium', 'fast', got true)")
+        "bad argument #2 to 'resample' (quality must be one of 'best', 'medium', 'fast', 'poly', "
+        .. "got true)")
       assert.has_error(function() a:resample(22050, { qualty = "fast" }) end,
         "bad argument #2 to 'resample' (unknown option 'qualty' (valid: quality))")
     end)

@@ -210,14 +210,17 @@ static int opt_choice(lua_State *L, int arg, const char *key, const char *const 
   return found;
 }
 
-/* Resampling qualities by name, in enum tsr_resample_quality's order. */
-static const char *const quality_names[] = {"best", "medium", "fast", NULL};
-#define QUALITY_VALID "'best', 'medium', 'fast'"
+/* Resampling qualities by name, in enum tsr_resample_quality's order: libsamplerate's
+ * sinc converters, then "poly", scipy.signal.resample_poly's polyphase filter. */
+static const char *const quality_names[] = {"best", "medium", "fast", "poly", NULL};
+#define QUALITY_VALID "'best', 'medium', 'fast', 'poly'"
 
 static const char *const load_options[] = {"sr", "mono", "offset", "duration", "quality",
                                            NULL};
 
-/* audio.load(path [, {sr=, mono=true, offset=, duration=, quality="best"}]) */
+/* audio.load(path [, {sr=, mono=true, offset=, duration=, quality="best"}]); quality is
+ * "best", "medium", "fast" (libsamplerate: round(frames * sr / rate) frames) or "poly"
+ * (scipy.signal.resample_poly's samples: ceil(frames * sr / rate) frames). */
 static int audio_load(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   tsr_load_opts o = {0, 1, 0.0, 0.0, TSR_RESAMPLE_BEST};
@@ -456,7 +459,7 @@ static int audio_mono(lua_State *L) {
 
 static const char *const resample_options[] = {"quality", NULL};
 
-/* a:resample(sr [, {quality="best"}]) */
+/* a:resample(sr [, {quality="best"}]): the qualities of audio.load. */
 static int audio_resample(lua_State *L) {
   laudio *A = laudio_check(L, 1);
   int sr = check_sr_arg(L, 2);
