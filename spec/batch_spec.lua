@@ -2,8 +2,8 @@
 -- and shards, options, results tables and their merge, then whole batches run by the host
 -- on short sonic-pi loops and bad files (corrupt, empty, silent, too long for the memory
 -- cap): per-file outputs equal to a direct tessera.nmf, the table, resuming, an interrupted
--- batch continued, a crashing worker, --jobs 2 = --jobs 1, and two shards run at once by
--- GNU parallel merging into the single run's table.
+-- batch continued, a crashing worker, inputs past --timeout, --jobs 2 = --jobs 1, and two
+-- shards run at once by GNU parallel merging into the single run's table.
 local batch = require "tessera.batch"
 local cjson = require "cjson"
 local helpers = require "helpers"
@@ -162,11 +162,11 @@ describe("tessera.batch", function()
   end)
 
   describe("options()", function()
-    it("fills in the defaults of tessera decompose, resampling at medium quality", function()
+    it("fills in the defaults of tessera decompose, resampling as scipy's resample_poly", function()
       local o = batch.options({ k = 8 })
       assert.same({ k = 8, loss = "kl", solver = "mu", seed = 0, iter = 200, tol = 1e-4,
         sr = 22050, n_fft = 2048, hop = 512, offset = 0, duration = false, audio = false,
-        method = "wiener", figures = false, resample = "medium" }, o)
+        method = "wiener", figures = false, resample = "poly" }, o)
     end)
 
     it("checks every option", function()
@@ -186,7 +186,7 @@ describe("tessera.batch", function()
       assert.has_error(function() batch.options({ tol = -1 }) end,
         "tessera.batch: tol must be >= 0, got -1")
       assert.has_error(function() batch.options({ resample = "high" }) end,
-        "tessera.batch: resample must be one of best, fast, medium, got 'high'")
+        "tessera.batch: resample must be one of best, fast, medium, poly, got 'high'")
     end)
   end)
 
@@ -292,7 +292,7 @@ describe("tessera.batch", function()
         local ref = dir .. "/ref"
         local chunk = string.format([[
           local tessera = require "tessera"
-          local a = tessera.audio.load(%q, { sr = 22050, mono = true, quality = "medium" })
+          local a = tessera.audio.load(%q, { sr = 22050, mono = true, quality = "poly" })
           local m = tessera.nmf(tessera.stft(a):magnitude(), { k = 2, loss = "kl", max_iter = 10,
             threads = 1, progress = false })
           m:save(%q)
@@ -441,6 +441,72 @@ end
       assert.matches("about to crash\n", err) -- a worker's stderr is passed on
     end)
 
+    it("kills a worker past --timeout, records its input, goes on, and resumes it later", function()
+      local dir = helpers.tmpdir()
+      finally(function() helpers.rmtree(dir) end)
+      loops_folder(dir .. "/in")
+      copy(SAMPLES .. "/loop_amen.flac", dir .. "/in/other/z.flac")
+      -- While the file "hang" exists, the script never finishes breakbeat (a Lua loop, after
+      -- half a W.npy) nor industrial (a child process that sleeps).
+      spit(dir .. "/hang", "")
+      spit(dir .. "/work.lua", string.format([[
+local hang, pidfile = %q, %q
+local function exists(path)
+  local f = io.open(path)
+  if f then f:close() end
+  return f ~= nil
+end
+return function(file, out)
+  local f = assert(io.open(out .. "/W.npy", "wb"))
+  f:write("\147NUMPY")
+  f:flush()
+  if exists(hang) and file:match("breakbeat") then
+    while true do end
+  end
+  if exists(hang) and file:match("industrial") then
+    os.execute("sleep 300 & echo $! > " .. pidfile .. "; wait")
+  end
+  f:write(" and the rest")
+  f:close()
+  return { k = 1 }
+end
+]], dir .. "/hang", dir .. "/sleep.pid"))
+      local out = dir .. "/out"
+      local cmd = "batch " .. q(dir .. "/in") .. " -o " .. q(out) .. " --script "
+        .. q(dir .. "/work.lua") .. " -j 1 --timeout 1 --progress lines"
+      local _, err, code = tessera_cli(cmd)
+      assert.equal(2, code, err) -- timeouts count as failures
+      assert.matches("batch: 4 inputs: 2 ok, 0 skipped, 2 failed %(2 timed out%) in ", err)
+      local rows = by_file(batch.read_table(out .. "/results.json"))
+      local message = "timed out after 1 s (the per-file timeout): its worker was killed"
+      for _, name in ipairs({ "drums/breakbeat.flac", "other/industrial.flac" }) do
+        assert.same({ "timeout", message }, { rows[name].status, rows[name].error })
+        assert.matches("batch: %[%d/4%] timeout " .. name:gsub("%p", "%%%0") .. ": "
+          .. message:gsub("%p", "%%%0") .. "\n", err)
+      end
+      -- the inputs after them were done by new workers
+      for _, name in ipairs({ "drums/amen.flac", "other/z.flac" }) do
+        assert.same({ "ok", 1 }, { rows[name].status, rows[name].k })
+      end
+      -- nothing half written stays: no folder, no hidden temporary, for either
+      assert.same({ "amen.flac" }, helpers.listdir(out .. "/drums"))
+      assert.same({ "z.flac" }, helpers.listdir(out .. "/other"))
+      -- the sleeping child was killed with its worker (gone, or a zombie left to init)
+      local pid = assert(helpers.read_file(dir .. "/sleep.pid")):match("%d+")
+      local stat = helpers.read_file("/proc/" .. pid .. "/stat")
+      assert.is_true(stat == nil or stat:match("^%d+ %b() (%a)") == "Z", stat)
+      -- Without the hang, the same command does the two that timed out and skips the rest.
+      os.remove(dir .. "/hang")
+      local _, err2, code2 = tessera_cli(cmd)
+      assert.equal(0, code2, err2)
+      assert.matches("batch: 4 inputs: 2 ok, 2 skipped, 0 failed in ", err2)
+      rows = by_file(batch.read_table(out .. "/results.json"))
+      for _, name in ipairs({ "drums/breakbeat.flac", "other/industrial.flac" }) do
+        assert.equal("ok", rows[name].status)
+        assert.equal("\147NUMPY and the rest", helpers.read_file(out .. "/" .. name .. "/W.npy"))
+      end
+    end)
+
     it("gives the same results with 2 workers as with 1 (one thread each)", function()
       local dir = helpers.tmpdir()
       finally(function() helpers.rmtree(dir) end)
@@ -578,6 +644,15 @@ end
         .. " -k 0")
       assert.equal(1, code)
       assert.equal("tessera: tessera.batch: k must be an integer >= 1, got 0\n", err)
+      _, err, code = tessera_cli("batch " .. q(dir .. "/empty") .. " -o " .. q(dir .. "/out")
+        .. " --timeout 0")
+      assert.equal(1, code)
+      assert.equal("tessera: tessera.batch: timeout must be a number of seconds > 0, got 0\n", err)
+      for _, bad in ipairs({ -1, "1", 0 / 0, math.huge }) do
+        assert.has_error(function()
+          batch.run { source = dir .. "/empty", out = dir .. "/out", timeout = bad }
+        end, "tessera.batch: timeout must be a number of seconds > 0, got " .. tostring(bad))
+      end
     end)
   end)
 end)

@@ -50,13 +50,13 @@ for _, e in ipairs(batch.EXTENSIONS) do is_audio[e] = true end
 
 -- The work done on each input when no script is given, and the options it takes (the names
 -- of `tessera decompose`'s options, plus tol, audio, figures and resample: the quality of the
--- resampling to sr, tessera.audio.load's `quality`; "medium" by default, about as much of the
--- band as scipy.signal.resample_poly keeps, at a third of the cost of "best", which decompose
--- uses).
+-- resampling to sr, tessera.audio.load's `quality`; "poly" by default, the samples
+-- scipy.signal.resample_poly gives a Python pipeline, and the fastest quality; decompose
+-- uses "best").
 batch.DEFAULTS = {
   k = 4, loss = "kl", solver = "mu", seed = 0, iter = 200, tol = 1e-4,
   sr = 22050, n_fft = 2048, hop = 512, offset = 0, duration = false,
-  audio = false, method = "wiener", figures = false, resample = "medium",
+  audio = false, method = "wiener", figures = false, resample = "poly",
 }
 
 local STAMP = "stamp.json"
@@ -326,7 +326,7 @@ local CHOICES = {
   loss = { euclidean = true, kl = true, is = true },
   solver = { mu = true, cd = true },
   method = { wiener = true, phase = true },
-  resample = { best = true, medium = true, fast = true },
+  resample = { best = true, medium = true, fast = true, poly = true },
 }
 
 -- batch.options(t) -> a complete options table (batch.DEFAULTS filled in), checked.
@@ -471,6 +471,13 @@ local function decompose(path, dir, o, threads)
     { load = t1 - t0, stft = t2 - t1, nmf = t3 - t2, save = t4 - t3 }
 end
 
+-- Where an input's outputs are built (tmp), and where its previous folder waits while the
+-- new one is swapped in (old): hidden names beside its folder `out`.
+local function work_paths(out)
+  local parent, base = dirname(out), basename(out)
+  return parent .. "/." .. base .. ".tmp", parent .. "/." .. base .. ".old"
+end
+
 local function list_files(dir, prefix, files)
   local req = uv.fs_scandir(dir)
   if not req then return end
@@ -493,9 +500,8 @@ end
 function batch.process(job)
   local t0 = util.now()
   local row = { file = job.file, output = job.rel }
-  local parent, base = dirname(job.out), basename(job.out)
-  local tmp = parent .. "/." .. base .. ".tmp"
-  local old = parent .. "/." .. base .. ".old"
+  local parent = dirname(job.out)
+  local tmp, old = work_paths(job.out)
   local ok, err = pcall(function()
     local f, oerr = io.open(job.path, "rb")
     if not f then
@@ -752,7 +758,7 @@ local function result_of(r)
 end
 
 local function describe_row(r)
-  if r.status == "failed" then return fmt("failed: %s", tostring(r.error)) end
+  if r.error then return fmt("%s: %s", r.status, tostring(r.error)) end
   return fmt("%s, loss %s", r.status, r.loss and fmt("%.9g", r.loss) or "none")
 end
 
@@ -815,12 +821,15 @@ local SIGNAL_NAMES = { [1] = "SIGHUP", [2] = "SIGINT", [6] = "SIGABRT", [9] = "S
 -- batch.run(spec) -> summary. spec: source (folder or manifest), out (output folder),
 -- options (batch.options), script (path or nil), jobs (workers; default the cores),
 -- threads (per worker; default cores // jobs, at least 1), shard = {i, n} or nil,
--- max_memory (TESSERA_MAX_MEMORY for the workers, e.g. "512M"), progress ("bar", "lines",
--- "none"; default bar on a terminal, else lines), host (the executable for workers).
+-- max_memory (TESSERA_MAX_MEMORY for the workers, e.g. "512M"), timeout (seconds a worker
+-- may spend on one input: past it the worker and its children are killed, the input's row
+-- has status "timeout" and counts as failed, its partial outputs are removed and a new
+-- worker goes on; default none), progress ("bar", "lines", "none"; default bar on a
+-- terminal, else lines), host (the executable for workers).
 -- Writes out/results.csv and out/results.json (out/results.shard-I-of-N.* with a shard)
 -- whenever a result comes in (at most once a second past 1000 rows) and at the end.
--- summary = {total, ok, skipped, failed, interrupted, rows, seconds, csv, json, threads,
--- jobs}.
+-- summary = {total, ok, skipped, failed, timed_out (those of failed), interrupted, rows,
+-- seconds, csv, json, threads, jobs}.
 function batch.run(spec)
   if type(spec) ~= "table" then
     error(fmt("bad argument #1 to 'run' (table expected, got %s)", type(spec)), 2)
@@ -837,6 +846,12 @@ function batch.run(spec)
   local threads = spec.threads or math.max(1, cores // jobs)
   if math.type(threads) ~= "integer" or threads < 1 or threads > 64 then
     fail("tessera.batch: threads must be an integer in 1..64, got %s", tostring(threads))
+  end
+  local timeout = spec.timeout
+  if timeout ~= nil
+      and (type(timeout) ~= "number" or timeout ~= timeout or timeout <= 0
+        or timeout == math.huge) then
+    fail("tessera.batch: timeout must be a number of seconds > 0, got %s", tostring(timeout))
   end
   local script
   if spec.script then
@@ -863,7 +878,8 @@ function batch.run(spec)
     table_base = fmt("%s/results.shard-%d-of-%d", out_real, spec.shard[1], spec.shard[2])
   end
   local csv_path, json_path = table_base .. ".csv", table_base .. ".json"
-  local summary = { total = #inputs, ok = 0, skipped = 0, failed = 0, interrupted = false,
+  local summary = { total = #inputs, ok = 0, skipped = 0, failed = 0, timed_out = 0,
+                    interrupted = false,
                     rows = {}, csv = csv_path, json = json_path, jobs = jobs, threads = threads,
                     worker_errors = {} }
   local rows = summary.rows
@@ -909,8 +925,8 @@ function batch.run(spec)
   local function report(row)
     if progress == "lines" then
       local what
-      if row.status == "failed" then
-        what = fmt("failed %s: %s", row.file, tostring(row.error))
+      if row.error then
+        what = fmt("%s %s: %s", row.status, row.file, tostring(row.error))
       else
         local facts = {}
         if row.duration then facts[#facts + 1] = fmt("%.2f s of audio", row.duration) end
@@ -923,8 +939,8 @@ function batch.run(spec)
       log:write(fmt("batch: [%d/%d] %s\n", done, summary.total, what))
       log:flush()
     elseif progress == "bar" then
-      if row.status == "failed" then
-        say(fmt("batch: failed %s: %s", row.file, tostring(row.error)))
+      if row.error then
+        say(fmt("batch: %s %s: %s", row.status, row.file, tostring(row.error)))
       end
       log:write(bar_line())
       bar_shown = true
@@ -963,6 +979,7 @@ function batch.run(spec)
       summary.skipped = summary.skipped + 1
     else
       summary.failed = summary.failed + 1
+      if row.status == "timeout" then summary.timed_out = summary.timed_out + 1 end
       computed = computed + 1
     end
     save_table(false)
@@ -978,23 +995,6 @@ function batch.run(spec)
   local function finish_all()
     if ticker then close_handle(ticker) end
     for _, s in ipairs(signals) do close_handle(s) end
-  end
-
-  local function dispatch(w)
-    if stopping or fatal or next_input > #inputs then
-      if not w.stdin_closed then
-        w.stdin_closed = true
-        w.stdin:shutdown(function() close_handle(w.stdin) end)
-      end
-      return
-    end
-    local item = inputs[next_input]
-    next_input = next_input + 1
-    w.job, w.job_start, w.errtail = item, util.now(), ""
-    w.stdin:write(json_value({
-      file = item.file, path = item.path, out = out_real .. "/" .. item.out, rel = item.out,
-      options = options, script = script, threads = threads,
-    }) .. "\n")
   end
 
   local function stop_all(reason)
@@ -1014,12 +1014,44 @@ function batch.run(spec)
     end
   end
 
+  -- A worker past the timeout on its input: it and its process group (what a script
+  -- started) are killed; worker_done records the input.
+  local function expire(w, item)
+    if stopping or w.job ~= item or w.exited then return end
+    w.timed_out = true
+    uv.kill(-w.pid, "sigkill")
+  end
+
+  local function dispatch(w)
+    if w.timed_out then return end
+    if stopping or fatal or next_input > #inputs then
+      if not w.stdin_closed then
+        w.stdin_closed = true
+        w.stdin:shutdown(function() close_handle(w.stdin) end)
+      end
+      return
+    end
+    local item = inputs[next_input]
+    next_input = next_input + 1
+    w.job, w.job_start, w.errtail = item, util.now(), ""
+    w.stdin:write(json_value({
+      file = item.file, path = item.path, out = out_real .. "/" .. item.out, rel = item.out,
+      options = options, script = script, threads = threads,
+    }) .. "\n")
+    if timeout then
+      w.timer:start(math.max(1, math.ceil(timeout * 1000)), 0,
+        guard(function() expire(w, item) end))
+    end
+  end
+
   -- A worker is done when its process has exited and its pipes are at their end (so its
-  -- last words on stderr are in errtail).
+  -- last words on stderr are in errtail); one killed for its timeout when it has exited (a
+  -- process that left its group may still hold the pipes).
   local function worker_done(w)
-    if w.finished or w.exit_code == nil or w.open_pipes > 0 then return end
+    if w.finished or w.exit_code == nil or (w.open_pipes > 0 and not w.timed_out) then return end
     w.finished = true
     live = live - 1
+    close_handle(w.timer)
     close_handle(w.handle)
     close_handle(w.stdout)
     close_handle(w.stderr)
@@ -1034,10 +1066,18 @@ function batch.run(spec)
     end
     local tail = w.errtail:gsub("%s+$", ""):match("([^\n]*)$")
     if w.job and not stopping then
-      -- The input took its worker down: its failure, and a new worker takes over.
-      record({ file = w.job.file, output = w.job.out, status = "failed",
-               seconds = util.now() - w.job_start,
-               error = fmt("worker %s%s", why or "exited", tail ~= "" and ": " .. tail or "") })
+      -- The input took its worker down (or past the timeout): its failure, what it left half
+      -- written goes, and a new worker takes over.
+      local row = { file = w.job.file, output = w.job.out, status = "failed",
+                    seconds = util.now() - w.job_start,
+                    error = fmt("worker %s%s", why or "exited", tail ~= "" and ": " .. tail or "") }
+      if w.timed_out then
+        row.status = "timeout"
+        row.error = fmt("timed out after %g s (the per-file timeout): its worker was killed",
+          timeout)
+      end
+      rmtree((work_paths(out_real .. "/" .. w.job.out)))
+      record(row)
       w.job = nil
     elseif not w.ready and not stopping then
       stop_all(fmt("tessera.batch: a worker (%s) %s before it started%s", host, why or "exited",
@@ -1091,6 +1131,7 @@ function batch.run(spec)
       return
     end
     w.handle, w.pid = handle, pid
+    if timeout then w.timer = uv.new_timer() end
     workers[pid] = w
     live = live + 1
     local function passthrough(line)
@@ -1115,11 +1156,13 @@ function batch.run(spec)
         stop_all(fmt("tessera.batch: a worker sent '%s'", line:sub(1, 200)))
         return
       end
+      if w.timed_out then return end -- a result that came too late: the input timed out
       if result.ready then
         w.ready = true
       elseif w.job then
         local row = denull(result)
         w.job = nil
+        if w.timer then w.timer:stop() end
         -- A file that failed while the batch was stopping was cut short by the stop (the
         -- worker's own "interrupted!"), not by its content: leave it for the rerun.
         if not (stopping and row.status == "failed") then record(row) end

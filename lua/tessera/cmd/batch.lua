@@ -1,7 +1,7 @@
 -- `tessera batch (DIR | MANIFEST.txt) -o OUTDIR`: the decomposition of every audio file of
 -- a folder or a manifest (or a user script run on each), by worker processes, resumable and
 -- shardable; see tessera.batch. Exit status: 0 when every input succeeded, else the number
--- of failed inputs (at most 125); 130 when interrupted.
+-- of failed (or timed-out) inputs (at most 125); 130 when interrupted.
 local format = string.format
 
 local function size_text(text)
@@ -26,12 +26,12 @@ return {
     parser:option("--tol", "Relative decrease that stops the fit (0: never stops early).",
       "1e-4"):convert(tonumber)
     parser:option("--sr", "Sample rate to analyse at.", "22050"):convert(math.tointeger)
-    parser:option("--resample", "Quality of the resampling to --sr: best, medium or fast "
-      .. "(libsamplerate's sinc converters, flat over 97%, 90% and 80% of the band). medium "
-      .. "keeps about as much of the band as scipy.signal.resample_poly, which Python "
-      .. "pipelines use, at a third of the cost of best (what tessera decompose uses).",
-      "medium")
-      :choices { "best", "medium", "fast" }
+    parser:option("--resample", "Quality of the resampling to --sr: poly (the polyphase "
+      .. "filter of scipy.signal.resample_poly, which Python pipelines use: the same samples, "
+      .. "and the fastest), or best, medium or fast (libsamplerate's sinc converters, flat "
+      .. "over 97%, 90% and 80% of the band; tessera decompose uses best).",
+      "poly")
+      :choices { "poly", "best", "medium", "fast" }
     parser:option("--n-fft", "STFT window size.", "2048"):convert(math.tointeger)
     parser:option("--hop", "STFT hop.", "512"):convert(math.tointeger)
     parser:option("--offset", "Seconds to skip in each file.", "0"):convert(tonumber)
@@ -52,13 +52,17 @@ return {
       .. "results.shard-I-of-N.csv/.json (join them with batch-merge).")
     parser:option("--max-memory", "Memory cap of each worker (TESSERA_MAX_MEMORY, e.g. 512M): "
       .. "an input that needs more fails."):convert(size_text)
+    parser:option("--timeout", "Seconds a worker may spend on one input (default: no limit): "
+      .. "past it the worker and what it started are killed, the input is recorded with "
+      .. "status timeout (a failure) and its partial outputs removed, and a new worker goes "
+      .. "on."):convert(tonumber)
     parser:option("--progress", "bar (a terminal's default), lines (one per file; the default "
       .. "otherwise) or none.")
       :choices { "bar", "lines", "none" }
     parser:epilog("Inputs whose output folder holds a stamp matching the input's content, the "
       .. "options and the tessera version are skipped, so an interrupted batch continues where "
       .. "it stopped. Exit status: 0 when every input succeeded (or was skipped), else the "
-      .. "number of failed inputs, at most 125; 130 when interrupted.")
+      .. "number of failed or timed-out inputs, at most 125; 130 when interrupted.")
   end,
   run = function(args)
     local batch = require "tessera.batch"
@@ -79,15 +83,19 @@ return {
       threads = args.threads,
       shard = shard,
       max_memory = args.max_memory,
+      timeout = args.timeout,
       progress = args.progress,
     }
     for _, e in ipairs(summary.worker_errors) do io.stderr:write("batch: ", e, "\n") end
     local shard_text = shard and format(" (shard %d of %d)", shard[1], shard[2]) or ""
     local workers = math.min(summary.jobs, math.max(summary.total, 1))
-    io.stderr:write(format("batch: %d inputs%s: %d ok, %d skipped, %d failed in %.1f s "
+    local timed_out = summary.timed_out > 0
+      and format(" (%d timed out)", summary.timed_out) or ""
+    io.stderr:write(format("batch: %d inputs%s: %d ok, %d skipped, %d failed%s in %.1f s "
       .. "(%d worker%s x %d thread%s); results in %s\n", summary.total, shard_text, summary.ok,
-      summary.skipped, summary.failed, summary.seconds, workers, workers == 1 and "" or "s",
-      summary.threads, summary.threads == 1 and "" or "s", summary.csv))
+      summary.skipped, summary.failed, timed_out, summary.seconds, workers,
+      workers == 1 and "" or "s", summary.threads, summary.threads == 1 and "" or "s",
+      summary.csv))
     if summary.interrupted then
       io.stderr:write(format("batch: interrupted (%s) after %d of %d inputs; run the same "
         .. "command again to continue\n", summary.interrupted, #summary.rows, summary.total))

@@ -18,7 +18,10 @@ return {
     local rows = batch.merge(args.tables)
     batch.write_table(rows, base .. ".csv", base .. ".json")
     local counts = { ok = 0, skipped = 0, failed = 0 }
-    for _, r in ipairs(rows) do counts[r.status] = (counts[r.status] or 0) + 1 end
+    for _, r in ipairs(rows) do
+      local status = r.status == "timeout" and "failed" or r.status -- timeouts are failures
+      counts[status] = (counts[status] or 0) + 1
+    end
     io.write(format("merged %d tables: %d files (%d ok, %d skipped, %d failed) into %s.csv and "
       .. "%s.json\n", #args.tables, #rows, counts.ok, counts.skipped, counts.failed, base, base))
   end,
