@@ -49,7 +49,7 @@ static int beta_class(double beta) {
 /* ---------------------------------------------------------------------------------------
  * Run-time choice of the inner loops. */
 
-static int simd_state = -1; /* -1 unknown, 0 portable C, 1 AVX2+FMA */
+static int simd_state = -1; /* -1 unknown, 0 portable C, 1 AVX2+FMA, 2 AVX-512 too */
 
 static int use_simd(void) {
   int s = __atomic_load_n(&simd_state, __ATOMIC_RELAXED);
@@ -59,8 +59,12 @@ static int use_simd(void) {
     const char *want = getenv("TESSERA_SIMD");
     __builtin_cpu_init();
     if (!(want != NULL && strcmp(want, "generic") == 0) && __builtin_cpu_supports("avx2") &&
-        __builtin_cpu_supports("fma"))
+        __builtin_cpu_supports("fma")) {
       s = 1;
+      if (!(want != NULL && strcmp(want, "avx2") == 0) && __builtin_cpu_supports("avx512f") &&
+          __builtin_cpu_supports("avx512vl"))
+        s = 2;
+    }
 #endif
     __atomic_store_n(&simd_state, s, __ATOMIC_RELAXED);
   }
@@ -762,6 +766,222 @@ AVX2_FN static int column_ok_avx2(const float *x, int64_t m) {
   return good;
 }
 
+/* ---------------------------------------------------------------------------------------
+ * AVX-512 loops for the KL pass, 16 rows at a time. Their 32 registers let a step serve
+ * several columns: the rows of W are loaded once for C columns, whose C x K sums (C*K <= 16)
+ * stay in registers. With the AVX2 loops' one column per sweep, the loads and the
+ * reciprocal's Newton step, not the multiply-adds, set the pace (measured ~3 cycles per
+ * entry of V at k = 4, against the 1 that the multiply-adds alone need). */
+#define AVX512_FN __attribute__((target("avx512f,avx512vl,avx2,fma")))
+
+/* y with the entries under FLT_MIN (0, the masked tail) raised to EPS32, as guard8. */
+AVX512_FN static ALWAYS_INLINE __m512 guard16(__m512 y) {
+  __mmask16 small = _mm512_cmp_ps_mask(y, _mm512_set1_ps(FLT_MIN), _CMP_LT_OQ);
+  return _mm512_mask_blend_ps(small, y, _mm512_set1_ps(EPS32));
+}
+
+/* log8 in 16 lanes: the same reduction to a mantissa in [sqrt(1/2), sqrt(2)) and the same
+ * polynomial, with AVX-512's exponent and mantissa extraction. */
+AVX512_FN static ALWAYS_INLINE __m512 log16(__m512 x) {
+  __m512 m = _mm512_getmant_ps(x, _MM_MANT_NORM_1_2, _MM_MANT_SIGN_zero);
+  __m512 e = _mm512_add_ps(_mm512_getexp_ps(x), _mm512_set1_ps(1.0f));
+  __mmask16 small = _mm512_cmp_ps_mask(m, _mm512_set1_ps(1.41421356237309505f), _CMP_LT_OQ);
+  m = _mm512_mask_mul_ps(m, ~small, m, _mm512_set1_ps(0.5f)); /* [sqrt(1/2), 1) */
+  e = _mm512_mask_sub_ps(e, small, e, _mm512_set1_ps(1.0f));
+  m = _mm512_sub_ps(m, _mm512_set1_ps(1.0f));
+  __m512 z = _mm512_mul_ps(m, m);
+  __m512 y = _mm512_set1_ps(7.0376836292E-2f);
+  y = _mm512_fmadd_ps(y, m, _mm512_set1_ps(-1.1514610310E-1f));
+  y = _mm512_fmadd_ps(y, m, _mm512_set1_ps(1.1676998740E-1f));
+  y = _mm512_fmadd_ps(y, m, _mm512_set1_ps(-1.2420140846E-1f));
+  y = _mm512_fmadd_ps(y, m, _mm512_set1_ps(1.4249322787E-1f));
+  y = _mm512_fmadd_ps(y, m, _mm512_set1_ps(-1.6668057665E-1f));
+  y = _mm512_fmadd_ps(y, m, _mm512_set1_ps(2.0000714765E-1f));
+  y = _mm512_fmadd_ps(y, m, _mm512_set1_ps(-2.4999993993E-1f));
+  y = _mm512_fmadd_ps(y, m, _mm512_set1_ps(3.3333331174E-1f));
+  y = _mm512_mul_ps(_mm512_mul_ps(y, m), z);
+  y = _mm512_fmadd_ps(e, _mm512_set1_ps(-2.12194440e-4f), y);
+  y = _mm512_fnmadd_ps(z, _mm512_set1_ps(0.5f), y);
+  m = _mm512_add_ps(m, y);
+  return _mm512_fmadd_ps(e, _mm512_set1_ps(0.693359375f), m);
+}
+
+/* The 16 floats of x as doubles, added to acc0 (lanes 0-7) and acc1 (8-15). */
+AVX512_FN static ALWAYS_INLINE void add16d(__m512 x, __m512d *acc0, __m512d *acc1) {
+  *acc0 = _mm512_add_pd(*acc0, _mm512_cvtps_pd(_mm512_castps512_ps256(x)));
+  *acc1 = _mm512_add_pd(*acc1, _mm512_cvtps_pd(_mm256_castpd_ps(
+                                   _mm512_extractf64x4_pd(_mm512_castps_pd(x), 1))));
+}
+
+/* One column's rows i..i+rows-1 (rows <= 16) of the KL objective x log(x / y) - x + y, given
+ * ratio = x / guard(y), added to acc[0] (lanes 0-7) and acc[1] (8-15); when a ratio is not a
+ * normal float, the rows are redone in double by loss_col_c (W from row i, leading
+ * dimension ld, and h, v from row i) into *tail. */
+AVX512_FN static ALWAYS_INLINE void kl_loss_add16(__m512 ratio, __m512 x, __m512 y,
+                                                  __m512d *acc, double *tail, const float *W,
+                                                  int64_t ld, int64_t rows, int K,
+                                                  const float *h, const float *v) {
+  __mmask16 pos = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_GT_OQ);
+  __mmask16 ok = _mm512_cmp_ps_mask(ratio, _mm512_set1_ps(FLT_MIN), _CMP_GE_OQ) &
+                 _mm512_cmp_ps_mask(ratio, _mm512_set1_ps(FLT_MAX), _CMP_LE_OQ);
+  if ((pos & ~ok) != 0) {
+    *tail += loss_col_c(CLS_KL, 0.0, W, ld, rows, K, h, v);
+    return;
+  }
+  __m512 lg = _mm512_maskz_mov_ps(pos, log16(_mm512_max_ps(ratio, _mm512_set1_ps(FLT_MIN))));
+  /* One rounding of x log(x / y) + (y - x), whose error is that of the float logarithm
+   * already: y - x is exact where the two are close. */
+  add16d(_mm512_fmadd_ps(x, lg, _mm512_sub_ps(y, x)), acc, acc + 1);
+}
+
+/* Rows i..i+15 (mask: the rows that exist) of the H update's sums for columns c < C:
+ * acc[c*K + a] += W[:, a] v_c / (W h_c). */
+AVX512_FN static ALWAYS_INLINE void kl_hstep512(const float *restrict W, int64_t ld, int K,
+                                                int C, int64_t i, __mmask16 mask,
+                                                const float *const *h, const float *const *v,
+                                                __m512 *acc) {
+  __m512 w[16], r[4];
+  UNROLL16 for (int a = 0; a < K; a++) w[a] = _mm512_maskz_loadu_ps(mask, W + a * ld + i);
+  UNROLL8 for (int c = 0; c < C; c++) {
+    __m512 y = _mm512_mul_ps(w[0], _mm512_set1_ps(h[c][0]));
+    UNROLL16 for (int a = 1; a < K; a++) y = _mm512_fmadd_ps(w[a], _mm512_set1_ps(h[c][a]), y);
+    r[c] = _mm512_div_ps(_mm512_maskz_loadu_ps(mask, v[c] + i), guard16(y));
+  }
+  /* Beyond K = 8, W's rows and the sums would not all fit in registers: reload them (L1). */
+  UNROLL8 for (int c = 0; c < C; c++)
+    UNROLL16 for (int a = 0; a < K; a++) {
+      __m512 wa = K <= 8 ? w[a] : _mm512_maskz_loadu_ps(mask, W + a * ld + i);
+      acc[c * K + a] = _mm512_fmadd_ps(wa, r[c], acc[c * K + a]);
+    }
+}
+
+AVX512_FN static ALWAYS_INLINE void kl_htile512(const float *restrict W, int64_t n, int64_t ld,
+                                                int K, int C,
+                                                const float *const *h, const float *const *v,
+                                                float *const *num) {
+  __m512 acc[16];
+  UNROLL16 for (int e = 0; e < C * K; e++) acc[e] = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) kl_hstep512(W, ld, K, C, i, 0xffff, h, v, acc);
+  if (i < n) kl_hstep512(W, ld, K, C, i, (__mmask16)((1u << (n - i)) - 1), h, v, acc);
+  UNROLL8 for (int c = 0; c < C; c++)
+    UNROLL16 for (int a = 0; a < K; a++) num[c][a] = _mm512_reduce_add_ps(acc[c * K + a]);
+}
+
+/* The H update's numerators num[c][a] = sum_i W[i, a] v_c[i] / (W h_c)[i] of a group of
+ * four columns (padding columns are zeros), in tiles of C = 16 / K columns; k in 1..16. */
+AVX512_FN static void kl_hgroup512(const float *W, int64_t n, int64_t ld, int k,
+                                   const float *const *h,
+                                   const float *const *v, float *const *num) {
+#define HG(K)                                                                    \
+  for (int c0 = 0; c0 < 4; c0 += (K) <= 4 ? 4 : (K) <= 8 ? 2 : 1)                \
+    kl_htile512(W, n, ld, K, (K) <= 4 ? 4 : (K) <= 8 ? 2 : 1, h + c0, v + c0, num + c0)
+  CASES_K(HG)
+#undef HG
+}
+
+/* Rows i..i+15 of four columns' contribution to the W update's numerator:
+ * acc[:, a] += sum_c h_c[a] v_c / (W h_c). */
+AVX512_FN static ALWAYS_INLINE void kl_wstep512(const float *restrict W, int64_t n, int64_t ld,
+                                                int K, int LOSS, int64_t i, __mmask16 mask,
+                                                const float *const *h, const float *const *v,
+                                                float *restrict acc, __m512d *lacc,
+                                                double *ltail) {
+  __m512 w[16], r[4];
+  UNROLL16 for (int a = 0; a < K; a++) w[a] = _mm512_maskz_loadu_ps(mask, W + a * ld + i);
+  UNROLL8 for (int c = 0; c < 4; c++) {
+    __m512 y = _mm512_mul_ps(w[0], _mm512_set1_ps(h[c][0]));
+    UNROLL16 for (int a = 1; a < K; a++) y = _mm512_fmadd_ps(w[a], _mm512_set1_ps(h[c][a]), y);
+    __m512 x = _mm512_maskz_loadu_ps(mask, v[c] + i);
+    r[c] = _mm512_div_ps(x, guard16(y));
+    if (LOSS) kl_loss_add16(r[c], x, y, lacc + 2 * (c & 1), ltail, W + i, ld,
+                            n - i < 16 ? n - i : 16, K, h[c], v[c] + i);
+  }
+  UNROLL16 for (int a = 0; a < K; a++) {
+    float *pa = acc + a * ld + i;
+    __m512 s = _mm512_maskz_loadu_ps(mask, pa);
+    UNROLL8 for (int c = 0; c < 4; c++) s = _mm512_fmadd_ps(r[c], _mm512_set1_ps(h[c][a]), s);
+    _mm512_mask_storeu_ps(pa, mask, s);
+  }
+}
+
+AVX512_FN static ALWAYS_INLINE double kl_wsweep512_k(const float *restrict W, int64_t n,
+                                                     int64_t ld, int K, int LOSS,
+                                                     const float *const *hp,
+                                                     const float *const *vp,
+                                                     float *restrict acc) {
+  /* Local copies: the pointers stay in registers, as nothing stored can alias them. */
+  const float *h[4] = {hp[0], hp[1], hp[2], hp[3]}, *v[4] = {vp[0], vp[1], vp[2], vp[3]};
+  __m512d lacc[4] = {_mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd(),
+                     _mm512_setzero_pd()};
+  double ltail = 0.0;
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) kl_wstep512(W, n, ld, K, LOSS, i, 0xffff, h, v, acc, lacc, &ltail);
+  if (i < n)
+    kl_wstep512(W, n, ld, K, LOSS, i, (__mmask16)((1u << (n - i)) - 1), h, v, acc, lacc, &ltail);
+  if (!LOSS) return 0.0;
+  return _mm512_reduce_add_pd(_mm512_add_pd(_mm512_add_pd(lacc[0], lacc[1]),
+                                            _mm512_add_pd(lacc[2], lacc[3]))) + ltail;
+}
+
+/* Four columns' (zero padded) contribution to the KL W update's numerator; k in 1..16.
+ * With want_loss, also their share of the objective at W and these h (the padding adds 0),
+ * from the ratios at hand: what the fit's check after this half-step needs. */
+AVX512_FN static double kl_wgroup512(const float *W, int64_t n, int64_t ld, int k,
+                                     const float *const *h, const float *const *v, float *acc,
+                                     int want_loss) {
+  double s = 0.0;
+#define WG(K) s = want_loss ? kl_wsweep512_k(W, n, ld, K, 1, h, v, acc) \
+                            : kl_wsweep512_k(W, n, ld, K, 0, h, v, acc)
+  CASES_K(WG)
+#undef WG
+  return s;
+}
+
+/* The KL objective sum x log(x / y) - x + y (x = v_c, y = (W h_c)) of g <= 4 columns, as
+ * loss_group8_avx2 computes it; rows whose ratio is not a normal float are redone by
+ * loss_col_c in double. Any column gets the same terms whatever its group. */
+AVX512_FN static ALWAYS_INLINE double kl_loss4_512(const float *restrict W, int64_t n, int K,
+                                                  const float *const *h,
+                                                  const float *const *v, int g) {
+  __m512d acc[4] = {_mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd(),
+                    _mm512_setzero_pd()};
+  double tail = 0.0;
+  for (int64_t i = 0; i < n; i += 16) {
+    __mmask16 mask = i + 16 <= n ? 0xffff : (__mmask16)((1u << (n - i)) - 1);
+    __m512 w[16];
+    UNROLL16 for (int a = 0; a < K; a++) w[a] = _mm512_maskz_loadu_ps(mask, W + a * n + i);
+    UNROLL8 for (int c = 0; c < 4; c++) {
+      if (c >= g) break;
+      __m512 y = _mm512_mul_ps(w[0], _mm512_set1_ps(h[c][0]));
+      UNROLL16 for (int a = 1; a < K; a++) y = _mm512_fmadd_ps(w[a], _mm512_set1_ps(h[c][a]), y);
+      __m512 x = _mm512_maskz_loadu_ps(mask, v[c] + i);
+      kl_loss_add16(_mm512_div_ps(x, guard16(y)), x, y, acc + 2 * (c & 1), &tail, W + i, n,
+                    n - i < 16 ? n - i : 16, K, h[c], v[c] + i);
+    }
+  }
+  return _mm512_reduce_add_pd(_mm512_add_pd(_mm512_add_pd(acc[0], acc[1]),
+                                            _mm512_add_pd(acc[2], acc[3]))) + tail;
+}
+
+/* The KL objective over columns j0..j1-1 of V (n x p) and H, four at a time; k in 1..16. */
+AVX512_FN static double kl_loss_cols512(const float *V, const float *W, const float *H,
+                                        int64_t n, int64_t j0, int64_t j1, int k) {
+  double s = 0.0;
+  for (int64_t j = j0; j < j1; j += 4) {
+    int g = j1 - j < 4 ? (int)(j1 - j) : 4;
+    const float *h[4], *v[4];
+    for (int c = 0; c < 4; c++) {
+      h[c] = H + (j + (c < g ? c : 0)) * k;
+      v[c] = V + (j + (c < g ? c : 0)) * n;
+    }
+#define LG(K) s += kl_loss4_512(W, n, K, h, v, g)
+    CASES_K(LG)
+#undef LG
+  }
+  return s;
+}
+
 #endif /* HAVE_AVX2 */
 
 /* ---------------------------------------------------------------------------------------
@@ -844,6 +1064,7 @@ double tsr_nmf_loss_cols(const float *V, const float *W, const float *H, int64_t
   double s = 0.0;
   int64_t j = j0;
 #ifdef HAVE_AVX2
+  if (simd == 2 && cls == CLS_KL && k <= 16) return kl_loss_cols512(V, W, H, n, j0, j1, k);
   if (simd && cls != CLS_BETA)
     for (; j + 8 <= j1; j += 8) s += loss_group8_avx2(cls, W, n, k, H + j * k, V + j * n);
 #endif
@@ -860,7 +1081,7 @@ double tsr_nmf_loss(const float *V, const float *W, const float *H, int64_t n, i
 /* ---------------------------------------------------------------------------------------
  * Multiplicative updates. */
 
-enum { DO_H = 1, DO_W = 2, SIMUL = 4 };
+enum { DO_H = 1, DO_W = 2, SIMUL = 4, LOSS = 8 /* the objective too (kl512, W then H) */ };
 
 typedef struct mu_state {
   const float *V;
@@ -871,31 +1092,39 @@ typedef struct mu_state {
   float gamma;              /* Fevotte-Idier's exponent; 1 for beta in [1, 2] */
   float l1W, l2W, l1H, l2H; /* scikit-learn's scaled regularisation */
   /* Per partition, each in its own cache lines (fstride floats, dstride doubles):
-   * r, q (n each: the column's ratios), accN, accD (n x k each: the W update's numerator
-   * and, for IS and other betas, denominator), 3k floats (the H update's numerator,
-   * denominator dots, denominators); stat: H H' (Euclidean, k x k) or H's row sums (KL). */
+   * accN, accD (ld x k each, rows n: the W update's numerator and, for IS and other betas,
+   * denominator), r, q (n each: the column's ratios), 5k floats (the H update's numerators
+   * of a group of four columns, or numerator and denominator dots, and the denominators);
+   * stat: H H' (Euclidean, k x k) or H's row sums (KL), then the pass's objective. */
   float *fpart;
   double *stat;
   size_t fstride, dstride, statn;
   int two;
   /* shared */
   double *WtW, *wsum, *hstat;
+  double pass_loss;         /* the objective a pass with LOSS summed */
   float *wden;              /* k */
   int fused;                /* the AVX2 loops: k <= 16 for KL and IS, k <= 8 Euclidean */
+  int kl512;                /* the AVX-512 KL loops, on Wp and accumulators of stride ld */
+  int64_t ld;               /* leading dimension of accN, accD and Wp: n, or for kl512 n
+                             * rounded up to whole 64-byte lines, and to an odd number of
+                             * them, so that row i of every column falls in another L1 set
+                             * (at n = 1025, 4100-byte columns put all 16 in one 8-way set) */
+  float *Wp;                /* kl512: W copied with leading dimension ld, 64-byte aligned */
   const float *zero_v, *zero_h; /* n and k zeros: padding for a partial group */
   tsr_nmf_pool *pool;       /* runs the partitions (fixed by the shape) as tasks */
   int flags;                /* the current pass's */
 } mu_state;
 
-static float *part_r(const mu_state *m, int t) { return m->fpart + (size_t)t * m->fstride; }
-static float *part_q(const mu_state *m, int t) { return part_r(m, t) + m->n; }
-static float *part_accN(const mu_state *m, int t) { return part_q(m, t) + m->n; }
+static float *part_accN(const mu_state *m, int t) { return m->fpart + (size_t)t * m->fstride; }
 static float *part_accD(const mu_state *m, int t) {
-  return m->two ? part_accN(m, t) + (size_t)m->n * m->k : NULL;
+  return m->two ? part_accN(m, t) + (size_t)m->ld * m->k : NULL;
 }
-static float *part_kbuf(const mu_state *m, int t) {
-  return part_accN(m, t) + (size_t)m->n * m->k * (m->two ? 2 : 1);
+static float *part_r(const mu_state *m, int t) {
+  return part_accN(m, t) + (size_t)m->ld * m->k * (m->two ? 2 : 1);
 }
+static float *part_q(const mu_state *m, int t) { return part_r(m, t) + m->n; }
+static float *part_kbuf(const mu_state *m, int t) { return part_q(m, t) + m->n; }
 static double *part_stat(const mu_state *m, int t) { return m->stat + (size_t)t * m->dstride; }
 
 static void mu_prep_h(mu_state *m) {
@@ -996,6 +1225,10 @@ static void mu_w_group(const mu_state *m, int t, const float *const *v, const fl
   double *st = part_stat(m, t);
   for (int c = 0; c < g; c++) mu_add_stat(m, st, h[c]);
 #ifdef HAVE_AVX2
+  if (m->kl512) {
+    st[m->statn] += kl_wgroup512(m->Wp, n, m->ld, k, h, v, accN, (m->flags & LOSS) != 0);
+    return;
+  }
   if (m->fused) {
     wsweep_avx2(m->W, n, k, cls, h, v, accN, accD);
     return;
@@ -1017,14 +1250,14 @@ static void mu_w_group(const mu_state *m, int t, const float *const *v, const fl
  * group's contribution to the W update from the new H columns (DO_W), the columns of V
  * still in cache; with SIMUL the W contribution comes first, from the old H columns. */
 static void mu_pass_part(mu_state *m, int t, int flags) {
-  int64_t n = m->n, nk = n * m->k;
+  int64_t n = m->n, nk = m->ld * m->k;
   int k = m->k;
   int64_t j0 = m->p * t / m->parts, j1 = m->p * (t + 1) / m->parts;
   if (flags & DO_W) {
     float *accD = part_accD(m, t);
     memset(part_accN(m, t), 0, (size_t)nk * sizeof(float));
     if (accD) memset(accD, 0, (size_t)nk * sizeof(float));
-    memset(part_stat(m, t), 0, m->statn * sizeof(double));
+    memset(part_stat(m, t), 0, (m->statn + 1) * sizeof(double));
   }
   for (int64_t j = j0; j < j1; j += 4) {
     int g = j1 - j < 4 ? (int)(j1 - j) : 4;
@@ -1039,6 +1272,13 @@ static void mu_pass_part(mu_state *m, int t, int flags) {
     if (flags & DO_H) {
       int c = 0;
 #ifdef HAVE_AVX2
+      if (m->kl512) {
+        /* The group's four numerators (padding columns included) in one sweep of W. */
+        float *kb = part_kbuf(m, t), *den = kb + 4 * (size_t)k;
+        float *num[4] = {kb, kb + k, kb + 2 * (size_t)k, kb + 3 * (size_t)k};
+        kl_hgroup512(m->Wp, n, m->ld, k, hc, v, num);
+        for (; c < g; c++) mu_update_h(m, h[c], num[c], NULL, den);
+      }
       if (m->fused && m->cls == CLS_EUC && k <= 4) {
         /* Two columns per sweep of W; num and dq of the kbuf serve as the two sums. */
         float *num = part_kbuf(m, t), *num1 = num + k, *den = num1 + k;
@@ -1066,7 +1306,7 @@ static void mu_pass(mu_state *m, int flags) {
   tsr_nmf_pool_run(m->pool, parts, mu_pass_task, m);
   if (!(flags & DO_W)) return;
   /* Partition sums in partition order, into partition 0's buffers. */
-  size_t nk = (size_t)m->n * m->k;
+  size_t nk = (size_t)m->ld * m->k;
   float *accN = part_accN(m, 0), *accD = part_accD(m, 0);
   for (int t = 1; t < parts; t++) {
     const float *a = part_accN(m, t);
@@ -1076,11 +1316,25 @@ static void mu_pass(mu_state *m, int flags) {
       for (size_t i = 0; i < nk; i++) accD[i] += d[i];
     }
   }
-  for (size_t s = 0; s < m->statn; s++) {
+  for (size_t s = 0; s <= m->statn; s++) {
     double sum = 0.0;
     for (int t = 0; t < parts; t++) sum += part_stat(m, t)[s];
-    m->hstat[s] = sum;
+    if (s < m->statn) m->hstat[s] = sum;
+    else m->pass_loss = sum;
   }
+  /* Leading dimension n for mu_apply_w; column a moves down, over columns already moved. */
+  if (m->ld != m->n)
+    for (int a = 1; a < m->k; a++) {
+      memmove(accN + a * m->n, accN + a * m->ld, (size_t)m->n * sizeof(float));
+      if (accD) memmove(accD + a * m->n, accD + a * m->ld, (size_t)m->n * sizeof(float));
+    }
+}
+
+/* kl512's copy of W with leading dimension ld, after every change of W. */
+static void mu_sync_wp(mu_state *m) {
+  if (m->Wp == NULL) return;
+  for (int a = 0; a < m->k; a++)
+    memcpy(m->Wp + a * m->ld, m->W + a * m->n, (size_t)m->n * sizeof(float));
 }
 
 /* W <- W * (numerator / denominator)^gamma from the accumulated pass. */
@@ -1095,6 +1349,7 @@ static void mu_apply_w(mu_state *m) {
     for (int a = 0; a < k; a++) hs[a] = m->cls == CLS_KL ? (float)m->hstat[a] : 0.0f;
     apply_w_avx2(W, n, k, m->cls, accN, accD, hh, hs, m->l1W, m->l2W, m->gamma == 0.5f,
                  m->flushW);
+    mu_sync_wp(m);
     return;
   }
 #endif
@@ -1121,6 +1376,7 @@ static void mu_apply_w(mu_state *m) {
       W[i + a * n] = (m->flushW && x < (float)FLUSH) ? 0.0f : x;
     }
   }
+  mu_sync_wp(m);
 }
 
 /* scikit-learn's convergence measure: sqrt(2 * its divergence), its Euclidean divergence
@@ -1170,12 +1426,14 @@ typedef struct tracker {
   tsr_nmf_pool *pool; /* NULL: OpenMP partitions */
   double loss, e_init, prev;
   int checked; /* loss is that of the current factors */
+  int given;   /* the next check's objective is in loss already (summed by a pass) */
 } tracker;
 
 static int track_start(tracker *tr, const tsr_nmf_params *prm, const float *V, const float *W,
                        const float *H, int64_t n, int64_t p, int k, int parts,
                        tsr_nmf_pool *pool) {
   tr->prm = prm;
+  tr->given = 0;
   tr->pool = pool;
   tr->V = V, tr->W = W, tr->H = H;
   tr->n = n, tr->p = p, tr->k = k, tr->parts = parts;
@@ -1190,8 +1448,10 @@ static int track_start(tracker *tr, const tsr_nmf_params *prm, const float *V, c
 static int track_iteration(tracker *tr, int it) {
   tr->checked = 0;
   if (it % tr->prm->every != 0) return 0;
-  tr->loss = loss_pool(tr->pool, tr->V, tr->W, tr->H, tr->n, tr->p, tr->k, tr->prm->beta,
+  if (!tr->given)
+    tr->loss = loss_pool(tr->pool, tr->V, tr->W, tr->H, tr->n, tr->p, tr->k, tr->prm->beta,
                          tr->parts);
+  tr->given = 0;
   tr->checked = 1;
   if (report(tr->prm, it, tr->loss)) return 1;
   if (tr->prm->tol > 0.0) {
@@ -1247,21 +1507,31 @@ static int mu_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *
   m.l2H = (float)((double)n * prm->alpha_H * (1.0 - prm->l1_ratio));
   int two = m.two = m.cls == CLS_IS || m.cls == CLS_BETA; /* denominators need a ratio */
   m.statn = m.cls == CLS_EUC ? (size_t)k * k : (size_t)k;
+  m.fused = m.simd && (m.cls == CLS_EUC ? k <= 8 : m.cls != CLS_BETA && k <= 16);
+  m.kl512 = m.fused && m.simd == 2 && m.cls == CLS_KL;
+  m.ld = n;
+  if (m.kl512) {
+    int64_t lines = (n + 15) / 16;
+    while (lines % 8 == 0) lines++; /* gcd(lines, 64 sets) <= 4: 16 columns, 16 sets */
+    m.ld = lines * 16;
+  }
 
-  /* Scratch: per partition 2n + (1 or 2) n k + 3k floats and statn doubles, each rounded
+  /* Scratch: per partition 2n + (1 or 2) ld k + 5k floats and statn doubles, each rounded
    * up to whole 128-byte lines so partitions never share one; shared k*k + k + statn
-   * doubles and k floats. Well under one n x p buffer. */
+   * doubles, k + n + k floats and for kl512 the ld x k copy of W. Well under one n x p
+   * buffer. */
   size_t nk, per, nf, nd, fbytes, dbytes;
-  if (tsr_mul_size((size_t)n, (size_t)k, &nk) != 0 || tsr_mul_size(nk, two ? 2 : 1, &per) != 0 ||
-      (per += 2 * (size_t)n + 3 * (size_t)k + 31) < 2 * (size_t)n ||
+  if (tsr_mul_size((size_t)m.ld, (size_t)k, &nk) != 0 ||
+      tsr_mul_size(nk, two ? 2 : 1, &per) != 0 ||
+      (per += 2 * (size_t)n + 5 * (size_t)k + 31) < 2 * (size_t)n ||
       (per &= ~(size_t)31, tsr_mul_size(per, (size_t)parts, &nf)) != 0 ||
-      (nf += 2 * (size_t)k + (size_t)n + 32) < (size_t)n ||
-      tsr_mul_size(nf, sizeof(float), &fbytes) != 0) {
+      (nf += 2 * (size_t)k + (size_t)n + 64) < (size_t)n ||
+      (m.kl512 && (nf += nk) < nk) || tsr_mul_size(nf, sizeof(float), &fbytes) != 0) {
     tsr_seterror(err, "the scratch space for n = %lld, k = %d overflows", (long long)n, k);
     return TSR_ELIMIT;
   }
   m.fstride = per;
-  m.dstride = (m.statn + 15) & ~(size_t)15;
+  m.dstride = (m.statn + 1 + 15) & ~(size_t)15;
   nd = m.dstride * (size_t)parts + (size_t)k * k + (size_t)k + m.statn;
   dbytes = nd * sizeof(double);
   float *fs = tsr_alloc(fbytes);
@@ -1277,7 +1547,10 @@ static int mu_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *
   memset(zeros, 0, ((size_t)n + (size_t)k) * sizeof *zeros);
   m.zero_v = zeros;
   m.zero_h = zeros + n;
-  m.fused = m.simd && (m.cls == CLS_EUC ? k <= 8 : m.cls != CLS_BETA && k <= 16);
+  if (m.kl512) {
+    m.Wp = zeros + ((size_t)n + (size_t)k + 15) / 16 * 16; /* 64-byte aligned */
+    mu_sync_wp(&m);
+  }
   m.stat = ds;
   m.WtW = m.stat + m.dstride * (size_t)parts;
   m.wsum = m.WtW + (size_t)k * k;
@@ -1310,7 +1583,14 @@ static int mu_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *
         mu_apply_w(&m);
         mu_prep_h(&m);
         pending = it < max_iter;
-        mu_pass(&m, DO_H | (pending ? DO_W : 0));
+        /* On a check, the pass sums the objective at (W_t, H_t) too: the W half-step's
+         * ratios are those the objective needs. */
+        int fold = pending && m.kl512 && it % prm->every == 0;
+        mu_pass(&m, DO_H | (pending ? DO_W : 0) | (fold ? LOSS : 0));
+        if (fold) {
+          tr.loss = m.pass_loss;
+          tr.given = 1;
+        }
       } else {
         /* H then W; with one factor fixed both orders are the same. */
         if (updH || updW) mu_pass(&m, (updH ? DO_H : 0) | (updW ? DO_W : 0));
