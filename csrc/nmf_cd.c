@@ -25,6 +25,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #include <immintrin.h>
@@ -743,11 +744,20 @@ static void cd_pass_run_worker(cd_pass *ps, int w) {
 
 /* Workers 1..nthreads-1 wait for a new generation, run their share of the pass, and report
  * back; the calling thread is worker 0. */
+/* Between two passes of an iteration the caller has only a little serial work, far less
+ * than a futex wake-up costs on a virtual machine (tens of microseconds, measured as the
+ * whole gain of a second thread on a 10 s fit): so a waiting thread first spins on the
+ * shared counters for up to CD_SPIN_NS, and only then sleeps on the condition variable. */
+enum { CD_SPIN_NS = 200000 };
+
 typedef struct cd_pool {
   pthread_mutex_t mu;
   pthread_cond_t go, done;
-  unsigned long gen;
-  int pending, quit, nthreads;
+  atomic_ulong gen;                  /* bumped (under mu) to start a generation */
+  atomic_int pending;                /* helpers still running this generation */
+  atomic_int quit;
+  int sleepers, caller_sleeps;       /* under mu: who waits on go, and on done */
+  int nthreads;
   void (*fn)(void *ctx, int worker); /* this generation's work, run by every worker */
   void *ctx;
   pthread_t tid[CD_MAX_THREADS];
@@ -758,23 +768,59 @@ typedef struct cd_thread_arg {
   int id;
 } cd_thread_arg;
 
+static int64_t cd_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static inline void cd_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+/* 1 once done(pl, arg) holds, after spinning for at most CD_SPIN_NS; 0 if it still does not. */
+static int cd_spin_until(cd_pool *pl, int (*done)(cd_pool *, unsigned long), unsigned long arg) {
+  int64_t start = cd_now_ns();
+  for (unsigned spins = 1;; spins++) {
+    if (done(pl, arg)) return 1;
+    cd_relax();
+    if (spins % 256 == 0 && cd_now_ns() - start > CD_SPIN_NS) return done(pl, arg);
+  }
+}
+
+static int cd_new_gen(cd_pool *pl, unsigned long seen) {
+  return atomic_load_explicit(&pl->gen, memory_order_acquire) != seen ||
+         atomic_load_explicit(&pl->quit, memory_order_relaxed);
+}
+
+static int cd_all_done(cd_pool *pl, unsigned long unused) {
+  (void)unused;
+  return atomic_load_explicit(&pl->pending, memory_order_acquire) == 0;
+}
+
 static void *cd_thread_main(void *arg) {
   cd_thread_arg *ta = arg;
   cd_pool *pl = ta->pool;
   unsigned long seen = 0;
-  pthread_mutex_lock(&pl->mu);
   for (;;) {
-    while (pl->gen == seen && !pl->quit) pthread_cond_wait(&pl->go, &pl->mu);
-    if (pl->quit) break;
-    seen = pl->gen;
-    void (*fn)(void *, int) = pl->fn;
-    void *ctx = pl->ctx;
-    pthread_mutex_unlock(&pl->mu);
-    fn(ctx, ta->id);
-    pthread_mutex_lock(&pl->mu);
-    if (--pl->pending == 0) pthread_cond_signal(&pl->done);
+    if (!cd_spin_until(pl, cd_new_gen, seen)) {
+      pthread_mutex_lock(&pl->mu);
+      pl->sleepers++;
+      while (!cd_new_gen(pl, seen)) pthread_cond_wait(&pl->go, &pl->mu);
+      pl->sleepers--;
+      pthread_mutex_unlock(&pl->mu);
+    }
+    if (atomic_load(&pl->quit)) break;
+    seen = atomic_load_explicit(&pl->gen, memory_order_acquire); /* fn, ctx published before */
+    pl->fn(pl->ctx, ta->id);
+    if (atomic_fetch_sub_explicit(&pl->pending, 1, memory_order_acq_rel) == 1) {
+      pthread_mutex_lock(&pl->mu);
+      if (pl->caller_sleeps) pthread_cond_signal(&pl->done);
+      pthread_mutex_unlock(&pl->mu);
+    }
   }
-  pthread_mutex_unlock(&pl->mu);
   return NULL;
 }
 
@@ -782,9 +828,11 @@ static void *cd_thread_main(void *arg) {
  * (1 when threads cannot be had: the pass then runs on the caller alone). */
 static int cd_pool_start(cd_pool *pl, cd_thread_arg *args, int want) {
   pl->nthreads = 1;
-  pl->gen = 0;
-  pl->pending = 0;
-  pl->quit = 0;
+  atomic_init(&pl->gen, 0);
+  atomic_init(&pl->pending, 0);
+  atomic_init(&pl->quit, 0);
+  pl->sleepers = 0;
+  pl->caller_sleeps = 0;
   pl->fn = NULL;
   pl->ctx = NULL;
   if (want <= 1) return 1;
@@ -815,7 +863,7 @@ static int cd_pool_start(cd_pool *pl, cd_thread_arg *args, int want) {
 static void cd_pool_stop(cd_pool *pl, int started) {
   if (!started) return;
   pthread_mutex_lock(&pl->mu);
-  pl->quit = 1;
+  atomic_store(&pl->quit, 1);
   pthread_cond_broadcast(&pl->go);
   pthread_mutex_unlock(&pl->mu);
   for (int w = 1; w < pl->nthreads; w++) pthread_join(pl->tid[w], NULL);
@@ -827,18 +875,21 @@ static void cd_pool_stop(cd_pool *pl, int started) {
 /* Runs fn(ctx, w) on every worker w (the caller being worker 0) and waits for them all. */
 static void cd_pool_exec(cd_pool *pl, void (*fn)(void *, int), void *ctx) {
   if (pl->nthreads > 1) {
-    pthread_mutex_lock(&pl->mu);
     pl->fn = fn;
     pl->ctx = ctx;
-    pl->pending = pl->nthreads - 1;
-    pl->gen++;
-    pthread_cond_broadcast(&pl->go);
+    atomic_store_explicit(&pl->pending, pl->nthreads - 1, memory_order_relaxed);
+    /* Under mu, so that a helper about to sleep sees the new generation or is woken. */
+    pthread_mutex_lock(&pl->mu);
+    atomic_fetch_add_explicit(&pl->gen, 1, memory_order_release);
+    if (pl->sleepers > 0) pthread_cond_broadcast(&pl->go);
     pthread_mutex_unlock(&pl->mu);
   }
   fn(ctx, 0);
-  if (pl->nthreads > 1) {
+  if (pl->nthreads > 1 && !cd_spin_until(pl, cd_all_done, 0)) {
     pthread_mutex_lock(&pl->mu);
-    while (pl->pending > 0) pthread_cond_wait(&pl->done, &pl->mu);
+    pl->caller_sleeps = 1;
+    while (!cd_all_done(pl, 0)) pthread_cond_wait(&pl->done, &pl->mu);
+    pl->caller_sleeps = 0;
     pthread_mutex_unlock(&pl->mu);
   }
 }
