@@ -836,16 +836,20 @@ AVX512_FN static ALWAYS_INLINE void kl_loss_add16(__m512 ratio, __m512 x, __m512
 
 /* Rows i..i+15 (mask: the rows that exist) of the H update's sums for columns c < C:
  * acc[c*K + a] += W[:, a] v_c / (W h_c). */
-AVX512_FN static ALWAYS_INLINE void kl_hstep512(const float *restrict W, int64_t ld, int K,
-                                                int C, int64_t i, __mmask16 mask,
-                                                const float *const *h, const float *const *v,
-                                                __m512 *acc) {
+AVX512_FN static ALWAYS_INLINE void kl_hstep512(const float *restrict W, int64_t n, int64_t ld,
+                                                int K, int C, int LOSS, int64_t i,
+                                                __mmask16 mask, const float *const *h,
+                                                const float *const *v, __m512 *acc,
+                                                __m512d *lacc, double *ltail) {
   __m512 w[16], r[4];
   UNROLL16 for (int a = 0; a < K; a++) w[a] = _mm512_maskz_loadu_ps(mask, W + a * ld + i);
   UNROLL8 for (int c = 0; c < C; c++) {
     __m512 y = _mm512_mul_ps(w[0], _mm512_set1_ps(h[c][0]));
     UNROLL16 for (int a = 1; a < K; a++) y = _mm512_fmadd_ps(w[a], _mm512_set1_ps(h[c][a]), y);
-    r[c] = _mm512_div_ps(_mm512_maskz_loadu_ps(mask, v[c] + i), guard16(y));
+    __m512 x = _mm512_maskz_loadu_ps(mask, v[c] + i);
+    r[c] = _mm512_div_ps(x, guard16(y));
+    if (LOSS) kl_loss_add16(r[c], x, y, lacc + 2 * (c & 1), ltail, W + i, ld,
+                            n - i < 16 ? n - i : 16, K, h[c], v[c] + i);
   }
   /* Beyond K = 8, W's rows and the sums would not all fit in registers: reload them (L1). */
   UNROLL8 for (int c = 0; c < C; c++)
@@ -855,29 +859,46 @@ AVX512_FN static ALWAYS_INLINE void kl_hstep512(const float *restrict W, int64_t
     }
 }
 
-AVX512_FN static ALWAYS_INLINE void kl_htile512(const float *restrict W, int64_t n, int64_t ld,
-                                                int K, int C,
-                                                const float *const *h, const float *const *v,
-                                                float *const *num) {
+AVX512_FN static ALWAYS_INLINE double kl_htile512(const float *restrict W, int64_t n,
+                                                  int64_t ld, int K, int C, int LOSS,
+                                                  const float *const *h,
+                                                  const float *const *v, float *const *num) {
   __m512 acc[16];
+  __m512d lacc[4] = {_mm512_setzero_pd(), _mm512_setzero_pd(), _mm512_setzero_pd(),
+                     _mm512_setzero_pd()};
+  double ltail = 0.0;
   UNROLL16 for (int e = 0; e < C * K; e++) acc[e] = _mm512_setzero_ps();
   int64_t i = 0;
-  for (; i + 16 <= n; i += 16) kl_hstep512(W, ld, K, C, i, 0xffff, h, v, acc);
-  if (i < n) kl_hstep512(W, ld, K, C, i, (__mmask16)((1u << (n - i)) - 1), h, v, acc);
+  for (; i + 16 <= n; i += 16)
+    kl_hstep512(W, n, ld, K, C, LOSS, i, 0xffff, h, v, acc, lacc, &ltail);
+  if (i < n)
+    kl_hstep512(W, n, ld, K, C, LOSS, i, (__mmask16)((1u << (n - i)) - 1), h, v, acc, lacc,
+                &ltail);
   UNROLL8 for (int c = 0; c < C; c++)
     UNROLL16 for (int a = 0; a < K; a++) num[c][a] = _mm512_reduce_add_ps(acc[c * K + a]);
+  if (!LOSS) return 0.0;
+  return _mm512_reduce_add_pd(_mm512_add_pd(_mm512_add_pd(lacc[0], lacc[1]),
+                                            _mm512_add_pd(lacc[2], lacc[3]))) + ltail;
 }
 
 /* The H update's numerators num[c][a] = sum_i W[i, a] v_c[i] / (W h_c)[i] of a group of
- * four columns (padding columns are zeros), in tiles of C = 16 / K columns; k in 1..16. */
-AVX512_FN static void kl_hgroup512(const float *W, int64_t n, int64_t ld, int k,
-                                   const float *const *h,
-                                   const float *const *v, float *const *num) {
-#define HG(K)                                                                    \
+ * four columns (padding columns are zeros), in tiles of C = 16 / K columns; k in 1..16.
+ * With want_loss, also their share of the objective at W and these (old) h, from the
+ * ratios at hand: what the check of the iteration before needs. */
+AVX512_FN static double kl_hgroup512(const float *W, int64_t n, int64_t ld, int k,
+                                     const float *const *h, const float *const *v,
+                                     float *const *num, int want_loss) {
+  double s = 0.0;
+#define HT(K, L)                                                                  \
   for (int c0 = 0; c0 < 4; c0 += (K) <= 4 ? 4 : (K) <= 8 ? 2 : 1)                \
-    kl_htile512(W, n, ld, K, (K) <= 4 ? 4 : (K) <= 8 ? 2 : 1, h + c0, v + c0, num + c0)
+    s += kl_htile512(W, n, ld, K, (K) <= 4 ? 4 : (K) <= 8 ? 2 : 1, L, h + c0, v + c0, num + c0)
+#define HG(K)              \
+  if (want_loss) HT(K, 1); \
+  else HT(K, 0)
   CASES_K(HG)
 #undef HG
+#undef HT
+  return s;
 }
 
 /* Rows i..i+15 of four columns' contribution to the W update's numerator:
@@ -1081,7 +1102,9 @@ double tsr_nmf_loss(const float *V, const float *W, const float *H, int64_t n, i
 /* ---------------------------------------------------------------------------------------
  * Multiplicative updates. */
 
-enum { DO_H = 1, DO_W = 2, SIMUL = 4, LOSS = 8 /* the objective too (kl512, W then H) */ };
+/* A pass's work; with kl512, LOSS_H sums the objective at the factors the pass starts from
+ * in the H half-step, LOSS_W at the W and h the W half-step sees. */
+enum { DO_H = 1, DO_W = 2, SIMUL = 4, LOSS_H = 8, LOSS_W = 16 };
 
 typedef struct mu_state {
   const float *V;
@@ -1102,7 +1125,7 @@ typedef struct mu_state {
   int two;
   /* shared */
   double *WtW, *wsum, *hstat;
-  double pass_loss;         /* the objective a pass with LOSS summed */
+  double pass_loss;         /* the objective a pass with LOSS_H or LOSS_W summed */
   float *wden;              /* k */
   int fused;                /* the AVX2 loops: k <= 16 for KL and IS, k <= 8 Euclidean */
   int kl512;                /* the AVX-512 KL loops, on Wp and accumulators of stride ld */
@@ -1226,7 +1249,7 @@ static void mu_w_group(const mu_state *m, int t, const float *const *v, const fl
   for (int c = 0; c < g; c++) mu_add_stat(m, st, h[c]);
 #ifdef HAVE_AVX2
   if (m->kl512) {
-    st[m->statn] += kl_wgroup512(m->Wp, n, m->ld, k, h, v, accN, (m->flags & LOSS) != 0);
+    st[m->statn] += kl_wgroup512(m->Wp, n, m->ld, k, h, v, accN, (m->flags & LOSS_W) != 0);
     return;
   }
   if (m->fused) {
@@ -1257,8 +1280,8 @@ static void mu_pass_part(mu_state *m, int t, int flags) {
     float *accD = part_accD(m, t);
     memset(part_accN(m, t), 0, (size_t)nk * sizeof(float));
     if (accD) memset(accD, 0, (size_t)nk * sizeof(float));
-    memset(part_stat(m, t), 0, (m->statn + 1) * sizeof(double));
   }
+  memset(part_stat(m, t), 0, (m->statn + 1) * sizeof(double));
   for (int64_t j = j0; j < j1; j += 4) {
     int g = j1 - j < 4 ? (int)(j1 - j) : 4;
     const float *v[4], *hc[4];
@@ -1276,7 +1299,8 @@ static void mu_pass_part(mu_state *m, int t, int flags) {
         /* The group's four numerators (padding columns included) in one sweep of W. */
         float *kb = part_kbuf(m, t), *den = kb + 4 * (size_t)k;
         float *num[4] = {kb, kb + k, kb + 2 * (size_t)k, kb + 3 * (size_t)k};
-        kl_hgroup512(m->Wp, n, m->ld, k, hc, v, num);
+        part_stat(m, t)[m->statn] +=
+            kl_hgroup512(m->Wp, n, m->ld, k, hc, v, num, (flags & LOSS_H) != 0);
         for (; c < g; c++) mu_update_h(m, h[c], num[c], NULL, den);
       }
       if (m->fused && m->cls == CLS_EUC && k <= 4) {
@@ -1304,6 +1328,11 @@ static void mu_pass(mu_state *m, int flags) {
   int parts = m->parts;
   m->flags = flags;
   tsr_nmf_pool_run(m->pool, parts, mu_pass_task, m);
+  if (flags & (LOSS_H | LOSS_W)) {
+    double sum = 0.0;
+    for (int t = 0; t < parts; t++) sum += part_stat(m, t)[m->statn];
+    m->pass_loss = sum;
+  }
   if (!(flags & DO_W)) return;
   /* Partition sums in partition order, into partition 0's buffers. */
   size_t nk = (size_t)m->ld * m->k;
@@ -1316,11 +1345,10 @@ static void mu_pass(mu_state *m, int flags) {
       for (size_t i = 0; i < nk; i++) accD[i] += d[i];
     }
   }
-  for (size_t s = 0; s <= m->statn; s++) {
+  for (size_t s = 0; s < m->statn; s++) {
     double sum = 0.0;
     for (int t = 0; t < parts; t++) sum += part_stat(m, t)[s];
-    if (s < m->statn) m->hstat[s] = sum;
-    else m->pass_loss = sum;
+    m->hstat[s] = sum;
   }
   /* Leading dimension n for mu_apply_w; column a moves down, over columns already moved. */
   if (m->ld != m->n)
@@ -1564,18 +1592,23 @@ static int mu_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *
 
   int updW = prm->update_W != 0, updH = prm->update_H != 0;
   int order = prm->order, max_iter = prm->max_iter;
-  int it = 0, pending = 0;
+  int both_wh = order == TSR_NMF_ORDER_WH && updW && updH;
+  /* kl512 sums a check's objective in a pass that reads V anyway: in order WH, the same
+   * iteration's W half-step (LOSS_W); in the others, the next iteration's first sweep,
+   * which starts from the checked factors (LOSS_H, or LOSS_W when H is fixed), with H kept
+   * aside so that the fit can still stop at the checked iteration. */
+  size_t hbytes = (size_t)k * (size_t)p * sizeof(float);
+  float *Hkeep = m.kl512 && !both_wh && updH ? tsr_alloc(hbytes) : NULL;
+  int can_defer = m.kl512 && !both_wh && (updH || updW) && (Hkeep != NULL || !updH);
+  int it = 0, pending = 0, deferred = 0;
   tracker tr;
   if (track_start(&tr, prm, V, W, H, n, p, k, parts, m.pool)) {
     res->stopped = 1;
   } else {
     if (updH) mu_prep_h(&m);
     for (it = 1; it <= max_iter; it++) {
-      if (order == TSR_NMF_ORDER_SIMULTANEOUS) {
-        if (updH || updW) mu_pass(&m, SIMUL | (updH ? DO_H : 0) | (updW ? DO_W : 0));
-        if (updW) mu_apply_w(&m);
-        if (updW && updH) mu_prep_h(&m);
-      } else if (order == TSR_NMF_ORDER_WH && updW && updH) {
+      int stop = 0;
+      if (both_wh) {
         /* W then H. The pass that updates H for iteration t also gathers the W update of
          * iteration t+1 (it needs W_t and H_t, both at hand), which is applied at the
          * start of t+1, or dropped when the fit stops at t. */
@@ -1583,23 +1616,46 @@ static int mu_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *
         mu_apply_w(&m);
         mu_prep_h(&m);
         pending = it < max_iter;
-        /* On a check, the pass sums the objective at (W_t, H_t) too: the W half-step's
-         * ratios are those the objective needs. */
         int fold = pending && m.kl512 && it % prm->every == 0;
-        mu_pass(&m, DO_H | (pending ? DO_W : 0) | (fold ? LOSS : 0));
+        mu_pass(&m, DO_H | (pending ? DO_W : 0) | (fold ? LOSS_W : 0));
         if (fold) {
           tr.loss = m.pass_loss;
           tr.given = 1;
         }
-      } else {
-        /* H then W; with one factor fixed both orders are the same. */
-        if (updH || updW) mu_pass(&m, (updH ? DO_H : 0) | (updW ? DO_W : 0));
+      } else if (updH || updW) {
+        /* H then W (with one factor fixed both orders are the same), or both from the
+         * previous iterate. */
+        int flags = (order == TSR_NMF_ORDER_SIMULTANEOUS ? SIMUL : 0) | (updH ? DO_H : 0) |
+                    (updW ? DO_W : 0);
+        if (deferred) {
+          flags |= updH ? LOSS_H : LOSS_W;
+          if (updH) memcpy(Hkeep, H, hbytes);
+        }
+        mu_pass(&m, flags);
+        if (deferred) {
+          deferred = 0;
+          tr.loss = m.pass_loss;
+          tr.given = 1;
+          stop = track_iteration(&tr, it - 1);
+          if (stop) {
+            /* Back to the checked iteration: its H; W is still its own. */
+            if (updH) memcpy(H, Hkeep, hbytes);
+            it--;
+            res->stopped = stop == 1;
+            res->converged = stop == 2;
+            break;
+          }
+        }
         if (updW) {
           mu_apply_w(&m);
           if (updH) mu_prep_h(&m);
         }
       }
-      int stop = track_iteration(&tr, it);
+      if (can_defer && it < max_iter && it % prm->every == 0) {
+        deferred = 1;
+        continue;
+      }
+      stop = track_iteration(&tr, it);
       if (stop) {
         res->stopped = stop == 1;
         res->converged = stop == 2;
@@ -1610,6 +1666,7 @@ static int mu_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *
   }
   res->iterations = it;
   res->loss = track_final(&tr);
+  tsr_free(Hkeep);
   tsr_nmf_pool_close(m.pool);
   tsr_free(ds);
   tsr_free(fs);

@@ -332,25 +332,41 @@ describe("tessera.nmf", function()
       assert.is_true(max_rel(m.H:totable(), transpose(W2t)) < 2e-5)
     end)
 
-    it("reports in order 'WH' each check's objective of the factors at that iteration", function()
-      -- The W half-step's ratios give the objective of the checks for free; each must equal
-      -- nmf.loss of the factors a fit stopped at that iteration returns.
+    it("reports at each check the objective of that iteration's factors, and stops there", function()
+      -- The KL checks are summed by passes that form V / WH anyway (in order WH the same
+      -- iteration's, otherwise the next one's, which then must undo itself on a stop): each
+      -- must equal nmf.loss of the factors a fit stopped at that iteration returns, and
+      -- on_iter returning false must leave exactly those factors.
       local V = amen()
       local n, p = V:shape()
       local W0, H0 = random_matrix(n, 4, 31, 0.1), random_matrix(4, p, 32, 0.1)
-      local opts = { k = 4, loss = "kl", order = "WH", tol = 0, every = 1, progress = false }
-      local function fit(iterations)
-        local o = { W = W0:copy(), H = H0:copy(), max_iter = iterations }
-        for key, value in pairs(opts) do o[key] = value end
-        return tessera.nmf(V, o)
-      end
-      local long = fit(4)
-      assert.equal(5, #long.history)
-      for t = 1, 3 do
-        local short = fit(t)
-        local direct = nmf.loss(V, short.W, short.H, "kl")
-        assert.equal(t, long.history[t + 1].iteration)
-        assert.near(direct, long.history[t + 1].loss, 1e-9 * direct)
+      for _, case in ipairs({ { order = "WH" }, { order = "HW" }, { order = "simultaneous" },
+                              { order = "HW", update_H = false }, { order = "HW", update_W = false } }) do
+        local function fit(iterations, on_iter)
+          local o = { k = 4, loss = "kl", tol = 0, every = 1, progress = false, W = W0:copy(),
+                      H = H0:copy(), max_iter = iterations, on_iter = on_iter }
+          for key, value in pairs(case) do o[key] = value end
+          return tessera.nmf(V, o)
+        end
+        local label = case.order .. (case.update_H == false and " H fixed" or "")
+                      .. (case.update_W == false and " W fixed" or "")
+        local long = fit(4)
+        assert.equal(5, #long.history)
+        for t = 1, 3 do
+          local short = fit(t)
+          local direct = nmf.loss(V, short.W, short.H, "kl")
+          assert.equal(t, long.history[t + 1].iteration)
+          assert.is_true(math.abs(direct - long.history[t + 1].loss) <= 1e-9 * direct,
+                         ("%s, iteration %d: %.12g vs %.12g"):format(label, t, direct,
+                                                                     long.history[t + 1].loss))
+        end
+        local stopped = fit(10, function(it) return it < 2 end)
+        local two = fit(2)
+        assert.equal(2, stopped.iterations, label)
+        assert.is_true(stopped.stopped, label)
+        assert.same(two.W:totable(), stopped.W:totable(), label)
+        assert.same(two.H:totable(), stopped.H:totable(), label)
+        assert.equal(two.loss, stopped.loss, label)
       end
     end)
 
