@@ -501,6 +501,89 @@ CD_AVX512 static void vht_acc_avx512(float *P, int64_t n, int k, const float *Vj
       P[i + (int64_t)u * n] = s;
     }
 }
+/* The k^2-sized work of each iteration (W·(H·Hᵀ) for the MU update of W, (Wᵀ·W)·H for that
+ * of H, and Wᵀ·W itself) is (n + p)·k² multiply-adds: as much as the products with V at
+ * k = 16 when n, p ~ 1000, so it too runs in 16 lanes where the CPU has them (k <= 16). */
+#define CD_AVX512VL __attribute__((target("avx512f,avx512vl,fma")))
+
+/* cd_mu_w for k <= 16, 16 rows at a time: W's rows (the old values) stay in registers
+ * while each component's new row is stored. */
+CD_AVX512VL static void cd_mu_w_avx512(float *W, int64_t n, int k, const float *VHt,
+                                       const float *hh, float l1, float l2) {
+  const __m512 eps = _mm512_set1_ps(FLT_EPSILON), l1v = _mm512_set1_ps(l1);
+  const __m512 l2v = _mm512_set1_ps(l2);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = i + 16 <= n ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+    __m512 w[16];
+    for (int b = 0; b < k; b++) w[b] = _mm512_maskz_loadu_ps(m, W + (int64_t)b * n + i);
+    for (int a = 0; a < k; a++) {
+      __m512 d = _mm512_mul_ps(w[0], _mm512_set1_ps(hh[a]));
+      for (int b = 1; b < k; b++) d = _mm512_fmadd_ps(w[b], _mm512_set1_ps(hh[b * k + a]), d);
+      if (l1 > 0.0f) d = _mm512_add_ps(d, l1v);
+      if (l2 > 0.0f) d = _mm512_fmadd_ps(l2v, w[a], d);
+      d = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(d, _mm512_setzero_ps(), _CMP_EQ_OQ), d, eps);
+      __m512 num = _mm512_maskz_loadu_ps(m, VHt + (int64_t)a * n + i);
+      _mm512_mask_storeu_ps(W + (int64_t)a * n + i, m, _mm512_mul_ps(w[a], _mm512_div_ps(num, d)));
+    }
+  }
+}
+
+/* cd_mu_block for nb <= 8 and k <= 16: the block's columns are the 8 lanes of doubles, the
+ * old H in registers while the new one is stored. */
+CD_AVX512VL static void cd_mu_block_avx512(float *Ht, int nb, int k, const float *Gt,
+                                           const double *WtW, float l1, float l2) {
+  const __mmask8 m = (__mmask8)((1u << nb) - 1);
+  const __m256 eps = _mm256_set1_ps(FLT_EPSILON), l1v = _mm256_set1_ps(l1);
+  const __m256 l2v = _mm256_set1_ps(l2);
+  __m512d hb[16];
+  __m256 old[16];
+  for (int b = 0; b < k; b++) {
+    old[b] = _mm256_maskz_loadu_ps(m, Ht + (int64_t)b * nb);
+    hb[b] = _mm512_cvtps_pd(old[b]);
+  }
+  for (int t = 0; t < k; t++) {
+    __m512d s = _mm512_mul_pd(hb[0], _mm512_set1_pd(WtW[t * k]));
+    for (int b = 1; b < k; b++) s = _mm512_fmadd_pd(hb[b], _mm512_set1_pd(WtW[t * k + b]), s);
+    __m256 d = _mm512_cvtpd_ps(s);
+    if (l1 > 0.0f) d = _mm256_add_ps(d, l1v);
+    if (l2 > 0.0f) d = _mm256_fmadd_ps(l2v, old[t], d);
+    d = _mm256_mask_blend_ps(_mm256_cmp_ps_mask(d, _mm256_setzero_ps(), _CMP_EQ_OQ), d, eps);
+    __m256 g = _mm256_maskz_loadu_ps(m, Gt + (int64_t)t * nb);
+    _mm256_mask_storeu_ps(Ht + (int64_t)t * nb, m, _mm256_mul_ps(old[t], _mm256_div_ps(g, d)));
+  }
+}
+
+/* cd_gram_acc for m >= 8 rows and k <= 16, in double: tiles of 4 x 4 components over the
+ * upper triangle, 8 rows at a time. */
+CD_AVX512VL static void cd_gram_acc_avx512(const float *X, int64_t m, int64_t ldx, int k,
+                                           double *G) {
+  for (int t0 = 0; t0 < k; t0 += 4)
+    for (int r0 = t0; r0 < k; r0 += 4) {
+      const int nt = k - t0 < 4 ? k - t0 : 4, nr = k - r0 < 4 ? k - r0 : 4;
+      __m512d acc[4][4];
+#pragma GCC unroll 4
+      for (int a = 0; a < 4; a++)
+#pragma GCC unroll 4
+        for (int b = 0; b < 4; b++) acc[a][b] = _mm512_setzero_pd();
+      for (int64_t i = 0; i < m; i += 8) {
+        const __mmask8 mk = i + 8 <= m ? (__mmask8)0xff : (__mmask8)((1u << (m - i)) - 1);
+        __m512d xt[4], xr[4];
+#pragma GCC unroll 4
+        for (int a = 0; a < 4; a++) {
+          xt[a] = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(a < nt ? mk : 0, X + (int64_t)(t0 + (a < nt ? a : 0)) * ldx + i));
+          xr[a] = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(a < nr ? mk : 0, X + (int64_t)(r0 + (a < nr ? a : 0)) * ldx + i));
+        }
+#pragma GCC unroll 4
+        for (int a = 0; a < 4; a++)
+#pragma GCC unroll 4
+          for (int b = 0; b < 4; b++) acc[a][b] = _mm512_fmadd_pd(xt[a], xr[b], acc[a][b]);
+      }
+      for (int a = 0; a < nt; a++)
+        for (int b = 0; b < nr; b++)
+          if (t0 + a <= r0 + b) G[(t0 + a) + (int64_t)(r0 + b) * k] += _mm512_reduce_add_pd(acc[a][b]);
+    }
+}
+
 #endif
 
 /* One implementation of each hot loop. */
@@ -510,12 +593,13 @@ typedef struct cd_kernels {
   void (*vht_acc)(float *, int64_t, int, const float *, int, const float *, const float *);
   double (*col_norm2)(const float *, int64_t, int *);
   int block; /* columns per step: a multiple of gt_block's tile width (measured best) */
+  int wide;  /* the k^2 loops in 16 lanes (AVX-512) for k <= 16 */
 } cd_kernels;
 
 /* The kernels this CPU runs, chosen once per fit. TESSERA_SIMD=generic or =avx2 caps the
  * choice, so that the specs can check every path on one machine. */
 static cd_kernels cd_pick_kernels(void) {
-  cd_kernels kr = {cd_sweep_c, gt_block_c, vht_acc_c, col_norm2_c, 8};
+  cd_kernels kr = {cd_sweep_c, gt_block_c, vht_acc_c, col_norm2_c, 8, 0};
 #ifdef CD_HAVE_AVX2
   const char *cap = getenv("TESSERA_SIMD");
   if (cap != NULL && strcmp(cap, "generic") == 0) return kr;
@@ -530,6 +614,7 @@ static cd_kernels cd_pick_kernels(void) {
       kr.gt_block = gt_block_avx512;
       kr.vht_acc = vht_acc_avx512;
       kr.block = 8; /* two 4-column tiles, one 8-row chunk for the sweeps */
+      kr.wide = __builtin_cpu_supports("avx512vl");
     }
   }
 #endif
@@ -560,6 +645,18 @@ static void cd_gram_mirror(double *G, int k) {
 }
 
 /* Q = (float)G with l2 added to the diagonal, as scikit-learn adds it to its float HHt. */
+/* Wᵀ·W on the kernels' choice: AVX-512 where cd_kernels.wide says so. */
+static void cd_gram_w(const cd_kernels *kr, const float *W, int64_t n, int k, double *G) {
+#ifdef CD_HAVE_AVX2
+  if (kr->wide && k <= 16 && n >= 8) {
+    cd_gram_acc_avx512(W, n, n, k, G);
+    return;
+  }
+#endif
+  (void)kr;
+  cd_gram_acc(W, n, n, k, G);
+}
+
 static void cd_gram_to_q(const double *G, int k, float l2, float *Q) {
   for (int64_t e = 0; e < (int64_t)k * k; e++) Q[e] = (float)G[e];
   for (int t = 0; t < k; t++) Q[t + (int64_t)t * k] += l2;
@@ -723,10 +820,14 @@ static void cd_pass_run_chunk(const cd_pass *ps, cd_chunk *me, const cd_worker *
       ps->kr.gt_block(ps->W, n, k, Vj, nb, Gt, vht ? NULL : Vnext);
     }
     cd_h_to_ht(Hj, k, nb, Ht);
-    if (ps->rule == CD_RULE_MU)
-      cd_mu_block(Ht, nb, k, Gt, ps->WtW, ps->l1h, ps->l2h, scratch->den);
-    else
+    if (ps->rule != CD_RULE_MU)
       me->viol += ps->kr.sweep(Ht, nb, nb, k, Gt, nb, ps->l1h, ps->Qh);
+#ifdef CD_HAVE_AVX2
+    else if (ps->kr.wide && k <= 16 && nb <= 8)
+      cd_mu_block_avx512(Ht, nb, k, Gt, ps->WtW, ps->l1h, ps->l2h);
+#endif
+    else
+      cd_mu_block(Ht, nb, k, Gt, ps->WtW, ps->l1h, ps->l2h, scratch->den);
     me->cross += cd_dot(Ht, Gt, (size_t)nb * (size_t)k);
     cd_gram_acc(Ht, nb, nb, k, me->hh);
     if (vht) ps->kr.vht_acc(me->P, n, k, Vj, nb, Ht, Vnext);
@@ -1191,7 +1292,7 @@ static int cd_solve(const float *V, int64_t n, int64_t p, int k, float *W, float
   }
   cd_gram_mirror(HHt, k);
   memset(WtW, 0, sizeof(double) * kk);
-  cd_gram_acc(W, n, n, k, WtW);
+  cd_gram_w(&kr, W, n, k, WtW);
   cd_gram_mirror(WtW, k);
   /* The first pass over V also checks it and sums ‖V‖²: V's one scan before the iterations.
    * It writes only scratch, so a bad V leaves W and H as they were. MU's checks are exact
@@ -1240,13 +1341,19 @@ static int cd_solve(const float *V, int64_t n, int64_t p, int k, float *W, float
     double violation = 0.0;
     if (upd_W) {
       if (mu) {
-        cd_mu_w(W, n, k, VHt, HHt, l1w, l2w, mus, mus + kk);
+#ifdef CD_HAVE_AVX2
+        if (kr.wide && k <= 16) {
+          for (size_t e = 0; e < kk; e++) mus[e] = (float)HHt[e]; /* as scikit-learn has it */
+          cd_mu_w_avx512(W, n, k, VHt, mus, l1w, l2w);
+        } else
+#endif
+          cd_mu_w(W, n, k, VHt, HHt, l1w, l2w, mus, mus + kk);
       } else {
         cd_gram_to_q(HHt, k, l2w, Qw);
         violation += ps.kr.sweep(W, n, n, k, VHt, n, l1w, Qw);
       }
       memset(WtW, 0, sizeof(double) * kk);
-      cd_gram_acc(W, n, n, k, WtW);
+      cd_gram_w(&kr, W, n, k, WtW);
       cd_gram_mirror(WtW, k);
     }
     exact_known = 0;

@@ -583,12 +583,14 @@ describe("tessera.nmf", function()
 
     it("gives the same fit with the portable loops, the AVX2 ones and the AVX-512 ones", function()
       -- A child process caps the choice (TESSERA_SIMD); the CPU's own best runs here. k = 12
-      -- takes the loops' other register plan, order WH the objective summed by the pass.
+      -- takes the loops' other register plan, order WH the objective summed by the pass (KL)
+      -- and the Euclidean MU on the CD pass with its k^2 loops in 16 lanes.
       local V = amen()
       local path = tmpname(".npy")
       finally(function() os.remove(path) end)
       V:save(path)
-      for _, case in ipairs({ { "kl", 4, "HW" }, { "kl", 12, "WH" }, { "euclidean", 4, "HW" } }) do
+      for _, case in ipairs({ { "kl", 4, "HW" }, { "kl", 12, "WH" }, { "euclidean", 4, "HW" },
+                              { "euclidean", 12, "WH" } }) do
         local loss, k, order = case[1], case[2], case[3]
         local code = string.format([[
           local t = require "tessera"
