@@ -2,6 +2,7 @@
 #ifndef TSR_STFT_H
 #define TSR_STFT_H
 
+#include "matrix.h"
 #include "tessera.h"
 
 enum tsr_window { TSR_WINDOW_HANN = 0, TSR_WINDOW_HAMMING, TSR_WINDOW_RECT };
@@ -53,9 +54,22 @@ int tsr_spectrogram_floats(const tsr_spectrogram *s, size_t *count);
  * (tsr_alloc, tsr_spectrogram_floats(out) floats) and owns; out's geometry must be what
  * tsr_stft_geometry gives for cfg and len. No normalisation (like numpy.fft.rfft).
  * Returns TSR_EINVAL (bad cfg or geometry), TSR_ENOTFINITE (a sample is NaN/Inf; err
- * names it), TSR_ENOMEM (scratch or FFTW plan), TSR_OK. Safe to call from any thread. */
+ * names the first; out->data is then unspecified), TSR_ENOMEM (scratch or FFTW plan),
+ * TSR_OK. Safe to call from any thread. */
 int tsr_stft_forward(const float *x, int64_t len, const tsr_stft_config *cfg,
                      tsr_spectrogram *out, tsr_error *err);
+/* tsr_stft_forward on `threads` threads (<= 0: OpenMP's count, OMP_NUM_THREADS; fewer when
+ * the signal is short). The output does not depend on the thread count. */
+int tsr_stft_forward_threads(const float *x, int64_t len, const tsr_stft_config *cfg,
+                             int threads, tsr_spectrogram *out, tsr_error *err);
+/* The magnitude of the forward STFT of x straight into out (bins x frames, column-major,
+ * caller-allocated and owned; the shape tsr_stft_geometry gives), bit for bit what
+ * tsr_stft_forward then tsr_spectrogram_magnitude give, without the complex spectrogram:
+ * each frame's spectrum is reduced to |X| while it is in cache. threads as in
+ * tsr_stft_forward_threads. Returns what tsr_stft_forward does (TSR_EINVAL also for an
+ * output of another shape); out's entries are unspecified when it fails. */
+int tsr_stft_magnitude(const float *x, int64_t len, const tsr_stft_config *cfg, int threads,
+                       tsr_matrix *out, tsr_error *err);
 
 /* Inverse STFT of s into y (length floats, caller-allocated and owned): the irfft of
  * each frame (scaled 1/n_fft) times the window, overlap-added, divided by the window
@@ -65,7 +79,9 @@ int tsr_stft_forward(const float *x, int64_t len, const tsr_stft_config *cfg,
 int tsr_stft_inverse(const tsr_spectrogram *s, float *y, int64_t length, tsr_error *err);
 
 /* Element-wise views of s into out (bins*frames floats, column-major, caller's):
- * |X|, |X|^2 and atan2(im, re) in radians. */
+ * |X|, |X|^2 and atan2(im, re) in radians. |X| is sqrtf of the float sum of squares, in
+ * double for an entry whose squares under- or overflow float (|X| below about 1e-15 but
+ * not 0, or above about 1e15): within an ulp or so of the exact value everywhere. */
 void tsr_spectrogram_magnitude(const tsr_spectrogram *s, float *out);
 void tsr_spectrogram_power(const tsr_spectrogram *s, float *out);
 void tsr_spectrogram_phase(const tsr_spectrogram *s, float *out);

@@ -2,6 +2,7 @@
 -- come from formulas written plainly here (a direct DFT, the window sums, the frame-count
 -- formula), never from tessera itself.
 local tessera = require "tessera"
+local helpers = require "helpers"
 
 local abs, cos, sin, sqrt, pi, floor = math.abs, math.cos, math.sin, math.sqrt, math.pi, math.floor
 
@@ -224,7 +225,8 @@ describe("tessera.stft", function()
       assert.has_error(function() tessera.stft(a, { center = "yes" }) end,
         "bad argument #2 to 'stft' (center must be a boolean, got string)")
       assert.has_error(function() tessera.stft(a, { hopp = 256 }) end,
-        "bad argument #2 to 'stft' (unknown option 'hopp' (valid: n_fft, hop, window, center))")
+        "bad argument #2 to 'stft' (unknown option 'hopp' (valid: n_fft, hop, window, center, "
+          .. "magnitude, threads))")
     end)
 
     it("refuses an n_fft that is not a positive even integer (odd included)", function()
@@ -271,6 +273,242 @@ describe("tessera.stft", function()
       assert.has_error(function() tessera.stft(audio_of(x)) end, "tessera.stft: sample 18 is nan")
       x[18], x[4000] = 0, -math.huge
       assert.has_error(function() tessera.stft(audio_of(x)) end, "tessera.stft: sample 4000 is -inf")
+    end)
+  end)
+
+  describe("stft() with magnitude = true", function()
+    -- Every entry of two matrices of the same shape is the same float.
+    local function same_bits(A, B)
+      local rows, cols = A:shape()
+      assert.same({ rows, cols }, { B:shape() })
+      for j = 1, cols do
+        for i = 1, rows do
+          local x, y = A:get(i, j), B:get(i, j)
+          if x ~= y then return false, ("(%d, %d): %.9g vs %.9g"):format(i, j, x, y) end
+        end
+      end
+      return true
+    end
+
+    -- |X| of each entry of S from its float parts in double, rounded to float: what the
+    -- magnitude is where the float sum of squares under- or overflows.
+    local function exact_magnitude(S, b, f)
+      local re, im = S:get(b, f)
+      return string.unpack("f", string.pack("f", sqrt(re * re + im * im)))
+    end
+
+    it("gives the bits of stft():magnitude() on a real loop and on odd lengths", function()
+      local amen = tessera.audio.load(AMEN, { mono = true, sr = 22050 })
+      local cases = { { amen, {} }, { amen, { n_fft = 1024, window = "hamming", center = false } } }
+      -- n_fft/2 = 1 .. 1024: below, at and above the 8- and 16-bin SIMD groups, with
+      -- partial last groups; signal lengths that leave partial last frames and blocks.
+      local geometries = { { 2, 1 }, { 4, 3 }, { 6, 2 }, { 16, 5 }, { 18, 7 }, { 32, 8 },
+                           { 34, 9 }, { 48, 48 }, { 64, 16 }, { 130, 33 }, { 2048, 512 } }
+      for i, g in ipairs(geometries) do
+        local len = ({ 4097, 5001, 3333 })[i % 3 + 1]
+        cases[#cases + 1] = { audio_of(noise(len, i)), { n_fft = g[1], hop = g[2],
+          window = ({ "hann", "hamming", "rect" })[i % 3 + 1], center = i % 2 == 0 } }
+      end
+      for _, case in ipairs(cases) do
+        local a, opts = case[1], case[2]
+        local fused_opts = { magnitude = true }
+        for k, v in pairs(opts) do fused_opts[k] = v end
+        local V = tessera.stft(a, fused_opts)
+        assert.equal("tessera.Matrix", getmetatable(V).__name)
+        local ok, where = same_bits(tessera.stft(a, opts):magnitude(), V)
+        assert.is_true(ok, ("n_fft %d: %s"):format(opts.n_fft or 2048, where))
+      end
+    end)
+
+    it("matches |scipy.signal.stft| of a real loop (scaled back by the window sum)", function()
+      local dir = helpers.tmpdir()
+      finally(function() helpers.rmtree(dir) end)
+      local amen = tessera.audio.load(AMEN, { mono = true, sr = 22050 })
+      amen:save(dir .. "/amen.wav", { subtype = "float" })
+      local out, ok = helpers.python(([[
+import numpy as np, scipy.signal, soundfile
+y, sr = soundfile.read(%q, dtype="float64")
+w = scipy.signal.get_window("hann", 2048)
+_, _, Z = scipy.signal.stft(y, fs=sr, window=w, nperseg=2048, noverlap=1536,
+                            boundary="zeros", padded=True)
+np.save(%q, (np.abs(Z) * w.sum()).astype(np.float32))
+]]):format(dir .. "/amen.wav", dir .. "/ref.npy"))
+      assert.is_true(ok, out)
+      local ref = tessera.matrix.load(dir .. "/ref.npy")
+      local V = tessera.stft(amen, { magnitude = true })
+      local bins, frames = V:shape()
+      local ref_bins, ref_frames = ref:shape()
+      assert.equal(bins, ref_bins)
+      assert.is_true(ref_frames >= frames and ref_frames <= frames + 1) -- scipy pads a last frame
+      local peak, worst = 0, 0
+      for f = 1, frames do
+        for b = 1, bins do
+          local r = ref:get(b, f)
+          peak = math.max(peak, r)
+          worst = math.max(worst, abs(V:get(b, f) - r))
+        end
+      end
+      assert.is_true(peak > 100, peak)
+      assert.is_true(worst < 1e-5 * peak, ("%.3g against a peak of %.3g"):format(worst, peak))
+    end)
+
+    it("takes |X| in double where the float squares overflow or underflow", function()
+      -- At 1e30 every square overflows float, at 1e-25 every one underflows; the mixed
+      -- signal puts both kinds in one 4096-entry run of stft():magnitude(), whose entries
+      -- must still each be what they are alone (the fused path goes frame by frame).
+      local x = noise(3001, 8)
+      local loud, quiet, mixed = {}, {}, {}
+      for i, v in ipairs(x) do
+        loud[i], quiet[i] = v * 1e30, v * 1e-25
+        mixed[i] = i <= 1500 and v or v * 1e-25
+      end
+      for _, samples in ipairs({ loud, quiet, mixed }) do
+        local a = audio_of(samples)
+        local opts = { n_fft = 256, hop = 64 }
+        local S = tessera.stft(a, opts)
+        opts.magnitude = true
+        local V = tessera.stft(a, opts)
+        assert.is_true(same_bits(S:magnitude(), V))
+        local bins, frames = V:shape()
+        for f = 1, frames do
+          for b = 1, bins do
+            local re, im = S:get(b, f)
+            local p = re * re + im * im
+            if p > 2 ^ 100 or p < 2 ^ -100 then
+              assert.equal(exact_magnitude(S, b, f), V:get(b, f))
+            else
+              assert.near(sqrt(p), V:get(b, f), 1e-6 * sqrt(p))
+            end
+          end
+        end
+      end
+      assert.equal(exact_magnitude(tessera.stft(audio_of(loud), { n_fft = 256 }), 3, 4),
+        tessera.stft(audio_of(loud), { n_fft = 256, magnitude = true }):get(3, 4))
+    end)
+
+    it("gives the same bits on every SIMD path (TESSERA_SIMD=generic, avx2)", function()
+      -- A child process caps the choice; the CPU's own best runs here. Each case's complex
+      -- spectrogram, its magnitude() and the fused magnitude are hashed (signs of zeros
+      -- included: the noise has a silent stretch).
+      local dir = helpers.tmpdir()
+      finally(function() helpers.rmtree(dir) end)
+      local code = ([[
+        local t = require "tessera"
+        local amen = t.audio.load(%q, { mono = true, sr = 22050 })
+        local state, x = 5, {}
+        for i = 1, 5001 do
+          state = (1103515245 * state + 12345) %% 2147483648
+          x[i] = (i > 2000 and i <= 3500) and 0 or state / 1073741824 - 1
+        end
+        local cases = { { amen, 2048, 512, "hann", true }, { amen, 1024, 300, "hamming", false } }
+        for _, g in ipairs({ { 4, 1 }, { 18, 5 }, { 34, 7 }, { 50, 50 }, { 256, 64 } }) do
+          cases[#cases + 1] = { t.audio.from(x, 22050), g[1], g[2], "hann", true }
+        end
+        local digests = {}
+        for _, c in ipairs(cases) do
+          local opts = { n_fft = c[2], hop = c[3], window = c[4], center = c[5] }
+          local S = t.stft(c[1], opts)
+          local M = S:magnitude()
+          opts.magnitude = true
+          local V = t.stft(c[1], opts)
+          local parts = {}
+          for f = 1, S.frames do
+            for b = 1, S.bins do
+              local re, im = S:get(b, f)
+              parts[#parts + 1] = string.pack("<ffff", re, im, M:get(b, f), V:get(b, f))
+            end
+          end
+          digests[#digests + 1] = t.core.util.sha256(table.concat(parts))
+        end
+        return table.concat(digests, " ")
+      ]]):format(AMEN)
+      local script = dir .. "/paths.lua"
+      local f = assert(io.open(script, "w"))
+      f:write("io.write((function() " .. code .. " end)())")
+      f:close()
+      local here = assert(load(code))()
+      assert.equal(7, select(2, here:gsub("%x+", "")))
+      for _, simd in ipairs({ "generic", "avx2" }) do
+        local out, ok = helpers.run(("cd %s && TESSERA_SIMD=%s LUA_PATH='lua/?.lua;lua/?/init.lua;;' "
+          .. "LUA_CPATH='lua/?.so;;' lua5.4 %s 2>&1"):format(helpers.shell_quote(helpers.root),
+          simd, helpers.shell_quote(script)))
+        assert.is_true(ok, out)
+        assert.equal(here, out, simd)
+      end
+    end)
+
+    it("refuses what stft() refuses, with the same messages", function()
+      local x = noise(40000)
+      x[3] = 0 / 0
+      assert.has_error(function() tessera.stft(audio_of(x), { magnitude = true }) end,
+        "tessera.stft: sample 3 is nan")
+      -- Past the first block of frames, and the first of two when both are bad.
+      x[3], x[30001], x[35000] = 0, math.huge, 0 / 0
+      for _, threads in ipairs({ 1, 2 }) do
+        for _, magnitude in ipairs({ true, false }) do
+          assert.has_error(function()
+            tessera.stft(audio_of(x), { magnitude = magnitude, threads = threads })
+          end, "tessera.stft: sample 30001 is inf")
+        end
+      end
+      -- In the tail that no frame covers when frames are not centred.
+      local y = noise(2048 + 100)
+      y[2140] = -math.huge
+      assert.has_error(function()
+        tessera.stft(audio_of(y), { hop = 2048, center = false, magnitude = true })
+      end, "tessera.stft: sample 2140 is -inf")
+      assert.has_error(function() tessera.stft(audio_of(noise(100)), { magnitude = true }) end,
+        "bad argument #1 to 'stft' (audio has 100 samples, fewer than n_fft (2048))")
+      assert.has_error(function() tessera.stft(audio_of(noise(5000)), { magnitude = 1 }) end,
+        "bad argument #2 to 'stft' (magnitude must be a boolean, got number)")
+    end)
+
+    it("is capped by max_memory like the spectrogram", function()
+      local long = tessera.audio.new(22050 * 60, 22050)
+      local ok, err = pcall(tessera.stft, long, { magnitude = true, max_memory = 1000000 })
+      assert.is_false(ok)
+      assert.truthy(err:find("tessera.stft: cannot allocate a 1025 x 2584 matrix (10.5944 MB)", 1,
+        true), err)
+      assert.equal(0, tessera.core.util.memory_cap())
+      local V = tessera.stft(long, { magnitude = true, max_memory = 16 * 1024 * 1024 })
+      assert.same({ 1025, 2584 }, { V:shape() })
+      assert.equal(0, V:max())
+    end)
+  end)
+
+  describe("stft() threads", function()
+    it("gives the same bits on 1, 2 and 3 threads", function()
+      -- 600 frames of 256: 19 blocks of 32 frames, enough for 3 threads (4 blocks each).
+      local a = tessera.audio.load(AMEN, { mono = true, sr = 22050 })
+      local opts = { n_fft = 256, hop = 64, threads = 1 }
+      local S1 = tessera.stft(a, opts)
+      opts.magnitude = true
+      local V1 = tessera.stft(a, opts)
+      assert.is_true(S1.frames >= 3 * 4 * 32)
+      for _, threads in ipairs({ 2, 3 }) do
+        local S = tessera.stft(a, { n_fft = 256, hop = 64, threads = threads })
+        local V = tessera.stft(a, { n_fft = 256, hop = 64, threads = threads, magnitude = true })
+        for f = 1, S.frames do
+          for b = 1, S.bins do
+            local r1, i1 = S1:get(b, f)
+            local r, i = S:get(b, f)
+            assert(r == r1 and i == i1 and V:get(b, f) == V1:get(b, f),
+              ("%d threads, bin %d, frame %d"):format(threads, b, f))
+          end
+        end
+      end
+    end)
+
+    it("refuses a count outside 1..64 or not an integer", function()
+      local a = audio_of(noise(5000))
+      assert.has_error(function() tessera.stft(a, { threads = 0 }) end,
+        "bad argument #2 to 'stft' (threads must be in 1..64, got 0)")
+      assert.has_error(function() tessera.stft(a, { threads = 65, magnitude = true }) end,
+        "bad argument #2 to 'stft' (threads must be in 1..64, got 65)")
+      assert.has_error(function() tessera.stft(a, { threads = 1.5 }) end,
+        "bad argument #2 to 'stft' (threads must be an integer, got 1.5)")
+      assert.has_error(function() tessera.stft(a, { threads = true }) end,
+        "bad argument #2 to 'stft' (threads must be an integer, got boolean)")
     end)
   end)
 end)
@@ -667,7 +905,8 @@ describe("tessera.spectrogram", function()
       assert.has_error(function() fc(5000, { n_fft = 7 }) end,
         "bad argument #2 to 'frame_count' (n_fft must be an even integer in 2..16777216, got 7)")
       assert.has_error(function() fc(5000, { hopp = 1 }) end,
-        "bad argument #2 to 'frame_count' (unknown option 'hopp' (valid: n_fft, hop, window, center))")
+        "bad argument #2 to 'frame_count' (unknown option 'hopp' (valid: n_fft, hop, window, "
+          .. "center, magnitude, threads))")
       assert.has_error(function() fc(5000, { center = 1 }) end,
         "bad argument #2 to 'frame_count' (center must be a boolean, got number)")
       assert.has_error(function() fc(5000, 3) end,

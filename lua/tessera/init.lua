@@ -27,8 +27,9 @@ setmetatable(tessera, {
   end,
 })
 
--- tessera.stft(audio [, opts]) -> Spectrogram; opts.max_memory (bytes) caps what this
--- call may allocate, like TESSERA_MAX_MEMORY.
+-- tessera.stft(audio [, opts]) -> Spectrogram, or its magnitude Matrix with
+-- opts.magnitude = true; opts.max_memory (bytes) caps what this call may allocate, like
+-- TESSERA_MAX_MEMORY.
 function tessera.stft(audio, opts)
   local memory = require "tessera.memory"
   local rest, cap = memory.split(opts, "stft", 2, 2)

@@ -39,11 +39,13 @@ function spectrogram.fft_frequencies(sr, n_fft)
   return freqs
 end
 
-local frame_options = { n_fft = true, hop = true, center = true, window = true }
+local frame_options = { n_fft = true, hop = true, center = true, window = true,
+                        magnitude = true, threads = true }
 
 -- frame_count(length [, {n_fft=2048, hop=n_fft/4, center=true}]) -> frames: how many
--- frames tessera.stft gives for a signal of `length` samples (the `window` option is
--- accepted and ignored, so the same options table serves both).
+-- frames tessera.stft gives for a signal of `length` samples (stft's other options,
+-- `window`, `magnitude` and `threads`, are accepted and ignored, so the same options table
+-- serves both).
 function spectrogram.frame_count(length, opts)
   check_integer(length, 1, "frame_count", "length")
   if opts ~= nil and type(opts) ~= "table" then
@@ -52,8 +54,8 @@ function spectrogram.frame_count(length, opts)
   opts = opts or {}
   for key in pairs(opts) do
     if not frame_options[key] then
-      argerror(2, "frame_count", format("unknown option '%s' (valid: n_fft, hop, window, center)",
-        tostring(key)))
+      argerror(2, "frame_count", format("unknown option '%s' (valid: n_fft, hop, window, "
+        .. "center, magnitude, threads)", tostring(key)))
     end
   end
   local n_fft = opts.n_fft or 2048
