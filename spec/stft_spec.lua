@@ -429,9 +429,9 @@ np.save(%q, (np.abs(Z) * w.sum()).astype(np.float32))
       local here = assert(load(code))()
       assert.equal(7, select(2, here:gsub("%x+", "")))
       for _, simd in ipairs({ "generic", "avx2" }) do
-        local out, ok = helpers.run(("cd %s && TESSERA_SIMD=%s LUA_PATH='lua/?.lua;lua/?/init.lua;;' "
-          .. "LUA_CPATH='lua/?.so;;' lua5.4 %s 2>&1"):format(helpers.shell_quote(helpers.root),
-          simd, helpers.shell_quote(script)))
+        local out, ok = helpers.run(("cd %s && TESSERA_SIMD=%s "
+          .. "LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='lua/?.so;;' lua5.4 %s 2>&1"):format(
+          helpers.shell_quote(helpers.root), simd, helpers.shell_quote(script)))
         assert.is_true(ok, out)
         assert.equal(here, out, simd)
       end
@@ -478,7 +478,7 @@ np.save(%q, (np.abs(Z) * w.sum()).astype(np.float32))
 
   describe("stft() threads", function()
     it("gives the same bits on 1, 2 and 3 threads", function()
-      -- 600 frames of 256: 19 blocks of 32 frames, enough for 3 threads (4 blocks each).
+      -- 605 frames of 256 samples: 19 blocks of 32 frames, enough for 3 threads (4 blocks each).
       local a = tessera.audio.load(AMEN, { mono = true, sr = 22050 })
       local opts = { n_fft = 256, hop = 64, threads = 1 }
       local S1 = tessera.stft(a, opts)
@@ -891,6 +891,10 @@ describe("tessera.spectrogram", function()
           local n = tessera.spectrogram.frame_count(len, opts)
           assert.equal(expected_frames(len, 2048, 512, center), n)
           assert.equal(tessera.stft(audio_of(noise(len)), opts).frames, n)
+          -- stft's other options are accepted too, so one table serves both
+          opts.magnitude, opts.threads = true, 1
+          assert.equal(n, tessera.spectrogram.frame_count(len, opts))
+          assert.same({ 1025, n }, { tessera.stft(audio_of(noise(len)), opts):shape() })
         end
       end
       assert.equal(expected_frames(5000, 1024, 256, true), tessera.spectrogram.frame_count(5000, { n_fft = 1024 }))
