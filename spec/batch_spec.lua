@@ -77,7 +77,8 @@ local function bad_files(dir)
   spit(dir .. "/bad/empty.wav", "")
   tessera.audio.new(11025, 22050):save(dir .. "/bad/silent.wav")
   local amen = tessera.audio.load(SAMPLES .. "/loop_amen.flac", { sr = 22050, mono = true })
-  amen:tile(20 * 22050):save(dir .. "/bad/long.wav")
+  -- 40 s: its magnitude alone (1025 x 1723 floats, 7 MB) is over a 4 MB cap.
+  amen:tile(40 * 22050):save(dir .. "/bad/long.wav")
 end
 
 local FAST = "--iter 10 --threads 1 --progress lines"

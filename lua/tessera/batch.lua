@@ -448,8 +448,11 @@ local function decompose(path, dir, o, threads)
                                        quality = o.resample })
   if a:peak() == 0 then fail("tessera.batch: '%s' is silent (every sample is 0)", path) end
   local t1 = now()
-  local S = tessera.stft(a, { n_fft = o.n_fft, hop = o.hop })
-  local V = S:magnitude()
+  -- The complex spectrogram only when component audio needs its phase; else the fused
+  -- magnitude (one pass, no complex matrix).
+  local S = o.audio and tessera.stft(a, { n_fft = o.n_fft, hop = o.hop })
+  local V = S and S:magnitude()
+            or tessera.stft(a, { n_fft = o.n_fft, hop = o.hop, magnitude = true, threads = threads })
   local t2 = now()
   local m = tessera.nmf(V, { k = o.k, loss = o.loss, solver = o.solver, seed = o.seed,
                              max_iter = o.iter, tol = o.tol, progress = false, threads = threads })
