@@ -1006,6 +1006,15 @@ AVX512_FN static double kl_loss_cols512(const float *V, const float *W, const fl
   return s;
 }
 
+/* acc[0..count-1] += x[...], 16 at a time (a plain loop stays scalar: acc might alias x). */
+AVX512_FN static void add_into512(float *acc, const float *x, size_t count) {
+  for (size_t e = 0; e < count; e += 16) {
+    const __mmask16 m = e + 16 <= count ? (__mmask16)0xffff : (__mmask16)((1u << (count - e)) - 1);
+    _mm512_mask_storeu_ps(acc + e, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, acc + e),
+                                                    _mm512_maskz_loadu_ps(m, x + e)));
+  }
+}
+
 #endif /* HAVE_AVX2 */
 
 /* ---------------------------------------------------------------------------------------
@@ -1340,6 +1349,14 @@ static void mu_pass(mu_state *m, int flags) {
   /* Partition sums in partition order, into partition 0's buffers. */
   size_t nk = (size_t)m->ld * m->k;
   float *accN = part_accN(m, 0), *accD = part_accD(m, 0);
+#ifdef HAVE_AVX2
+  if (m->simd == 2) {
+    for (int t = 1; t < parts; t++) {
+      add_into512(accN, part_accN(m, t), nk);
+      if (accD) add_into512(accD, part_accD(m, t), nk);
+    }
+  } else
+#endif
   for (int t = 1; t < parts; t++) {
     const float *a = part_accN(m, t);
     for (size_t i = 0; i < nk; i++) accN[i] += a[i];
