@@ -69,15 +69,14 @@ local function loops_folder(dir)
   spit(dir .. "/.hidden.wav", "not even audio\n")
 end
 
--- The bad files: bytes that are no audio, an empty file, silence, and 20 s of amen whose
--- spectrogram (7 MB) is over a 4 MB memory cap.
+-- The bad files: bytes that are no audio, an empty file, silence, and 40 s of amen whose
+-- magnitude (7 MB) is over a 4 MB memory cap.
 local function bad_files(dir)
   assert(os.execute("mkdir -p " .. q(dir .. "/bad")))
   spit(dir .. "/bad/corrupt.wav", "RIFF\0\0\0\0WAVEjunk" .. string.rep("\1\2\3", 300))
   spit(dir .. "/bad/empty.wav", "")
   tessera.audio.new(11025, 22050):save(dir .. "/bad/silent.wav")
   local amen = tessera.audio.load(SAMPLES .. "/loop_amen.flac", { sr = 22050, mono = true })
-  -- 40 s: its magnitude alone (1025 x 1723 floats, 7 MB) is over a 4 MB cap.
   amen:tile(40 * 22050):save(dir .. "/bad/long.wav")
 end
 
@@ -372,12 +371,32 @@ describe("tessera.batch", function()
       assert.equal("best", stamp.options.resample)
     end)
 
+    it("hands the largest files out first, so that none is left alone at the end", function()
+      local dir = helpers.tmpdir()
+      finally(function() helpers.rmtree(dir) end)
+      loops_folder(dir .. "/in")
+      copy(SAMPLES .. "/loop_tabla.flac", dir .. "/in/other/tabla.flac") -- last by path
+      local files = { "drums/amen.flac", "drums/breakbeat.flac", "other/industrial.flac",
+                      "other/tabla.flac" }
+      local size = {}
+      for _, f in ipairs(files) do size[f] = uv.fs_stat(dir .. "/in/" .. f).size end
+      table.sort(files, function(a, b) return size[a] > size[b] end)
+      assert.equal("other/tabla.flac", files[1])
+      local _, err, code = tessera_cli("batch " .. q(dir .. "/in") .. " -o " .. q(dir .. "/out")
+        .. " " .. FAST .. " -k 2 -j 1")
+      assert.equal(0, code, err)
+      local seen = {}
+      for file in err:gmatch("%[%d/4%] ok (%S+)") do seen[#seen + 1] = file end
+      assert.same(files, seen)
+    end)
+
     it("continues an interrupted batch where it stopped", function()
       local dir = helpers.tmpdir()
       finally(function() helpers.rmtree(dir) end)
       loops_folder(dir .. "/in")
       copy(SAMPLES .. "/loop_amen.flac", dir .. "/in/other/z.flac")
-      -- The script interrupts the batch (SIGINT to the coordinator) on its third file, once.
+      -- The script interrupts the batch (SIGINT to the coordinator) on industrial, once:
+      -- workers take the largest files first, so it comes last, after the other three.
       spit(dir .. "/interrupt-once", "")
       spit(dir .. "/work.lua", string.format([[
 local uv = require "luv"
@@ -398,16 +417,18 @@ end
         .. q(dir .. "/work.lua") .. " -j 1 --progress lines"
       local _, err, code = tessera_cli(cmd)
       assert.equal(130, code)
-      assert.matches("batch: interrupted %(SIGINT%) after 2 of 4 inputs; run the same command "
+      assert.matches("batch: interrupted %(SIGINT%) after 3 of 4 inputs; run the same command "
         .. "again to continue\n$", err)
+      assert.matches("%[3/4%] ok [^\n]+\nbatch: 4 inputs", err) -- the three others first
       local rows = batch.read_table(out .. "/results.csv")
-      assert.same({ "drums/amen.flac", "drums/breakbeat.flac" }, { rows[1].file, rows[2].file })
-      assert.equal(2, #rows)
+      assert.same({ "drums/amen.flac", "drums/breakbeat.flac", "other/z.flac" },
+                  { rows[1].file, rows[2].file, rows[3].file })
+      assert.equal(3, #rows)
       assert.truthy(helpers.exists(out .. "/drums/amen.flac/peak.txt"))
       assert.falsy(helpers.exists(out .. "/other/industrial.flac/peak.txt"))
       local _, err2, code2 = tessera_cli(cmd)
       assert.equal(0, code2, err2)
-      assert.matches("4 inputs: 2 ok, 2 skipped, 0 failed", err2)
+      assert.matches("4 inputs: 1 ok, 3 skipped, 0 failed", err2)
       rows = by_file(batch.read_table(out .. "/results.json"))
       assert.equal("ok", rows["other/industrial.flac"].status)
       assert.near(0.883764, rows["other/industrial.flac"].duration, 1e-6)

@@ -880,6 +880,18 @@ function batch.run(spec)
     inputs = batch.shard(all, spec.shard[1], spec.shard[2])
     table_base = fmt("%s/results.shard-%d-of-%d", out_real, spec.shard[1], spec.shard[2])
   end
+  -- Workers take the largest files first, so that the last ones to finish are small and
+  -- no worker idles long at the end (the results tables are sorted by file anyway).
+  local queue, sizes = {}, {}
+  for i, item in ipairs(inputs) do
+    queue[i] = item
+    local st = uv.fs_stat(item.path)
+    sizes[item] = st and st.size or 0
+  end
+  table.sort(queue, function(a, b)
+    if sizes[a] ~= sizes[b] then return sizes[a] > sizes[b] end
+    return a.file < b.file
+  end)
   local csv_path, json_path = table_base .. ".csv", table_base .. ".json"
   local summary = { total = #inputs, ok = 0, skipped = 0, failed = 0, timed_out = 0,
                     interrupted = false,
@@ -1027,14 +1039,14 @@ function batch.run(spec)
 
   local function dispatch(w)
     if w.timed_out then return end
-    if stopping or fatal or next_input > #inputs then
+    if stopping or fatal or next_input > #queue then
       if not w.stdin_closed then
         w.stdin_closed = true
         w.stdin:shutdown(function() close_handle(w.stdin) end)
       end
       return
     end
-    local item = inputs[next_input]
+    local item = queue[next_input]
     next_input = next_input + 1
     w.job, w.job_start, w.errtail = item, util.now(), ""
     w.stdin:write(json_value({
@@ -1089,7 +1101,7 @@ function batch.run(spec)
       summary.worker_errors[#summary.worker_errors + 1] = fmt("worker %d %s%s", w.pid, why,
         tail ~= "" and ": " .. tail or "")
     end
-    if not stopping and not fatal and next_input <= #inputs then spawn_worker() end
+    if not stopping and not fatal and next_input <= #queue then spawn_worker() end
     if live == 0 then finish_all() end
   end
 
