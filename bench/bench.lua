@@ -127,6 +127,9 @@ local function work(algo, n, p, k)
   end
 end
 
+-- Multiply-adds one division displaces (floor.c measures it; 0 in an older floor.jsonl).
+local function div_fma_slots(floor) return floor.div_fma_slots or 0 end
+
 local function fmt_s(x)
   if x == nil then return "n/a" end
   if x >= 1 then return ("%.2f s"):format(x) end
@@ -173,8 +176,8 @@ local function report(dir)
       meta.cpu or "?", meta.cores or "?", meta.kernel or "", meta.load or "?")
   put("  slows both peers and the floor, unevenly: compare runs made in the same conditions)")
   put("- floor (bench/floor.c, best of %d threads and 1): %.1f G fused multiply-add/s, "
-      .. "%.2f G divides/s",
-      floor.threads, floor.fma_per_s / 1e9, floor.div_per_s / 1e9)
+      .. "%.2f G divides/s, a division displaces %.2f multiply-adds",
+      floor.threads, floor.fma_per_s / 1e9, floor.div_per_s / 1e9, div_fma_slots(floor))
   local env = meta.openblas_env
   if not (env and env:match("%S")) then env = "none set" end
   put("- tessera %s; OpenBLAS variables in the environment (both peers): %s", tessera.version, env)
@@ -218,7 +221,9 @@ local function report(dir)
         local key = ("%s/%s/%d"):format(case.name, algo, k)
         local t, s = ts[key], sk[key]
         local w = work(algo, sh.n, sh.p, k)
-        local fl = math.max(w.bytes / bw, w.fma / floor.fma_per_s, w.div / floor.div_per_s)
+        local fl = math.max(w.bytes / bw,
+                            (w.fma + w.div * div_fma_slots(floor)) / floor.fma_per_s,
+                            w.div / floor.div_per_s)
         local ratio = (t and s) and s.s_marginal / t.s_marginal or nil
         local whole = (t and s) and s.s_per_iter / t.s_per_iter or nil
         put("| %s | %d | %s | %s | %s | %s | %s | %s | %s / %s (%s) | %s / %s | %s | %s |",

@@ -1,8 +1,8 @@
 /* The machine's floor for `make bench`: how fast this machine can read an n x p float32
- * array (STREAM-style), and how many fused multiply-adds and float divisions per second it
- * sustains (vectorised). Each rate is the best of all cores and of one core: on a machine
- * that other programs keep busy, a parallel region waits for a descheduled thread and the
- * one-core figure is the truer one. scripts/bench.sh compiles it with
+ * array (STREAM-style), how many fused multiply-adds and float divisions per second it
+ * sustains (vectorised), and how many multiply-adds a division displaces. Each rate is the
+ * best of all cores and of one core: on a machine that other programs keep busy, a parallel
+ * region waits for a descheduled thread and the one-core figure is the truer one. scripts/bench.sh compiles it with
  * -O3 -march=native -fopenmp and combines these rates with the bytes and operations one
  * NMF iteration must do (bench/README.md). Output: one JSON object on stdout.
  *
@@ -104,6 +104,46 @@ static double div_rate(float divisor, double *sink) {
   return (double)iters * CHAINS * 16 * omp_get_max_threads() / best;
 }
 
+/* What one vector division costs the multiply-add pipes, in multiply-adds: on some cores
+ * (AMD Zen 4: about 2.4) a division occupies an FMA pipe too, so a loop that needs both
+ * cannot have both rates at once. Timed on one thread: CHAINS multiply-adds per step
+ * against the same plus one division on a chain of its own. */
+static double div_fma_slots(float mul, float add, float divisor, double *sink) {
+  const long iters = 20000000;
+  double best[2] = {1e30, 1e30};
+  for (int r = 0; r < 3; r++)
+    for (int with_div = 0; with_div < 2; with_div++) {
+      vf acc[CHAINS], m, c, d, q;
+      for (int l = 0; l < 16; l++) {
+        m[l] = mul;
+        c[l] = add;
+        d[l] = divisor;
+        q[l] = 1.0f + (float)l * 0.01f;
+      }
+      for (int k = 0; k < CHAINS; k++)
+        for (int l = 0; l < 16; l++) acc[k][l] = (float)(k + l) * 0.01f;
+      double t0 = omp_get_wtime();
+      if (with_div) {
+        for (long it = 0; it < iters; it++) {
+#pragma GCC unroll 12
+          for (int k = 0; k < CHAINS; k++) acc[k] = acc[k] * m + c;
+          q = q / d;
+        }
+      } else {
+        for (long it = 0; it < iters; it++)
+#pragma GCC unroll 12
+          for (int k = 0; k < CHAINS; k++) acc[k] = acc[k] * m + c;
+      }
+      double t = omp_get_wtime() - t0;
+      if (t < best[with_div]) best[with_div] = t;
+      for (int k = 0; k < CHAINS; k++)
+        for (int l = 0; l < 16; l++) *sink += acc[k][l];
+      for (int l = 0; l < 16; l++) *sink += q[l];
+    }
+  double slots = (best[1] / best[0] - 1.0) * CHAINS;
+  return slots > 0.0 ? slots : 0.0;
+}
+
 /* The best of rate(all threads) and rate(one thread). */
 static double best_of_threads(double (*rate)(void *), void *arg) {
   int all = omp_get_max_threads();
@@ -150,6 +190,7 @@ int main(int argc, char **argv) {
   printf("{\"threads\": %d, ", omp_get_max_threads());
   printf("\"fma_per_s\": %.6g, ", best_of_threads(fma_thunk, &ra));
   printf("\"div_per_s\": %.6g, ", best_of_threads(div_thunk, &ra));
+  printf("\"div_fma_slots\": %.3g, ", div_fma_slots(mul, add, divisor, &ra.sink));
   printf("\"read_bytes_per_s\": {");
   for (int a = 1; a < argc; a++) {
     long n = 0, p = 0;
