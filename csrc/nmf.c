@@ -834,6 +834,25 @@ AVX512_FN static ALWAYS_INLINE void kl_loss_add16(__m512 ratio, __m512 x, __m512
   add16d(_mm512_fmadd_ps(x, lg, _mm512_sub_ps(y, x)), acc, acc + 1);
 }
 
+/* Rows i..i+15 of W h (w: W's rows there). From K = 4 on, as two chains of multiply-adds
+ * (even and odd a) joined by one add: half the latency before the division, which keeps
+ * more of the sweep's independent rows in flight. */
+AVX512_FN static ALWAYS_INLINE __m512 wh16(const __m512 *w, const float *h, int K) {
+  if (K < 4) {
+    __m512 y = _mm512_mul_ps(w[0], _mm512_set1_ps(h[0]));
+    UNROLL16 for (int a = 1; a < K; a++) y = _mm512_fmadd_ps(w[a], _mm512_set1_ps(h[a]), y);
+    return y;
+  }
+  __m512 y0 = _mm512_mul_ps(w[0], _mm512_set1_ps(h[0]));
+  __m512 y1 = _mm512_mul_ps(w[1], _mm512_set1_ps(h[1]));
+  UNROLL16 for (int a = 2; a + 1 < K; a += 2) {
+    y0 = _mm512_fmadd_ps(w[a], _mm512_set1_ps(h[a]), y0);
+    y1 = _mm512_fmadd_ps(w[a + 1], _mm512_set1_ps(h[a + 1]), y1);
+  }
+  if (K & 1) y0 = _mm512_fmadd_ps(w[K - 1], _mm512_set1_ps(h[K - 1]), y0);
+  return _mm512_add_ps(y0, y1);
+}
+
 /* Rows i..i+15 (mask: the rows that exist) of the H update's sums for columns c < C:
  * acc[c*K + a] += W[:, a] v_c / (W h_c). */
 AVX512_FN static ALWAYS_INLINE void kl_hstep512(const float *restrict W, int64_t n, int64_t ld,
@@ -844,8 +863,7 @@ AVX512_FN static ALWAYS_INLINE void kl_hstep512(const float *restrict W, int64_t
   __m512 w[16], r[4];
   UNROLL16 for (int a = 0; a < K; a++) w[a] = _mm512_maskz_loadu_ps(mask, W + a * ld + i);
   UNROLL8 for (int c = 0; c < C; c++) {
-    __m512 y = _mm512_mul_ps(w[0], _mm512_set1_ps(h[c][0]));
-    UNROLL16 for (int a = 1; a < K; a++) y = _mm512_fmadd_ps(w[a], _mm512_set1_ps(h[c][a]), y);
+    __m512 y = wh16(w, h[c], K);
     __m512 x = _mm512_maskz_loadu_ps(mask, v[c] + i);
     r[c] = _mm512_div_ps(x, guard16(y));
     if (LOSS) kl_loss_add16(r[c], x, y, lacc + 2 * (c & 1), ltail, W + i, ld,
@@ -914,8 +932,7 @@ AVX512_FN static ALWAYS_INLINE void kl_wstep512(const float *restrict W, int64_t
    * streams (one column is about a page) that the hardware prefetchers pick up late. */
   UNROLL8 for (int c = 0; c < 4; c++) _mm_prefetch((const char *)(v[c] + 4 * n + i), _MM_HINT_T0);
   UNROLL8 for (int c = 0; c < 4; c++) {
-    __m512 y = _mm512_mul_ps(w[0], _mm512_set1_ps(h[c][0]));
-    UNROLL16 for (int a = 1; a < K; a++) y = _mm512_fmadd_ps(w[a], _mm512_set1_ps(h[c][a]), y);
+    __m512 y = wh16(w, h[c], K);
     __m512 x = _mm512_maskz_loadu_ps(mask, v[c] + i);
     r[c] = _mm512_div_ps(x, guard16(y));
     if (LOSS) kl_loss_add16(r[c], x, y, lacc + 2 * (c & 1), ltail, W + i, ld,
@@ -963,8 +980,9 @@ AVX512_FN static double kl_wgroup512(const float *W, int64_t n, int64_t ld, int 
 }
 
 /* The KL objective sum x log(x / y) - x + y (x = v_c, y = (W h_c)) of g <= 4 columns, as
- * loss_group8_avx2 computes it; rows whose ratio is not a normal float are redone by
- * loss_col_c in double. Any column gets the same terms whatever its group. */
+ * loss_group8_avx2 computes it, with y summed as the passes sum it (wh16: a check they
+ * add up equals this to the last bits); rows whose ratio is not a normal float are redone
+ * by loss_col_c in double. Any column gets the same terms whatever its group. */
 AVX512_FN static ALWAYS_INLINE double kl_loss4_512(const float *restrict W, int64_t n, int K,
                                                   const float *const *h,
                                                   const float *const *v, int g) {
@@ -977,8 +995,7 @@ AVX512_FN static ALWAYS_INLINE double kl_loss4_512(const float *restrict W, int6
     UNROLL16 for (int a = 0; a < K; a++) w[a] = _mm512_maskz_loadu_ps(mask, W + a * n + i);
     UNROLL8 for (int c = 0; c < 4; c++) {
       if (c >= g) break;
-      __m512 y = _mm512_mul_ps(w[0], _mm512_set1_ps(h[c][0]));
-      UNROLL16 for (int a = 1; a < K; a++) y = _mm512_fmadd_ps(w[a], _mm512_set1_ps(h[c][a]), y);
+      __m512 y = wh16(w, h[c], K);
       __m512 x = _mm512_maskz_loadu_ps(mask, v[c] + i);
       kl_loss_add16(_mm512_div_ps(x, guard16(y)), x, y, acc + 2 * (c & 1), &tail, W + i, n,
                     n - i < 16 ? n - i : 16, K, h[c], v[c] + i);
@@ -1012,6 +1029,73 @@ AVX512_FN static void add_into512(float *acc, const float *x, size_t count) {
     const __mmask16 m = e + 16 <= count ? (__mmask16)0xffff : (__mmask16)((1u << (count - e)) - 1);
     _mm512_mask_storeu_ps(acc + e, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, acc + e),
                                                     _mm512_maskz_loadu_ps(m, x + e)));
+  }
+}
+
+/* Y = V (V' Q) for the truncated SVD, in one pass over V (n x p): four columns of V at a
+ * time, their dot products with Q's l columns (4 x 4 sums in registers), then their outer
+ * products added into Y, column by column of Y, while they are still in L1. Q and Y are
+ * n x l on the leading dimension ld (padded: 4100-byte columns would share L1 sets); z holds
+ * 4 * l floats. OpenBLAS's two sgemm calls each copied all of V into its packed layout,
+ * which cost more than the products themselves at l = k + 10. */
+AVX512_FN static void gram_apply512(const float *V, int64_t n, int64_t p, int l,
+                                    const float *Q, int64_t ld, float *Y, float *z) {
+  for (int a = 0; a < l; a++) memset(Y + a * ld, 0, (size_t)n * sizeof *Y);
+  const __mmask16 tail = (__mmask16)((1u << (n % 16)) - 1);
+  const int64_t full = n - n % 16;
+  for (int64_t j = 0; j < p; j += 4) {
+    int g = p - j < 4 ? (int)(p - j) : 4;
+    const float *v[4];
+    UNROLL8 for (int c = 0; c < 4; c++) v[c] = V + (j + (c < g ? c : 0)) * n;
+    for (int a0 = 0; a0 < l; a0 += 4) {
+      int na = l - a0 < 4 ? l - a0 : 4;
+      const float *q[4];
+      UNROLL8 for (int a = 0; a < 4; a++) q[a] = Q + (int64_t)(a0 + (a < na ? a : 0)) * ld;
+      __m512 acc[16];
+      UNROLL16 for (int e = 0; e < 16; e++) acc[e] = _mm512_setzero_ps();
+      for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 m = i < full ? (__mmask16)0xffff : tail;
+        __m512 x[4];
+        UNROLL8 for (int c = 0; c < 4; c++) x[c] = _mm512_maskz_loadu_ps(m, v[c] + i);
+        UNROLL8 for (int a = 0; a < 4; a++) {
+          __m512 qa = _mm512_maskz_loadu_ps(m, q[a] + i);
+          UNROLL8 for (int c = 0; c < 4; c++) acc[c * 4 + a] = _mm512_fmadd_ps(x[c], qa, acc[c * 4 + a]);
+        }
+      }
+      float dots[16];
+      UNROLL16 for (int e = 0; e < 16; e++) dots[e] = _mm512_reduce_add_ps(acc[e]);
+      for (int c = 0; c < 4; c++)
+        for (int a = 0; a < na; a++) z[c * l + a0 + a] = c < g ? dots[c * 4 + a] : 0.0f;
+    }
+    /* Four columns of Y at a time: each load of V's rows serves 4 x 4 multiply-adds. */
+    int a = 0;
+    for (; a + 4 <= l; a += 4) {
+      __m512 za[16];
+      UNROLL16 for (int e = 0; e < 16; e++) za[e] = _mm512_set1_ps(z[(e / 4) * l + a + e % 4]);
+      float *ya = Y + a * ld;
+      for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 m = i < full ? (__mmask16)0xffff : tail;
+        __m512 x[4];
+        UNROLL8 for (int c = 0; c < 4; c++) x[c] = _mm512_maskz_loadu_ps(m, v[c] + i);
+        UNROLL8 for (int b = 0; b < 4; b++) {
+          __m512 y = _mm512_maskz_loadu_ps(m, ya + b * ld + i);
+          UNROLL8 for (int c = 0; c < 4; c++) y = _mm512_fmadd_ps(x[c], za[c * 4 + b], y);
+          _mm512_mask_storeu_ps(ya + b * ld + i, m, y);
+        }
+      }
+    }
+    for (; a < l; a++) {
+      __m512 za[4];
+      UNROLL8 for (int c = 0; c < 4; c++) za[c] = _mm512_set1_ps(z[c * l + a]);
+      float *ya = Y + a * ld;
+      for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 m = i < full ? (__mmask16)0xffff : tail;
+        __m512 y = _mm512_maskz_loadu_ps(m, ya + i);
+        UNROLL8 for (int c = 0; c < 4; c++)
+          y = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, v[c] + i), za[c], y);
+        _mm512_mask_storeu_ps(ya + i, m, y);
+      }
+    }
   }
 }
 
@@ -2014,20 +2098,51 @@ static void to_double(const float *a, double *b, size_t count) {
   for (size_t i = 0; i < count; i++) b[i] = a[i];
 }
 
+/* Y = V (V' Q), Q and Y n x l (leading dimension n): one pass over V where AVX-512 is,
+ * else two sgemm calls through T (p x l). z: 4 * l floats. */
+static void gram_apply(const float *V, int64_t n, int64_t p, int l, const float *Q, int64_t ld,
+                       float *Y, float *T, float *z) {
+#ifdef HAVE_AVX2
+  if (use_simd() == 2) {
+    (void)T;
+    gram_apply512(V, n, p, l, Q, ld, Y, z);
+    return;
+  }
+#endif
+  (void)z;
+  cblas_sgemm(CblasColMajor, CblasTrans, CblasNoTrans, (int)p, l, (int)n, 1.0f, V, (int)n, Q,
+              (int)ld, 0.0f, T, (int)p);
+  cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)n, l, (int)p, 1.0f, V, (int)n, T,
+              (int)p, 0.0f, Y, (int)ld);
+}
+
+/* Between Q (n x l, leading dimension n, double) and its float copy on leading dimension ld. */
+static void q_to_float(const double *Q, int64_t n, int l, float *Qf, int64_t ld) {
+  for (int a = 0; a < l; a++)
+    for (int64_t i = 0; i < n; i++) Qf[i + a * ld] = (float)Q[i + a * n];
+}
+
+static void q_to_double(const float *Qf, int64_t ld, int64_t n, int l, double *Q) {
+  for (int a = 0; a < l; a++)
+    for (int64_t i = 0; i < n; i++) Q[i + a * n] = Qf[i + a * ld];
+}
+
 /* The leading k singular triplets of V (n x p): U (n x k), S (k), Vt (k x p), in double.
- * Subspace iteration on l = min(k + 10, n, p) vectors (products with V in float through
- * sgemm, everything else in double), stopped when the leading k left Ritz vectors no
- * longer move (the part of each outside the previous span below 1e-12), then a
- * Rayleigh-Ritz step as in scikit-learn's randomized_svd, but run to convergence so the
- * result is the exact truncated SVD to float precision. */
+ * Subspace iteration on l = min(k + 10, n, p) vectors, Q <- orth(V V' Q) (the products in
+ * float, the rest in double), stopped when the leading k left Ritz vectors no longer move
+ * (the part of each outside the previous span below 1e-12, or stuck at the float
+ * products' rounding floor), then a Rayleigh-Ritz step as in scikit-learn's
+ * randomized_svd, but run to convergence so the result is the exact truncated SVD to float
+ * precision. */
 static int svd_top(const float *V, int64_t n, int64_t p, int k, double *U, double *S,
                    double *Vt, tsr_error *err) {
   int64_t mn = n < p ? n : p;
   int l = (int)(k + 10 < mn ? k + 10 : mn);
-  size_t big = (size_t)(n > p ? n : p) * (size_t)l;
+  int64_t ld = ((n + 15) & ~(int64_t)15) + 32; /* gram_apply's Q and Y: see there */
+  size_t big = (size_t)(n > p ? n : p) * (size_t)l, bigf = (size_t)(ld > p ? ld : p) * (size_t)l;
   size_t nd = 2 * big + (size_t)l * p + 3 * (size_t)l * l + 2 * (size_t)l + 3 * (size_t)n * k +
               (size_t)k * k;
-  size_t nf = 2 * big;
+  size_t nf = 3 * bigf + 4 * (size_t)l;
   double *d = tsr_alloc(nd * sizeof *d);
   float *f = tsr_alloc(nf * sizeof *f);
   if (d == NULL || f == NULL) {
@@ -2039,7 +2154,7 @@ static int svd_top(const float *V, int64_t n, int64_t p, int k, double *U, doubl
          *RVt = RU + (size_t)l * l, *sv = RVt + (size_t)l * l, *tau = sv + l,
          *Uk = tau + l, *Uprev = Uk + (size_t)n * k, *Ub = Uprev + (size_t)n * k,
          *M = Ub + (size_t)n * k;
-  float *Yf = f, *Zf = f + big;
+  float *Yf = f, *Zf = f + bigf, *Tf = Zf + bigf, *z = Tf + bigf;
   int status = TSR_OK;
   rng g;
   rng_seed(&g, 0x6e6e647376640000u); /* fixed: the SVD does not depend on the fit's seed */
@@ -2048,16 +2163,11 @@ static int svd_top(const float *V, int64_t n, int64_t p, int k, double *U, doubl
               (int)p, 0.0f, Yf, (int)n);
   to_double(Yf, Q, (size_t)n * l);
   if (orthonormalise(Q, n, l, tau, NULL) != 0) goto lapack_failed;
+  double last = 1.0;
   for (int it = 0; it < 200; it++) {
-    to_float(Q, Yf, (size_t)n * l);
-    cblas_sgemm(CblasColMajor, CblasTrans, CblasNoTrans, (int)p, l, (int)n, 1.0f, V, (int)n, Yf,
-                (int)n, 0.0f, Zf, (int)p);
-    to_double(Zf, Z, (size_t)p * l);
-    if (orthonormalise(Z, p, l, tau, NULL) != 0) goto lapack_failed;
-    to_float(Z, Zf, (size_t)p * l);
-    cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)n, l, (int)p, 1.0f, V, (int)n, Zf,
-                (int)p, 0.0f, Yf, (int)n);
-    to_double(Yf, Q, (size_t)n * l);
+    q_to_float(Q, n, l, Zf, ld);
+    gram_apply(V, n, p, l, Zf, ld, Yf, Tf, z);
+    q_to_double(Yf, ld, n, l, Q);
     if (orthonormalise(Q, n, l, tau, R) != 0) goto lapack_failed;
     if (LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'A', l, l, R, l, sv, RU, l, RVt, l) != 0)
       goto lapack_failed;
@@ -2072,7 +2182,10 @@ static int svd_top(const float *V, int64_t n, int64_t p, int k, double *U, doubl
         for (int i = 0; i < k; i++) in += M[i + j * k] * M[i + j * k];
         if (1.0 - in > worst) worst = 1.0 - in;
       }
-      if (worst < 1e-12) break;
+      /* Converged, or at the rounding floor of the float products (two iterations in a
+       * row that barely move): more would not make it any more exact. */
+      if (worst < 1e-12 || (worst < 1e-10 && last < 1e-10 && worst > 0.5 * last)) break;
+      last = worst;
     }
     memcpy(Uprev, Uk, (size_t)n * k * sizeof *Uk);
   }
