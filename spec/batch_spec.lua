@@ -165,14 +165,16 @@ describe("tessera.batch", function()
     it("fills in the defaults of tessera decompose, resampling as scipy's resample_poly", function()
       local o = batch.options({ k = 8 })
       assert.same({ k = 8, loss = "kl", solver = "mu", seed = 0, iter = 200, tol = 1e-4,
-        sr = 22050, n_fft = 2048, hop = 512, offset = 0, duration = false, audio = false,
+        every = 10, sr = 22050, n_fft = 2048, hop = 512, offset = 0, duration = false, audio = false,
         method = "wiener", figures = false, resample = "poly" }, o)
     end)
 
     it("checks every option", function()
       assert.has_error(function() batch.options({ kk = 2 }) end,
-        "tessera.batch: unknown option 'kk' (expected one of: audio, duration, figures, hop, "
-        .. "iter, k, loss, method, n_fft, offset, resample, seed, solver, sr, tol)")
+        "tessera.batch: unknown option 'kk' (expected one of: audio, duration, every, figures, "
+        .. "hop, iter, k, loss, method, n_fft, offset, resample, seed, solver, sr, tol)")
+      assert.has_error(function() batch.options({ every = 0 }) end,
+        "tessera.batch: every must be an integer >= 1, got 0")
       assert.has_error(function() batch.options({ k = 0 }) end,
         "tessera.batch: k must be an integer >= 1, got 0")
       assert.has_error(function() batch.options({ loss = "l1" }) end,
@@ -267,7 +269,7 @@ describe("tessera.batch", function()
       bad_files(dir .. "/in")
       local out = dir .. "/out"
       local _, err, code = tessera_cli("batch " .. q(dir .. "/in") .. " -o " .. q(out) .. " "
-        .. FAST .. " -k 2 --max-memory 4M -j 2")
+        .. FAST .. " -k 2 --every 5 --max-memory 4M -j 2")
       assert.equal(4, code) -- the number of failed files
       assert.matches("batch: 7 inputs: 3 ok, 0 skipped, 4 failed in [%d.]+ s %(2 workers x 1 "
         .. "thread%); results in " .. out:gsub("%p", "%%%0") .. "/results.csv\n$", err)
@@ -294,7 +296,7 @@ describe("tessera.batch", function()
           local tessera = require "tessera"
           local a = tessera.audio.load(%q, { sr = 22050, mono = true, quality = "poly" })
           local m = tessera.nmf(tessera.stft(a):magnitude(), { k = 2, loss = "kl", max_iter = 10,
-            threads = 1, progress = false })
+            every = 5, threads = 1, progress = false })
           m:save(%q)
           print(string.format("%%.17g %%.17g", a:duration(), m.loss))]], dir .. "/in/" .. name, ref)
         local printed, _, status = tessera_cli("-e " .. q(chunk),
@@ -309,6 +311,9 @@ describe("tessera.batch", function()
         end
         local model = cjson.decode(helpers.read_file(out .. "/" .. name .. "/model.json"))
         assert.near(row.loss, model.loss, 1e-9 * row.loss)
+        local checked = {} -- --every 5: the objective at 0, 5 and 10 only
+        for _, h in ipairs(model.history) do checked[#checked + 1] = h.iteration end
+        assert.same({ 0, 5, 10 }, checked)
         local stamp = cjson.decode(helpers.read_file(out .. "/" .. name .. "/stamp.json"))
         assert.equal(tessera.core.util.sha256_file(dir .. "/in/" .. name), stamp.input_sha256)
         assert.same({ "H.npy", "W.npy", "model.json", "stamp.json" },

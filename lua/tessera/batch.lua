@@ -49,12 +49,12 @@ local is_audio = {}
 for _, e in ipairs(batch.EXTENSIONS) do is_audio[e] = true end
 
 -- The work done on each input when no script is given, and the options it takes (the names
--- of `tessera decompose`'s options, plus tol, audio, figures and resample: the quality of the
--- resampling to sr, tessera.audio.load's `quality`; "poly" by default, the samples
--- scipy.signal.resample_poly gives a Python pipeline, and the fastest quality; decompose
--- uses "best").
+-- of `tessera decompose`'s options, plus tol and every (tessera.nmf's), audio, figures and
+-- resample: the quality of the resampling to sr, tessera.audio.load's `quality`; "poly" by
+-- default, the samples scipy.signal.resample_poly gives a Python pipeline, and the fastest
+-- quality; decompose uses "best").
 batch.DEFAULTS = {
-  k = 4, loss = "kl", solver = "mu", seed = 0, iter = 200, tol = 1e-4,
+  k = 4, loss = "kl", solver = "mu", seed = 0, iter = 200, tol = 1e-4, every = 10,
   sr = 22050, n_fft = 2048, hop = 512, offset = 0, duration = false,
   audio = false, method = "wiener", figures = false, resample = "poly",
 }
@@ -351,6 +351,7 @@ function batch.options(t)
   end
   int_at_least("k", 1)
   int_at_least("iter", 1)
+  int_at_least("every", 1)
   int_at_least("sr", 1)
   int_at_least("n_fft", 2)
   int_at_least("hop", 1)
@@ -455,7 +456,8 @@ local function decompose(path, dir, o, threads)
             or tessera.stft(a, { n_fft = o.n_fft, hop = o.hop, magnitude = true, threads = threads })
   local t2 = now()
   local m = tessera.nmf(V, { k = o.k, loss = o.loss, solver = o.solver, seed = o.seed,
-                             max_iter = o.iter, tol = o.tol, progress = false, threads = threads })
+                             max_iter = o.iter, tol = o.tol, every = o.every, progress = false,
+                             threads = threads })
   local t3 = now()
   m:save(dir)
   if o.audio then

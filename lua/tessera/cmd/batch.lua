@@ -25,6 +25,9 @@ return {
     parser:option("--iter", "Maximum number of iterations.", "200"):convert(math.tointeger)
     parser:option("--tol", "Relative decrease that stops the fit (0: never stops early).",
       "1e-4"):convert(tonumber)
+    parser:option("--every", "Iterations between checks of the objective (the tol test and "
+      .. "the model's history; with --tol 0, --every ITER computes it only at the end).", "10")
+      :convert(math.tointeger)
     parser:option("--sr", "Sample rate to analyse at.", "22050"):convert(math.tointeger)
     parser:option("--resample", "Quality of the resampling to --sr: poly (the polyphase "
       .. "filter of scipy.signal.resample_poly, which Python pipelines use: the same samples, "
@@ -73,7 +76,7 @@ return {
       out = args.out,
       options = {
         k = args.k, loss = args.loss, solver = args.solver, seed = args.seed, iter = args.iter,
-        tol = args.tol, sr = args.sr, resample = args.resample, n_fft = args.n_fft,
+        tol = args.tol, every = args.every, sr = args.sr, resample = args.resample, n_fft = args.n_fft,
         hop = args.hop, offset = args.offset,
         duration = args.duration or false, audio = args.audio, method = args.method,
         figures = args.figures,
