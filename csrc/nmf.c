@@ -774,10 +774,14 @@ AVX2_FN static int column_ok_avx2(const float *x, int64_t m) {
  * entry of V at k = 4, against the 1 that the multiply-adds alone need). */
 #define AVX512_FN __attribute__((target("avx512f,avx512vl,avx2,fma")))
 
-/* y with the entries under FLT_MIN (0, the masked tail) raised to EPS32, as guard8. */
-AVX512_FN static ALWAYS_INLINE __m512 guard16(__m512 y) {
+/* x / y with y under FLT_MIN (0, the masked tail, padding columns) taken as EPS32, as
+ * guard8 does: a division by y whose rare small lanes are redone. Guarding y up front (a
+ * compare and a blend on every block) cost about 7% of a KL iteration; the blend was half. */
+AVX512_FN static ALWAYS_INLINE __m512 kl_ratio16(__m512 x, __m512 y) {
   __mmask16 small = _mm512_cmp_ps_mask(y, _mm512_set1_ps(FLT_MIN), _CMP_LT_OQ);
-  return _mm512_mask_blend_ps(small, y, _mm512_set1_ps(EPS32));
+  __m512 r = _mm512_div_ps(x, y);
+  if (__builtin_expect(small != 0, 0)) r = _mm512_mask_div_ps(r, small, x, _mm512_set1_ps(EPS32));
+  return r;
 }
 
 /* log8 in 16 lanes: the same reduction to a mantissa in [sqrt(1/2), sqrt(2)) and the same
@@ -865,7 +869,7 @@ AVX512_FN static ALWAYS_INLINE void kl_hstep512(const float *restrict W, int64_t
   UNROLL8 for (int c = 0; c < C; c++) {
     __m512 y = wh16(w, h[c], K);
     __m512 x = _mm512_maskz_loadu_ps(mask, v[c] + i);
-    r[c] = _mm512_div_ps(x, guard16(y));
+    r[c] = kl_ratio16(x, y);
     if (LOSS) kl_loss_add16(r[c], x, y, lacc + 2 * (c & 1), ltail, W + i, ld,
                             n - i < 16 ? n - i : 16, K, h[c], v[c] + i);
   }
@@ -934,7 +938,7 @@ AVX512_FN static ALWAYS_INLINE void kl_wstep512(const float *restrict W, int64_t
   UNROLL8 for (int c = 0; c < 4; c++) {
     __m512 y = wh16(w, h[c], K);
     __m512 x = _mm512_maskz_loadu_ps(mask, v[c] + i);
-    r[c] = _mm512_div_ps(x, guard16(y));
+    r[c] = kl_ratio16(x, y);
     if (LOSS) kl_loss_add16(r[c], x, y, lacc + 2 * (c & 1), ltail, W + i, ld,
                             n - i < 16 ? n - i : 16, K, h[c], v[c] + i);
   }
@@ -997,7 +1001,7 @@ AVX512_FN static ALWAYS_INLINE double kl_loss4_512(const float *restrict W, int6
       if (c >= g) break;
       __m512 y = wh16(w, h[c], K);
       __m512 x = _mm512_maskz_loadu_ps(mask, v[c] + i);
-      kl_loss_add16(_mm512_div_ps(x, guard16(y)), x, y, acc + 2 * (c & 1), &tail, W + i, n,
+      kl_loss_add16(kl_ratio16(x, y), x, y, acc + 2 * (c & 1), &tail, W + i, n,
                     n - i < 16 ? n - i : 16, K, h[c], v[c] + i);
     }
   }
