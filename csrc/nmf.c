@@ -456,9 +456,18 @@ AVX2_FN static double loss_col_avx2(int cls, const float *W, int64_t n, int k, c
 
 /* The fused loops for k <= 8: WH, the ratio and its products in one sweep, with the k
  * columns of W and the accumulators in registers (K is a constant after inlining). */
+#ifndef TSR_LIGHT_BUILD
 #define ALWAYS_INLINE __attribute__((always_inline)) inline
 #define UNROLL8 _Pragma("GCC unroll 8")
 #define UNROLL16 _Pragma("GCC unroll 16")
+#else
+/* The fuzz build (scripts/fuzz.sh: clang with ASan and UBSan) leaves inlining and unrolling
+ * to the compiler: forced on every K's copy, they took clang over ten minutes on this file
+ * (4 s without). Same code, slower loops; the sanitized specs build keeps them (gcc). */
+#define ALWAYS_INLINE inline
+#define UNROLL8
+#define UNROLL16
+#endif
 
 /* Lanes 0..m-1 set: the last, partial block of rows is read and written masked, its
  * missing lanes reading as 0 (which every formula below turns into 0). */
