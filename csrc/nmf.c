@@ -1045,14 +1045,15 @@ AVX512_FN static void add_into512(float *acc, const float *x, size_t count) {
   }
 }
 
-/* Y = V (V' Q) for the truncated SVD, in one pass over V (n x p): four columns of V at a
+/* Y = scale V (V' Q) for the truncated SVD, in one pass over V (n x p): four columns of V at a
  * time, their dot products with Q's l columns (4 x 4 sums in registers), then their outer
  * products added into Y, column by column of Y, while they are still in L1. Q and Y are
  * n x l on the leading dimension ld (padded: 4100-byte columns would share L1 sets); z holds
  * 4 * l floats. OpenBLAS's two sgemm calls each copied all of V into its packed layout,
  * which cost more than the products themselves at l = k + 10. */
 AVX512_FN static void gram_apply512(const float *V, int64_t n, int64_t p, int l,
-                                    const float *Q, int64_t ld, float *Y, float *z) {
+                                    const float *Q, int64_t ld, float scale, float *Y,
+                                    float *z) {
   for (int a = 0; a < l; a++) memset(Y + a * ld, 0, (size_t)n * sizeof *Y);
   const __mmask16 tail = (__mmask16)((1u << (n % 16)) - 1);
   const int64_t full = n - n % 16;
@@ -1078,7 +1079,8 @@ AVX512_FN static void gram_apply512(const float *V, int64_t n, int64_t p, int l,
       float dots[16];
       UNROLL16 for (int e = 0; e < 16; e++) dots[e] = _mm512_reduce_add_ps(acc[e]);
       for (int c = 0; c < 4; c++)
-        for (int a = 0; a < na; a++) z[c * l + a0 + a] = c < g ? dots[c * 4 + a] : 0.0f;
+        for (int a = 0; a < na; a++)
+          z[c * l + a0 + a] = c < g ? dots[c * 4 + a] * scale : 0.0f;
     }
     /* Four columns of Y at a time: each load of V's rows serves 4 x 4 multiply-adds. */
     int a = 0;
@@ -2107,23 +2109,20 @@ static void to_float(const double *a, float *b, size_t count) {
   for (size_t i = 0; i < count; i++) b[i] = (float)a[i];
 }
 
-static void to_double(const float *a, double *b, size_t count) {
-  for (size_t i = 0; i < count; i++) b[i] = a[i];
-}
-
-/* Y = V (V' Q), Q and Y n x l (leading dimension n): one pass over V where AVX-512 is,
- * else two sgemm calls through T (p x l). z: 4 * l floats. */
+/* Y = scale V (V' Q), Q and Y n x l (leading dimension ld): one pass over V where AVX-512
+ * is, else two sgemm calls through T (p x l). z: 4 * l floats. scale keeps Y near V's own
+ * magnitude: V V' squares it, which overflows float from entries of about 1e19 on. */
 static void gram_apply(const float *V, int64_t n, int64_t p, int l, const float *Q, int64_t ld,
-                       float *Y, float *T, float *z) {
+                       float scale, float *Y, float *T, float *z) {
 #ifdef HAVE_AVX2
   if (use_simd() == 2) {
     (void)T;
-    gram_apply512(V, n, p, l, Q, ld, Y, z);
+    gram_apply512(V, n, p, l, Q, ld, scale, Y, z);
     return;
   }
 #endif
   (void)z;
-  cblas_sgemm(CblasColMajor, CblasTrans, CblasNoTrans, (int)p, l, (int)n, 1.0f, V, (int)n, Q,
+  cblas_sgemm(CblasColMajor, CblasTrans, CblasNoTrans, (int)p, l, (int)n, scale, V, (int)n, Q,
               (int)ld, 0.0f, T, (int)p);
   cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)n, l, (int)p, 1.0f, V, (int)n, T,
               (int)p, 0.0f, Y, (int)ld);
@@ -2135,9 +2134,15 @@ static void q_to_float(const double *Q, int64_t n, int l, float *Qf, int64_t ld)
     for (int64_t i = 0; i < n; i++) Qf[i + a * ld] = (float)Q[i + a * n];
 }
 
-static void q_to_double(const float *Qf, int64_t ld, int64_t n, int l, double *Q) {
+/* Returns 0 when every entry is finite (LAPACK's SVD can loop forever on an infinity). */
+static int q_to_double(const float *Qf, int64_t ld, int64_t n, int l, double *Q) {
+  int bad = 0;
   for (int a = 0; a < l; a++)
-    for (int64_t i = 0; i < n; i++) Q[i + a * n] = Qf[i + a * ld];
+    for (int64_t i = 0; i < n; i++) {
+      Q[i + a * n] = Qf[i + a * ld];
+      bad |= !isfinite(Qf[i + a * ld]);
+    }
+  return bad;
 }
 
 /* The leading k singular triplets of V (n x p): U (n x k), S (k), Vt (k x p), in double.
@@ -2169,18 +2174,28 @@ static int svd_top(const float *V, int64_t n, int64_t p, int k, double *U, doubl
          *M = Ub + (size_t)n * k;
   float *Yf = f, *Zf = f + bigf, *Tf = Zf + bigf, *z = Tf + bigf;
   int status = TSR_OK;
+  float vmax = 0.0f;
+  for (size_t i = 0; i < (size_t)n * (size_t)p; i++) {
+    if (!isfinite(V[i])) goto not_finite;
+    vmax = fmaxf(vmax, fabsf(V[i]));
+  }
+  /* scale * |V V' Q| <= |V| for orthonormal Q; capped where V is so small that 1/vmax
+   * itself would overflow. */
+  float scale = vmax > 0.0f ? (float)fmin(1.0 / ((double)vmax * sqrt((double)n * (double)p)),
+                                          1e30)
+                            : 1.0f;
   rng g;
   rng_seed(&g, 0x6e6e647376640000u); /* fixed: the SVD does not depend on the fit's seed */
   for (size_t i = 0; i < (size_t)p * l; i++) Zf[i] = (float)rng_normal(&g);
-  cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)n, l, (int)p, 1.0f, V, (int)n, Zf,
+  cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)n, l, (int)p, scale, V, (int)n, Zf,
               (int)p, 0.0f, Yf, (int)n);
-  to_double(Yf, Q, (size_t)n * l);
+  if (q_to_double(Yf, n, n, l, Q) != 0) goto overflow;
   if (orthonormalise(Q, n, l, tau, NULL) != 0) goto lapack_failed;
   double last = 1.0;
   for (int it = 0; it < 200; it++) {
     q_to_float(Q, n, l, Zf, ld);
-    gram_apply(V, n, p, l, Zf, ld, Yf, Tf, z);
-    q_to_double(Yf, ld, n, l, Q);
+    gram_apply(V, n, p, l, Zf, ld, scale, Yf, Tf, z);
+    if (q_to_double(Yf, ld, n, l, Q) != 0) goto overflow;
     if (orthonormalise(Q, n, l, tau, R) != 0) goto lapack_failed;
     if (LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'A', l, l, R, l, sv, RU, l, RVt, l) != 0)
       goto lapack_failed;
@@ -2207,7 +2222,10 @@ static int svd_top(const float *V, int64_t n, int64_t p, int k, double *U, doubl
   cblas_sgemm(CblasColMajor, CblasTrans, CblasNoTrans, (int)p, l, (int)n, 1.0f, V, (int)n, Yf,
               (int)n, 0.0f, Zf, (int)p);
   for (int a = 0; a < l; a++)
-    for (int64_t j = 0; j < p; j++) B[a + j * l] = Zf[j + (size_t)a * p];
+    for (int64_t j = 0; j < p; j++) {
+      if (!isfinite(Zf[j + (size_t)a * p])) goto overflow;
+      B[a + j * l] = Zf[j + (size_t)a * p];
+    }
   /* Z (p x l >= l x l) is free now and holds the l x p right vectors' transpose rows. */
   if (LAPACKE_dgesdd(LAPACK_COL_MAJOR, 'S', l, (lapack_int)p, B, l, sv, RU, l, Z, l) != 0)
     goto lapack_failed;
@@ -2218,6 +2236,14 @@ static int svd_top(const float *V, int64_t n, int64_t p, int k, double *U, doubl
     S[a] = sv[a];
     for (int64_t j = 0; j < p; j++) Vt[a + j * k] = Z[a + j * l];
   }
+  goto done;
+not_finite:
+  tsr_seterror(err, "the truncated SVD needs a finite V");
+  status = TSR_EINVAL;
+  goto done;
+overflow:
+  tsr_seterror(err, "the truncated SVD overflows float: V's largest entry is %g", (double)vmax);
+  status = TSR_EINVAL;
   goto done;
 lapack_failed:
   tsr_seterror(err, "the truncated SVD failed (LAPACK)");
