@@ -1073,7 +1073,8 @@ AVX512_FN static void gram_apply512(const float *V, int64_t n, int64_t p, int l,
         UNROLL8 for (int c = 0; c < 4; c++) x[c] = _mm512_maskz_loadu_ps(m, v[c] + i);
         UNROLL8 for (int a = 0; a < 4; a++) {
           __m512 qa = _mm512_maskz_loadu_ps(m, q[a] + i);
-          UNROLL8 for (int c = 0; c < 4; c++) acc[c * 4 + a] = _mm512_fmadd_ps(x[c], qa, acc[c * 4 + a]);
+          UNROLL8 for (int c = 0; c < 4; c++)
+            acc[c * 4 + a] = _mm512_fmadd_ps(x[c], qa, acc[c * 4 + a]);
         }
       }
       float dots[16];
@@ -2134,7 +2135,8 @@ static void q_to_float(const double *Q, int64_t n, int l, float *Qf, int64_t ld)
     for (int64_t i = 0; i < n; i++) Qf[i + a * ld] = (float)Q[i + a * n];
 }
 
-/* Returns 0 when every entry is finite (LAPACK's SVD can loop forever on an infinity). */
+/* Q (double, leading dimension n) from Qf (float, leading dimension ld); nonzero when an
+ * entry is not finite (LAPACK's SVD can loop forever on an infinity). */
 static int q_to_double(const float *Qf, int64_t ld, int64_t n, int l, double *Q) {
   int bad = 0;
   for (int a = 0; a < l; a++)
@@ -2157,7 +2159,8 @@ static int svd_top(const float *V, int64_t n, int64_t p, int k, double *U, doubl
   int64_t mn = n < p ? n : p;
   int l = (int)(k + 10 < mn ? k + 10 : mn);
   int64_t ld = ((n + 15) & ~(int64_t)15) + 32; /* gram_apply's Q and Y: see there */
-  size_t big = (size_t)(n > p ? n : p) * (size_t)l, bigf = (size_t)(ld > p ? ld : p) * (size_t)l;
+  size_t big = (size_t)(n > p ? n : p) * (size_t)l;
+  size_t bigf = (size_t)(ld > p ? ld : p) * (size_t)l;
   size_t nd = 2 * big + (size_t)l * p + 3 * (size_t)l * l + 2 * (size_t)l + 3 * (size_t)n * k +
               (size_t)k * k;
   size_t nf = 3 * bigf + 4 * (size_t)l;

@@ -80,6 +80,19 @@ local function max_rel(A, B)
   return worst
 end
 
+-- The largest |A - B| over two tables of rows, and the largest |B|: for "within x of the
+-- largest entry" checks, where entries near zero make a relative error meaningless.
+local function max_abs_diff(A, B)
+  local worst, top = 0, 0
+  for i = 1, #B do
+    for j = 1, #B[1] do
+      worst = math.max(worst, math.abs(A[i][j] - B[i][j]))
+      top = math.max(top, math.abs(B[i][j]))
+    end
+  end
+  return worst, top
+end
+
 local function same_bits(A, B)
   local ra, ca = A:shape()
   local rb, cb = B:shape()
@@ -436,14 +449,7 @@ describe("tessera.nmf", function()
                           paths[3]))
         local m = tessera.nmf(V, { k = 4, init = method, max_iter = 0 })
         for name, ref in pairs({ W = matrix.load(paths[2]), H = matrix.load(paths[3]) }) do
-          local ours, theirs = m[name]:totable(), ref:totable()
-          local worst, top = 0, 0
-          for i = 1, #theirs do
-            for j = 1, #theirs[1] do
-              worst = math.max(worst, math.abs(ours[i][j] - theirs[i][j]))
-              top = math.max(top, math.abs(theirs[i][j]))
-            end
-          end
+          local worst, top = max_abs_diff(m[name]:totable(), ref:totable())
           assert.is_true(worst <= 1e-4 * top, string.format("%s %s: %g of %g", method, name, worst, top))
         end
       end
@@ -458,14 +464,8 @@ describe("tessera.nmf", function()
       for _, factor in ipairs({ 1e30, 1e12 }) do
         local m = tessera.nmf(V:copy():scale(factor), { k = 4, init = "nndsvd", max_iter = 0 })
         for _, name in ipairs({ "W", "H" }) do
-          local ours, ref = m[name]:totable(), base[name]:totable()
-          local worst, top = 0, 0
-          for i = 1, #ref do
-            for j = 1, #ref[1] do
-              worst = math.max(worst, math.abs(ours[i][j] / math.sqrt(factor) - ref[i][j]))
-              top = math.max(top, math.abs(ref[i][j]))
-            end
-          end
+          local scaled = m[name]:copy():scale(1 / math.sqrt(factor))
+          local worst, top = max_abs_diff(scaled:totable(), base[name]:totable())
           assert.is_true(worst <= 1e-4 * top, ("%g %s: %g of %g"):format(factor, name, worst, top))
         end
       end
@@ -647,14 +647,7 @@ describe("tessera.nmf", function()
         m.W:save(%q)
         m.H:save(%q)]], paths.V, paths.W, paths.H))
       for name, theirs in pairs({ W = matrix.load(paths.W), H = matrix.load(paths.H) }) do
-        local a, b = mine[name]:totable(), theirs:totable()
-        local worst, top = 0, 0
-        for i = 1, #a do
-          for j = 1, #a[1] do
-            worst = math.max(worst, math.abs(a[i][j] - b[i][j]))
-            top = math.max(top, math.abs(a[i][j]))
-          end
-        end
+        local worst, top = max_abs_diff(theirs:totable(), mine[name]:totable())
         assert.is_true(worst <= 1e-5 * top, string.format("nndsvd %s: %g of %g", name, worst, top))
       end
     end)
