@@ -1045,6 +1045,17 @@ AVX512_FN static void add_into512(float *acc, const float *x, size_t count) {
   }
 }
 
+/* sum x[0..count-1] in double, 16 at a time (W's column sums for the KL H update). */
+AVX512_FN static double sum_in_double512(const float *x, int64_t count) {
+  __m512d acc[2] = {_mm512_setzero_pd(), _mm512_setzero_pd()};
+  for (int64_t i = 0; i < count; i += 16) {
+    const __mmask16 m =
+        i + 16 <= count ? (__mmask16)0xffff : (__mmask16)((1u << (count - i)) - 1);
+    add16d(_mm512_maskz_loadu_ps(m, x + i), &acc[0], &acc[1]);
+  }
+  return _mm512_reduce_add_pd(_mm512_add_pd(acc[0], acc[1]));
+}
+
 /* Y = scale V (V' Q) for the truncated SVD, in one pass over V (n x p): four columns of V at a
  * time, their dot products with Q's l columns (4 x 4 sums in registers), then their outer
  * products added into Y, column by column of Y, while they are still in L1. Q and Y are
@@ -1239,6 +1250,7 @@ typedef struct mu_state {
   double *WtW, *wsum, *hstat;
   double pass_loss;         /* the objective a pass with LOSS_H or LOSS_W summed */
   float *wden;              /* k */
+  float *hden;              /* k: the KL H update's denominators (mu_prep_h) */
   int fused;                /* the AVX2 loops: k <= 16 for KL and IS, k <= 8 Euclidean */
   int kl512;                /* the AVX-512 KL loops, on Wp and accumulators of stride ld */
   int64_t ld;               /* leading dimension of accN, accD and Wp: n, or for kl512 n
@@ -1281,10 +1293,27 @@ static void mu_prep_h(mu_state *m) {
       }
   } else if (m->cls == CLS_KL) {
     for (int a = 0; a < k; a++) {
+      /* Not one chain of dependent adds, which cost a few percent of a small fit. */
       const float *wa = m->W + a * n;
-      double s = 0.0;
-      for (int64_t i = 0; i < n; i++) s += wa[i];
+      double s;
+#ifdef HAVE_AVX2
+      if (m->simd == 2) {
+        s = sum_in_double512(wa, n);
+      } else
+#endif
+      {
+        double part[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+        int64_t i = 0;
+        for (; i + 8 <= n; i += 8)
+          for (int e = 0; e < 8; e++) part[e] += wa[i + e];
+        for (; i < n; i++) part[i % 8] += wa[i];
+        s = ((part[0] + part[1]) + (part[2] + part[3])) +
+            ((part[4] + part[5]) + (part[6] + part[7]));
+      }
       m->wsum[a] = s == 0.0 ? 1.0 : s; /* scikit-learn: W_sum[W_sum == 0] = 1 */
+      float d = (float)m->wsum[a];
+      if (m->l1H > 0.0f) d += m->l1H;
+      m->hden[a] = d == 0.0f ? EPS32 : d; /* mu_update_h's, when l2H does not add h */
     }
   }
 }
@@ -1293,6 +1322,14 @@ static void mu_prep_h(mu_state *m) {
 static void mu_update_h(const mu_state *m, float *h, const float *num, const float *dq,
                         float *den) {
   int k = m->k;
+  if (m->cls == CLS_KL && m->l2H == 0.0f && m->gamma == 1.0f) {
+    /* The same denominators for every column: mu_prep_h's. */
+    for (int a = 0; a < k; a++) {
+      float x = h[a] * (num[a] / m->hden[a]);
+      h[a] = (m->flushH && x < (float)FLUSH) ? 0.0f : x;
+    }
+    return;
+  }
   for (int a = 0; a < k; a++) {
     float d;
     if (m->cls == CLS_EUC) {
@@ -1666,14 +1703,14 @@ static int mu_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *
 
   /* Scratch: per partition 2n + (1 or 2) ld k + 5k floats and statn doubles, each rounded
    * up to whole 128-byte lines so partitions never share one; shared k*k + k + statn
-   * doubles, k + n + k floats and for kl512 the ld x k copy of W. Well under one n x p
+   * doubles, 2k + n + k floats and for kl512 the ld x k copy of W. Well under one n x p
    * buffer. */
   size_t nk, per, nf, nd, fbytes, dbytes;
   if (tsr_mul_size((size_t)m.ld, (size_t)k, &nk) != 0 ||
       tsr_mul_size(nk, two ? 2 : 1, &per) != 0 ||
       (per += 2 * (size_t)n + 5 * (size_t)k + 31) < 2 * (size_t)n ||
       (per &= ~(size_t)31, tsr_mul_size(per, (size_t)parts, &nf)) != 0 ||
-      (nf += 2 * (size_t)k + (size_t)n + 64) < (size_t)n ||
+      (nf += 3 * (size_t)k + (size_t)n + 96) < (size_t)n ||
       (m.kl512 && (nf += nk) < nk) || tsr_mul_size(nf, sizeof(float), &fbytes) != 0) {
     tsr_seterror(err, "the scratch space for n = %lld, k = %d overflows", (long long)n, k);
     return TSR_ELIMIT;
@@ -1691,7 +1728,8 @@ static int mu_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *
   }
   m.fpart = fs;
   m.wden = fs + m.fstride * (size_t)parts;
-  float *zeros = m.wden + ((size_t)k + 31) / 32 * 32;
+  m.hden = m.wden + ((size_t)k + 31) / 32 * 32;
+  float *zeros = m.hden + ((size_t)k + 31) / 32 * 32;
   memset(zeros, 0, ((size_t)n + (size_t)k) * sizeof *zeros);
   m.zero_v = zeros;
   m.zero_h = zeros + n;
