@@ -78,6 +78,35 @@ describe("tessera.cache", function()
     end)
   end)
 
+  describe("SHA-256 (the keys' and checksums' hash)", function()
+    it("equals Python's hashlib on every length around the block size, on both code paths", function()
+      -- Lengths 0..200 and some large ones cross the 56-byte padding edge, whole 64-byte
+      -- blocks hashed straight from the input, and partial ones; the child process runs the
+      -- plain rounds (TESSERA_SIMD=generic), this one the SHA extensions where the CPU has them.
+      local lengths = {}
+      for len = 0, 200 do lengths[#lengths + 1] = len end
+      for _, len in ipairs({ 1000, 4095, 4096, 65537, 1000003 }) do lengths[#lengths + 1] = len end
+      local code = [[
+        local util = require("tessera").core.util
+        for _, len in ipairs({%s}) do
+          local bytes = {}
+          for i = 1, len do bytes[i] = string.char((i * 131 + len * 7) %% 256) end
+          io.write(util.sha256(table.concat(bytes)), "\n")
+        end]]
+      code = format(code, table.concat(lengths, ","))
+      local ours = helpers.run("bin/tessera -e " .. helpers.shell_quote(code))
+      local plain = helpers.run("TESSERA_SIMD=generic bin/tessera -e " .. helpers.shell_quote(code))
+      local reference = helpers.python(format([[
+import hashlib
+for n in [%s]:
+    print(hashlib.sha256(bytes((i * 131 + n * 7) %% 256 for i in range(1, n + 1))).hexdigest())
+]], table.concat(lengths, ",")))
+      assert.equal(#lengths * 65, #reference)
+      assert.equal(reference, ours)
+      assert.equal(reference, plain)
+    end)
+  end)
+
   describe("key()", function()
     it("depends on the values, not on the order of a table's keys", function()
       local a = cache.key { "src", { k = 4, loss = "kl", seed = 0 } }
