@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -96,9 +95,8 @@ static int use_sha_ni(void) {
   int s = __atomic_load_n(&sha_ni_state, __ATOMIC_RELAXED);
   if (s < 0) {
     unsigned a, b, c, d;
-    const char *want = getenv("TESSERA_SIMD");
     s = 0;
-    if (!(want != NULL && strcmp(want, "generic") == 0) && __get_cpuid(1, &a, &b, &c, &d) &&
+    if (tsr_simd_cap() > TSR_SIMD_GENERIC && __get_cpuid(1, &a, &b, &c, &d) &&
         (c & bit_SSE4_1) && (c & bit_SSSE3) && __get_cpuid_count(7, 0, &a, &b, &c, &d))
       s = (b >> 29) & 1;
     __atomic_store_n(&sha_ni_state, s, __ATOMIC_RELAXED);

@@ -56,12 +56,12 @@ static int use_simd(void) {
   if (s < 0) {
     s = 0;
 #ifdef HAVE_AVX2
-    const char *want = getenv("TESSERA_SIMD");
+    int cap = tsr_simd_cap();
     __builtin_cpu_init();
-    if (!(want != NULL && strcmp(want, "generic") == 0) && __builtin_cpu_supports("avx2") &&
+    if (cap > TSR_SIMD_GENERIC && __builtin_cpu_supports("avx2") &&
         __builtin_cpu_supports("fma")) {
       s = 1;
-      if (!(want != NULL && strcmp(want, "avx2") == 0) && __builtin_cpu_supports("avx512f") &&
+      if (cap > TSR_SIMD_AVX2 && __builtin_cpu_supports("avx512f") &&
           __builtin_cpu_supports("avx512vl"))
         s = 2;
     }
@@ -1322,7 +1322,7 @@ static void mu_prep_h(mu_state *m) {
 static void mu_update_h(const mu_state *m, float *h, const float *num, const float *dq,
                         float *den) {
   int k = m->k;
-  if (m->cls == CLS_KL && m->l2H == 0.0f && m->gamma == 1.0f) {
+  if (m->cls == CLS_KL && m->l2H == 0.0f) { /* beta = 1: gamma is 1 */
     /* The same denominators for every column: mu_prep_h's. */
     for (int a = 0; a < k; a++) {
       float x = h[a] * (num[a] / m->hden[a]);
@@ -2144,10 +2144,6 @@ static int orthonormalise(double *A, int64_t rows, int cols, double *tau, double
              ? 0 : -1;
 }
 
-static void to_float(const double *a, float *b, size_t count) {
-  for (size_t i = 0; i < count; i++) b[i] = (float)a[i];
-}
-
 /* Y = scale V (V' Q), Q and Y n x l (leading dimension ld): one pass over V where AVX-512
  * is, else two sgemm calls through T (p x l). z: 4 * l floats. scale keeps Y near V's own
  * magnitude: V V' squares it, which overflows float from entries of about 1e19 on. */
@@ -2259,7 +2255,7 @@ static int svd_top(const float *V, int64_t n, int64_t p, int k, double *U, doubl
     memcpy(Uprev, Uk, (size_t)n * k * sizeof *Uk);
   }
   /* Rayleigh-Ritz: B = Q' V (l x p), B = Ub S Vt. */
-  to_float(Q, Yf, (size_t)n * l);
+  q_to_float(Q, n, l, Yf, n);
   cblas_sgemm(CblasColMajor, CblasTrans, CblasNoTrans, (int)p, l, (int)n, 1.0f, V, (int)n, Yf,
               (int)n, 0.0f, Zf, (int)p);
   for (int a = 0; a < l; a++)

@@ -601,8 +601,8 @@ typedef struct cd_kernels {
 static cd_kernels cd_pick_kernels(void) {
   cd_kernels kr = {cd_sweep_c, gt_block_c, vht_acc_c, col_norm2_c, 8, 0};
 #ifdef CD_HAVE_AVX2
-  const char *cap = getenv("TESSERA_SIMD");
-  if (cap != NULL && strcmp(cap, "generic") == 0) return kr;
+  int cap = tsr_simd_cap();
+  if (cap == TSR_SIMD_GENERIC) return kr;
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
     kr.sweep = cd_sweep_avx2;
@@ -610,7 +610,7 @@ static cd_kernels cd_pick_kernels(void) {
     kr.vht_acc = vht_acc_avx2;
     kr.col_norm2 = col_norm2_avx2;
     kr.block = 9; /* three 3-column tiles */
-    if (__builtin_cpu_supports("avx512f") && !(cap != NULL && strcmp(cap, "avx2") == 0)) {
+    if (__builtin_cpu_supports("avx512f") && cap > TSR_SIMD_AVX2) {
       kr.gt_block = gt_block_avx512;
       kr.vht_acc = vht_acc_avx512;
       kr.block = 8; /* two 4-column tiles, one 8-row chunk for the sweeps */

@@ -525,11 +525,11 @@ static const stft_kernels kernels_avx512 = {all_finite_avx512, window_avx512, sp
 /* The copies this CPU runs, capped by TESSERA_SIMD. */
 static const stft_kernels *pick_kernels(void) {
 #ifdef STFT_HAVE_X86
-  const char *cap = getenv("TESSERA_SIMD");
-  if (cap != NULL && strcmp(cap, "generic") == 0) return &kernels_generic;
+  int cap = tsr_simd_cap();
+  if (cap == TSR_SIMD_GENERIC) return &kernels_generic;
   __builtin_cpu_init();
   if (!__builtin_cpu_supports("avx2")) return &kernels_generic;
-  if (cap != NULL && strcmp(cap, "avx2") == 0) return &kernels_avx2;
+  if (cap == TSR_SIMD_AVX2) return &kernels_avx2;
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl"))
     return &kernels_avx512;
   return &kernels_avx2;

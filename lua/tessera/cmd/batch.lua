@@ -76,8 +76,8 @@ return {
       out = args.out,
       options = {
         k = args.k, loss = args.loss, solver = args.solver, seed = args.seed, iter = args.iter,
-        tol = args.tol, every = args.every, sr = args.sr, resample = args.resample, n_fft = args.n_fft,
-        hop = args.hop, offset = args.offset,
+        tol = args.tol, every = args.every, sr = args.sr, resample = args.resample,
+        n_fft = args.n_fft, hop = args.hop, offset = args.offset,
         duration = args.duration or false, audio = args.audio, method = args.method,
         figures = args.figures,
       },
