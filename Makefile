@@ -43,6 +43,13 @@ build/asan/%.o: csrc/%.c $(HEADERS) | deps
 # contraction into FMA, so that its SIMD copies round exactly as the portable one.
 build/stft.o build/asan/stft.o: ALL_CFLAGS += -fno-math-errno -ffp-contract=off
 
+# The NMF's portable loops (those of every CPU without AVX2) are written for the vectoriser,
+# which at -O2 GCC applies only to loops without a remainder; theirs have one. Recursive,
+# so that the compiler is asked at recipe time, once install-deps has run.
+VECTORISE = $(shell $(CC) -fvect-cost-model=dynamic -x c -c -o /dev/null /dev/null 2>/dev/null \
+                    && echo -fvect-cost-model=dynamic)
+build/nmf.o: ALL_CFLAGS += $(VECTORISE)
+
 lua/tessera/core.so: $(OBJS)
 	$(CC) -shared -o $@ $(OBJS) $(LIBS)
 

@@ -86,17 +86,52 @@ static int clamp_parts(int threads, int64_t p) {
 /* ---------------------------------------------------------------------------------------
  * Portable inner loops. A column is n floats; W is n x k column-major, h = H[:, j]. */
 
-/* Rows 0..m-1 of a column (W has leading dimension ld): r = v / guard(W h) (KL); with q
- * non-NULL: q = 1 / guard(W h), r = v q^2 (IS). */
-static void prep_c(const float *W, int64_t ld, int64_t m, int k, const float *h,
-                   const float *v, float *r, float *q) {
-  for (int64_t i = 0; i < m; i++) {
-    float y = 0.0f;
-    for (int a = 0; a < k; a++) y += W[i + a * ld] * h[a];
-    if (y < FLT_MIN) y = EPS32;
-    if (q == NULL) {
+/* y = W h for rows 0..m-1 (W has leading dimension ld), summed a component at a time in
+ * the order of a row-by-row sum, four components per pass over y: loops with no sum
+ * carried from row to row, which compilers vectorise (these are the loops of every CPU
+ * without AVX2, NEON's too). */
+static void wh_c(const float *restrict W, int64_t ld, int64_t m, int k,
+                 const float *restrict h, float *restrict y) {
+  int a;
+  if (k >= 4) {
+    const float *restrict w0 = W, *restrict w1 = W + ld, *restrict w2 = W + 2 * ld,
+                          *restrict w3 = W + 3 * ld;
+    const float h0 = h[0], h1 = h[1], h2 = h[2], h3 = h[3];
+    for (int64_t i = 0; i < m; i++) y[i] = ((w0[i] * h0 + w1[i] * h1) + w2[i] * h2) + w3[i] * h3;
+    a = 4;
+  } else {
+    const float h0 = h[0];
+    for (int64_t i = 0; i < m; i++) y[i] = W[i] * h0;
+    a = 1;
+  }
+  for (; a + 4 <= k; a += 4) {
+    const float *restrict w0 = W + a * ld, *restrict w1 = w0 + ld, *restrict w2 = w1 + ld,
+                          *restrict w3 = w2 + ld;
+    const float h0 = h[a], h1 = h[a + 1], h2 = h[a + 2], h3 = h[a + 3];
+    for (int64_t i = 0; i < m; i++)
+      y[i] = (((y[i] + w0[i] * h0) + w1[i] * h1) + w2[i] * h2) + w3[i] * h3;
+  }
+  for (; a < k; a++) {
+    const float *restrict w = W + a * ld;
+    const float ha = h[a];
+    for (int64_t i = 0; i < m; i++) y[i] += w[i] * ha;
+  }
+}
+
+/* Rows 0..m-1 of a column: r = v / guard(W h) (KL); with q non-NULL: q = 1 / guard(W h),
+ * r = v q^2 (IS). */
+static void prep_c(const float *restrict W, int64_t ld, int64_t m, int k,
+                   const float *restrict h, const float *restrict v, float *restrict r,
+                   float *restrict q) {
+  wh_c(W, ld, m, k, h, r);
+  if (q == NULL) {
+    for (int64_t i = 0; i < m; i++) {
+      float y = r[i] < FLT_MIN ? EPS32 : r[i];
       r[i] = v[i] / y;
-    } else {
+    }
+  } else {
+    for (int64_t i = 0; i < m; i++) {
+      float y = r[i] < FLT_MIN ? EPS32 : r[i];
       float t = 1.0f / y;
       q[i] = t;
       r[i] = t * t * v[i];
@@ -104,36 +139,49 @@ static void prep_c(const float *W, int64_t ld, int64_t m, int k, const float *h,
   }
 }
 
-/* Any beta (scikit-learn's guards): r = v guard2(WH)^(beta-2), q = guard1(WH)^(beta-1),
- * where guardX replaces 0 (and subnormals) by EPS32 when beta < X. */
-static void prep_beta(const float *W, int64_t n, int k, const float *h, const float *v,
-                      double beta, float *r, float *q) {
-  float br = (float)(beta - 2.0), bq = (float)(beta - 1.0);
-  for (int64_t i = 0; i < n; i++) {
-    float y = 0.0f;
-    for (int a = 0; a < k; a++) y += W[i + a * n] * h[a];
-    float yr = (y < FLT_MIN && beta < 2.0) ? EPS32 : y;
-    float yq = (y < FLT_MIN && beta < 1.0) ? EPS32 : y;
-    r[i] = v[i] * powf(yr, br);
-    q[i] = powf(yq, bq);
+/* Any beta (scikit-learn's guards), rows 0..m-1: r = v guard2(W h)^(beta-2) and
+ * q = guard1(W h)^(beta-1), where guardX replaces 0 (and subnormals) by EPS32 when
+ * beta < X. One power per row: q = y t with t = guard2(y)^(beta-2), which is exact where
+ * the two guards agree and, where they do not (1 < beta < 2, y under FLT_MIN), 0 for
+ * y = 0 as the power is, and next to nothing for a subnormal y. */
+static void prep_beta(const float *restrict W, int64_t ld, int64_t m, int k,
+                      const float *restrict h, const float *restrict v, double beta,
+                      float *restrict r, float *restrict q) {
+  const float br = (float)(beta - 2.0);
+  const int guard_r = beta < 2.0, guard_q = beta < 1.0;
+  wh_c(W, ld, m, k, h, q);
+  for (int64_t i = 0; i < m; i++) {
+    float y = q[i];
+    float yr = guard_r && y < FLT_MIN ? EPS32 : y;
+    float t = powf(yr, br);
+    r[i] = v[i] * t;
+    q[i] = (guard_q ? yr : y) * t;
   }
+}
+
+/* sum_i w[i] x[i] as eight interleaved partial sums: a float sum in one chain cannot be
+ * vectorised (its order is the result), eight independent ones can, at any width. */
+static float dot_c(const float *restrict w, const float *restrict x, int64_t n) {
+  float s[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; l++) s[l] += w[i + l] * x[i + l];
+  float tail = 0.0f;
+  for (; i < n; i++) tail += w[i] * x[i];
+  return (((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]))) + tail;
 }
 
 /* out[a] = sum_i W[i, a] x[i] */
 static void dots_c(const float *W, int64_t n, int k, const float *x, float *out) {
-  for (int a = 0; a < k; a++) {
-    const float *w = W + a * n;
-    float s = 0.0f;
-    for (int64_t i = 0; i < n; i++) s += w[i] * x[i];
-    out[a] = s;
-  }
+  for (int a = 0; a < k; a++) out[a] = dot_c(W + a * n, x, n);
 }
 
 /* acc[:, a] += h[a] x */
-static void axpys_c(float *acc, int64_t n, int k, const float *x, const float *h) {
+static void axpys_c(float *restrict acc, int64_t n, int k, const float *restrict x,
+                    const float *restrict h) {
   for (int a = 0; a < k; a++) {
-    float *c = acc + a * n;
-    float ha = h[a];
+    float *restrict c = acc + a * n;
+    const float ha = h[a];
     for (int64_t i = 0; i < n; i++) c[i] += x[i] * ha;
   }
 }
@@ -316,6 +364,76 @@ AVX2_FN static inline __m256 log8(__m256 x) {
   y = _mm256_fnmadd_ps(z, _mm256_set1_ps(0.5f), y);
   m = _mm256_add_ps(m, y);
   return _mm256_fmadd_ps(e, _mm256_set1_ps(0.693359375f), m);
+}
+
+/* y^b for y >= 0 (0^b = 0 for b > 0, the only case in which it is asked), as 2^(b log2 y)
+ * with b log2 y carried in two parts: b e (e y's exponent) with its multiply-add remainder,
+ * and b log2 m for the mantissa m in [sqrt(1/2), sqrt(2)), whose logarithm is Cephes'
+ * logf polynomial; 2^f for the fraction |f| <= 1/2 is Cephes' expf polynomial. A few ulps
+ * at any size of the result, where e^(b ln y) in floats loses up to 150 (ln y = 44 has an
+ * ulp of 4e-6). Over the float range +inf, under the smallest subnormal 0, as powf. */
+AVX2_FN static inline __m256 pow8(__m256 y, __m256 b) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  __m256 zero = _mm256_cmp_ps(y, _mm256_set1_ps(FLT_MIN), _CMP_LT_OQ);
+  __m256i yi = _mm256_castps_si256(_mm256_max_ps(y, _mm256_set1_ps(FLT_MIN)));
+  __m256 e = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(yi, 23), _mm256_set1_epi32(127)));
+  __m256 m = _mm256_castsi256_ps(_mm256_or_si256(_mm256_and_si256(yi, _mm256_set1_epi32(0x007fffff)),
+                                                 _mm256_set1_epi32(0x3f800000))); /* [1, 2) */
+  __m256 big = _mm256_cmp_ps(m, _mm256_set1_ps(1.41421356237309505f), _CMP_GT_OQ);
+  m = _mm256_blendv_ps(m, _mm256_mul_ps(m, _mm256_set1_ps(0.5f)), big);
+  e = _mm256_add_ps(e, _mm256_and_ps(big, one));
+  __m256 x = _mm256_sub_ps(m, one), z = _mm256_mul_ps(x, x);
+  __m256 p = _mm256_set1_ps(7.0376836292E-2f);
+  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(-1.1514610310E-1f));
+  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(1.1676998740E-1f));
+  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(-1.2420140846E-1f));
+  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(1.4249322787E-1f));
+  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(-1.6668057665E-1f));
+  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(2.0000714765E-1f));
+  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(-2.4999993993E-1f));
+  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(3.3333331174E-1f));
+  p = _mm256_fnmadd_ps(z, _mm256_set1_ps(0.5f), _mm256_mul_ps(_mm256_mul_ps(p, x), z));
+  __m256 lm = _mm256_add_ps(x, p); /* ln m, |ln m| <= ln(2) / 2 */
+  __m256 hi = _mm256_mul_ps(b, e), lo = _mm256_fmsub_ps(b, e, hi);
+  __m256 q = _mm256_mul_ps(b, _mm256_mul_ps(lm, _mm256_set1_ps(1.44269504088896341f)));
+  __m256 n = _mm256_round_ps(_mm256_add_ps(hi, q), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 f = _mm256_add_ps(_mm256_add_ps(_mm256_sub_ps(hi, n), q), lo);
+  x = _mm256_mul_ps(f, _mm256_set1_ps(0.693147180559945309f)); /* 2^f = e^x */
+  __m256 t = _mm256_set1_ps(1.9875691500E-4f);
+  t = _mm256_fmadd_ps(t, x, _mm256_set1_ps(1.3981999507E-3f));
+  t = _mm256_fmadd_ps(t, x, _mm256_set1_ps(8.3334519073E-3f));
+  t = _mm256_fmadd_ps(t, x, _mm256_set1_ps(4.1665795894E-2f));
+  t = _mm256_fmadd_ps(t, x, _mm256_set1_ps(1.6666665459E-1f));
+  t = _mm256_fmadd_ps(t, x, _mm256_set1_ps(5.0000001201E-1f));
+  t = _mm256_fmadd_ps(t, _mm256_mul_ps(x, x), _mm256_add_ps(x, one));
+  /* 2^n as two powers of two, each a normal float, so that subnormal results come out. */
+  __m256 over = _mm256_cmp_ps(n, _mm256_set1_ps(128.0f), _CMP_GT_OQ);
+  __m256 under = _mm256_cmp_ps(n, _mm256_set1_ps(-151.0f), _CMP_LT_OQ);
+  __m256i ni = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(n, _mm256_set1_ps(-151.0f)),
+                                                _mm256_set1_ps(128.0f)));
+  __m256i n1 = _mm256_srai_epi32(ni, 1), n2 = _mm256_sub_epi32(ni, n1);
+  const __m256i bias = _mm256_set1_epi32(127);
+  t = _mm256_mul_ps(t, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, bias), 23)));
+  t = _mm256_mul_ps(t, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, bias), 23)));
+  t = _mm256_blendv_ps(t, _mm256_set1_ps(INFINITY), over);
+  return _mm256_andnot_ps(_mm256_or_ps(zero, under), t);
+}
+
+/* prep_beta, 8 rows at a time, its one power per row from pow8: powf took nearly all of a
+ * beta-divergence iteration. */
+AVX2_FN static void prep_beta_avx2(const float *W, int64_t n, int k, const float *h,
+                                   const float *v, double beta, float *r, float *q) {
+  const __m256 br = _mm256_set1_ps((float)(beta - 2.0));
+  const int guard_r = beta < 2.0, guard_q = beta < 1.0;
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 y = wh8(W, n, k, h, i);
+    __m256 yr = guard_r ? guard8(y) : y;
+    __m256 t = pow8(yr, br);
+    _mm256_storeu_ps(r + i, _mm256_mul_ps(_mm256_loadu_ps(v + i), t));
+    _mm256_storeu_ps(q + i, _mm256_mul_ps(guard_q ? yr : y, t));
+  }
+  if (i < n) prep_beta(W + i, n, n - i, k, h, v + i, beta, r + i, q + i);
 }
 
 AVX2_FN static inline __attribute__((always_inline)) double
@@ -1169,7 +1287,13 @@ AVX512_FN static void gram_apply512(const float *V, int64_t n, int64_t p, int l,
 static void prep(int cls, double beta, int simd, const float *W, int64_t n, int k,
                  const float *h, const float *v, float *r, float *q) {
   if (cls == CLS_BETA) {
-    prep_beta(W, n, k, h, v, beta, r, q);
+#ifdef HAVE_AVX2
+    if (simd) {
+      prep_beta_avx2(W, n, k, h, v, beta, r, q);
+      return;
+    }
+#endif
+    prep_beta(W, n, n, k, h, v, beta, r, q);
     return;
   }
   float *qq = cls == CLS_IS ? q : NULL;
