@@ -335,6 +335,21 @@ AVX2_FN static void axpys_avx2(float *acc, int64_t n, int k, const float *x, con
   }
 }
 
+/* Cephes' logf polynomial: ln(1 + x) = x - x^2 / 2 + this, for x in [sqrt(1/2) - 1,
+ * sqrt(2) - 1), z = x^2. */
+AVX2_FN static inline __m256 log_poly8(__m256 x, __m256 z) {
+  __m256 p = _mm256_set1_ps(7.0376836292E-2f);
+  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(-1.1514610310E-1f));
+  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(1.1676998740E-1f));
+  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(-1.2420140846E-1f));
+  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(1.4249322787E-1f));
+  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(-1.6668057665E-1f));
+  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(2.0000714765E-1f));
+  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(-2.4999993993E-1f));
+  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(3.3333331174E-1f));
+  return _mm256_mul_ps(_mm256_mul_ps(p, x), z);
+}
+
 /* Natural logarithm of positive normal floats (Cephes' logf, as in sse_mathfun): about
  * one ulp, enough for an objective accumulated in double. */
 AVX2_FN static inline __m256 log8(__m256 x) {
@@ -350,16 +365,7 @@ AVX2_FN static inline __m256 log8(__m256 x) {
   e = _mm256_sub_ps(e, _mm256_and_ps(one, small));
   m = _mm256_add_ps(m, tmp);
   __m256 z = _mm256_mul_ps(m, m);
-  __m256 y = _mm256_set1_ps(7.0376836292E-2f);
-  y = _mm256_fmadd_ps(y, m, _mm256_set1_ps(-1.1514610310E-1f));
-  y = _mm256_fmadd_ps(y, m, _mm256_set1_ps(1.1676998740E-1f));
-  y = _mm256_fmadd_ps(y, m, _mm256_set1_ps(-1.2420140846E-1f));
-  y = _mm256_fmadd_ps(y, m, _mm256_set1_ps(1.4249322787E-1f));
-  y = _mm256_fmadd_ps(y, m, _mm256_set1_ps(-1.6668057665E-1f));
-  y = _mm256_fmadd_ps(y, m, _mm256_set1_ps(2.0000714765E-1f));
-  y = _mm256_fmadd_ps(y, m, _mm256_set1_ps(-2.4999993993E-1f));
-  y = _mm256_fmadd_ps(y, m, _mm256_set1_ps(3.3333331174E-1f));
-  y = _mm256_mul_ps(_mm256_mul_ps(y, m), z);
+  __m256 y = log_poly8(m, z);
   y = _mm256_fmadd_ps(e, _mm256_set1_ps(-2.12194440e-4f), y);
   y = _mm256_fnmadd_ps(z, _mm256_set1_ps(0.5f), y);
   m = _mm256_add_ps(m, y);
@@ -383,16 +389,7 @@ AVX2_FN static inline __m256 pow8(__m256 y, __m256 b) {
   m = _mm256_blendv_ps(m, _mm256_mul_ps(m, _mm256_set1_ps(0.5f)), big);
   e = _mm256_add_ps(e, _mm256_and_ps(big, one));
   __m256 x = _mm256_sub_ps(m, one), z = _mm256_mul_ps(x, x);
-  __m256 p = _mm256_set1_ps(7.0376836292E-2f);
-  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(-1.1514610310E-1f));
-  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(1.1676998740E-1f));
-  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(-1.2420140846E-1f));
-  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(1.4249322787E-1f));
-  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(-1.6668057665E-1f));
-  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(2.0000714765E-1f));
-  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(-2.4999993993E-1f));
-  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(3.3333331174E-1f));
-  p = _mm256_fnmadd_ps(z, _mm256_set1_ps(0.5f), _mm256_mul_ps(_mm256_mul_ps(p, x), z));
+  __m256 p = _mm256_fnmadd_ps(z, _mm256_set1_ps(0.5f), log_poly8(x, z));
   __m256 lm = _mm256_add_ps(x, p); /* ln m, |ln m| <= ln(2) / 2 */
   __m256 hi = _mm256_mul_ps(b, e), lo = _mm256_fmsub_ps(b, e, hi);
   __m256 q = _mm256_mul_ps(b, _mm256_mul_ps(lm, _mm256_set1_ps(1.44269504088896341f)));
