@@ -1082,9 +1082,11 @@ AVX512_FN static ALWAYS_INLINE void kl_wstep512(const float *restrict W, int64_t
                                                 double *ltail) {
   __m512 w[16], r[4];
   UNROLL16 for (int a = 0; a < K; a++) w[a] = _mm512_maskz_loadu_ps(mask, W + a * ld + i);
-  /* The next group's columns, which the H half-step reads first from memory: short
-   * streams (one column is about a page) that the hardware prefetchers pick up late. */
-  UNROLL8 for (int c = 0; c < 4; c++) _mm_prefetch((const char *)(v[c] + 4 * n + i), _MM_HINT_T0);
+  /* The columns of the group after next, which the H half-step reads first from memory:
+   * short streams (one column is about a page) that the hardware prefetchers pick up late.
+   * Into L2, not L1, where they would push out the W and sums this sweep reads: 5% faster
+   * on one core than the next group into L1 (3 minutes, k = 4), the same on two. */
+  UNROLL8 for (int c = 0; c < 4; c++) _mm_prefetch((const char *)(v[c] + 8 * n + i), _MM_HINT_T1);
   UNROLL8 for (int c = 0; c < 4; c++) {
     __m512 y = wh16(w, h[c], K);
     __m512 x = _mm512_maskz_loadu_ps(mask, v[c] + i);
