@@ -147,15 +147,17 @@ static void prep_c(const float *restrict W, int64_t ld, int64_t m, int k,
 static void prep_beta(const float *restrict W, int64_t ld, int64_t m, int k,
                       const float *restrict h, const float *restrict v, double beta,
                       float *restrict r, float *restrict q) {
-  const float br = (float)(beta - 2.0);
+  const float br = (float)(beta - 2.0), bq = (float)(beta - 1.0);
   const int guard_r = beta < 2.0, guard_q = beta < 1.0;
   wh_c(W, ld, m, k, h, q);
   for (int64_t i = 0; i < m; i++) {
     float y = q[i];
     float yr = guard_r && y < FLT_MIN ? EPS32 : y;
+    float yq = guard_q ? yr : y;
     float t = powf(yr, br);
     r[i] = v[i] * t;
-    q[i] = (guard_q ? yr : y) * t;
+    /* An overflowed W h (inf, where y t would be inf x 0) takes its own power. */
+    q[i] = y <= FLT_MAX ? yq * t : powf(yq, bq);
   }
 }
 
@@ -372,7 +374,7 @@ AVX2_FN static inline __m256 log8(__m256 x) {
   return _mm256_fmadd_ps(e, _mm256_set1_ps(0.693359375f), m);
 }
 
-/* y^b for y >= 0 (0^b = 0 for b > 0, the only case in which it is asked), as 2^(b log2 y)
+/* y^b for finite y >= 0 (0^b = 0 for b > 0, the only case in which it is asked), as 2^(b log2 y)
  * with b log2 y carried in two parts: b e (e y's exponent) with its multiply-add remainder,
  * and b log2 m for the mantissa m in [sqrt(1/2), sqrt(2)), whose logarithm is Cephes'
  * logf polynomial; 2^f for the fraction |f| <= 1/2 is Cephes' expf polynomial. A few ulps
@@ -425,6 +427,12 @@ AVX2_FN static void prep_beta_avx2(const float *W, int64_t n, int k, const float
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
     __m256 y = wh8(W, n, k, h, i);
+    /* An infinite or NaN W h (overflowed factors) takes powf's answers for it. */
+    __m256 special = _mm256_cmp_ps(y, _mm256_set1_ps(FLT_MAX), _CMP_NLE_UQ);
+    if (__builtin_expect(!_mm256_testz_ps(special, special), 0)) {
+      prep_beta(W + i, n, 8, k, h, v + i, beta, r + i, q + i);
+      continue;
+    }
     __m256 yr = guard_r ? guard8(y) : y;
     __m256 t = pow8(yr, br);
     _mm256_storeu_ps(r + i, _mm256_mul_ps(_mm256_loadu_ps(v + i), t));

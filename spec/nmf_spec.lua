@@ -552,6 +552,18 @@ describe("tessera.nmf", function()
       end
     end)
 
+    it("keeps a beta-divergence step finite where W h overflows (beta < 2)", function()
+      -- W h = inf: the powers give r = 0 and q = inf, the factors 0, never inf x 0 = NaN.
+      -- 20 rows: two blocks of eight for the AVX2 loops, four for the portable ones.
+      local V = matrix.new(20, 12, 1)
+      for _, beta in ipairs({ 1.5, 0.5, -1 }) do
+        local m = tessera.nmf(V, { k = 2, loss = beta, W = matrix.new(20, 2, 3e20),
+                                   H = matrix.new(2, 12, 3e20), max_iter = 1, tol = 0 })
+        assert.is_true(all_finite(m.W) and all_finite(m.H), "beta " .. beta)
+        assert.is_true(m.loss == m.loss and m.loss < math.huge, "beta " .. beta)
+      end
+    end)
+
     it("calls on_iter every `every` iterations, stops when it returns false", function()
       local V = random_matrix(30, 20, 71, 0.1)
       local seen = {}
