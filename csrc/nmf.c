@@ -337,18 +337,17 @@ AVX2_FN static void axpys_avx2(float *acc, int64_t n, int k, const float *x, con
   }
 }
 
-/* Cephes' logf polynomial: ln(1 + x) = x - x^2 / 2 + this, for x in [sqrt(1/2) - 1,
- * sqrt(2) - 1), z = x^2. */
+/* Cephes' logf polynomial: ln(1 + x) = x - x^2 / 2 + x^3 P(x) for x in [sqrt(1/2) - 1,
+ * sqrt(2) - 1); P's coefficients, highest degree first, for log_poly8 and log_poly16. */
+static const float LOGF_P[9] = {7.0376836292E-2f,  -1.1514610310E-1f, 1.1676998740E-1f,
+                                -1.2420140846E-1f, 1.4249322787E-1f,  -1.6668057665E-1f,
+                                2.0000714765E-1f,  -2.4999993993E-1f, 3.3333331174E-1f};
+
+/* x^3 P(x), given z = x^2. */
 AVX2_FN static inline __m256 log_poly8(__m256 x, __m256 z) {
-  __m256 p = _mm256_set1_ps(7.0376836292E-2f);
-  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(-1.1514610310E-1f));
-  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(1.1676998740E-1f));
-  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(-1.2420140846E-1f));
-  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(1.4249322787E-1f));
-  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(-1.6668057665E-1f));
-  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(2.0000714765E-1f));
-  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(-2.4999993993E-1f));
-  p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(3.3333331174E-1f));
+  __m256 p = _mm256_set1_ps(LOGF_P[0]);
+  _Pragma("GCC unroll 8") for (int c = 1; c < 9; c++)
+    p = _mm256_fmadd_ps(p, x, _mm256_set1_ps(LOGF_P[c]));
   return _mm256_mul_ps(_mm256_mul_ps(p, x), z);
 }
 
@@ -916,6 +915,14 @@ AVX512_FN static ALWAYS_INLINE __m512 kl_ratio16(__m512 x, __m512 y) {
   return r;
 }
 
+/* log_poly8 in 16 lanes. */
+AVX512_FN static ALWAYS_INLINE __m512 log_poly16(__m512 x, __m512 z) {
+  __m512 p = _mm512_set1_ps(LOGF_P[0]);
+  _Pragma("GCC unroll 8") for (int c = 1; c < 9; c++)
+    p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(LOGF_P[c]));
+  return _mm512_mul_ps(_mm512_mul_ps(p, x), z);
+}
+
 /* log8 in 16 lanes: the same reduction to a mantissa in [sqrt(1/2), sqrt(2)) and the same
  * polynomial, with AVX-512's exponent and mantissa extraction. */
 AVX512_FN static ALWAYS_INLINE __m512 log16(__m512 x) {
@@ -926,16 +933,7 @@ AVX512_FN static ALWAYS_INLINE __m512 log16(__m512 x) {
   e = _mm512_mask_sub_ps(e, small, e, _mm512_set1_ps(1.0f));
   m = _mm512_sub_ps(m, _mm512_set1_ps(1.0f));
   __m512 z = _mm512_mul_ps(m, m);
-  __m512 y = _mm512_set1_ps(7.0376836292E-2f);
-  y = _mm512_fmadd_ps(y, m, _mm512_set1_ps(-1.1514610310E-1f));
-  y = _mm512_fmadd_ps(y, m, _mm512_set1_ps(1.1676998740E-1f));
-  y = _mm512_fmadd_ps(y, m, _mm512_set1_ps(-1.2420140846E-1f));
-  y = _mm512_fmadd_ps(y, m, _mm512_set1_ps(1.4249322787E-1f));
-  y = _mm512_fmadd_ps(y, m, _mm512_set1_ps(-1.6668057665E-1f));
-  y = _mm512_fmadd_ps(y, m, _mm512_set1_ps(2.0000714765E-1f));
-  y = _mm512_fmadd_ps(y, m, _mm512_set1_ps(-2.4999993993E-1f));
-  y = _mm512_fmadd_ps(y, m, _mm512_set1_ps(3.3333331174E-1f));
-  y = _mm512_mul_ps(_mm512_mul_ps(y, m), z);
+  __m512 y = log_poly16(m, z);
   y = _mm512_fmadd_ps(e, _mm512_set1_ps(-2.12194440e-4f), y);
   y = _mm512_fnmadd_ps(z, _mm512_set1_ps(0.5f), y);
   m = _mm512_add_ps(m, y);
