@@ -418,25 +418,23 @@ AVX2_FN static inline __m256 pow8(__m256 y, __m256 b) {
 }
 
 /* prep_beta, 8 rows at a time, its one power per row from pow8: powf took nearly all of a
- * beta-divergence iteration. */
+ * beta-divergence iteration. A column with an infinite or NaN W h (overflowed factors),
+ * where pow8 does not give powf's answers, is done again by the portable loop. */
 AVX2_FN static void prep_beta_avx2(const float *W, int64_t n, int k, const float *h,
                                    const float *v, double beta, float *r, float *q) {
   const __m256 br = _mm256_set1_ps((float)(beta - 2.0));
   const int guard_r = beta < 2.0, guard_q = beta < 1.0;
+  __m256 special = _mm256_setzero_ps();
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
     __m256 y = wh8(W, n, k, h, i);
-    /* An infinite or NaN W h (overflowed factors) takes powf's answers for it. */
-    __m256 special = _mm256_cmp_ps(y, _mm256_set1_ps(FLT_MAX), _CMP_NLE_UQ);
-    if (__builtin_expect(!_mm256_testz_ps(special, special), 0)) {
-      prep_beta(W + i, n, 8, k, h, v + i, beta, r + i, q + i);
-      continue;
-    }
+    special = _mm256_or_ps(special, _mm256_cmp_ps(y, _mm256_set1_ps(FLT_MAX), _CMP_NLE_UQ));
     __m256 yr = guard_r ? guard8(y) : y;
     __m256 t = pow8(yr, br);
     _mm256_storeu_ps(r + i, _mm256_mul_ps(_mm256_loadu_ps(v + i), t));
     _mm256_storeu_ps(q + i, _mm256_mul_ps(guard_q ? yr : y, t));
   }
+  if (__builtin_expect(!_mm256_testz_ps(special, special), 0)) i = 0;
   if (i < n) prep_beta(W + i, n, n - i, k, h, v + i, beta, r + i, q + i);
 }
 
