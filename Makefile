@@ -15,13 +15,13 @@ LUA_LIBS = $(shell pkg-config --libs lua5.4)
 HOST_LIBS = -lreadline
 ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -fPIC -fopenmp $(WARN) $(CFLAGS) $(PKG_CFLAGS)
 
-KERNELS = common matrix npy csv audio stft nmf nmf_cd hash listen crosssynth resample
-BINDINGS = l_core l_matrix l_audio l_stft l_nmf l_util l_listen l_crosssynth l_sandbox
+KERNELS = common memory matrix npy csv audio stft nmf nmf_cd hash listen crosssynth resample
+BINDINGS = l_core l_memory l_matrix l_audio l_stft l_nmf l_util l_listen l_crosssynth l_sandbox
 OBJS = $(KERNELS:%=build/%.o) $(BINDINGS:%=build/lua/%.o)
 SAN_OBJS = $(KERNELS:%=build/asan/%.o) $(BINDINGS:%=build/asan/lua/%.o)
 HEADERS = $(wildcard csrc/*.h csrc/lua/*.h)
 
-.PHONY: all deps test asan demo bench clean fuzz memcheck
+.PHONY: all deps test asan demo bench bench-memory clean fuzz memcheck
 
 all: lua/tessera/core.so bin/tessera
 
@@ -73,6 +73,10 @@ demo: all
 
 bench: all
 	@scripts/bench.sh
+
+# Peak memory of real runs (decompose, batch under --max-memory), appended to bench/results.md.
+bench-memory: all
+	@bench/memory.sh
 
 # libFuzzer harnesses (fuzz/) with ASan+UBSan, FUZZ_SECONDS (default 60) each.
 fuzz: deps

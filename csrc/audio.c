@@ -20,12 +20,6 @@
  * that the interleaved scratch buffer stays a few hundred kilobytes. */
 #define CHUNK_SAMPLES 65536
 
-/* TSR_ELIMIT when the memory cap refused `bytes`, else TSR_ENOMEM. */
-static tsr_status alloc_failure(size_t bytes) {
-  size_t cap = tsr_memory_cap();
-  return (cap != 0 && bytes > cap) ? TSR_ELIMIT : TSR_ENOMEM;
-}
-
 /* Allocates frames x channels floats into *data; 0 frames still gives a valid pointer. */
 static tsr_status alloc_samples(int64_t frames, int channels, float **data, tsr_error *err) {
   size_t count, bytes;
@@ -37,12 +31,19 @@ static tsr_status alloc_samples(int64_t frames, int channels, float **data, tsr_
   }
   *data = tsr_alloc(bytes);
   if (*data == NULL) {
-    tsr_status st = alloc_failure(bytes);
-    tsr_seterror(err, "cannot allocate %lld frames of %d channels (%.1f MB): %s",
-                 (long long)frames, channels, (double)bytes / 1e6, tsr_strerror(st));
-    return st;
+    char what[96];
+    snprintf(what, sizeof what, "%lld frames of %d channel%s", (long long)frames, channels,
+             channels == 1 ? "" : "s");
+    return tsr_alloc_failure(bytes, what, err);
   }
   return TSR_OK;
+}
+
+void tsr_audio_release(tsr_audio *a) {
+  if (a == NULL) return;
+  tsr_free(a->data);
+  a->data = NULL;
+  a->frames = 0;
 }
 
 /* libsndfile's messages start with a capital and end with a period; ours do neither. */
@@ -326,11 +327,10 @@ tsr_status tsr_audio_load(const char *path, const tsr_load_opts *opts, tsr_audio
   size_t len = (size_t)sb.st_size;
   unsigned char *buf = tsr_alloc(len);
   if (buf == NULL) {
-    tsr_status st = alloc_failure(len);
-    tsr_seterror(err, "cannot read '%s' (%.1f MB): %s", path, (double)len / 1e6,
-                 tsr_strerror(st));
+    char what[TSR_ERRMAX / 2];
+    snprintf(what, sizeof what, "reading '%s'", path);
     close(fd);
-    return st;
+    return tsr_alloc_failure(len, what, err);
   }
   size_t got = 0;
   while (got < len) {

@@ -14,6 +14,9 @@ typedef struct tsr_audio {
   float *data;
 } tsr_audio;
 
+/* Frees a's data (tsr_free) and resets it to no samples; NULL is a no-op. */
+void tsr_audio_release(tsr_audio *a);
+
 /* libsndfile's channel limit, and the resampling ratios libsamplerate accepts. */
 #define TSR_AUDIO_MAX_CHANNELS 1024
 #define TSR_AUDIO_MAX_RATIO 256.0

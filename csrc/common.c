@@ -1,6 +1,5 @@
-/* Shared kernel services: status text, error details, aligned allocation with an optional
- * memory cap, and the temporary-name-then-rename protocol every file writer uses. */
-#define _DEFAULT_SOURCE /* madvise, MADV_HUGEPAGE */
+/* Shared kernel services: status text, error details and the temporary-name-then-rename
+ * protocol every file writer uses. Memory is memory.c's. */
 #include "tessera.h"
 
 #include <dirent.h>
@@ -12,8 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/sysinfo.h>
 #include <unistd.h>
 
 const char *tsr_strerror(int status) {
@@ -42,148 +39,6 @@ int tsr_mul_size(size_t a, size_t b, size_t *out) {
   if (a != 0 && b > SIZE_MAX / a) return -1;
   *out = a * b;
   return 0;
-}
-
-/* 0 = not read yet; SIZE_MAX = no cap. Read once; races only rewrite the same value. */
-static _Atomic size_t memory_cap = 0;
-
-static size_t parse_memory_cap(const char *text) {
-  if (text == NULL || *text == '\0') return SIZE_MAX;
-  char *end = NULL;
-  double value = strtod(text, &end);
-  if (end == text || value <= 0) return SIZE_MAX;
-  switch (*end) {
-    case 'k': case 'K': value *= 1024.0; break;
-    case 'm': case 'M': value *= 1024.0 * 1024.0; break;
-    case 'g': case 'G': value *= 1024.0 * 1024.0 * 1024.0; break;
-    default: break;
-  }
-  return value >= (double)SIZE_MAX ? SIZE_MAX : (size_t)value;
-}
-
-size_t tsr_memory_cap(void) {
-  size_t cap = atomic_load(&memory_cap);
-  if (cap == 0) {
-    cap = parse_memory_cap(getenv("TESSERA_MAX_MEMORY"));
-    atomic_store(&memory_cap, cap);
-  }
-  return cap == SIZE_MAX ? 0 : cap;
-}
-
-void tsr_set_memory_cap(size_t bytes) {
-  atomic_store(&memory_cap, bytes == 0 ? SIZE_MAX : bytes);
-}
-
-/* Bytes live in tsr_alloc blocks plus what tsr_memory_account charged, and the ceiling on
- * that total (SIZE_MAX: none). Each block carries its size in a 64-byte header, so
- * tsr_free can give it back and the data stays 64-byte aligned. */
-#define BLOCK_HEADER 64
-/* Signed: another allocator may give back blocks it owned before it was counted. */
-static _Atomic int64_t live_bytes = 0;
-static _Atomic size_t memory_ceiling = SIZE_MAX;
-static _Atomic size_t ceiling_refusals = 0;
-
-/* Adds bytes to the live count unless that would pass the ceiling; 0 on success. */
-static int charge(size_t bytes) {
-  if (bytes > (size_t)INT64_MAX / 2) return -1;
-  int64_t before = atomic_fetch_add(&live_bytes, (int64_t)bytes);
-  size_t limit = atomic_load(&memory_ceiling);
-  if (limit != SIZE_MAX && before + (int64_t)bytes > 0 &&
-      (size_t)(before + (int64_t)bytes) > limit) {
-    atomic_fetch_sub(&live_bytes, (int64_t)bytes);
-    atomic_fetch_add(&ceiling_refusals, 1);
-    return -1;
-  }
-  return 0;
-}
-
-/* The machine's memory and swap: a request beyond it can never be met, and refusing it
- * here makes it an error everywhere (the sanitizers' allocators would abort on it, and a
- * lazily mapped calloc would be killed while zeroing it). 0 when unknown. */
-static size_t machine_memory(void) {
-  static _Atomic size_t total = 0;
-  size_t t = atomic_load(&total);
-  if (t == 0) {
-    struct sysinfo si;
-    if (sysinfo(&si) != 0) return 0;
-    t = ((size_t)si.totalram + (size_t)si.totalswap) * (size_t)si.mem_unit;
-    atomic_store(&total, t);
-  }
-  return t;
-}
-
-/* Blocks of 4 MB or more ask for transparent huge pages, as NumPy does: the first touch
- * of a fresh block then maps 2 MB at a time instead of 4 KB (writing a new 63 MB block took
- * 8 ms instead of 34 here, mostly page faults). Only advice: nothing changes where THP is
- * off. */
-static void advise_huge_pages(void *p, size_t bytes) {
-#ifdef MADV_HUGEPAGE
-  const uintptr_t huge = (uintptr_t)2 << 20;
-  if (bytes < ((size_t)4 << 20)) return;
-  uintptr_t start = ((uintptr_t)p + huge - 1) & ~(huge - 1);
-  uintptr_t end = ((uintptr_t)p + bytes) & ~(huge - 1);
-  if (end > start) madvise((void *)start, end - start, MADV_HUGEPAGE);
-#else
-  (void)p;
-  (void)bytes;
-#endif
-}
-
-void *tsr_alloc(size_t bytes) {
-  size_t cap = tsr_memory_cap(), machine = machine_memory();
-  if (cap != 0 && bytes > cap) return NULL;
-  if (machine != 0 && bytes > machine) return NULL;
-  if (bytes == 0) bytes = 1;
-  if (bytes > SIZE_MAX - BLOCK_HEADER || charge(bytes) != 0) return NULL;
-  void *p = NULL;
-  if (posix_memalign(&p, 64, bytes + BLOCK_HEADER) != 0) {
-    atomic_fetch_sub(&live_bytes, (int64_t)bytes);
-    return NULL;
-  }
-  advise_huge_pages(p, bytes + BLOCK_HEADER);
-  memcpy(p, &bytes, sizeof bytes);
-  return (char *)p + BLOCK_HEADER;
-}
-
-void *tsr_calloc(size_t count, size_t size) {
-  size_t bytes;
-  if (tsr_mul_size(count, size, &bytes) != 0) return NULL;
-  void *p = tsr_alloc(bytes);
-  if (p != NULL) memset(p, 0, bytes);
-  return p;
-}
-
-void tsr_free(void *p) {
-  if (p == NULL) return;
-  char *block = (char *)p - BLOCK_HEADER;
-  size_t bytes;
-  memcpy(&bytes, block, sizeof bytes);
-  atomic_fetch_sub(&live_bytes, (int64_t)bytes);
-  free(block);
-}
-
-size_t tsr_memory_in_use(void) {
-  int64_t live = atomic_load(&live_bytes);
-  return live > 0 ? (size_t)live : 0;
-}
-
-size_t tsr_memory_ceiling(void) {
-  size_t c = atomic_load(&memory_ceiling);
-  return c == SIZE_MAX ? 0 : c;
-}
-
-void tsr_set_memory_ceiling(size_t bytes) {
-  atomic_store(&memory_ceiling, bytes == 0 ? SIZE_MAX : bytes);
-}
-
-size_t tsr_memory_refusals(void) { return atomic_load(&ceiling_refusals); }
-
-int tsr_memory_account(ptrdiff_t delta) {
-  if (delta <= 0) {
-    atomic_fetch_sub(&live_bytes, -(int64_t)delta);
-    return 0;
-  }
-  return charge((size_t)delta);
 }
 
 /* The temporary names handed out lately, so an interrupted run can remove what it left

@@ -495,7 +495,10 @@ static int pmain(lua_State *L) {
   lua_pop(L, 1);
   set_path(L);
   create_arg_table(L, argv, argc, first);
-  lua_gc(L, LUA_GCGEN, 0, 0); /* as lua.c */
+  /* Incremental, not lua.c's generational mode: tessera's heap is a few large blocks that
+   * die young (a component's spectrogram and audio), and generational mode promotes those
+   * that live through a minor collection, to be freed only by a major one (docs/DECISIONS.md). */
+  lua_gc(L, LUA_GCINC, 0, 0, 0);
   if (handle_luainit(L) != LUA_OK) return 0;
   if (!run_args(L, argv, first)) return 0;
   if (args & HAS_HELP) {

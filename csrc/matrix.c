@@ -5,6 +5,7 @@
 #include <cblas.h>
 #include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 int tsr_matrix_size(int64_t rows, int64_t cols, size_t *count, size_t *bytes) {
@@ -27,17 +28,11 @@ int tsr_matrix_alloc(tsr_matrix *m, int64_t rows, int64_t cols, tsr_error *err) 
     tsr_seterror(err, "a %lld x %lld matrix is too large", (long long)rows, (long long)cols);
     return TSR_EINVAL;
   }
-  size_t cap = tsr_memory_cap();
-  if (cap != 0 && bytes > cap) {
-    tsr_seterror(err, "a %lld x %lld matrix needs %.1f MB, more than the memory cap (%.1f MB)",
-                 (long long)rows, (long long)cols, (double)bytes / 1e6, (double)cap / 1e6);
-    return TSR_ELIMIT;
-  }
   float *data = tsr_calloc(count ? count : 1, sizeof(float));
   if (data == NULL) {
-    tsr_seterror(err, "cannot allocate a %lld x %lld matrix (%.1f MB)", (long long)rows,
-                 (long long)cols, (double)bytes / 1e6);
-    return TSR_ENOMEM;
+    char what[96];
+    snprintf(what, sizeof what, "a %lld x %lld matrix", (long long)rows, (long long)cols);
+    return tsr_alloc_failure(bytes, what, err);
   }
   m->rows = rows;
   m->cols = cols;

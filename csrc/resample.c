@@ -6,6 +6,7 @@
 #include "resample.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Independent float accumulators of a dot product: the lanes of one 8-float (or two
@@ -25,12 +26,6 @@ struct tsr_resampler {
   int64_t taps; /* taps per phase, a multiple of LANES */
   float *bank;  /* `up` rows of `taps`: phase p's taps in input order, zeros first; NULL for 1/1 */
 };
-
-/* Why an allocation of `bytes` failed: TSR_ELIMIT when the memory cap refused it. */
-static tsr_status alloc_status(size_t bytes) {
-  const size_t cap = tsr_memory_cap();
-  return cap != 0 && bytes > cap ? TSR_ELIMIT : TSR_ENOMEM;
-}
 
 static int64_t gcd64(int64_t a, int64_t b) {
   while (b != 0) {
@@ -110,9 +105,10 @@ tsr_status tsr_resampler_new(int64_t up, int64_t down, tsr_resampler **out, tsr_
   double *h = tsr_alloc(h_bytes);
   r->bank = tsr_calloc((size_t)(up * r->taps), sizeof(float));
   if (h == NULL || r->bank == NULL) {
-    const tsr_status st = alloc_status(h_bytes > bank_bytes ? h_bytes : bank_bytes);
-    tsr_seterror(err, "cannot allocate the %lld-tap filter of ratio %lld/%lld: %s",
-                 (long long)length, (long long)up, (long long)down, tsr_strerror(st));
+    char what[96];
+    snprintf(what, sizeof what, "the %lld-tap filter of ratio %lld/%lld", (long long)length,
+             (long long)up, (long long)down);
+    const int st = tsr_alloc_failure(h_bytes > bank_bytes ? h_bytes : bank_bytes, what, err);
     tsr_free(h);
     tsr_resampler_free(r);
     return st;
@@ -173,10 +169,9 @@ tsr_status tsr_resampler_run(const tsr_resampler *r, const float *in, int64_t n,
    * their input span with zeros outside the signal, as scipy's zero padding gives. */
   float *window = tsr_alloc((size_t)taps * sizeof(float));
   if (window == NULL) {
-    const tsr_status st = alloc_status((size_t)taps * sizeof(float));
-    tsr_seterror(err, "cannot allocate %lld samples of resampling scratch: %s",
-                 (long long)taps, tsr_strerror(st));
-    return st;
+    char what[64];
+    snprintf(what, sizeof what, "%lld samples of resampling scratch", (long long)taps);
+    return tsr_alloc_failure((size_t)taps * sizeof(float), what, err);
   }
   /* (o down + half) split into base up + phase, advanced by down at each output. */
   int64_t phase = r->half % r->up, base = r->half / r->up;

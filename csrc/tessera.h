@@ -40,30 +40,55 @@ void tsr_seterror(tsr_error *err, const char *fmt, ...)
 /* Multiplies a*b into *out; returns 0 on success, -1 on size_t overflow. */
 int tsr_mul_size(size_t a, size_t b, size_t *out);
 
-/* 64-byte aligned allocation for SIMD/BLAS buffers; returns NULL on failure or when the
- * request exceeds the memory cap (see tsr_set_memory_cap). Free with tsr_free. */
+/* ---- Memory (memory.c) ----
+ * One count of every live byte tessera holds: kernel buffers from tsr_alloc plus what the
+ * bindings charge through tsr_memory_account (each Lua state's whole heap, where every
+ * Matrix, Audio and Spectrogram keeps its data). One limit on that count: the smaller of the
+ * process cap (TESSERA_MAX_MEMORY, a number with an optional K/M/G suffix; --max-memory) and
+ * a temporary ceiling (a recipe's budget, one call's max_memory). 0 means none. */
+
+/* 64-byte aligned scratch for SIMD/BLAS; NULL on failure, or when the block would take the
+ * live count past the limit or is larger than the machine. Free with tsr_free. */
 void *tsr_alloc(size_t bytes);
 /* Like tsr_alloc, zero-filled. */
 void *tsr_calloc(size_t count, size_t size);
 /* Frees memory from tsr_alloc/tsr_calloc; NULL is a no-op. */
 void tsr_free(void *p);
 
-/* The cap on one allocation, in bytes (0 = none). Initialised from TESSERA_MAX_MEMORY
- * (a number with an optional K/M/G suffix) on first use. */
+/* Charges (delta > 0) or gives back (delta <= 0) bytes of another allocator to the live
+ * count; returns -1, charging nothing, when a charge would pass the limit. */
+int tsr_memory_account(ptrdiff_t delta);
+size_t tsr_memory_in_use(void);
+/* The process cap (read from TESSERA_MAX_MEMORY on first use; unparsable there means none:
+ * the host checks the variable and says so) and the temporary ceiling. */
 size_t tsr_memory_cap(void);
 void tsr_set_memory_cap(size_t bytes);
-
-/* The bytes live in tsr_alloc blocks plus what tsr_memory_account charged, and an optional
- * ceiling on that total (0 = none): tsr_alloc fails rather than pass it. The recipe
- * sandbox sets one so a recipe's buffers and its Lua heap share one memory budget. */
-size_t tsr_memory_in_use(void);
 size_t tsr_memory_ceiling(void);
-void tsr_set_memory_ceiling(size_t bytes);
-/* Charges (delta > 0) or gives back (delta <= 0) bytes of another allocator to the live
- * count; returns -1, charging nothing, when a charge would pass the ceiling. */
-int tsr_memory_account(ptrdiff_t delta);
-/* How many requests the ceiling has refused since the process started. */
+/* Sets the ceiling (0: none) and the budget it stands for (what it allowed above the live
+ * count when set: the figure error messages give). */
+void tsr_set_memory_ceiling(size_t bytes, size_t budget);
+size_t tsr_memory_ceiling_budget(void);
+/* The limit in force: the smaller of cap and ceiling (0 = none). */
+size_t tsr_memory_limit(void);
+/* How many requests the limit has refused since the process started. */
 size_t tsr_memory_refusals(void);
+/* TSR_OK when `bytes` more fit under the limit and the machine; otherwise TSR_ELIMIT (counted
+ * as a refusal) and err reads "<what> needs 12.5 MB, more than the memory cap (10.0 MB)",
+ * "... more than the 2.0 MB the memory cap (10.0 MB) leaves free", or, where a call's
+ * ceiling binds, "... more than its memory budget (1.0 MB)". The one check
+ * made before large requests, so the error names the thing, not a bare allocation failure. */
+int tsr_memory_check(size_t bytes, const char *what, tsr_error *err);
+/* Explains a tsr_alloc of `bytes` for `what` that returned NULL: TSR_ELIMIT with
+ * tsr_memory_check's message when the limit refused it, else TSR_ENOMEM with "cannot
+ * allocate <what> (12.5 MB): out of memory". */
+int tsr_alloc_failure(size_t bytes, const char *what, tsr_error *err);
+/* "512 bytes", "3.2 kB", "12.5 MB", "1.20 GB", "4.0 TB" (decimal units). */
+void tsr_format_bytes(size_t bytes, char *buf, size_t bufsize);
+/* Parses "1.5G", "512M", "100k", "4096" (bytes, optional B; "0": none): 0 and *bytes set,
+ * or -1 for anything else (negative, not a number, trailing text, past SIZE_MAX / 2). */
+int tsr_parse_memory_size(const char *text, size_t *bytes);
+/* Asks for transparent huge pages on a large block (advice only). */
+void tsr_advise_huge_pages(void *p, size_t bytes);
 
 /* Atomic file output: a temporary name beside `path`, renamed into place on success.
  * tsr_tmp_path writes "<dir>/.<base>.tmp-<pid>-<n>" into buf (size bufsize); returns 0,

@@ -64,3 +64,4 @@ done
 
 "$HOST" bench/bench.lua report "$work"
 "$HOST" bench/batch_bench.lua >> bench/results.md # tessera batch end to end, and the STFT alone
+bench/memory.sh bench/results.md # peak memory of real runs

@@ -23,6 +23,7 @@ packages=(
   # robustness: make fuzz (libFuzzer) and make memcheck
   clang libclang-rt-dev valgrind
   parallel # tessera batch: the spec runs two shards at once with GNU parallel
+  time # make bench: peak memory through /usr/bin/time -v
 )
 
 missing=()

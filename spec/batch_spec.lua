@@ -69,15 +69,15 @@ local function loops_folder(dir)
   spit(dir .. "/.hidden.wav", "not even audio\n")
 end
 
--- The bad files: bytes that are no audio, an empty file, silence, and 40 s of amen whose
--- magnitude (7 MB) is over a 4 MB memory cap.
+-- The bad files: bytes that are no audio, an empty file, silence, and 120 s of amen whose
+-- samples and magnitude (10.6 + 21 MB) are over a 12 MB memory cap (the whole worker).
 local function bad_files(dir)
   assert(os.execute("mkdir -p " .. q(dir .. "/bad")))
   spit(dir .. "/bad/corrupt.wav", "RIFF\0\0\0\0WAVEjunk" .. string.rep("\1\2\3", 300))
   spit(dir .. "/bad/empty.wav", "")
   tessera.audio.new(11025, 22050):save(dir .. "/bad/silent.wav")
   local amen = tessera.audio.load(SAMPLES .. "/loop_amen.flac", { sr = 22050, mono = true })
-  amen:tile(40 * 22050):save(dir .. "/bad/long.wav")
+  amen:tile(120 * 22050):save(dir .. "/bad/long.wav")
 end
 
 local FAST = "--iter 10 --threads 1 --progress lines"
@@ -269,7 +269,7 @@ describe("tessera.batch", function()
       bad_files(dir .. "/in")
       local out = dir .. "/out"
       local _, err, code = tessera_cli("batch " .. q(dir .. "/in") .. " -o " .. q(out) .. " "
-        .. FAST .. " -k 2 --every 5 --max-memory 4M -j 2")
+        .. FAST .. " -k 2 --every 5 --max-memory 12M -j 2")
       assert.equal(4, code) -- the number of failed files
       assert.matches("batch: 7 inputs: 3 ok, 0 skipped, 4 failed in [%d.]+ s %(2 workers x 1 "
         .. "thread%); results in " .. out:gsub("%p", "%%%0") .. "/results.csv\n$", err)
@@ -327,7 +327,7 @@ describe("tessera.batch", function()
       assert.equal("tessera.batch: '" .. dir .. "/in/bad/silent.wav' is silent (every sample "
         .. "is 0)", rows["bad/silent.wav"].error)
       assert.equal("failed", rows["bad/long.wav"].status)
-      assert.matches("cannot allocate", rows["bad/long.wav"].error)
+      assert.matches("needs [%d.]+ MB, more than .*the memory cap %(12.6 MB%)", rows["bad/long.wav"].error)
       -- Failed inputs leave no folder behind, not even a temporary one.
       assert.same({}, helpers.listdir(out .. "/bad"))
       -- One line per file when stderr is not a terminal.

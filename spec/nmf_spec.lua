@@ -988,7 +988,7 @@ describe("tessera.nmf on a Spectrogram", function()
   it("caps what one fit may allocate with max_memory, for that call only", function()
     local V = tessera.matrix.new(1000, 1000, 1)
     assert.has_error(function() tessera.nmf(V, { k = 100, max_iter = 1, max_memory = 100000 }) end,
-      "tessera.nmf: a 1000 x 100 matrix needs 0.4 MB, more than the memory cap (0.1 MB)")
+      "tessera.nmf: a 1000 x 100 matrix needs 400.1 kB, more than its memory budget (100.0 kB)")
     assert.equal(0, tessera.core.util.memory_cap())
     local m = tessera.nmf(V, { k = 2, max_iter = 1, max_memory = 64 * 1024 * 1024 })
     assert.equal(2, m.k)

@@ -8,35 +8,38 @@
 
 #include "l_tessera.h"
 
-static int audio_gc(lua_State *L) {
+/* __close: the samples are let go at once (the collector frees them on its next pass). No
+ * __gc, as for Matrix (l_matrix.c): the block goes with the object. */
+static int audio_close(lua_State *L) {
   laudio *A = luaL_checkudata(L, 1, TSR_AUDIO_MT);
-  tsr_free(A->a.data);
+  lua_pushnil(L);
+  lua_setiuservalue(L, 1, 1);
   A->a.data = NULL;
   return 0;
 }
 
-laudio *laudio_push(lua_State *L, int64_t frames, int channels, int sr, const char *who) {
+/* An Audio userdata holding nothing yet. */
+static laudio *push_empty(lua_State *L) {
+  laudio *A = lua_newuserdatauv(L, sizeof *A, 1);
+  memset(A, 0, sizeof *A);
+  luaL_setmetatable(L, TSR_AUDIO_MT);
+  return A;
+}
+
+static laudio *push_audio(lua_State *L, int64_t frames, int channels, int sr, int zero,
+                          const char *who) {
   size_t count, bytes;
   if (frames < 0 || channels < 1 ||
       tsr_mul_size((size_t)frames, (size_t)channels, &count) != 0 ||
       tsr_mul_size(count, sizeof(float), &bytes) != 0)
     luaL_error(L, "%s: %I frames of %d channels is too large", who, (lua_Integer)frames,
                channels);
-  laudio *A = lua_newuserdatauv(L, sizeof *A, 0);
-  memset(A, 0, sizeof *A);
-  luaL_setmetatable(L, TSR_AUDIO_MT);
-  float *data = tsr_calloc(count ? count : 1, sizeof(float));
-  if (data == NULL) { /* say how much it needed, and why it could not have it */
-    char need[32], cap[32];
-    size_t limit = tsr_memory_cap();
-    snprintf(need, sizeof need, "%.1f", (double)bytes / 1e6);
-    snprintf(cap, sizeof cap, "%.1f", (double)limit / 1e6);
-    if (limit != 0 && bytes > limit)
-      luaL_error(L, "%s: %I frames of %d channel%s need %s MB, more than the memory cap (%s MB)",
-                 who, (lua_Integer)frames, channels, channels == 1 ? "" : "s", need, cap);
-    luaL_error(L, "%s: cannot allocate %I frames of %d channel%s (%s MB)", who,
-               (lua_Integer)frames, channels, channels == 1 ? "" : "s", need);
-  }
+  char what[96];
+  snprintf(what, sizeof what, "%lld frames of %d channel%s", (long long)frames, channels,
+           channels == 1 ? "" : "s");
+  laudio *A = push_empty(L);
+  float *data = lmem_push_block(L, bytes, zero, who, what);
+  lua_setiuservalue(L, -2, 1);
   A->a.frames = frames;
   A->a.channels = channels;
   A->a.sr = sr;
@@ -44,18 +47,30 @@ laudio *laudio_push(lua_State *L, int64_t frames, int channels, int sr, const ch
   return A;
 }
 
+laudio *laudio_push(lua_State *L, int64_t frames, int channels, int sr, const char *who) {
+  return push_audio(L, frames, channels, sr, 1, who);
+}
+
+static int adopt_audio(lua_State *L) {
+  tsr_audio *a = lua_touserdata(L, 1);
+  laudio *A = push_audio(L, a->frames, a->channels, a->sr, 0, lua_touserdata(L, 2));
+  memcpy(A->a.data, a->data, (size_t)a->frames * (size_t)a->channels * sizeof(float));
+  return 1;
+}
+
+laudio *laudio_adopt(lua_State *L, tsr_audio *a, const char *who) {
+  lua_pushcfunction(L, adopt_audio);
+  lua_pushlightuserdata(L, a); /* nothing here allocates: no error before the pcall */
+  lua_pushlightuserdata(L, (void *)who);
+  int st = lua_pcall(L, 2, 1, 0);
+  tsr_audio_release(a);
+  if (st != LUA_OK) lua_error(L);
+  return lua_touserdata(L, -1);
+}
+
 laudio *laudio_check(lua_State *L, int arg) {
   laudio *A = luaL_checkudata(L, arg, TSR_AUDIO_MT);
   if (A->a.data == NULL) luaL_argerror(L, arg, "audio has been freed");
-  return A;
-}
-
-/* An Audio with no samples yet, for a kernel to fill: if the kernel fails, __gc frees
- * whatever it left (nothing), and the error can be raised at once. */
-static laudio *audio_push_empty(lua_State *L) {
-  laudio *A = lua_newuserdatauv(L, sizeof *A, 0);
-  memset(A, 0, sizeof *A);
-  luaL_setmetatable(L, TSR_AUDIO_MT);
   return A;
 }
 
@@ -242,10 +257,11 @@ static int audio_load(lua_State *L) {
     int quality = opt_choice(L, 2, "quality", quality_names, QUALITY_VALID);
     if (quality >= 0) o.quality = quality;
   }
-  laudio *A = audio_push_empty(L);
+  tsr_audio a = {0};
   tsr_error err = {{0}};
-  int st = tsr_audio_load(path, &o, &A->a, &err);
+  int st = tsr_audio_load(path, &o, &a, &err);
   if (st != TSR_OK) return tsr_lua_fail(L, "tessera.audio.load", st, &err);
+  laudio_adopt(L, &a, "tessera.audio.load");
   return 1;
 }
 
@@ -450,10 +466,11 @@ static int audio_tile(lua_State *L) {
 
 static int audio_mono(lua_State *L) {
   laudio *A = laudio_check(L, 1);
-  laudio *R = audio_push_empty(L);
+  tsr_audio r = {0};
   tsr_error err = {{0}};
-  int st = tsr_audio_mixdown(&A->a, &R->a, &err);
+  int st = tsr_audio_mixdown(&A->a, &r, &err);
   if (st != TSR_OK) return tsr_lua_fail(L, "tessera.audio.mono", st, &err);
+  laudio_adopt(L, &r, "tessera.audio.mono");
   return 1;
 }
 
@@ -465,11 +482,12 @@ static int audio_resample(lua_State *L) {
   int sr = check_sr_arg(L, 2);
   tsr_check_options(L, 3, resample_options);
   int quality = opt_choice(L, 3, "quality", quality_names, QUALITY_VALID);
-  laudio *R = audio_push_empty(L);
+  tsr_audio r = {0};
   tsr_error err = {{0}};
   int st = tsr_audio_resample_with(&A->a, sr, quality >= 0 ? quality : TSR_RESAMPLE_BEST,
-                                   &R->a, &err);
+                                   &r, &err);
   if (st != TSR_OK) return tsr_lua_fail(L, "tessera.audio.resample", st, &err);
+  laudio_adopt(L, &r, "tessera.audio.resample");
   return 1;
 }
 
@@ -553,8 +571,7 @@ static const luaL_Reg audio_methods[] = {
 };
 
 static const luaL_Reg audio_metamethods[] = {
-  {"__gc", audio_gc},
-  {"__close", audio_gc},
+  {"__close", audio_close},
   {"__len", audio_len},
   {"__concat", audio_concat},
   {"__tostring", audio_tostring},

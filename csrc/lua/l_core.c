@@ -1,4 +1,5 @@
 /* luaopen_tessera_core: the module table, one sub-table per area, and shared helpers. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "l_tessera.h"
@@ -105,6 +106,14 @@ void tsr_check_options(lua_State *L, int arg, const char *const valid[]) {
 }
 
 int luaopen_tessera_core(lua_State *L) {
+  /* A cap that does not parse would otherwise mean no cap at all, silently. */
+  const char *cap = getenv("TESSERA_MAX_MEMORY");
+  size_t bytes;
+  if (cap != NULL && *cap != '\0' && tsr_parse_memory_size(cap, &bytes) != 0)
+    return luaL_error(L, "TESSERA_MAX_MEMORY must be a size such as 512M, 2G or 1048576, "
+                      "got '%s'", cap);
+  lmem_count_heap(L);
+  lua_gc(L, LUA_GCINC, 0, 0, 0); /* as the host: see csrc/main.c and docs/DECISIONS.md */
   lua_newtable(L);
   lua_pushliteral(L, TSR_VERSION);
   lua_setfield(L, -2, "version");

@@ -3,21 +3,29 @@
  * column views, and saving to .npy or .csv. */
 #include <float.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "../csv.h"
 #include "../npy.h"
 #include "l_tessera.h"
 
-static int matrix_gc(lua_State *L) {
+/* __close: the data block is let go at once (the collector frees it on its next pass, as it
+ * counts its bytes), and the matrix reads as freed from then on. There is no __gc: the block
+ * goes with the object, and an object without a finalizer is freed by the first collection
+ * that finds it unreachable, the emergency one of a refused allocation included. */
+static int matrix_close(lua_State *L) {
   lmatrix *M = luaL_checkudata(L, 1, TSR_MATRIX_MT);
-  if (M->owns) tsr_free(M->m.data);
+  if (M->owns) {
+    lua_pushnil(L);
+    lua_setiuservalue(L, 1, 1);
+  }
   M->m.data = NULL;
   M->owns = 0;
   return 0;
 }
 
-/* A Matrix userdata holding nothing yet: __gc is safe on it, and whoever fills it sets owns. */
+/* A Matrix userdata holding nothing yet: whoever fills it sets its user value and owns. */
 static lmatrix *push_empty(lua_State *L) {
   lmatrix *M = lua_newuserdatauv(L, sizeof *M, 1);
   M->m.rows = 0;
@@ -28,17 +36,50 @@ static lmatrix *push_empty(lua_State *L) {
   return M;
 }
 
-lmatrix *lmatrix_push(lua_State *L, int64_t rows, int64_t cols, const char *who) {
-  if (tsr_matrix_size(rows, cols, NULL, NULL) != TSR_OK)
+static lmatrix *push_matrix(lua_State *L, int64_t rows, int64_t cols, int zero,
+                            const char *who) {
+  size_t bytes;
+  if (tsr_matrix_size(rows, cols, NULL, &bytes) != TSR_OK)
     luaL_error(L, "%s: a %I x %I matrix is too large", who, (lua_Integer)rows,
                (lua_Integer)cols);
-  /* Empty object first, so __gc owns the memory from the moment it exists. */
+  char what[96];
+  snprintf(what, sizeof what, "a %lld x %lld matrix", (long long)rows, (long long)cols);
   lmatrix *M = push_empty(L);
-  tsr_error err = {""};
-  int st = tsr_matrix_alloc(&M->m, rows, cols, &err);
-  if (st != TSR_OK) tsr_lua_fail(L, who, st, &err);
+  float *data = lmem_push_block(L, bytes, zero, who, what);
+  lua_setiuservalue(L, -2, 1);
+  M->m.rows = rows;
+  M->m.cols = cols;
+  M->m.data = data;
   M->owns = 1;
   return M;
+}
+
+lmatrix *lmatrix_push(lua_State *L, int64_t rows, int64_t cols, const char *who) {
+  return push_matrix(L, rows, cols, 1, who);
+}
+
+lmatrix *lmatrix_push_unfilled(lua_State *L, int64_t rows, int64_t cols, const char *who) {
+  return push_matrix(L, rows, cols, 0, who);
+}
+
+/* The copy is taken before m's data is freed, so a failure (the cap) leaves nothing held:
+ * the binding's error path has no kernel buffer to free. */
+static int adopt_matrix(lua_State *L) {
+  tsr_matrix *m = lua_touserdata(L, 1);
+  const char *who = lua_touserdata(L, 2);
+  lmatrix *M = push_matrix(L, m->rows, m->cols, 0, who);
+  memcpy(M->m.data, m->data, (size_t)m->rows * (size_t)m->cols * sizeof(float));
+  return 1;
+}
+
+lmatrix *lmatrix_adopt(lua_State *L, tsr_matrix *m, const char *who) {
+  lua_pushcfunction(L, adopt_matrix);
+  lua_pushlightuserdata(L, m); /* nothing here allocates: no error before the pcall */
+  lua_pushlightuserdata(L, (void *)who);
+  int st = lua_pcall(L, 2, 1, 0);
+  tsr_matrix_release(m);
+  if (st != LUA_OK) lua_error(L);
+  return lua_touserdata(L, -1);
 }
 
 lmatrix *lmatrix_test(lua_State *L, int arg) { return luaL_testudata(L, arg, TSR_MATRIX_MT); }
@@ -48,7 +89,7 @@ lmatrix *lmatrix_check(lua_State *L, int arg) {
   lmatrix *M = luaL_checkudata(L, arg, TSR_MATRIX_MT);
   if (M->m.data == NULL) luaL_argerror(L, arg, "matrix has been freed");
   if (!M->owns) {
-    /* A view: its memory is the parent's, which __close may have freed early. */
+    /* A view: its memory is the parent's, which __close may have let go early. */
     lua_getiuservalue(L, arg, 1);
     const lmatrix *parent = lua_touserdata(L, -1);
     int alive = parent != NULL && parent->m.data != NULL;
@@ -173,13 +214,11 @@ static int matrix_load(lua_State *L) {
   if (kind == FILE_UNKNOWN)
     return luaL_error(L, "tessera.matrix.load: '%s': unknown file extension (valid: .npy, "
                       ".csv)", path);
-  lmatrix *M = push_empty(L);
   tsr_matrix m;
   tsr_error err = {""};
   int st = kind == FILE_NPY ? tsr_npy_load(path, &m, &err) : tsr_csv_load(path, &m, &err);
   if (st != TSR_OK) return tsr_lua_fail(L, "tessera.matrix.load", st, &err);
-  M->m = m;
-  M->owns = 1;
+  lmatrix_adopt(L, &m, "tessera.matrix.load");
   return 1;
 }
 
@@ -460,8 +499,7 @@ static const luaL_Reg matrix_methods[] = {
 };
 
 static const luaL_Reg matrix_metamethods[] = {
-  {"__gc", matrix_gc},
-  {"__close", matrix_gc},
+  {"__close", matrix_close},
   {"__tostring", matrix_tostring},
   {"__mul", matrix_mul},
   {"__add", matrix_add},

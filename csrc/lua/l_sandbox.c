@@ -1,12 +1,12 @@
 /* tessera.core.sandbox: the CPU and memory budgets recipes run under (lua/tessera/sandbox.lua
  * builds the environment; this file enforces the limits, which pure Lua cannot).
  *
- * Memory: while a budgeted call runs, the state's allocator is swapped for a counting one
- * that charges every byte Lua's heap grows by to the kernels' live-byte count
- * (tsr_memory_account), and a ceiling is set on that count (tsr_set_memory_ceiling), so the
- * recipe's Lua values and its matrices/audio (tsr_alloc) share one budget, checked before
- * each allocation. A refused allocation is Lua's ordinary "not enough memory" error, after
- * an emergency collection; garbage does not count.
+ * Memory: Lua's heap (with every Matrix, Audio and Spectrogram's data) and the kernels'
+ * buffers are one live count (memory.c, l_memory.c); while a budgeted call runs, a ceiling
+ * on that count is set at what was live plus the budget, so the recipe's Lua values and its
+ * matrices/audio share one budget, checked before each allocation. A refused allocation is
+ * Lua's ordinary "not enough memory" error, after an emergency collection; garbage does not
+ * count.
  * CPU: a count hook on the state (and on every coroutine the recipe makes, through arm)
  * counts VM instructions. Once a budget is exceeded it stays exceeded: the hook raises
  * again at every instruction, so a recipe's own pcall cannot swallow the error. */
@@ -18,44 +18,22 @@
 #define HOOK_STEP 1000 /* instructions between two looks at the CPU budget */
 
 typedef struct budget {
-  lua_Alloc f; /* the allocator in force before, which does the real work */
-  void *ud;
   size_t memory;            /* bytes the call may add (0: no memory budget) */
   lua_Integer instructions; /* VM instructions the call may run (0: no CPU budget) */
   lua_Integer executed;
-  ptrdiff_t lua_net; /* bytes Lua's heap grew by under the budget (negative: shrank) */
+  size_t refusals; /* the limit's refusals when the call began: any more exceed the budget */
   int memory_exceeded, cpu_exceeded;
 } budget;
 
-static void *budget_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-  budget *b = (budget *)ud;
-  size_t old = ptr != NULL ? osize : 0; /* with ptr NULL, osize is a type tag */
-  if (nsize > old) {
-    size_t grow = nsize - old;
-    if (tsr_memory_account((ptrdiff_t)grow) != 0) {
-      b->memory_exceeded = 1;
-      return NULL;
-    }
-    void *q = b->f(b->ud, ptr, osize, nsize);
-    if (q == NULL) {
-      tsr_memory_account(-(ptrdiff_t)grow);
-      return NULL;
-    }
-    b->lua_net += (ptrdiff_t)grow;
-    return q;
-  }
-  void *q = b->f(b->ud, ptr, osize, nsize);
-  if (q != NULL || nsize == 0) {
-    tsr_memory_account(-(ptrdiff_t)(old - nsize));
-    b->lua_net -= (ptrdiff_t)(old - nsize);
-  }
-  return q;
-}
+/* The registry key of the budget in force. */
+static const char budget_key = 0;
 
 /* The budget in force in L's global state, or NULL. */
 static budget *active(lua_State *L) {
-  void *ud = NULL;
-  return lua_getallocf(L, &ud) == budget_alloc ? (budget *)ud : NULL;
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &budget_key);
+  budget *b = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return b;
 }
 
 static void push_exceeded(lua_State *L, const budget *b) {
@@ -76,6 +54,7 @@ static void count_hook(lua_State *L, lua_Debug *ar) {
     lua_sethook(L, NULL, 0, 0);
     return;
   }
+  if (b->memory > 0 && tsr_memory_refusals() != b->refusals) b->memory_exceeded = 1;
   if (!b->cpu_exceeded && b->instructions > 0) {
     b->executed += HOOK_STEP;
     if (b->executed >= b->instructions) b->cpu_exceeded = 1;
@@ -111,34 +90,35 @@ static int sandbox_call(lua_State *L) {
    * stack [budget, limits, fn, args...]. */
   budget *b = (budget *)lua_newuserdatauv(L, sizeof *b, 0);
   lua_insert(L, 1);
-  b->f = lua_getallocf(L, &b->ud);
   b->memory = (size_t)memory;
   b->instructions = instructions;
   b->executed = 0;
-  b->lua_net = 0;
   b->memory_exceeded = b->cpu_exceeded = 0;
 
-  size_t saved_ceiling = tsr_memory_ceiling();
+  lua_gc(L, LUA_GCCOLLECT); /* garbage from before is not the recipe's */
+  size_t saved_ceiling = tsr_memory_ceiling(), saved_budget = tsr_memory_ceiling_budget();
   if (memory > 0) {
     size_t ceiling = tsr_memory_in_use() + (size_t)memory;
-    if (saved_ceiling != 0 && saved_ceiling < ceiling) ceiling = saved_ceiling;
-    tsr_set_memory_ceiling(ceiling);
+    if (saved_ceiling != 0 && saved_ceiling < ceiling)
+      tsr_set_memory_ceiling(saved_ceiling, saved_budget); /* the outer one binds */
+    else
+      tsr_set_memory_ceiling(ceiling, (size_t)memory);
   }
   lua_Hook saved_hook = lua_gethook(L);
   int saved_mask = lua_gethookmask(L), saved_count = lua_gethookcount(L);
-  lua_gc(L, LUA_GCCOLLECT); /* garbage from before is not the recipe's */
-  lua_setallocf(L, budget_alloc, b);
+  lua_pushvalue(L, 1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &budget_key);
   lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_STEP);
 
-  size_t refusals = tsr_memory_refusals();
+  b->refusals = tsr_memory_refusals();
   int status = lua_pcall(L, nargs, LUA_MULTRET, 0);
-  if (tsr_memory_refusals() != refusals) b->memory_exceeded = 1; /* a buffer was refused */
+  if (b->memory > 0 && tsr_memory_refusals() != b->refusals) b->memory_exceeded = 1;
 
   /* The host's Ctrl-C hook may have replaced ours meanwhile: leave it armed. */
   if (lua_gethook(L) == count_hook) lua_sethook(L, saved_hook, saved_mask, saved_count);
-  lua_setallocf(L, b->f, b->ud);
-  tsr_memory_account(-b->lua_net); /* Lua's heap is no longer counted */
-  tsr_set_memory_ceiling(saved_ceiling);
+  lua_pushnil(L);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &budget_key);
+  tsr_set_memory_ceiling(saved_ceiling, saved_budget);
 
   int nres = lua_gettop(L) - 2; /* [budget, limits, results or message...] */
   if (b->cpu_exceeded || b->memory_exceeded) {

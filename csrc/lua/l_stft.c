@@ -1,15 +1,19 @@
 /* tessera.Spectrogram and the STFT bindings: core.stft, the Spectrogram methods
  * (magnitude, phase, istft, mask, ...) and core.spectrogram.from_polar. */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "l_tessera.h"
 
 /* ---- the userdata ------------------------------------------------------------------ */
 
-static int spectrogram_gc(lua_State *L) {
+/* __close: the data is let go at once (the collector frees it on its next pass). No __gc,
+ * as for Matrix (l_matrix.c): the block goes with the object. */
+static int spectrogram_close(lua_State *L) {
   lspectrogram *S = luaL_checkudata(L, 1, TSR_SPECTROGRAM_MT);
-  tsr_free(S->s.data);
+  lua_pushnil(L);
+  lua_setiuservalue(L, 1, 1);
   S->s.data = NULL;
   return 0;
 }
@@ -22,41 +26,18 @@ static lspectrogram *push_spectrogram(lua_State *L, const tsr_spectrogram *shape
   if (tsr_spectrogram_floats(shape, &count) != 0)
     luaL_error(L, "%s: a %I x %I spectrogram is too large", who, (lua_Integer)shape->bins,
                (lua_Integer)shape->frames);
-  /* Empty object first, so __gc owns the memory from the moment it exists. */
-  lspectrogram *S = lua_newuserdatauv(L, sizeof *S, 0);
+  char what[96];
+  snprintf(what, sizeof what, "a %lld x %lld spectrogram", (long long)shape->bins,
+           (long long)shape->frames);
+  lspectrogram *S = lua_newuserdatauv(L, sizeof *S, 1);
   memset(S, 0, sizeof *S);
   luaL_setmetatable(L, TSR_SPECTROGRAM_MT);
   /* count * sizeof(float) fits: tsr_spectrogram_floats checked it. */
-  float *data = zero ? tsr_calloc(count ? count : 1, sizeof(float))
-                     : tsr_alloc((count ? count : 1) * sizeof(float));
-  if (data == NULL)
-    luaL_error(L, "%s: cannot allocate a %I x %I spectrogram (%f MB)", who,
-               (lua_Integer)shape->bins, (lua_Integer)shape->frames,
-               (double)count * sizeof(float) / 1e6);
+  float *data = lmem_push_block(L, count * sizeof(float), zero, who, what);
+  lua_setiuservalue(L, -2, 1);
   S->s = *shape;
   S->s.data = data;
   return S;
-}
-
-/* Pushes a rows x cols Matrix for a caller that writes every entry: lmatrix_push's object,
- * its data block allocated without the zero fill (a pass over fresh memory that cost the
- * fused STFT magnitude a tenth of its time). */
-static lmatrix *push_unfilled_matrix(lua_State *L, int64_t rows, int64_t cols,
-                                     const char *who) {
-  size_t bytes;
-  if (tsr_matrix_size(rows, cols, NULL, &bytes) != TSR_OK)
-    luaL_error(L, "%s: a %I x %I matrix is too large", who, (lua_Integer)rows,
-               (lua_Integer)cols);
-  lmatrix *M = lmatrix_push(L, 0, 0, who);
-  float *data = tsr_alloc(bytes ? bytes : 1);
-  if (data == NULL)
-    luaL_error(L, "%s: cannot allocate a %I x %I matrix (%f MB)", who, (lua_Integer)rows,
-               (lua_Integer)cols, (double)bytes / 1e6);
-  tsr_free(M->m.data); /* owned data is tsr_alloc'd (l_tessera.h) */
-  M->m.rows = rows;
-  M->m.cols = cols;
-  M->m.data = data;
-  return M;
 }
 
 lspectrogram *lspectrogram_push(lua_State *L, const tsr_spectrogram *shape, const char *who) {
@@ -151,7 +132,7 @@ static int stft_stft(lua_State *L) {
   int status = tsr_stft_geometry(&cfg, A->a.frames, A->a.sr, &shape, &err);
   if (status != TSR_OK) return tsr_lua_fail(L, "tessera.stft", status, &err);
   if (magnitude) {
-    lmatrix *M = push_unfilled_matrix(L, shape.bins, shape.frames, "tessera.stft");
+    lmatrix *M = lmatrix_push_unfilled(L, shape.bins, shape.frames, "tessera.stft");
     status = tsr_stft_magnitude(A->a.data, A->a.frames, &cfg, (int)threads, &M->m, &err);
   } else {
     lspectrogram *S = push_spectrogram(L, &shape, "tessera.stft", 0); /* forward fills it */
@@ -191,7 +172,7 @@ typedef void (*view_fn)(const tsr_spectrogram *, float *);
 
 static int push_view(lua_State *L, view_fn fn, const char *who) {
   lspectrogram *S = lspectrogram_check(L, 1);
-  lmatrix *M = push_unfilled_matrix(L, S->s.bins, S->s.frames, who); /* fn fills it */
+  lmatrix *M = lmatrix_push_unfilled(L, S->s.bins, S->s.frames, who); /* fn fills it */
   fn(&S->s, M->m.data);
   return 1;
 }
@@ -339,8 +320,7 @@ static const luaL_Reg spectrogram_methods[] = {
 };
 
 static const luaL_Reg spectrogram_metamethods[] = {
-  {"__gc", spectrogram_gc},
-  {"__close", spectrogram_gc},
+  {"__close", spectrogram_close},
   {"__tostring", spectrogram_tostring},
   {NULL, NULL}
 };

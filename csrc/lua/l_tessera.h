@@ -15,26 +15,41 @@
 #define TSR_AUDIO_MT "tessera.Audio"
 #define TSR_SPECTROGRAM_MT "tessera.Spectrogram"
 
-/* Matrix userdata. Owned data is tsr_alloc'd and freed by __gc; a view (owns == 0) points
- * into its parent, which its user value keeps alive. */
+/* Matrix userdata. Its user value 1 is what holds the memory: the data block
+ * (lmem_push_block) when it owns it, the matrix it views (owns == 0) otherwise. */
 typedef struct lmatrix {
   tsr_matrix m;
   int owns;
 } lmatrix;
 
-/* Audio userdata: owns its samples (tsr_alloc'd, freed by __gc). */
+/* Audio userdata: its samples are the data block in its user value 1. */
 typedef struct laudio {
   tsr_audio a;
 } laudio;
 
-/* Spectrogram userdata: owns its complex data (tsr_alloc'd, freed by __gc). */
+/* Spectrogram userdata: its complex data is the data block in its user value 1. */
 typedef struct lspectrogram {
   tsr_spectrogram s;
 } lspectrogram;
 
+/* Makes the bytes of L's heap part of the kernels' live count (memory.c), by putting a
+ * counting allocator in front of L's; once per state (luaopen_tessera_core calls it). */
+void lmem_count_heap(lua_State *L);
+/* The one way the bindings allocate data that outlives a call: pushes a userdata holding
+ * `bytes` (zero-filled when `zero`) and returns its 64-byte aligned data, which lives as long
+ * as that userdata (make it the user value of the object that uses it). When the memory cap
+ * refuses the request even after a full collection, raises "<who>: <what> needs 12.5 MB,
+ * more than the memory cap (10.0 MB)". */
+void *lmem_push_block(lua_State *L, size_t bytes, int zero, const char *who,
+                      const char *what);
+
 /* Pushes a new rows x cols Matrix, zero-filled. Raises a Lua error (naming `who` and the
  * size) when the size overflows or memory is short; never returns NULL. */
 lmatrix *lmatrix_push(lua_State *L, int64_t rows, int64_t cols, const char *who);
+/* The same, its data not zero-filled, for a caller that writes every entry. */
+lmatrix *lmatrix_push_unfilled(lua_State *L, int64_t rows, int64_t cols, const char *who);
+/* Pushes a new Matrix holding a copy of m's data, then frees m's (a kernel's result). */
+lmatrix *lmatrix_adopt(lua_State *L, tsr_matrix *m, const char *who);
 /* The Matrix at arg, or a Lua argument error. */
 lmatrix *lmatrix_check(lua_State *L, int arg);
 /* The Matrix at arg or NULL when it is not one. */
@@ -43,6 +58,8 @@ lmatrix *lmatrix_test(lua_State *L, int arg);
 /* Pushes new Audio of frames x channels at sr, zero-filled; raises like lmatrix_push. */
 laudio *laudio_push(lua_State *L, int64_t frames, int channels, int sr, const char *who);
 laudio *laudio_check(lua_State *L, int arg);
+/* Pushes new Audio holding a copy of a's samples, then frees a's (a kernel's result). */
+laudio *laudio_adopt(lua_State *L, tsr_audio *a, const char *who);
 
 /* Pushes a new Spectrogram with the given geometry, zero-filled; raises like lmatrix_push. */
 lspectrogram *lspectrogram_push(lua_State *L, const tsr_spectrogram *shape, const char *who);

@@ -1,4 +1,5 @@
-/* tessera.core.util: hashing for cache keys and checksums, and the memory cap. */
+/* tessera.core.util: hashing for cache keys and checksums, the clock, temporary names, and
+ * the memory cap, ceiling and live count. */
 #include <string.h>
 #include <time.h>
 
@@ -33,14 +34,47 @@ static int util_sha256_file(lua_State *L) {
   return 1;
 }
 
-/* util.memory_cap([bytes]) -> the cap in bytes (0 = none); sets it when given. */
+/* Reads a size in bytes at arg (an integer >= 0; 0 means none). */
+static size_t check_bytes(lua_State *L, int arg, const char *what) {
+  lua_Integer bytes = luaL_checkinteger(L, arg);
+  luaL_argcheck(L, bytes >= 0, arg, lua_pushfstring(L, "%s must be >= 0, got %I", what, bytes));
+  return (size_t)bytes;
+}
+
+/* util.memory_cap([bytes]) -> the process cap on live bytes (0 = none); sets it when given. */
 static int util_memory_cap(lua_State *L) {
-  if (!lua_isnoneornil(L, 1)) {
-    lua_Integer bytes = luaL_checkinteger(L, 1);
-    luaL_argcheck(L, bytes >= 0, 1, lua_pushfstring(L, "cap must be >= 0, got %I", bytes));
-    tsr_set_memory_cap((size_t)bytes);
-  }
+  if (!lua_isnoneornil(L, 1)) tsr_set_memory_cap(check_bytes(L, 1, "cap"));
   lua_pushinteger(L, (lua_Integer)tsr_memory_cap());
+  return 1;
+}
+
+/* util.memory_ceiling([bytes [, budget]]) -> ceiling, budget: the temporary ceiling on live
+ * bytes (0 = none) and the budget it stands for (what the call may add: messages name it);
+ * sets them when given (a call's max_memory: what was live plus what the call may add). */
+static int util_memory_ceiling(lua_State *L) {
+  if (!lua_isnoneornil(L, 1)) {
+    size_t ceiling = check_bytes(L, 1, "ceiling");
+    size_t budget = lua_isnoneornil(L, 2) ? 0 : check_bytes(L, 2, "budget");
+    tsr_set_memory_ceiling(ceiling, budget);
+  }
+  lua_pushinteger(L, (lua_Integer)tsr_memory_ceiling());
+  lua_pushinteger(L, (lua_Integer)tsr_memory_ceiling_budget());
+  return 2;
+}
+
+/* util.memory_in_use() -> the bytes live now: every Lua heap that loaded tessera.core (with
+ * the data of every Matrix, Audio and Spectrogram in it) and the kernels' buffers. */
+static int util_memory_in_use(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)tsr_memory_in_use());
+  return 1;
+}
+
+/* util.parse_size(text) -> bytes, or nil: "512M", "1.5G", "100k", "4096". */
+static int util_parse_size(lua_State *L) {
+  size_t bytes;
+  if (tsr_parse_memory_size(luaL_checkstring(L, 1), &bytes) != 0 || bytes > (size_t)LUA_MAXINTEGER)
+    return 0;
+  lua_pushinteger(L, (lua_Integer)bytes);
   return 1;
 }
 
@@ -79,6 +113,9 @@ static const luaL_Reg util_functions[] = {
   {"sha256", util_sha256},
   {"sha256_file", util_sha256_file},
   {"memory_cap", util_memory_cap},
+  {"memory_ceiling", util_memory_ceiling},
+  {"memory_in_use", util_memory_in_use},
+  {"parse_size", util_parse_size},
   {NULL, NULL}
 };
 

@@ -1,6 +1,8 @@
--- tessera.memory: the max_memory option of tessera.nmf and tessera.stft. It sets the cap
--- that every C allocation checks (as TESSERA_MAX_MEMORY does for the whole process) for the
--- length of one call, and puts the previous cap back however the call ends.
+-- tessera.memory: the max_memory option of tessera.nmf and tessera.stft. For the length of one
+-- call it sets a ceiling on the process's live bytes (Lua's heap with every matrix and audio
+-- in it, and the kernels' buffers) at what is live when the call starts plus max_memory, so
+-- the call may hold at most max_memory more; TESSERA_MAX_MEMORY caps the whole process the
+-- same way. The previous ceiling is put back however the call ends.
 local util = require("tessera.core").util
 
 local error, math_type, pairs, pcall, tostring, type = error, math.type, pairs, pcall, tostring, type
@@ -25,12 +27,14 @@ function memory.split(opts, who, arg, level)
   return rest, cap
 end
 
--- fn(...) with the allocation cap set to `cap` bytes; returns what fn returns.
+-- fn(...) allowed to hold at most `cap` more bytes than are live now; returns what fn returns.
 function memory.capped(cap, fn, ...)
-  local previous = util.memory_cap()
-  util.memory_cap(cap)
+  collectgarbage() -- garbage from before the call is not the call's
+  local previous, previous_budget = util.memory_ceiling()
+  local ceiling = util.memory_in_use() + cap
+  if previous == 0 or ceiling < previous then util.memory_ceiling(ceiling, cap) end
   local result = pack(pcall(fn, ...))
-  util.memory_cap(previous)
+  util.memory_ceiling(previous, previous_budget)
   if not result[1] then error(result[2], 0) end
   return unpack(result, 2, result.n)
 end
