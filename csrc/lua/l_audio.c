@@ -51,21 +51,18 @@ laudio *laudio_push(lua_State *L, int64_t frames, int channels, int sr, const ch
   return push_audio(L, frames, channels, sr, 1, who);
 }
 
-static int adopt_audio(lua_State *L) {
-  tsr_audio *a = lua_touserdata(L, 1);
+/* laudio_adopt's copy, in protected mode: args (tsr_audio *, who). */
+static int copy_audio(lua_State *L) {
+  const tsr_audio *a = lua_touserdata(L, 1);
   laudio *A = push_audio(L, a->frames, a->channels, a->sr, 0, lua_touserdata(L, 2));
   memcpy(A->a.data, a->data, (size_t)a->frames * (size_t)a->channels * sizeof(float));
   return 1;
 }
 
+static void release_audio(void *a) { tsr_audio_release(a); }
+
 laudio *laudio_adopt(lua_State *L, tsr_audio *a, const char *who) {
-  lua_pushcfunction(L, adopt_audio);
-  lua_pushlightuserdata(L, a); /* nothing here allocates: no error before the pcall */
-  lua_pushlightuserdata(L, (void *)who);
-  int st = lua_pcall(L, 2, 1, 0);
-  tsr_audio_release(a);
-  if (st != LUA_OK) lua_error(L);
-  return lua_touserdata(L, -1);
+  return lmem_adopt(L, copy_audio, a, who, release_audio);
 }
 
 laudio *laudio_check(lua_State *L, int arg) {

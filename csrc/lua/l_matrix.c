@@ -62,24 +62,18 @@ lmatrix *lmatrix_push_unfilled(lua_State *L, int64_t rows, int64_t cols, const c
   return push_matrix(L, rows, cols, 0, who);
 }
 
-/* The copy is taken before m's data is freed, so a failure (the cap) leaves nothing held:
- * the binding's error path has no kernel buffer to free. */
-static int adopt_matrix(lua_State *L) {
-  tsr_matrix *m = lua_touserdata(L, 1);
-  const char *who = lua_touserdata(L, 2);
-  lmatrix *M = push_matrix(L, m->rows, m->cols, 0, who);
+/* lmatrix_adopt's copy, in protected mode: args (tsr_matrix *, who). */
+static int copy_matrix(lua_State *L) {
+  const tsr_matrix *m = lua_touserdata(L, 1);
+  lmatrix *M = push_matrix(L, m->rows, m->cols, 0, lua_touserdata(L, 2));
   memcpy(M->m.data, m->data, (size_t)m->rows * (size_t)m->cols * sizeof(float));
   return 1;
 }
 
+static void release_matrix(void *m) { tsr_matrix_release(m); }
+
 lmatrix *lmatrix_adopt(lua_State *L, tsr_matrix *m, const char *who) {
-  lua_pushcfunction(L, adopt_matrix);
-  lua_pushlightuserdata(L, m); /* nothing here allocates: no error before the pcall */
-  lua_pushlightuserdata(L, (void *)who);
-  int st = lua_pcall(L, 2, 1, 0);
-  tsr_matrix_release(m);
-  if (st != LUA_OK) lua_error(L);
-  return lua_touserdata(L, -1);
+  return lmem_adopt(L, copy_matrix, m, who, release_matrix);
 }
 
 lmatrix *lmatrix_test(lua_State *L, int arg) { return luaL_testudata(L, arg, TSR_MATRIX_MT); }

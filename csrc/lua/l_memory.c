@@ -88,3 +88,14 @@ void *lmem_push_block(lua_State *L, size_t bytes, int zero, const char *who,
   if (zero) memset(data, 0, bytes);
   return data;
 }
+
+void *lmem_adopt(lua_State *L, lua_CFunction copy, void *result, const char *who,
+                 void (*release)(void *result)) {
+  lua_pushcfunction(L, copy);
+  lua_pushlightuserdata(L, result); /* nothing here allocates: no error before the pcall */
+  lua_pushlightuserdata(L, (void *)who);
+  int status = lua_pcall(L, 2, 1, 0);
+  release(result);
+  if (status != LUA_OK) lua_error(L);
+  return lua_touserdata(L, -1);
+}

@@ -42,6 +42,12 @@ void lmem_count_heap(lua_State *L);
  * more than the memory cap (10.0 MB)". */
 void *lmem_push_block(lua_State *L, size_t bytes, int zero, const char *who,
                       const char *what);
+/* Takes in a kernel's result that arrived in tsr_alloc memory: calls copy(result, who) in
+ * protected mode (it pushes the new object holding a copy, through lmem_push_block), then
+ * release(result) however that went, then raises copy's error if it failed. Returns the
+ * new object, left on the stack. */
+void *lmem_adopt(lua_State *L, lua_CFunction copy, void *result, const char *who,
+                 void (*release)(void *result));
 
 /* Pushes a new rows x cols Matrix, zero-filled. Raises a Lua error (naming `who` and the
  * size) when the size overflows or memory is short; never returns NULL. */
