@@ -10,7 +10,7 @@
 local core = require "tessera.core"
 local cache = require "tessera.cache"
 local recipe = require "tessera.recipe"
-local sandbox = require "tessera.sandbox"
+local fs = require "tessera.fs"
 
 local error, ipairs, pairs, pcall, setmetatable, tostring, type =
   error, ipairs, pairs, pcall, setmetatable, tostring, type
@@ -375,7 +375,7 @@ local function render(rec, opts)
   end
   if scale ~= 1 then y = y:gain(scale) end
 
-  local out = opts.out and sandbox.resolve(opts.out) or rec.out
+  local out = opts.out and fs.resolve(opts.out) or rec.out
   if opts.write ~= false and out then
     local ok, err = pcall(y.save, y, out)
     if not ok then fail(ctx, nil, "cannot write the output: %s", tostring(err)) end
@@ -424,13 +424,13 @@ function mosaic.render(r, opts)
   elseif type(r) == "table" and checked[r] then
     rec = r
   elseif type(r) == "table" then
-    local base = sandbox.resolve(opts.base or ".")
+    local base = fs.resolve(opts.base or ".")
     rec = recipe.check(r, { name = opts.name or "recipe", dir = base, out = opts.out })
   else
     error(format("bad argument #1 to 'render' (recipe path or table expected, got %s)", type(r)), 2)
   end
   local saved_root = cache.root
-  if opts.cache_dir ~= nil then cache.root = sandbox.resolve(opts.cache_dir) end
+  if opts.cache_dir ~= nil then cache.root = fs.resolve(opts.cache_dir) end
   local ok, y, summary = pcall(render, rec, opts)
   cache.root = saved_root
   if not ok then error(y, 0) end
