@@ -224,7 +224,7 @@ static const char *const load_options[] = {"sr", "mono", "offset", "duration", "
 static int audio_load(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   tsr_load_opts o = {0, 1, 0.0, 0.0, TSR_RESAMPLE_BEST};
-  tsr_check_options(L, 2, load_options);
+  laux_check_options(L, 2, load_options);
   if (!lua_isnoneornil(L, 2)) {
     int t = lua_getfield(L, 2, "sr");
     if (t != LUA_TNIL) {
@@ -236,7 +236,7 @@ static int audio_load(lua_State *L) {
       o.sr = (int)sr;
     }
     lua_pop(L, 1);
-    o.mono = tsr_opt_boolean(L, 2, "mono", 1);
+    o.mono = laux_opt_boolean(L, 2, "mono", 1);
     o.offset = opt_bounded(L, 2, "offset", 0.0, 0.0, 1, "a finite number >= 0");
     o.duration = opt_bounded(L, 2, "duration", 0.0, 0.0, 0, "a finite number > 0");
     int quality = opt_choice(L, 2, "quality", quality_names, QUALITY_VALID);
@@ -245,7 +245,7 @@ static int audio_load(lua_State *L) {
   laudio *A = audio_push_empty(L);
   tsr_error err = {{0}};
   int st = tsr_audio_load(path, &o, &A->a, &err);
-  if (st != TSR_OK) return tsr_lua_fail(L, "tessera.audio.load", st, &err);
+  if (st != TSR_OK) return laux_fail(L, "tessera.audio.load", st, &err);
   return 1;
 }
 
@@ -332,7 +332,7 @@ static int format_from_extension(const char *path) {
 static int audio_save(lua_State *L) {
   laudio *A = laudio_check(L, 1);
   const char *path = luaL_checkstring(L, 2);
-  tsr_check_options(L, 3, save_options);
+  laux_check_options(L, 3, save_options);
   int format = opt_choice(L, 3, "format", format_names, "'wav', 'flac'");
   int subtype = opt_choice(L, 3, "subtype", subtype_names, "'pcm16', 'pcm24', 'float'");
   if (format < 0) format = format_from_extension(path);
@@ -346,7 +346,7 @@ static int audio_save(lua_State *L) {
   tsr_error err = {{0}};
   int st = tsr_audio_save(&A->a, path, (tsr_audio_format)format, (tsr_audio_subtype)subtype,
                           &err);
-  if (st != TSR_OK) return tsr_lua_fail(L, "tessera.audio.save", st, &err);
+  if (st != TSR_OK) return laux_fail(L, "tessera.audio.save", st, &err);
   return 0;
 }
 
@@ -453,7 +453,7 @@ static int audio_mono(lua_State *L) {
   laudio *R = audio_push_empty(L);
   tsr_error err = {{0}};
   int st = tsr_audio_mixdown(&A->a, &R->a, &err);
-  if (st != TSR_OK) return tsr_lua_fail(L, "tessera.audio.mono", st, &err);
+  if (st != TSR_OK) return laux_fail(L, "tessera.audio.mono", st, &err);
   return 1;
 }
 
@@ -463,13 +463,13 @@ static const char *const resample_options[] = {"quality", NULL};
 static int audio_resample(lua_State *L) {
   laudio *A = laudio_check(L, 1);
   int sr = check_sr_arg(L, 2);
-  tsr_check_options(L, 3, resample_options);
+  laux_check_options(L, 3, resample_options);
   int quality = opt_choice(L, 3, "quality", quality_names, QUALITY_VALID);
   laudio *R = audio_push_empty(L);
   tsr_error err = {{0}};
   int st = tsr_audio_resample_with(&A->a, sr, quality >= 0 ? quality : TSR_RESAMPLE_BEST,
                                    &R->a, &err);
-  if (st != TSR_OK) return tsr_lua_fail(L, "tessera.audio.resample", st, &err);
+  if (st != TSR_OK) return laux_fail(L, "tessera.audio.resample", st, &err);
   return 1;
 }
 

@@ -36,7 +36,7 @@ lmatrix *lmatrix_push(lua_State *L, int64_t rows, int64_t cols, const char *who)
   lmatrix *M = push_empty(L);
   tsr_error err = {""};
   int st = tsr_matrix_alloc(&M->m, rows, cols, &err);
-  if (st != TSR_OK) tsr_lua_fail(L, who, st, &err);
+  if (st != TSR_OK) laux_fail(L, who, st, &err);
   M->owns = 1;
   return M;
 }
@@ -177,7 +177,7 @@ static int matrix_load(lua_State *L) {
   tsr_matrix m;
   tsr_error err = {""};
   int st = kind == FILE_NPY ? tsr_npy_load(path, &m, &err) : tsr_csv_load(path, &m, &err);
-  if (st != TSR_OK) return tsr_lua_fail(L, "tessera.matrix.load", st, &err);
+  if (st != TSR_OK) return laux_fail(L, "tessera.matrix.load", st, &err);
   M->m = m;
   M->owns = 1;
   return 1;
@@ -327,7 +327,7 @@ static int matrix_save(lua_State *L) {
                       ".csv)", path);
   tsr_error err = {""};
   int st = kind == FILE_NPY ? tsr_npy_save(path, &M->m, &err) : tsr_csv_save(path, &M->m, &err);
-  if (st != TSR_OK) return tsr_lua_fail(L, "tessera.matrix.save", st, &err);
+  if (st != TSR_OK) return laux_fail(L, "tessera.matrix.save", st, &err);
   return 0;
 }
 
@@ -357,7 +357,7 @@ static int matrix_mul(lua_State *L) {
     lmatrix *C = lmatrix_push(L, A->m.rows, B->m.cols, "tessera.matrix product");
     tsr_error err = {""};
     int st = tsr_matrix_gemm(0, 0, 1.0f, &A->m, &B->m, 0.0f, &C->m, &err);
-    if (st != TSR_OK) return tsr_lua_fail(L, "tessera.matrix product", st, &err);
+    if (st != TSR_OK) return laux_fail(L, "tessera.matrix product", st, &err);
     return 1;
   }
   int m_idx = a_is ? 1 : 2, s_idx = a_is ? 2 : 1;
