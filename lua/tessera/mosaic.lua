@@ -161,37 +161,6 @@ function Sources:fit(name, target)
   return f
 end
 
--- ---- activations ---------------------------------------------------------------------
-
--- The value of act (a list of frames) at fractional frame x (0-based), linearly
--- interpolated; looped activations wrap around to their first frame.
-local function sample(act, x, loop)
-  local i = floor(x)
-  local frac = x - i
-  local v0 = act[i + 1]
-  if frac == 0 then return v0 end
-  local v1 = act[i + 2]
-  if v1 == nil then v1 = loop and act[1] or v0 end
-  return v0 + (v1 - v0) * frac
-end
-
--- Adds gain * (act stretched, looped, shifted) onto row (frames 1..p_out).
-local function place(row, act, p_out, layer, period, frames_per_second)
-  local shift = layer.shift * frames_per_second
-  local stretch, gain, loop = layer.stretch, layer.gain, layer.loop
-  local last = #act - 1
-  for t = 0, p_out - 1 do
-    local x = (t - shift) / stretch
-    if loop then
-      x = x % period
-      if x > last then x = last end -- a period longer than the frames (rounding)
-      row[t + 1] = row[t + 1] + gain * sample(act, x, true)
-    elseif x >= 0 and x <= last then
-      row[t + 1] = row[t + 1] + gain * sample(act, x, false)
-    end
-  end
-end
-
 -- ---- rendering -----------------------------------------------------------------------
 
 -- Checks that a source shares the output's sample rate and STFT (its templates or frames
@@ -292,53 +261,39 @@ local function render(rec, opts)
   local p_out = spectrogram.frame_count(length, { n_fft = rec.n_fft, hop = rec.hop })
   local frames_per_second = rec.sr / rec.hop
 
-  -- Activation rows per template source: rows[source][component] = list of p_out values.
-  local rows = {}
-  for _, name in ipairs(w_sources) do
-    local r = {}
-    for i = 1, rec.sources[name].nmf.k do
-      local row = {}
-      for t = 1, p_out do row[t] = 0.0 end
-      r[i] = row
-    end
-    rows[name] = r
-  end
-  local acts = {} -- memo: "source\0index" or "fit\0..." -> list
-  local function activation(model, key, index)
-    local id = key .. "\0" .. index
-    local act = acts[id]
-    if act == nil then
-      act = model.H:row(index):totable()[1]
-      acts[id] = act
-    end
-    return act
-  end
+  -- Where each activation row goes: a list of placements per template source, into the
+  -- rows of that source's templates.
+  local placements = {}
+  for _, name in ipairs(w_sources) do placements[name] = {} end
   local components = 0
   for _, step in ipairs(plan) do
     local layer = step.layer
     for i, w in ipairs(step.W) do
       local hs
       if layer.fit then
-        hs = { { model = sources:fit(w.source, layer.target), key = "fit:" .. w.source .. ":" .. layer.target,
-                 index = w.index, length = layer.target } }
+        hs = { { model = sources:fit(w.source, layer.target), index = w.index, length = layer.target } }
       elseif step.H == nil then
-        hs = { { model = sources:model(w.source), key = w.source, index = w.index, length = w.source } }
+        hs = { { model = sources:model(w.source), index = w.index, length = w.source } }
       elseif #step.H == #step.W then
         local h = step.H[i]
-        hs = { { model = sources:model(h.source), key = h.source, index = h.index, length = h.source } }
+        hs = { { model = sources:model(h.source), index = h.index, length = h.source } }
       elseif #step.H == 1 then
         local h = step.H[1]
-        hs = { { model = sources:model(h.source), key = h.source, index = h.index, length = h.source } }
+        hs = { { model = sources:model(h.source), index = h.index, length = h.source } }
       else -- one template, several activations: their sum drives it
         hs = {}
         for _, h in ipairs(step.H) do
-          hs[#hs + 1] = { model = sources:model(h.source), key = h.source, index = h.index, length = h.source }
+          hs[#hs + 1] = { model = sources:model(h.source), index = h.index, length = h.source }
         end
       end
+      local list = placements[w.source]
       for _, h in ipairs(hs) do
-        local act = activation(h.model, h.key, h.index)
-        local period = sources.lengths[h.length] and sources.lengths[h.length] / rec.hop or #act
-        place(rows[w.source][w.index], act, p_out, layer, period, frames_per_second)
+        local H = h.model.H
+        local _, frames = H:shape()
+        local length = sources.lengths[h.length]
+        list[#list + 1] = { H = H, row = h.index, to = w.index, gain = layer.gain,
+                            stretch = layer.stretch, shift = layer.shift * frames_per_second,
+                            loop = layer.loop, period = length and length / rec.hop or frames }
         components = components + 1
       end
     end
@@ -347,7 +302,8 @@ local function render(rec, opts)
   -- One product per template source, summed.
   local V
   for _, name in ipairs(w_sources) do
-    local part = sources:model(name).W * matrix.from(rows[name])
+    local H = matrix.place(rec.sources[name].nmf.k, p_out, placements[name])
+    local part = sources:model(name).W * H
     V = V and V + part or part
   end
 
