@@ -263,7 +263,8 @@ local function draw_lines(panel, tmpdir, index, cmds)
       return y[i]
     end)
     f:close()
-    plots[#plots + 1] = string.format("%s binary record=(%d) format='%%float64%%float64' using 1:2 with lines lw 2 title %s",
+    plots[#plots + 1] = string.format(
+      "%s binary record=(%d) format='%%float64%%float64' using 1:2 with lines lw 2 title %s",
       gp_string(path), #y, gp_string(item.label or ("series " .. s)))
   end
   cmds[#cmds + 1] = "plot " .. table.concat(plots, ", ")

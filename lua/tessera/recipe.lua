@@ -484,7 +484,8 @@ end
 
 -- recipe.load(path [, {out = path, allow = {dirs}, memory = bytes, instructions = count}])
 -- -> normalised recipe: runs the file in a sandbox confined to its folder, under the given
--- budgets (default sandbox.defaults), and checks what it returns (allow: more source folders). Messages call it `path` as given.
+-- budgets (default sandbox.defaults), and checks what it returns (allow: more source
+-- folders). Messages call it `path` as given.
 function recipe.load(path, opts)
   if type(path) ~= "string" or path == "" then
     error(format("bad argument #1 to 'load' (recipe path expected, got %s)", describe(path)), 2)

@@ -67,7 +67,9 @@ end
 
 function Report:heading(text, level)
   level = level or 2
-  if type(level) ~= "number" or level < 1 or level > 4 then fail("heading level must be 1..4, got %s", tostring(level)) end
+  if type(level) ~= "number" or level < 1 or level > 4 then
+    fail("heading level must be 1..4, got %s", tostring(level))
+  end
   local id = slug(text)
   return self:add(string.format('<h%d id="%s">%s</h%d>', level, id, escape(text), level))
 end
@@ -229,7 +231,8 @@ function Report:save()
     "<style>" .. STYLE .. "</style>",
     "</head><body>",
     "<header><h1>" .. escape(self.title) .. "</h1>",
-    '<div class="meta">tessera ' .. escape(require("tessera.core").version) .. " · " .. escape(self.created) .. "</div></header>",
+    '<div class="meta">tessera ' .. escape(require("tessera.core").version) .. " · "
+      .. escape(self.created) .. "</div></header>",
     "<main>",
   }
   for _, block in ipairs(self.blocks) do html[#html + 1] = block end
