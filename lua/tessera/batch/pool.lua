@@ -165,24 +165,22 @@ local function line_reader(on_line)
   end
 end
 
+-- One of the worker's pipes is at its end.
+function Pool:pipe_closed(w)
+  w.open_pipes = w.open_pipes - 1
+  self:worker_done(w)
+end
+
 -- A line of the worker's stdout or stderr: shown, and kept for its obituary.
 function Pool:passthrough(w, line)
-  if line == nil then
-    w.open_pipes = w.open_pipes - 1
-    self:worker_done(w)
-    return
-  end
+  if line == nil then return self:pipe_closed(w) end
   w.errtail = (w.errtail .. line .. "\n"):sub(-2000)
   if line ~= "" then self.say(line) end
 end
 
 -- A line on the worker's results descriptor: "ready", or the row of its current input.
 function Pool:result(w, line)
-  if line == nil then
-    w.open_pipes = w.open_pipes - 1
-    self:worker_done(w)
-    return
-  end
+  if line == nil then return self:pipe_closed(w) end
   local ok, result = pcall(json.decode, line)
   if not ok or type(result) ~= "table" then
     self:stop(fmt("tessera.batch: a worker sent '%s'", line:sub(1, 200)))
