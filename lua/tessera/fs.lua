@@ -10,7 +10,7 @@
 local uv = require "luv"
 
 local error, tostring, type = error, tostring, type
-local io = io
+local io, os = io, os
 local concat, sort = table.concat, table.sort
 local format = string.format
 
@@ -108,10 +108,21 @@ end
 
 local cwd_cache
 
+-- The current folder as the shell's pwd gives it: $PWD when it names this folder (the path
+-- the user typed, links and all), else the physical path.
+local function logical_cwd()
+  local pwd = os.getenv("PWD")
+  if pwd and pwd:sub(1, 1) == "/" then
+    local a, b = uv.fs_stat(pwd), uv.fs_stat(".")
+    if a and b and a.ino == b.ino and a.dev == b.dev then return pwd end
+  end
+  return uv.cwd()
+end
+
 -- fs.cwd() -> the current folder (asked once).
 function fs.cwd()
   if cwd_cache == nil then
-    local dir = uv.cwd()
+    local dir = logical_cwd()
     if type(dir) ~= "string" or dir:sub(1, 1) ~= "/" then
       error("tessera.fs: cannot tell the current directory", 2)
     end
