@@ -144,6 +144,84 @@ local function list_files(dir, prefix, files)
   end
 end
 
+-- The steps of worker.process, in order.
+
+-- Raises "tessera.batch: cannot open 'x': reason" unless the input can be read.
+local function check_readable(path)
+  local f, oerr = io.open(path, "rb")
+  if not f then
+    fail("tessera.batch: cannot open '%s': %s", path, (tostring(oerr):gsub("^.-: ", "")))
+  end
+  f:close()
+end
+
+-- The row of an input whose outputs are there already: as it was, status "skipped".
+local function mark_skipped(row, found)
+  for k, v in pairs(found.row) do row[k] = v end
+  row.status = "skipped"
+end
+
+-- The input's parent folder made; an empty tmp, no old (left by a worker that was killed).
+local function fresh_folders(out, tmp, old)
+  mkdir_p(fs.dirname(out))
+  rmtree(tmp)
+  rmtree(old)
+  mkdir_p(tmp)
+end
+
+-- The script's work, or the built-in decomposition, into tmp. Returns the row's figures
+-- (checked: numbers or nothing) and the stage timings (built-in work only).
+local function do_work(job, tmp)
+  local figures, stages
+  if job.script then
+    local info = worker.load_script(job.script)(job.path, tmp, job.options)
+    if info ~= nil and type(info) ~= "table" then
+      fail("script returned a %s (expected a table or nothing)", type(info))
+    end
+    figures = info or {}
+  else
+    figures, stages = decompose(job.path, tmp, job.options, job.threads)
+  end
+  for _, c in ipairs({ "duration", "k", "loss", "iterations" }) do
+    local v = figures[c]
+    if v ~= nil and type(v) ~= "number" then
+      fail("script returned %s = %s (a number expected)", c, tostring(v))
+    end
+  end
+  return figures, stages
+end
+
+local function fill_row(row, figures, stages, t0)
+  for _, c in ipairs({ "duration", "k", "loss", "iterations" }) do row[c] = figures[c] end
+  row.stages = stages
+  row.status = "ok"
+  row.seconds = util.now() - t0
+  row.peak_memory = peak_memory()
+end
+
+-- The stamp, written last: the files (and sizes) it vouches for and the row they make.
+local function write_stamp(tmp, job, stamp, input_sha, row)
+  local files = {}
+  list_files(tmp, "", files)
+  local stored = {}
+  for k, v in pairs(row) do stored[k] = v end
+  file_io.write_atomic(tmp .. "/" .. STAMP, json.encode({
+    format = STAMP_FORMAT, stamp = stamp, version = core.version, input = job.file,
+    input_sha256 = input_sha, options = job.options, files = files, row = stored,
+  }) .. "\n", "tessera.batch", 0)
+end
+
+-- Swaps the new folder in; an old one (other options, older input) goes.
+local function swap_in(tmp, out, old)
+  if uv.fs_stat(out) then
+    local moved, merr = os.rename(out, old)
+    if not moved then fail("cannot replace '%s': %s", out, tostring(merr)) end
+  end
+  local renamed, rerr = os.rename(tmp, out)
+  if not renamed then fail("cannot write '%s': %s", out, tostring(rerr)) end
+  rmtree(old)
+end
+
 -- worker.process(job) (batch.process) -> row: the whole work on one input. job = {file, path, out (absolute
 -- folder), options (complete), script (absolute path or nil), threads}. Never raises for a
 -- bad input: the row's status is "ok", "skipped" (a matching stamp was found) or "failed"
@@ -151,63 +229,18 @@ end
 function worker.process(job)
   local t0 = util.now()
   local row = { file = job.file, output = job.rel }
-  local parent = fs.dirname(job.out)
   local tmp, old = worker.work_paths(job.out)
   local ok, err = pcall(function()
-    local f, oerr = io.open(job.path, "rb")
-    if not f then
-      fail("tessera.batch: cannot open '%s': %s", job.path, (tostring(oerr):gsub("^.-: ", "")))
-    end
-    f:close()
+    check_readable(job.path)
     local input_sha = util.sha256_file(job.path)
     local stamp = stamp_of(input_sha, job)
     local found = valid_stamp(job.out, stamp)
-    if found then
-      for k, v in pairs(found.row) do row[k] = v end
-      row.status = "skipped"
-      return
-    end
-    mkdir_p(parent)
-    rmtree(tmp) -- left by a worker that was killed
-    rmtree(old)
-    mkdir_p(tmp)
-    local figures, stages
-    if job.script then
-      local info = worker.load_script(job.script)(job.path, tmp, job.options)
-      if info ~= nil and type(info) ~= "table" then
-        fail("script returned a %s (expected a table or nothing)", type(info))
-      end
-      figures = info or {}
-    else
-      figures, stages = decompose(job.path, tmp, job.options, job.threads)
-    end
-    for _, c in ipairs({ "duration", "k", "loss", "iterations" }) do
-      local v = figures[c]
-      if v ~= nil and type(v) ~= "number" then
-        fail("script returned %s = %s (a number expected)", c, tostring(v))
-      end
-      row[c] = v
-    end
-    row.stages = stages
-    row.status = "ok"
-    row.seconds = util.now() - t0
-    row.peak_memory = peak_memory()
-    local files = {}
-    list_files(tmp, "", files)
-    local stored = {}
-    for k, v in pairs(row) do stored[k] = v end
-    file_io.write_atomic(tmp .. "/" .. STAMP, json.encode({
-      format = STAMP_FORMAT, stamp = stamp, version = core.version, input = job.file,
-      input_sha256 = input_sha, options = job.options, files = files, row = stored,
-    }) .. "\n", "tessera.batch", 0)
-    -- Swap the new folder in; an old one (other options, older input) goes.
-    if uv.fs_stat(job.out) then
-      local moved, merr = os.rename(job.out, old)
-      if not moved then fail("cannot replace '%s': %s", job.out, tostring(merr)) end
-    end
-    local renamed, rerr = os.rename(tmp, job.out)
-    if not renamed then fail("cannot write '%s': %s", job.out, tostring(rerr)) end
-    rmtree(old)
+    if found then return mark_skipped(row, found) end
+    fresh_folders(job.out, tmp, old)
+    local figures, stages = do_work(job, tmp)
+    fill_row(row, figures, stages, t0)
+    write_stamp(tmp, job, stamp, input_sha, row)
+    swap_in(tmp, job.out, old)
   end)
   if not ok then
     rmtree(tmp)
