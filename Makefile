@@ -16,7 +16,7 @@ HOST_LIBS = -lreadline
 ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -fPIC -fopenmp $(WARN) $(CFLAGS) $(PKG_CFLAGS)
 
 KERNELS = common memory matrix npy csv audio stft nmf nmf_cd hash listen crosssynth resample
-BINDINGS = l_core l_memory l_matrix l_audio l_stft l_nmf l_util l_listen l_crosssynth l_sandbox
+BINDINGS = l_core l_aux l_memory l_matrix l_audio l_stft l_nmf l_util l_listen l_crosssynth l_sandbox
 OBJS = $(KERNELS:%=build/%.o) $(BINDINGS:%=build/lua/%.o)
 SAN_OBJS = $(KERNELS:%=build/asan/%.o) $(BINDINGS:%=build/asan/lua/%.o)
 HEADERS = $(wildcard csrc/*.h csrc/lua/*.h)

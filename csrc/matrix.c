@@ -185,3 +185,89 @@ int tsr_matrix_find_nonfinite(const tsr_matrix *m, int64_t *row, int64_t *col, f
   }
   return 0;
 }
+
+/* v as %g, NaN spelt "nan" (printf gives "-nan" for the NaN that 0/0 makes on x86). */
+static const char *number_text(double v, char buf[32]) {
+  if (isnan(v)) return "nan";
+  snprintf(buf, 32, "%g", v);
+  return buf;
+}
+
+/* The checks of tsr_matrix_place, one placement at a time; 1-based numbers in messages. */
+static int check_placement(int64_t rows, const tsr_placement *p, size_t n, tsr_error *err) {
+  char b[32];
+  if (p->src == NULL || p->src->cols < 1) {
+    tsr_seterror(err, "placement %zu: its matrix has no frames", n);
+  } else if (p->row < 0 || p->row >= p->src->rows) {
+    tsr_seterror(err, "placement %zu: row must be in 1..%lld, got %lld", n,
+                 (long long)p->src->rows, (long long)p->row + 1);
+  } else if (p->to < 0 || p->to >= rows) {
+    tsr_seterror(err, "placement %zu: to must be in 1..%lld, got %lld", n, (long long)rows,
+                 (long long)p->to + 1);
+  } else if (!isfinite(p->gain)) {
+    tsr_seterror(err, "placement %zu: gain must be finite, got %s", n, number_text(p->gain, b));
+  } else if (!(isfinite(p->stretch) && p->stretch > 0)) {
+    tsr_seterror(err, "placement %zu: stretch must be a positive number, got %s", n,
+                 number_text(p->stretch, b));
+  } else if (!isfinite(p->shift)) {
+    tsr_seterror(err, "placement %zu: shift must be finite, got %s", n, number_text(p->shift, b));
+  } else if (p->loop && !(isfinite(p->period) && p->period > 0)) {
+    tsr_seterror(err, "placement %zu: period must be a positive number, got %s", n,
+                 number_text(p->period, b));
+  } else {
+    return TSR_OK;
+  }
+  return TSR_EINVAL;
+}
+
+/* Frame x (0 <= x <= last) of the placement's source row, linearly interpolated. */
+static double placed_sample(const tsr_placement *p, double x) {
+  const tsr_matrix *src = p->src;
+  int64_t last = src->cols - 1;
+  double i = floor(x);
+  double frac = x - i;
+  int64_t at = (int64_t)i;
+  double v0 = src->data[p->row + at * src->rows];
+  if (frac == 0) return v0;
+  double v1 = at < last ? src->data[p->row + (at + 1) * src->rows]
+              : p->loop ? src->data[p->row] : v0;
+  return v0 + (v1 - v0) * frac;
+}
+
+/* Sets *v to what placement p adds at output frame t and returns 1, or returns 0 when it
+ * adds nothing there (an unlooped row before its start or past its end). */
+static int placed_value(const tsr_placement *p, int64_t t, double *v) {
+  double last = (double)(p->src->cols - 1);
+  double x = ((double)t - p->shift) / p->stretch;
+  if (p->loop) {
+    x = fmod(x, p->period); /* as Lua's float %: the result takes the period's sign */
+    if (x < 0) x += p->period;
+    if (x > last) x = last; /* a period longer than the frames (rounding) */
+  } else if (!(x >= 0 && x <= last)) {
+    return 0;
+  }
+  *v = p->gain * placed_sample(p, x);
+  return 1;
+}
+
+int tsr_placement_check(int64_t rows, const tsr_placement *list, size_t count, tsr_error *err) {
+  for (size_t n = 0; n < count; n++) {
+    int st = check_placement(rows, &list[n], n + 1, err);
+    if (st != TSR_OK) return st;
+  }
+  return TSR_OK;
+}
+
+int tsr_matrix_place(tsr_matrix *out, const tsr_placement *list, size_t count, tsr_error *err) {
+  int st = tsr_placement_check(out->rows, list, count, err);
+  if (st != TSR_OK) return st;
+  for (int64_t j = 0; j < out->rows; j++) {
+    for (int64_t t = 0; t < out->cols; t++) {
+      double acc = 0.0, v;
+      for (size_t n = 0; n < count; n++)
+        if (list[n].to == j && placed_value(&list[n], t, &v)) acc = acc + v;
+      out->data[j + t * out->rows] = (float)acc;
+    }
+  }
+  return TSR_OK;
+}

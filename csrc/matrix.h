@@ -71,4 +71,30 @@ int tsr_matrix_check_finite(const tsr_matrix *m, tsr_error *err);
  * *row, *col (0-based) and *value when there is one, 0 when every element is finite. */
 int tsr_matrix_find_nonfinite(const tsr_matrix *m, int64_t *row, int64_t *col, float *value);
 
+/* One activation row put in place: row `row` of src scaled by gain, stretched in time by
+ * stretch (2 plays it at half speed), delayed by shift frames and, when loop is nonzero,
+ * repeated every period frames, to be added into row `to` of a placement's output.
+ * Indices are 0-based; src is borrowed. */
+typedef struct tsr_placement {
+  const tsr_matrix *src;
+  int64_t row, to;
+  double gain, stretch, shift, period;
+  int loop;
+} tsr_placement;
+
+/* out (rows x frames, allocated by the caller) = the sum of the count placements. Output
+ * frame t reads source frame x = (t - shift) / stretch, looped: x modulo period, at most
+ * the last frame; linearly interpolated between frames floor(x) and floor(x) + 1 (a looped
+ * row wraps to frame 0 after its last, another holds its last). Without loop, frames that
+ * fall outside 0..last add nothing. Each element sums its placements in list order in
+ * double and is rounded to float once. Returns TSR_OK, or TSR_EINVAL with err naming the
+ * placement (1-based) and the value: a row outside src or a target outside out, a source
+ * without frames, gain or shift not finite, stretch or period not a positive finite number;
+ * out is then left unchanged. */
+int tsr_matrix_place(tsr_matrix *out, const tsr_placement *list, size_t count, tsr_error *err);
+
+/* The checks of tsr_matrix_place alone, for an output of `rows` rows, so that a caller can
+ * check before it allocates. Returns TSR_OK or TSR_EINVAL as tsr_matrix_place does. */
+int tsr_placement_check(int64_t rows, const tsr_placement *list, size_t count, tsr_error *err);
+
 #endif

@@ -11,10 +11,11 @@
 -- The same from the shell: bin/tessera crosssynth SOURCE TARGET -o OUT.wav
 local tessera = require "tessera"
 local crosssynth = require "tessera.crosssynth"
+local fs = require "tessera.fs"
 
 local samples = "/usr/share/sonic-pi/samples/"
 local outdir = arg and arg[1] or "out/crosssynth"
-assert(os.execute("mkdir -p '" .. outdir:gsub("'", "'\\''") .. "'"))
+assert(fs.mkdir_p(outdir))
 
 -- Pearson correlation of two magnitude spectrograms of the same shape.
 local function correlation(A, B)

@@ -3,6 +3,7 @@
 -- shape and a few numbers, inverts it and writes out/demo/<name>-roundtrip.wav.
 --   bin/tessera examples/demo.lua [AUDIO_FILE]
 local tessera = require "tessera"
+local fs = require "tessera.fs"
 
 local path = arg and arg[1] or "/usr/share/sonic-pi/samples/loop_amen.flac"
 local name = path:match("([^/]+)$"):gsub("%.[^.]*$", "")
@@ -38,6 +39,6 @@ local y = S:istft()
 local err = a:mix(y, -1):rms() / a:rms()
 print(string.format("round trip: %d samples back, relative RMS error %.2e", #y, err))
 
-assert(os.execute("mkdir -p '" .. outdir .. "'"), "cannot create " .. outdir)
+assert(fs.mkdir_p(outdir))
 y:save(outpath)
 print("wrote " .. outpath)

@@ -10,11 +10,12 @@
 -- Then play the same session by hand, with any editor:
 --   bin/tessera live OUTDIR/session.lua --play
 local uv = require "luv"
+local fs = require "tessera.fs"
 
 local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
 local tessera_bin = here .. "/../bin/tessera"
 local outdir = arg and arg[1] or "out/live"
-assert(os.execute("mkdir -p '" .. outdir:gsub("'", "'\\''") .. "'"))
+assert(fs.mkdir_p(outdir))
 local recipe_path = outdir .. "/session.lua"
 
 local recipe = [[

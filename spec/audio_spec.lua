@@ -3,6 +3,7 @@
 -- real sonic-pi loops, independent references (the FLAC header read in Lua,
 -- python3-soundfile, scipy.signal.resample_poly), known signals and plain Lua.
 local tessera = require "tessera"
+local fs = require "tessera.fs"
 local audio = tessera.audio
 
 local SAMPLES = "/usr/share/sonic-pi/samples/"
@@ -32,12 +33,7 @@ local function write_file(path, bytes)
   f:close()
 end
 
-local function read_file(path)
-  local f = assert(io.open(path, "rb"))
-  local bytes = f:read("a")
-  f:close()
-  return bytes
-end
+local function read_file(path) return assert(fs.read_file(path)) end
 
 -- A WAV file built by hand: format 1 (PCM) or 3 (IEEE float), `data` the raw sample
 -- bytes, `declared` the data chunk size the header claims (default: the real one).

@@ -7,11 +7,11 @@
 local uv = require "luv"
 local core = require "tessera.core"
 local live = require "tessera.live"
-local sandbox = require "tessera.sandbox"
+local fs = require "tessera.fs"
 local helpers = require "helpers"
 
 local format = string.format
-local BIN = sandbox.resolve(helpers.root .. "/bin/tessera")
+local BIN = fs.resolve(helpers.root .. "/bin/tessera")
 
 local function write(path, text)
   local f = assert(io.open(path, "wb"))

@@ -2,6 +2,7 @@
 -- (loops over Lua tables, float32 rounding through string.pack) or by NumPy through
 -- /usr/bin/python3, never by tessera itself. Malformed .npy files are built byte by byte.
 local tessera = require "tessera"
+local fs = require "tessera.fs"
 
 local matrix = tessera.matrix
 local abs, huge = math.abs, math.huge
@@ -55,12 +56,7 @@ local function assert_matrix_equals(rows, M, tol)
   end
 end
 
-local function read_file(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local function read_file(path) return assert(fs.read_file(path)) end
 
 local function write_file(path, bytes)
   local f = assert(io.open(path, "wb"))
@@ -74,7 +70,7 @@ local function exists(path)
   return f ~= nil
 end
 
-local function shell_quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+local shell_quote = fs.shell_quote
 
 -- Runs Python code (NumPy available) with the given arguments; returns its stdout.
 local function python(code, ...)

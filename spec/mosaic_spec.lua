@@ -4,7 +4,6 @@
 local tessera = require "tessera"
 local helpers = require "helpers"
 local mosaic = require "tessera.mosaic"
-local sandbox = require "tessera.sandbox"
 
 local format = string.format
 local SAMPLES = helpers.samples
@@ -594,13 +593,6 @@ describe("tessera.mosaic", function()
       local a = tessera.audio.new(100, 8000)
       a:save(dir .. "/after.wav")
       assert.is_true(helpers.exists(dir .. "/after.wav"))
-    end)
-
-    it("resolves paths lexically", function()
-      assert.equal("/a/c", sandbox.resolve("b/../c", "/a"))
-      assert.equal("/x", sandbox.resolve("/a/../../x"))
-      assert.is_true(sandbox.inside("/a/b", "/a/b/c"))
-      assert.is_false(sandbox.inside("/a/b", "/a/bc"))
     end)
   end)
 end)

@@ -41,7 +41,8 @@ describe("examples/paper.lua", function()
     assert.equal(2 + 2 * 3 * 5 + 1, players)
     -- The study's simultaneous updates raise the loss often; Lee-Seung's never do.
     for clip in ("loop_amen_full loop_garzul"):gmatch("%S+") do
-      local study = html:match("<td>" .. clip .. "</td><td>The study&#39;s Euclidean code</td><td class=\"num\">(%d+)</td>")
+      local study = html:match("<td>" .. clip
+        .. "</td><td>The study&#39;s Euclidean code</td><td class=\"num\">(%d+)</td>")
       local lee = html:match("<td>" .. clip .. "</td><td>Lee%-Seung alternating</td><td class=\"num\">(%d+)</td>")
       assert.is_true(tonumber(study) > 100, clip .. " study code rises: " .. tostring(study))
       assert.equal("0", lee)

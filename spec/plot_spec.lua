@@ -163,7 +163,8 @@ print(root.tag)
   end)
 
   it("says which package to install when gnuplot is missing", function()
-    local cmd = string.format("cd %s && PATH=/nonexistent LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='lua/?.so;;' " ..
+    local cmd = string.format("cd %s && PATH=/nonexistent "
+      .. "LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='lua/?.so;;' " ..
       "/usr/bin/lua5.4 -e 'local t = require \"tessera\"; local ok, e = pcall(t.plot.heatmap, " ..
       "t.matrix.new(2, 2, 1), {out = \"%s/x.png\"}); print(e)' 2>&1",
       helpers.shell_quote(helpers.root), dir)

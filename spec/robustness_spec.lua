@@ -110,7 +110,8 @@ local rows = {
   { "N9", "nmf", "max_iter 10^12", function()
       return tessera.nmf(tessera.matrix.new(4, 4, 1), { k = 1, max_iter = 1e12 })
     end, "bad argument #2 to 'nmf' (max_iter must be >= 0, got 1000000000000)" },
-  { "N10", "nmf", "an unknown loss", function() return tessera.nmf(tessera.matrix.new(4, 4, 1), { k = 1, loss = "l3" }) end,
+  { "N10", "nmf", "an unknown loss",
+    function() return tessera.nmf(tessera.matrix.new(4, 4, 1), { k = 1, loss = "l3" }) end,
     "bad argument #2 to 'nmf' (invalid loss 'l3'; expected one of: euclidean, kl, is, or a number)" },
   { "N11", "nmf", "max_memory below what the fit needs", function()
       return tessera.nmf(tessera.matrix.new(1000, 1000, 1), { k = 100, max_iter = 1, max_memory = 100000 })

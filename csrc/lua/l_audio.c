@@ -236,7 +236,7 @@ static const char *const load_options[] = {"sr", "mono", "offset", "duration", "
 static int audio_load(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   tsr_load_opts o = {0, 1, 0.0, 0.0, TSR_RESAMPLE_BEST};
-  tsr_check_options(L, 2, load_options);
+  laux_check_options(L, 2, load_options);
   if (!lua_isnoneornil(L, 2)) {
     int t = lua_getfield(L, 2, "sr");
     if (t != LUA_TNIL) {
@@ -248,7 +248,7 @@ static int audio_load(lua_State *L) {
       o.sr = (int)sr;
     }
     lua_pop(L, 1);
-    o.mono = tsr_opt_boolean(L, 2, "mono", 1);
+    o.mono = laux_opt_boolean(L, 2, "mono", 1);
     o.offset = opt_bounded(L, 2, "offset", 0.0, 0.0, 1, "a finite number >= 0");
     o.duration = opt_bounded(L, 2, "duration", 0.0, 0.0, 0, "a finite number > 0");
     int quality = opt_choice(L, 2, "quality", quality_names, QUALITY_VALID);
@@ -257,7 +257,7 @@ static int audio_load(lua_State *L) {
   tsr_audio a = {0};
   tsr_error err = {{0}};
   int st = tsr_audio_load(path, &o, &a, &err);
-  if (st != TSR_OK) return tsr_lua_fail(L, "tessera.audio.load", st, &err);
+  if (st != TSR_OK) return laux_fail(L, "tessera.audio.load", st, &err);
   laudio_adopt(L, &a, "tessera.audio.load");
   return 1;
 }
@@ -345,7 +345,7 @@ static int format_from_extension(const char *path) {
 static int audio_save(lua_State *L) {
   laudio *A = laudio_check(L, 1);
   const char *path = luaL_checkstring(L, 2);
-  tsr_check_options(L, 3, save_options);
+  laux_check_options(L, 3, save_options);
   int format = opt_choice(L, 3, "format", format_names, "'wav', 'flac'");
   int subtype = opt_choice(L, 3, "subtype", subtype_names, "'pcm16', 'pcm24', 'float'");
   if (format < 0) format = format_from_extension(path);
@@ -359,7 +359,7 @@ static int audio_save(lua_State *L) {
   tsr_error err = {{0}};
   int st = tsr_audio_save(&A->a, path, (tsr_audio_format)format, (tsr_audio_subtype)subtype,
                           &err);
-  if (st != TSR_OK) return tsr_lua_fail(L, "tessera.audio.save", st, &err);
+  if (st != TSR_OK) return laux_fail(L, "tessera.audio.save", st, &err);
   return 0;
 }
 
@@ -466,7 +466,7 @@ static int audio_mono(lua_State *L) {
   tsr_audio r = {0};
   tsr_error err = {{0}};
   int st = tsr_audio_mixdown(&A->a, &r, &err);
-  if (st != TSR_OK) return tsr_lua_fail(L, "tessera.audio.mono", st, &err);
+  if (st != TSR_OK) return laux_fail(L, "tessera.audio.mono", st, &err);
   laudio_adopt(L, &r, "tessera.audio.mono");
   return 1;
 }
@@ -477,13 +477,13 @@ static const char *const resample_options[] = {"quality", NULL};
 static int audio_resample(lua_State *L) {
   laudio *A = laudio_check(L, 1);
   int sr = check_sr_arg(L, 2);
-  tsr_check_options(L, 3, resample_options);
+  laux_check_options(L, 3, resample_options);
   int quality = opt_choice(L, 3, "quality", quality_names, QUALITY_VALID);
   tsr_audio r = {0};
   tsr_error err = {{0}};
   int st = tsr_audio_resample_with(&A->a, sr, quality >= 0 ? quality : TSR_RESAMPLE_BEST,
                                    &r, &err);
-  if (st != TSR_OK) return tsr_lua_fail(L, "tessera.audio.resample", st, &err);
+  if (st != TSR_OK) return laux_fail(L, "tessera.audio.resample", st, &err);
   laudio_adopt(L, &r, "tessera.audio.resample");
   return 1;
 }

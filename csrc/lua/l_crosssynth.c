@@ -13,7 +13,7 @@
 /* Integer option `key` in lo..INT_MAX (hi when hi > 0). */
 static int opt_int(lua_State *L, int arg, const char *key, lua_Integer def, lua_Integer lo,
                    lua_Integer hi) {
-  lua_Integer v = tsr_opt_integer(L, arg, key, def);
+  lua_Integer v = laux_opt_integer(L, arg, key, def);
   if (hi > 0 && (v < lo || v > hi))
     luaL_argerror(L, arg, lua_pushfstring(L, "%s must be in %I..%I, got %I", key, lo, hi, v));
   if (v < lo)
@@ -38,11 +38,11 @@ static const char *const FIT_OPTIONS[] = {"iter", "r", "p", "c", "seed", NULL};
 static int crosssynth_fit(lua_State *L) {
   lmatrix *W = lmatrix_check(L, 1);
   lmatrix *V = lmatrix_check(L, 2);
-  tsr_check_options(L, 3, FIT_OPTIONS);
+  laux_check_options(L, 3, FIT_OPTIONS);
   tsr_crosssynth_params prm;
   prm.iter = opt_int(L, 3, "iter", 20, 0, 100000);
   opt_constraints(L, 3, &prm);
-  prm.seed = (uint64_t)tsr_opt_integer(L, 3, "seed", 0);
+  prm.seed = (uint64_t)laux_opt_integer(L, 3, "seed", 0);
   if (V->m.rows != W->m.rows)
     luaL_argerror(L, 2, lua_pushfstring(L, "V has %I rows but W has %I (the source and the "
                                            "target need the same STFT size)",
@@ -51,7 +51,7 @@ static int crosssynth_fit(lua_State *L) {
   tsr_error err = {{0}};
   double divergence = 0.0;
   int st = tsr_crosssynth_fit(&W->m, &V->m, &prm, &H->m, &divergence, &err);
-  if (st != TSR_OK) return tsr_lua_fail(L, WHO ".fit", st, &err);
+  if (st != TSR_OK) return laux_fail(L, WHO ".fit", st, &err);
   lua_pushnumber(L, divergence);
   return 2;
 }
@@ -62,10 +62,10 @@ static const char *const CONSTRAIN_OPTIONS[] = {"r", "p", "c", "damping", NULL};
  * the repetition, polyphony and continuity constraints on a copy of H. */
 static int crosssynth_constrain(lua_State *L) {
   lmatrix *H = lmatrix_check(L, 1);
-  tsr_check_options(L, 2, CONSTRAIN_OPTIONS);
+  laux_check_options(L, 2, CONSTRAIN_OPTIONS);
   tsr_crosssynth_params prm = {0, 0, 0, 0, 0};
   opt_constraints(L, 2, &prm);
-  lua_Number damping = tsr_opt_number(L, 2, "damping", 0.0);
+  lua_Number damping = laux_opt_number(L, 2, "damping", 0.0);
   if (!(damping >= 0.0 && damping <= 1.0))
     luaL_argerror(L, 2, lua_pushfstring(L, "damping must be in [0, 1], got %f", damping));
   lmatrix *R = lmatrix_push(L, H->m.rows, H->m.cols, WHO ".constrain");
@@ -73,7 +73,7 @@ static int crosssynth_constrain(lua_State *L) {
     memcpy(R->m.data, H->m.data, (size_t)H->m.rows * (size_t)H->m.cols * sizeof(float));
   tsr_error err = {{0}};
   int st = tsr_crosssynth_constrain(&R->m, &prm, (float)damping, &err);
-  if (st != TSR_OK) return tsr_lua_fail(L, WHO ".constrain", st, &err);
+  if (st != TSR_OK) return laux_fail(L, WHO ".constrain", st, &err);
   return 1;
 }
 
@@ -85,7 +85,7 @@ static const char *const APPLY_OPTIONS[] = {"length", NULL};
 static int crosssynth_apply(lua_State *L) {
   lspectrogram *S = lspectrogram_check(L, 1);
   lmatrix *H = lmatrix_check(L, 2);
-  tsr_check_options(L, 3, APPLY_OPTIONS);
+  laux_check_options(L, 3, APPLY_OPTIONS);
   if (H->m.rows != S->s.frames)
     luaL_argerror(L, 2, lua_pushfstring(L, "H has %I rows but the spectrogram has %I frames",
                                         (lua_Integer)H->m.rows, (lua_Integer)S->s.frames));
@@ -95,7 +95,7 @@ static int crosssynth_apply(lua_State *L) {
   shape.frames = N;
   shape.data = NULL;
   shape.length = shape.center ? (N - 1) * shape.hop : shape.n_fft + (N - 1) * shape.hop;
-  lua_Integer length = tsr_opt_integer(L, 3, "length", -1);
+  lua_Integer length = laux_opt_integer(L, 3, "length", -1);
   if (length != -1) {
     tsr_stft_config cfg = {shape.n_fft, shape.hop, shape.window, shape.center};
     tsr_spectrogram geom;
@@ -110,7 +110,7 @@ static int crosssynth_apply(lua_State *L) {
   lspectrogram *Y = lspectrogram_push(L, &shape, WHO ".apply");
   tsr_error err = {{0}};
   int st = tsr_crosssynth_apply(&S->s, &H->m, &Y->s, &err);
-  if (st != TSR_OK) return tsr_lua_fail(L, WHO ".apply", st, &err);
+  if (st != TSR_OK) return laux_fail(L, WHO ".apply", st, &err);
   return 1;
 }
 

@@ -42,14 +42,14 @@ static const char *const griffinlim_options[] = {"iter", "momentum", "init", "se
 static int listen_griffinlim(lua_State *L) {
   lmatrix *mag = lmatrix_check(L, 1);
   lspectrogram *like = lspectrogram_check(L, 2);
-  tsr_check_options(L, 3, griffinlim_options);
-  lua_Integer iter = tsr_opt_integer(L, 3, "iter", 32);
+  laux_check_options(L, 3, griffinlim_options);
+  lua_Integer iter = laux_opt_integer(L, 3, "iter", 32);
   if (iter < 0 || iter > 100000)
     luaL_argerror(L, 3, lua_pushfstring(L, "iter must be in 0..100000, got %I", iter));
-  lua_Number momentum = tsr_opt_number(L, 3, "momentum", 0.99);
+  lua_Number momentum = laux_opt_number(L, 3, "momentum", 0.99);
   if (!(momentum >= 0.0 && momentum <= 1.0))
     luaL_argerror(L, 3, lua_pushfstring(L, "momentum must be in [0, 1], got %f", momentum));
-  lua_Integer seed = tsr_opt_integer(L, 3, "seed", 0);
+  lua_Integer seed = laux_opt_integer(L, 3, "seed", 0);
   const lmatrix *init = NULL;
   if (!lua_isnoneornil(L, 3)) {
     int t = lua_getfield(L, 3, "init");
@@ -80,7 +80,7 @@ static int listen_griffinlim(lua_State *L) {
                                (uint64_t)seed};
   tsr_error err = {{0}};
   int status = tsr_griffinlim(mag->m.data, &like->s, &prm, A->a.data, history, &err);
-  if (status != TSR_OK) return tsr_lua_fail(L, "tessera.griffinlim", status, &err);
+  if (status != TSR_OK) return laux_fail(L, "tessera.griffinlim", status, &err);
   lua_createtable(L, (int)iter + 1, 0);
   for (lua_Integer t = 0; t <= iter; t++) {
     lua_pushnumber(L, history[t]);

@@ -211,7 +211,7 @@ static int matrix_load(lua_State *L) {
   tsr_matrix m;
   tsr_error err = {""};
   int st = kind == FILE_NPY ? tsr_npy_load(path, &m, &err) : tsr_csv_load(path, &m, &err);
-  if (st != TSR_OK) return tsr_lua_fail(L, "tessera.matrix.load", st, &err);
+  if (st != TSR_OK) return laux_fail(L, "tessera.matrix.load", st, &err);
   lmatrix_adopt(L, &m, "tessera.matrix.load");
   return 1;
 }
@@ -360,7 +360,7 @@ static int matrix_save(lua_State *L) {
                       ".csv)", path);
   tsr_error err = {""};
   int st = kind == FILE_NPY ? tsr_npy_save(path, &M->m, &err) : tsr_csv_save(path, &M->m, &err);
-  if (st != TSR_OK) return tsr_lua_fail(L, "tessera.matrix.save", st, &err);
+  if (st != TSR_OK) return laux_fail(L, "tessera.matrix.save", st, &err);
   return 0;
 }
 
@@ -390,7 +390,7 @@ static int matrix_mul(lua_State *L) {
     lmatrix *C = lmatrix_push(L, A->m.rows, B->m.cols, "tessera.matrix product");
     tsr_error err = {""};
     int st = tsr_matrix_gemm(0, 0, 1.0f, &A->m, &B->m, 0.0f, &C->m, &err);
-    if (st != TSR_OK) return tsr_lua_fail(L, "tessera.matrix product", st, &err);
+    if (st != TSR_OK) return laux_fail(L, "tessera.matrix product", st, &err);
     return 1;
   }
   int m_idx = a_is ? 1 : 2, s_idx = a_is ? 2 : 1;
@@ -465,8 +465,105 @@ static int matrix_tostring(lua_State *L) {
   return 1;
 }
 
+/* ---- placement ---- */
+
+static const char *const placement_keys[] = {"H", "row", "to", "gain", "stretch", "shift",
+                                             "loop", "period", NULL};
+
+/* Field `key` of placement n (the table on top of the stack) as a number, or def when it is
+ * absent; integer fields must be whole. Raises an argument error naming the placement. */
+static lua_Number placement_number(lua_State *L, size_t n, const char *key, lua_Number def,
+                                   int integer) {
+  int t = lua_getfield(L, -1, key);
+  lua_Number v = def;
+  if (t == LUA_TNIL && integer) {
+    luaL_argerror(L, 3, lua_pushfstring(L, "placement %I: %s is missing", (lua_Integer)n, key));
+  } else if (t != LUA_TNIL) {
+    int isint = 0;
+    if (integer) lua_tointegerx(L, -1, &isint);
+    if (t != LUA_TNUMBER || (integer && !isint))
+      luaL_argerror(L, 3, lua_pushfstring(L, "placement %I: %s must be %s, %s", (lua_Integer)n,
+                                          key, integer ? "an integer" : "a number",
+                                          describe(L, -1)));
+    v = lua_tonumber(L, -1);
+  }
+  lua_pop(L, 1);
+  return v;
+}
+
+/* Reads placement n (the table on top of the stack) into *p; its matrix stays anchored in
+ * the list. Types only: tsr_placement_check checks the values. */
+static void read_placement(lua_State *L, size_t n, tsr_placement *p) {
+  if (lua_type(L, -1) != LUA_TTABLE)
+    luaL_argerror(L, 3, lua_pushfstring(L, "placement %I must be a table, %s", (lua_Integer)n,
+                                        describe(L, -1)));
+  lua_pushnil(L);
+  while (lua_next(L, -2) != 0) {
+    lua_pop(L, 1);
+    int known = 0;
+    if (lua_type(L, -1) == LUA_TSTRING)
+      for (int i = 0; placement_keys[i] != NULL && !known; i++)
+        known = strcmp(lua_tostring(L, -1), placement_keys[i]) == 0;
+    if (!known)
+      luaL_argerror(L, 3, lua_pushfstring(L, "placement %I: unknown key '%s' (valid: H, row, to, "
+                                          "gain, stretch, shift, loop, period)", (lua_Integer)n,
+                                          luaL_tolstring(L, -1, NULL)));
+  }
+  lua_getfield(L, -1, "H");
+  const lmatrix *H = lmatrix_test(L, -1);
+  if (H == NULL)
+    luaL_argerror(L, 3, lua_pushfstring(L, "placement %I: H must be a Matrix, %s",
+                                        (lua_Integer)n, describe(L, -1)));
+  if (H->m.data == NULL)
+    luaL_argerror(L, 3, lua_pushfstring(L, "placement %I: H has been freed", (lua_Integer)n));
+  lua_pop(L, 1);
+  p->src = &H->m;
+  p->row = (int64_t)placement_number(L, n, "row", 0, 1) - 1;
+  p->to = (int64_t)placement_number(L, n, "to", 0, 1) - 1;
+  p->gain = placement_number(L, n, "gain", 1, 0);
+  p->stretch = placement_number(L, n, "stretch", 1, 0);
+  p->shift = placement_number(L, n, "shift", 0, 0);
+  p->period = placement_number(L, n, "period", (lua_Number)H->m.cols, 0);
+  int t = lua_getfield(L, -1, "loop");
+  if (t != LUA_TNIL && t != LUA_TBOOLEAN)
+    luaL_argerror(L, 3, lua_pushfstring(L, "placement %I: loop must be a boolean, %s",
+                                        (lua_Integer)n, describe(L, -1)));
+  p->loop = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+}
+
+/* matrix.place(rows, frames, placements) -> a rows x frames Matrix: the sum of the
+ * placements {H =, row =, to =, gain = 1, stretch = 1, shift = 0 (frames), loop = false,
+ * period = H's columns (frames)}, each row `row` of H stretched, shifted, looped and scaled
+ * into row `to` (see tsr_matrix_place). */
+static int matrix_place(lua_State *L) {
+  lua_Integer rows = luaL_checkinteger(L, 1);
+  lua_Integer frames = luaL_checkinteger(L, 2);
+  luaL_argcheck(L, rows >= 0, 1, lua_pushfstring(L, "rows must be >= 0, got %I", rows));
+  luaL_argcheck(L, frames >= 0, 2, lua_pushfstring(L, "frames must be >= 0, got %I", frames));
+  luaL_checktype(L, 3, LUA_TTABLE);
+  size_t count = (size_t)lua_rawlen(L, 3);
+  if (count > SIZE_MAX / sizeof(tsr_placement))
+    return luaL_argerror(L, 3, "too many placements");
+  /* Scratch as a userdata: an error below leaves nothing to free. */
+  tsr_placement *list = lua_newuserdatauv(L, count * sizeof *list + 1, 0);
+  for (size_t n = 0; n < count; n++) {
+    lua_rawgeti(L, 3, (lua_Integer)n + 1);
+    read_placement(L, n + 1, &list[n]);
+    lua_pop(L, 1);
+  }
+  tsr_error err = {""};
+  if (tsr_placement_check(rows, list, count, &err) != TSR_OK)
+    return luaL_argerror(L, 3, lua_pushstring(L, err.msg));
+  lmatrix *M = lmatrix_push(L, rows, frames, "tessera.matrix.place");
+  int st = tsr_matrix_place(&M->m, list, count, &err);
+  if (st != TSR_OK) return laux_fail(L, "tessera.matrix.place", st, &err);
+  return 1;
+}
+
 static const luaL_Reg matrix_functions[] = {
   {"new", matrix_new},
+  {"place", matrix_place},
   {"from", matrix_from},
   {"load", matrix_load},
   {NULL, NULL}

@@ -73,8 +73,8 @@ static void count_hook(lua_State *L, lua_Debug *ar) {
 static int sandbox_call(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   luaL_checktype(L, 2, LUA_TFUNCTION);
-  lua_Integer memory = tsr_opt_integer(L, 1, "memory", 0);
-  lua_Integer instructions = tsr_opt_integer(L, 1, "instructions", 0);
+  lua_Integer memory = laux_opt_integer(L, 1, "memory", 0);
+  lua_Integer instructions = laux_opt_integer(L, 1, "instructions", 0);
   luaL_argcheck(L, memory >= 0, 1,
                 lua_pushfstring(L, "memory must be >= 0, got %I", (LUA_INTEGER)memory));
   luaL_argcheck(L, instructions >= 0, 1,

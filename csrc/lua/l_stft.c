@@ -96,23 +96,23 @@ static const char *const stft_options[] = {"n_fft", "hop", "window", "center", "
  * OpenMP's count; the result does not depend on it. */
 static int stft_stft(lua_State *L) {
   laudio *A = laudio_check(L, 1);
-  tsr_check_options(L, 2, stft_options);
-  lua_Integer n_fft = tsr_opt_integer(L, 2, "n_fft", 2048);
+  laux_check_options(L, 2, stft_options);
+  lua_Integer n_fft = laux_opt_integer(L, 2, "n_fft", 2048);
   if (n_fft < 2 || n_fft > TSR_STFT_MAX_NFFT || n_fft % 2 != 0)
     luaL_argerror(L, 2, lua_pushfstring(L, "n_fft must be an even integer in 2..%d, got %I",
                                         TSR_STFT_MAX_NFFT, n_fft));
   /* librosa's default hop is a quarter of the window. */
-  lua_Integer hop = tsr_opt_integer(L, 2, "hop", n_fft / 4 > 0 ? n_fft / 4 : 1);
+  lua_Integer hop = laux_opt_integer(L, 2, "hop", n_fft / 4 > 0 ? n_fft / 4 : 1);
   if (hop < 1 || hop > n_fft)
     luaL_argerror(L, 2, lua_pushfstring(L, "hop must be in 1..%I, got %I", n_fft, hop));
-  const char *window_name = tsr_opt_string(L, 2, "window", "hann");
+  const char *window_name = laux_opt_string(L, 2, "window", "hann");
   int window = tsr_window_from_name(window_name);
   if (window < 0)
     luaL_argerror(L, 2, lua_pushfstring(L, "window must be 'hann', 'hamming' or 'rect', "
                                            "got '%s'", window_name));
-  int center = tsr_opt_boolean(L, 2, "center", 1);
-  int magnitude = tsr_opt_boolean(L, 2, "magnitude", 0);
-  lua_Integer threads = tsr_opt_integer(L, 2, "threads", 0); /* 0: OpenMP's count */
+  int center = laux_opt_boolean(L, 2, "center", 1);
+  int magnitude = laux_opt_boolean(L, 2, "magnitude", 0);
+  lua_Integer threads = laux_opt_integer(L, 2, "threads", 0); /* 0: OpenMP's count */
   if (lua_istable(L, 2)) {
     int given = lua_getfield(L, 2, "threads") != LUA_TNIL;
     lua_pop(L, 1);
@@ -130,7 +130,7 @@ static int stft_stft(lua_State *L) {
   tsr_spectrogram shape;
   tsr_error err = {{0}};
   int status = tsr_stft_geometry(&cfg, A->a.frames, A->a.sr, &shape, &err);
-  if (status != TSR_OK) return tsr_lua_fail(L, "tessera.stft", status, &err);
+  if (status != TSR_OK) return laux_fail(L, "tessera.stft", status, &err);
   if (magnitude) {
     lmatrix *M = lmatrix_push_unfilled(L, shape.bins, shape.frames, "tessera.stft");
     status = tsr_stft_magnitude(A->a.data, A->a.frames, &cfg, (int)threads, &M->m, &err);
@@ -138,7 +138,7 @@ static int stft_stft(lua_State *L) {
     lspectrogram *S = push_spectrogram(L, &shape, "tessera.stft", 0); /* forward fills it */
     status = tsr_stft_forward_threads(A->a.data, A->a.frames, &cfg, (int)threads, &S->s, &err);
   }
-  if (status != TSR_OK) return tsr_lua_fail(L, "tessera.stft", status, &err);
+  if (status != TSR_OK) return laux_fail(L, "tessera.stft", status, &err);
   return 1;
 }
 
@@ -194,14 +194,14 @@ static const char *const istft_options[] = {"length", NULL};
 /* S:istft([{length=S.length}]) -> Audio at S.sr */
 static int spectrogram_istft(lua_State *L) {
   lspectrogram *S = lspectrogram_check(L, 1);
-  tsr_check_options(L, 2, istft_options);
-  lua_Integer length = tsr_opt_integer(L, 2, "length", S->s.length);
+  laux_check_options(L, 2, istft_options);
+  lua_Integer length = laux_opt_integer(L, 2, "length", S->s.length);
   if (length < 0)
     luaL_argerror(L, 2, lua_pushfstring(L, "length must be >= 0, got %I", length));
   laudio *A = laudio_push(L, length, 1, S->s.sr, "istft");
   tsr_error err = {{0}};
   int status = tsr_stft_inverse(&S->s, A->a.data, length, &err);
-  if (status != TSR_OK) return tsr_lua_fail(L, "istft", status, &err);
+  if (status != TSR_OK) return laux_fail(L, "istft", status, &err);
   return 1;
 }
 

@@ -28,7 +28,7 @@ static int util_sha256_file(lua_State *L) {
   char hex[65];
   tsr_error err = {{0}};
   int status = tsr_sha256_file(path, digest, &err);
-  if (status != TSR_OK) return tsr_lua_fail(L, "tessera.util.sha256_file", status, &err);
+  if (status != TSR_OK) return laux_fail(L, "tessera.util.sha256_file", status, &err);
   tsr_hex(digest, sizeof digest, hex);
   lua_pushstring(L, hex);
   return 1;

@@ -6,6 +6,7 @@
 -- their manifest is reported once, removed and recomputed.
 local util = require("tessera.core").util
 local cjson = require "cjson"
+local fs = require "tessera.fs"
 
 local io, os, string, table, math = io, os, string, table, math
 local error, ipairs, pairs, tostring, type, require = error, ipairs, pairs, tostring, type, require
@@ -21,10 +22,6 @@ end
 
 local MANIFEST = "manifest.json"
 local FORMAT = 1 -- bump when the layout of an entry changes
-
-local function shell_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
 
 -- A folder that overrides the environment when set (specs and render options set it:
 -- Lua cannot change its own environment variables).
@@ -79,21 +76,11 @@ function cache.key(parts)
   return util.sha256("tessera-cache/" .. FORMAT .. "/" .. cache.canonical(parts))
 end
 
-local function read_all(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local data = f:read("a")
-  f:close()
-  return data
-end
-
-local function remove_tree(path)
-  os.execute("rm -rf " .. shell_quote(path) .. " 2>/dev/null")
-end
+local remove_tree = fs.remove_tree
 
 -- Checks every file against the manifest; returns true, or false and what is wrong.
 local function verify(dir, key)
-  local text = read_all(dir .. "/" .. MANIFEST)
+  local text = fs.read_file(dir .. "/" .. MANIFEST)
   if not text then return false, "no manifest" end
   local ok, manifest = pcall(cjson.decode, text)
   if not ok or type(manifest) ~= "table" or type(manifest.files) ~= "table" then return false, "unreadable manifest" end
@@ -139,7 +126,7 @@ function cache.store(key, write, info)
   local root = cache.dir()
   local final = root .. "/" .. key
   local tmp = util.tmp_path(final) -- removed (with its files) if the run is interrupted
-  if not os.execute("mkdir -p " .. shell_quote(tmp) .. " 2>/dev/null") then
+  if not fs.mkdir_p(tmp) then
     error("tessera.cache: cannot create a folder in '" .. root .. "'", 2)
   end
   local ok, err = pcall(write, tmp)
@@ -148,15 +135,13 @@ function cache.store(key, write, info)
     error(err, 0)
   end
   local files = {}
-  local p = io.popen("ls -A " .. shell_quote(tmp))
-  for name in p:lines() do
+  for _, name in ipairs(assert(fs.list(tmp))) do
     local path = tmp .. "/" .. name
     local fh = assert(io.open(path, "rb"))
     local size = fh:seek("end")
     fh:close()
     files[name] = { size = size, sha256 = util.sha256_file(path) }
   end
-  p:close()
   local manifest = cjson.encode({ key = key, format = FORMAT, files = files, info = info or {},
                                   created = os.date("!%Y-%m-%dT%H:%M:%SZ") })
   local mf = assert(io.open(tmp .. "/" .. MANIFEST, "wb"))
@@ -185,7 +170,7 @@ function cache.get(parts, compute, save, load)
   local dir = cache.lookup(key)
   if dir then
     local ok, value, meta = pcall(function()
-      local text = read_all(dir .. "/meta.json")
+      local text = fs.read_file(dir .. "/meta.json")
       return load(dir), text and cjson.decode(text) or nil
     end)
     if ok then

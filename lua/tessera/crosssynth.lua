@@ -16,6 +16,7 @@ local concat, sort = table.concat, table.sort
 local math_type = math.type
 
 local audio = core.audio
+local core_type = core.type
 
 local crosssynth = {}
 
@@ -53,8 +54,6 @@ local function integer(opts, key, lo)
   return v
 end
 
-local audio_mt = debug.getmetatable(audio.new(1, 8000))
-
 -- An Audio at sr, mono: a file name, a table {file=, offset=, duration=} or an Audio.
 local function input(opts, key, sr)
   local v = opts[key]
@@ -74,7 +73,7 @@ local function input(opts, key, sr)
     end
     local a = audio.load(v.file, { sr = sr, mono = true, offset = v.offset, duration = v.duration })
     return a, v.file
-  elseif debug.getmetatable(v) == audio_mt then
+  elseif core_type(v) == "Audio" then
     local a = v
     if a.channels > 1 then a = a:mono() end
     if a.sr ~= sr then a = a:resample(sr) end

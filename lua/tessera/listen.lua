@@ -15,7 +15,7 @@ local error, ipairs, math_type, pairs, tostring, type = error, ipairs, math.type
 local format = string.format
 
 local matrix, spectrogram = core.matrix, core.spectrogram
-local SPECTROGRAM = debug.getregistry()["tessera.Spectrogram"] -- the type's metatable
+local core_type = core.type
 
 local listen = {}
 
@@ -80,7 +80,7 @@ function listen.audio(m, which, S, opts)
   if type(m) ~= "table" or m.W == nil or m.H == nil then
     error(format("bad argument #0 to 'audio' (NMF model expected, got %s)", type(m)), 2)
   end
-  if getmetatable(S) ~= SPECTROGRAM then
+  if core_type(S) ~= "Spectrogram" then
     argerror(2, format("Spectrogram expected, got %s", type(S) == "userdata" and "userdata" or type(S)))
   end
   if opts ~= nil and type(opts) ~= "table" then argerror(3, format("table expected, got %s", type(opts))) end

@@ -18,7 +18,7 @@
 --      /music/out.wav (#2)                                       (one line, folded here)
 local core = require "tessera.core"
 local mosaic = require "tessera.mosaic"
-local sandbox = require "tessera.sandbox"
+local fs = require "tessera.fs"
 
 local error, ipairs, pairs, pcall, tostring, type = error, ipairs, pairs, pcall, tostring, type
 local format = string.format
@@ -48,10 +48,6 @@ function live.find_player(names)
   return nil
 end
 
-local function basename(path)
-  return path:match("([^/]*)$")
-end
-
 local function one_line(msg)
   return (tostring(msg):gsub("%s*\n%s*", " / "))
 end
@@ -71,9 +67,9 @@ local Session = {}
 Session.__index = Session
 
 local function new_session(path, opts)
-  local full = sandbox.resolve(path)
+  local full = fs.resolve(path)
   local self = setmetatable({
-    path = path, full = full, dir = sandbox.dirname(full), opts = opts,
+    path = path, full = full, dir = fs.dirname(full), opts = opts,
     n = 0,              -- renders so far
     good = nil,         -- { n = render number, out = path } of the last good output
     sources = {},       -- full paths of the sources of the last recipe that loaded
@@ -90,7 +86,7 @@ end
 -- How a changed file is named in a render line: relative to the recipe's folder when it is
 -- inside it, else in full.
 function Session:name_of(path)
-  if sandbox.inside(self.dir, path) and path ~= self.dir then return path:sub(#self.dir + 2) end
+  if fs.inside(self.dir, path) and path ~= self.dir then return path:sub(#self.dir + 2) end
   return path
 end
 
@@ -176,11 +172,11 @@ end
 
 function Session:watch_all()
   local uv = self.uv
-  local wanted = { [self.dir] = { [basename(self.full)] = self.full } }
+  local wanted = { [self.dir] = { [fs.basename(self.full)] = self.full } }
   for _, file in ipairs(self.sources) do
-    local dir = sandbox.dirname(file)
+    local dir = fs.dirname(fs.resolve(file))
     wanted[dir] = wanted[dir] or {}
-    wanted[dir][basename(file)] = file
+    wanted[dir][fs.basename(file)] = file
   end
   self.interest = wanted
   for dir, handle in pairs(self.watchers) do

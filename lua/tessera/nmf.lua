@@ -30,6 +30,8 @@
 -- option as used, defaults included), and the methods below.
 local core = require "tessera.core"
 local cjson = require "cjson"
+local fs = require "tessera.fs"
+local json = require "tessera.json"
 local memory = require "tessera.memory"
 
 local C = core.nmf
@@ -53,8 +55,6 @@ Model.__index = Model
 
 local FORMAT = "tessera.nmf/1"
 
-local SPECTROGRAM = debug.getregistry()["tessera.Spectrogram"] -- the type's metatable
-
 local function new_model(W, H, info)
   local n, k = W:shape()
   local _, p = H:shape()
@@ -77,7 +77,7 @@ end
 -- allocate, like TESSERA_MAX_MEMORY, for this call only.
 local function fit(nmf, V, opts) -- luacheck: ignore 431 (named so errors say "to 'nmf'")
   local geometry
-  if getmetatable(V) == SPECTROGRAM then
+  if core.type(V) == "Spectrogram" then
     geometry = { sr = V.sr, n_fft = V.n_fft, hop = V.hop, window = V.window }
     V = V:magnitude()
   end
@@ -164,50 +164,6 @@ function Model:sort(by)
   return self, order
 end
 
--- JSON with full double precision (lua-cjson writes at most 14 digits); read back with
--- cjson.decode. Keys are sorted so the file is stable.
-local function encode(v, out)
-  local t = type(v)
-  if t == "table" then
-    if #v > 0 or v[1] ~= nil then
-      out[#out + 1] = "["
-      for i, x in ipairs(v) do
-        if i > 1 then out[#out + 1] = "," end
-        encode(x, out)
-      end
-      out[#out + 1] = "]"
-    else
-      local keys = {}
-      for key in pairs(v) do keys[#keys + 1] = tostring(key) end
-      table.sort(keys)
-      out[#out + 1] = "{"
-      for i, key in ipairs(keys) do
-        if i > 1 then out[#out + 1] = "," end
-        encode(key, out)
-        out[#out + 1] = ":"
-        encode(v[key], out)
-      end
-      out[#out + 1] = "}"
-    end
-  elseif t == "string" then
-    out[#out + 1] = '"' .. v:gsub('[%c"\\]', function(c)
-      return fmt("\\u%04x", c:byte())
-    end) .. '"'
-  elseif t == "number" then
-    if math.type(v) == "integer" then
-      out[#out + 1] = fmt("%d", v)
-    elseif v ~= v or v == math.huge or v == -math.huge then
-      out[#out + 1] = "null"
-    else
-      out[#out + 1] = fmt("%.17g", v)
-    end
-  elseif t == "boolean" then
-    out[#out + 1] = tostring(v)
-  else
-    out[#out + 1] = "null"
-  end
-end
-
 -- m:save(dir) -> m: dir/W.npy, dir/H.npy and dir/model.json (the options and figures).
 -- All three are written to temporary names first and renamed into place only when every
 -- one is complete, model.json last: a failed or interrupted save (a full disk, Ctrl-C)
@@ -216,15 +172,15 @@ function Model:save(dir)
   if type(dir) ~= "string" then
     error(fmt("bad argument #1 to 'save' (directory must be a string, got %s)", type(dir)), 2)
   end
-  C.mkdir(dir)
-  local out = {}
-  encode({
+  local made, merr = fs.mkdir_p(dir)
+  if not made then error("tessera.nmf: " .. merr, 2) end
+  local text = json.encode({
     format = FORMAT, version = core.version,
     k = self.k, n = self.n, p = self.p,
     loss = self.loss, iterations = self.iterations, converged = self.converged,
     stopped = self.stopped, seconds = self.seconds,
     history = self.history, options = self.options, spectrogram = self.spectrogram,
-  }, out)
+  })
   local files = { dir .. "/W.npy", dir .. "/H.npy", dir .. "/model.json" }
   local tmps = {}
   for i, path in ipairs(files) do -- removed if interrupted; .npy kept for Matrix:save
@@ -240,7 +196,7 @@ function Model:save(dir)
   if not ok then give_up(files[2], tostring(err):match("^.-: cannot write '[^']*': (.*)$") or tostring(err)) end
   local f, oerr = io.open(tmps[3], "w")
   if not f then give_up(files[3], reason(tmps[3], oerr)) end
-  local wok, werr = f:write(table.concat(out), "\n")
+  local wok, werr = f:write(text, "\n")
   local closed, cerr = f:close()
   if not wok or not closed then give_up(files[3], tostring(werr or cerr)) end
   for i, path in ipairs(files) do
@@ -256,10 +212,8 @@ function nmf.load(dir)
     error(fmt("bad argument #1 to 'load' (directory must be a string, got %s)", type(dir)), 2)
   end
   local path = dir .. "/model.json"
-  local f, err = io.open(path, "r")
-  if not f then error(fmt("tessera.nmf.load: cannot open '%s': %s", path, reason(path, err)), 2) end
-  local text = f:read("a")
-  f:close()
+  local text, err = fs.read_file(path)
+  if not text then error(fmt("tessera.nmf.load: cannot open '%s': %s", path, reason(path, err)), 2) end
   local ok, info = pcall(cjson.decode, text)
   if not ok or type(info) ~= "table" or info.format ~= FORMAT then
     error(fmt("tessera.nmf.load: '%s' is not a tessera NMF model", path), 2)

@@ -1,6 +1,8 @@
 -- tessera.plot: pictures of W, H, spectrograms and loss curves, drawn by gnuplot.
 -- Matrix data goes to gnuplot in its binary format (float32 arrays, float64 records),
 -- never as text; the picture is written to a temporary name and renamed into place.
+local fs = require "tessera.fs"
+
 local string, table, math, io, os = string, table, math, io, os
 local assert, error, ipairs, pairs, tostring, type = assert, error, ipairs, pairs, tostring, type
 
@@ -22,9 +24,7 @@ local function fail(fmt, ...)
   error("tessera.plot: " .. string.format(fmt, ...), 3)
 end
 
-local function shell_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local shell_quote = fs.shell_quote
 
 -- A string as a gnuplot double-quoted literal.
 local function gp_string(s)
@@ -263,7 +263,8 @@ local function draw_lines(panel, tmpdir, index, cmds)
       return y[i]
     end)
     f:close()
-    plots[#plots + 1] = string.format("%s binary record=(%d) format='%%float64%%float64' using 1:2 with lines lw 2 title %s",
+    plots[#plots + 1] = string.format(
+      "%s binary record=(%d) format='%%float64%%float64' using 1:2 with lines lw 2 title %s",
       gp_string(path), #y, gp_string(item.label or ("series " .. s)))
   end
   cmds[#cmds + 1] = "plot " .. table.concat(plots, ", ")
@@ -298,7 +299,7 @@ function plot.figure(spec)
 
   local tmpdir = os.tmpname()
   os.remove(tmpdir)
-  assert(os.execute("mkdir -p " .. shell_quote(tmpdir)))
+  assert(fs.mkdir_p(tmpdir))
   -- A registered temporary name: an interrupted host removes it (tessera.core.util.tmp_path).
   local tmp_out = require("tessera.core").util.tmp_path(out)
 
@@ -343,7 +344,7 @@ function plot.figure(spec)
   f:write(table.concat(cmds, "\n"), "\n")
   f:close()
   local ok, errors = run_gnuplot(script, tmpdir .. "/errors.txt")
-  os.execute("rm -rf " .. shell_quote(tmpdir))
+  fs.remove_tree(tmpdir)
   if not ok then
     os.remove(tmp_out)
     fail("gnuplot failed drawing '%s': %s", out, (errors:gsub("%s+$", "")))

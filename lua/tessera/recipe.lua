@@ -56,6 +56,7 @@
 -- a phase source tiled in the time domain. With fit = true the layer takes no H: the
 -- activations of its W components are fitted on the target's magnitude, all of W's
 -- components at once (so editing which ones a layer uses needs no new fit).
+local fs = require "tessera.fs"
 local sandbox = require "tessera.sandbox"
 
 local error, getmetatable, ipairs, math_type, next, pairs, tonumber, tostring, type =
@@ -277,12 +278,12 @@ recipe.samples = "/usr/share/sonic-pi/samples"
 
 function recipe.readable(ctx, path)
   local roots = { ctx.dir, recipe.samples }
-  for _, dir in ipairs(ctx.allow or {}) do roots[#roots + 1] = sandbox.resolve(dir) end
+  for _, dir in ipairs(ctx.allow or {}) do roots[#roots + 1] = fs.resolve(dir) end
   for dir in (os.getenv("TESSERA_ALLOW") or ""):gmatch("[^:]+") do
-    roots[#roots + 1] = sandbox.resolve(dir)
+    roots[#roots + 1] = fs.resolve(dir)
   end
   for _, root in ipairs(roots) do
-    if sandbox.inside(root, path) then return true end
+    if fs.inside(root, path) then return true end
   end
   return false
 end
@@ -295,7 +296,7 @@ local function check_source(ctx, name, s, top)
   if type(file) ~= "string" or file == "" then
     fail(ctx, where, "key 'file' must be a file name, got %s", describe(file))
   end
-  local path = sandbox.resolve(file, ctx.dir)
+  local path = fs.resolve(file, ctx.dir)
   if ctx.confined and not recipe.readable(ctx, path) then
     fail(ctx, where, "key 'file': '%s' is outside the folders a recipe may read (its own, %s " ..
       "and those given with --allow)", file, recipe.samples)
@@ -402,12 +403,12 @@ function recipe.check(t, ctx)
   end
 
   if ctx.out ~= nil then
-    top.out = sandbox.resolve(ctx.out)
+    top.out = fs.resolve(ctx.out)
     if not audio_file(top.out) then fail(ctx, nil, "output '%s' must end in .wav or .flac", ctx.out) end
   elseif t.out ~= nil then
     local out = string_of(ctx, nil, t, "out")
-    local full = sandbox.resolve(out, ctx.dir)
-    if not sandbox.inside(ctx.dir, full) or full == ctx.dir then
+    local full = fs.resolve(out, ctx.dir)
+    if not fs.inside(ctx.dir, full) or full == ctx.dir then
       fail(ctx, nil, "key 'out': '%s' is outside the recipe's folder (write there, or give " ..
         "-o to choose another place)", out)
     end
@@ -483,14 +484,15 @@ end
 
 -- recipe.load(path [, {out = path, allow = {dirs}, memory = bytes, instructions = count}])
 -- -> normalised recipe: runs the file in a sandbox confined to its folder, under the given
--- budgets (default sandbox.defaults), and checks what it returns (allow: more source folders). Messages call it `path` as given.
+-- budgets (default sandbox.defaults), and checks what it returns (allow: more source
+-- folders). Messages call it `path` as given.
 function recipe.load(path, opts)
   if type(path) ~= "string" or path == "" then
     error(format("bad argument #1 to 'load' (recipe path expected, got %s)", describe(path)), 2)
   end
   opts = opts or {}
-  local full = sandbox.resolve(path)
-  local ctx = { name = path, dir = sandbox.dirname(full), out = opts.out, allow = opts.allow,
+  local full = fs.resolve(path)
+  local ctx = { name = path, dir = fs.dirname(full), out = opts.out, allow = opts.allow,
                 confined = true }
   local f, why = io.open(full, "rb")
   if not f then

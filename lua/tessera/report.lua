@@ -1,6 +1,8 @@
 -- tessera.report: a notebook-style HTML report in one folder that works offline: headings,
 -- paragraphs, tables, figures, audio players and code, saved as dir/index.html with its
 -- assets under dir/assets/. No external fonts or scripts; readable on a phone.
+local fs = require "tessera.fs"
+
 local string, table, io, os, math = string, table, io, os, math
 local error, ipairs, tostring, type, setmetatable, require = error, ipairs, tostring, type, setmetatable, require
 
@@ -10,10 +12,6 @@ Report.__index = Report
 
 local function fail(fmt, ...)
   error("tessera.report: " .. string.format(fmt, ...), 3)
-end
-
-local function shell_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
 
 local function escape(s)
@@ -31,8 +29,8 @@ local function slug(s)
 end
 
 local function mkdir_p(dir)
-  local ok = os.execute("mkdir -p " .. shell_quote(dir) .. " 2>/dev/null")
-  if not ok then fail("cannot create folder '%s'", dir) end
+  local ok, err = fs.mkdir_p(dir)
+  if not ok then fail("%s", err) end
 end
 
 -- report.new(dir, {title = "..."}) -> Report. The folder (and dir/assets) is created.
@@ -69,7 +67,9 @@ end
 
 function Report:heading(text, level)
   level = level or 2
-  if type(level) ~= "number" or level < 1 or level > 4 then fail("heading level must be 1..4, got %s", tostring(level)) end
+  if type(level) ~= "number" or level < 1 or level > 4 then
+    fail("heading level must be 1..4, got %s", tostring(level))
+  end
   local id = slug(text)
   return self:add(string.format('<h%d id="%s">%s</h%d>', level, id, escape(text), level))
 end
@@ -231,7 +231,8 @@ function Report:save()
     "<style>" .. STYLE .. "</style>",
     "</head><body>",
     "<header><h1>" .. escape(self.title) .. "</h1>",
-    '<div class="meta">tessera ' .. escape(require("tessera.core").version) .. " · " .. escape(self.created) .. "</div></header>",
+    '<div class="meta">tessera ' .. escape(require("tessera.core").version) .. " · "
+      .. escape(self.created) .. "</div></header>",
     "<main>",
   }
   for _, block in ipairs(self.blocks) do html[#html + 1] = block end

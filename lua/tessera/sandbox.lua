@@ -10,6 +10,7 @@
 --                                                 memory = 64e6, instructions = 1e8 })
 --   local ok, value = sandbox.run("/path/to/recipes/swap.lua", env)
 local core = require "tessera.core"
+local fs = require "tessera.fs"
 
 local error, ipairs, pairs, pcall, select, setmetatable, getmetatable, tostring, type =
   error, ipairs, pairs, pcall, select, setmetatable, getmetatable, tostring, type
@@ -42,56 +43,6 @@ sandbox.defaults = {
 -- Each environment's confinement (root folder, writable paths), out of the recipe's reach.
 local boxes = setmetatable({}, { __mode = "k" })
 
--- ---- paths ---------------------------------------------------------------------------
-
-local cwd_cache
-
--- The current directory (asked once: pure Lua cannot know it otherwise).
-function sandbox.cwd()
-  if cwd_cache == nil then
-    local p = io.popen("pwd")
-    local dir = p and p:read("l")
-    if p then p:close() end
-    if dir == nil or dir:sub(1, 1) ~= "/" then
-      error("tessera.sandbox: cannot tell the current directory", 2)
-    end
-    cwd_cache = dir
-  end
-  return cwd_cache
-end
-
--- The absolute, lexically normalised form of path ("." and ".." folded, no double or
--- trailing slashes), relative paths taken from base (default: the current directory).
--- Symbolic links are not followed: the check is on the path as written.
-function sandbox.resolve(path, base)
-  if type(path) ~= "string" or path == "" then
-    error(format("tessera.sandbox: a path must be a non-empty string, got %s",
-      type(path) == "string" and "''" or type(path)), 2)
-  end
-  if path:sub(1, 1) ~= "/" then path = (base or sandbox.cwd()) .. "/" .. path end
-  local parts = {}
-  for part in path:gmatch("[^/]+") do
-    if part == ".." then
-      parts[#parts] = nil
-    elseif part ~= "." then
-      parts[#parts + 1] = part
-    end
-  end
-  return "/" .. concat(parts, "/")
-end
-
--- The folder of a file path ("/a/b/c.lua" -> "/a/b"), after resolving it.
-function sandbox.dirname(path)
-  local full = sandbox.resolve(path)
-  return full:match("^(.*)/[^/]*$") ~= "" and full:match("^(.*)/[^/]*$") or "/"
-end
-
--- Whether the resolved path is root itself or lies under it.
-function sandbox.inside(root, path)
-  if root == "/" then return true end
-  return path == root or path:sub(1, #root + 1) == root .. "/"
-end
-
 -- ---- the environment -----------------------------------------------------------------
 
 local function copy(t, except)
@@ -107,8 +58,8 @@ local function readable(box, path, who)
   if type(path) ~= "string" then
     error(format("%s: path must be a string, got %s", who, type(path)), 3)
   end
-  local full = sandbox.resolve(path, box.root)
-  if not sandbox.inside(box.root, full) then
+  local full = fs.resolve(path, box.root)
+  if not fs.inside(box.root, full) then
     error(format("%s: '%s' is outside the recipe's folder '%s' (recipes may only read there)",
       who, path, box.root), 3)
   end
@@ -120,7 +71,7 @@ local function writable(box, path, who)
   if type(path) ~= "string" then
     error(format("%s: path must be a string, got %s", who, type(path)), 3)
   end
-  local full = sandbox.resolve(path, box.root)
+  local full = fs.resolve(path, box.root)
   if not box.writable[full] then
     error(format("%s: a recipe may not write '%s'", who, path), 3)
   end
@@ -199,9 +150,9 @@ function sandbox.env(root, opts)
       type(root) == "string" and "'" .. root .. "'" or type(root)), 2)
   end
   opts = opts or {}
-  local box = { root = sandbox.resolve(root), writable = {},
+  local box = { root = fs.resolve(root), writable = {},
                 limits = { memory = limit(opts, "memory"), instructions = limit(opts, "instructions") } }
-  for _, path in ipairs(opts.writable or {}) do box.writable[sandbox.resolve(path, box.root)] = true end
+  for _, path in ipairs(opts.writable or {}) do box.writable[fs.resolve(path, box.root)] = true end
 
   local env = {
     _VERSION = _VERSION,
@@ -336,7 +287,7 @@ sandbox.max_size = 1024 * 1024
 function sandbox.run(path, env, chunkname)
   local box = boxes[env]
   if box == nil then error("bad argument #2 to 'run' (an environment from sandbox.env expected)", 2) end
-  local f, why = io.open(sandbox.resolve(path, box.root), "rb")
+  local f, why = io.open(fs.resolve(path, box.root), "rb")
   if not f then return false, "cannot open " .. why end
   local size = f:seek("end")
   if size > sandbox.max_size then

@@ -1,32 +1,26 @@
 -- Shared spec helpers: temporary paths, shell quoting, the repo root, reading files.
+local fs = require "tessera.fs"
+
 local helpers = {}
 
 local here = debug.getinfo(1, "S").source:match("^@(.*)/spec/support/[^/]+$")
 helpers.root = here or "."
 
-function helpers.shell_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+helpers.shell_quote = fs.shell_quote
 
 -- A fresh temporary folder; remove it with helpers.rmtree in a finally block.
 function helpers.tmpdir()
   local path = os.tmpname()
   os.remove(path)
-  assert(os.execute("mkdir -p " .. helpers.shell_quote(path)))
+  assert(fs.mkdir_p(path))
   return path
 end
 
 function helpers.rmtree(path)
-  if path and path:match("^/tmp/") then os.execute("rm -rf " .. helpers.shell_quote(path)) end
+  if path and path:match("^/tmp/") then fs.remove_tree(path) end
 end
 
-function helpers.read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local data = f:read("a")
-  f:close()
-  return data
-end
+helpers.read_file = fs.read_file
 
 function helpers.exists(path)
   local f = io.open(path, "rb")
@@ -36,11 +30,7 @@ end
 
 -- Lists the names in a folder (one level).
 function helpers.listdir(path)
-  local names = {}
-  local p = io.popen("ls -A " .. helpers.shell_quote(path) .. " 2>/dev/null")
-  for line in p:lines() do names[#names + 1] = line end
-  p:close()
-  return names
+  return fs.list(path) or {}
 end
 
 -- Runs a shell command; returns its stdout, and true/false for its exit status.

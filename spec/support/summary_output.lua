@@ -3,7 +3,7 @@
 -- names a file, the counts are also written there for scripts/run-specs.sh to add up.
 local pretty = require "pl.pretty"
 
-return function(options)
+return function()
   local busted = require "busted"
   local handler = require "busted.outputHandlers.base"()
 
@@ -15,7 +15,7 @@ return function(options)
     return string.format("%s -> %s\n%s\n%s\n", kind, where, item.name, message)
   end
 
-  local function on_test_end(element, parent, status)
+  local function on_test_end(_, _, status)
     local mark = ({ success = ".", failure = "F", error = "E", pending = "P" })[status] or "?"
     io.write(mark)
     io.flush()

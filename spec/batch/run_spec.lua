@@ -1,266 +1,30 @@
--- Specs for tessera.batch and the `tessera batch` / `tessera batch-merge` commands: inputs
--- and shards, options, results tables and their merge, then whole batches run by the host
--- on short sonic-pi loops and bad files (corrupt, empty, silent, too long for the memory
--- cap): per-file outputs equal to a direct tessera.nmf, the table, resuming, an interrupted
--- batch continued, a crashing worker, inputs past --timeout, --jobs 2 = --jobs 1, and two
--- shards run at once by GNU parallel merging into the single run's table.
+-- Specs for tessera.batch.run, .pool and .worker and the `tessera batch` / `tessera
+-- batch-merge` commands: whole batches run by the host on short sonic-pi loops and bad
+-- files (corrupt, empty, silent, too long for the memory cap): per-file outputs equal to a
+-- direct tessera.nmf, the table, resuming, an interrupted batch continued, a crashing
+-- worker, inputs past --timeout, --jobs 2 = --jobs 1, and two shards run at once by GNU
+-- parallel merging into the single run's table.
 local batch = require "tessera.batch"
 local cjson = require "cjson"
 local helpers = require "helpers"
 local tessera = require "tessera"
 local uv = require "luv"
+local fixtures = require "batch_fixtures"
 
-local q = helpers.shell_quote
-local SAMPLES = helpers.samples
-
--- The host that runs this spec when it is bin/tessera (or its sanitized build: the workers
--- then run sanitized too), else the built bin/tessera.
-local HOST = package.preload["tessera.host"] and uv.exepath()
-  or assert(uv.fs_realpath(helpers.root .. "/bin/tessera"))
-
-local function spit(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
-
--- Runs the host with arguments (a shell fragment); returns stdout, stderr, exit status.
-local function tessera_cli(args, prefix)
-  local errfile = os.tmpname()
-  local p = assert(io.popen(string.format("%s%s %s </dev/null 2>%s", prefix or "", q(HOST),
-    args, q(errfile))))
-  local out = p:read("a")
-  local _, _, code = p:close()
-  local err = helpers.read_file(errfile)
-  os.remove(errfile)
-  return out, err, code
-end
-
-local function copy(from, to)
-  spit(to, assert(helpers.read_file(from)))
-end
-
--- rows by file, and a table's rows without the timing column (for comparisons).
-local function by_file(rows)
-  local t = {}
-  for _, r in ipairs(rows) do t[r.file] = r end
-  return t
-end
-
-local function without_timings(rows)
-  local out = {}
-  for i, r in ipairs(rows) do
-    out[i] = {}
-    for _, c in ipairs(batch.COLUMNS) do
-      if c ~= "seconds" then out[i][c] = r[c] end
-    end
-  end
-  return out
-end
-
--- A folder of three short loops in two sub-folders, plus a README that is not audio and a
--- hidden file.
-local function loops_folder(dir)
-  assert(os.execute("mkdir -p " .. q(dir .. "/drums") .. " " .. q(dir .. "/other")))
-  copy(SAMPLES .. "/loop_amen.flac", dir .. "/drums/amen.flac")
-  copy(SAMPLES .. "/loop_breakbeat.flac", dir .. "/drums/breakbeat.flac")
-  copy(SAMPLES .. "/loop_industrial.flac", dir .. "/other/industrial.flac")
-  spit(dir .. "/README.txt", "not audio\n")
-  spit(dir .. "/.hidden.wav", "not even audio\n")
-end
-
--- The bad files: bytes that are no audio, an empty file, silence, and 120 s of amen whose
--- samples and magnitude (10.6 + 21 MB) are over a 12 MB memory cap (the whole worker).
-local function bad_files(dir)
-  assert(os.execute("mkdir -p " .. q(dir .. "/bad")))
-  spit(dir .. "/bad/corrupt.wav", "RIFF\0\0\0\0WAVEjunk" .. string.rep("\1\2\3", 300))
-  spit(dir .. "/bad/empty.wav", "")
-  tessera.audio.new(11025, 22050):save(dir .. "/bad/silent.wav")
-  local amen = tessera.audio.load(SAMPLES .. "/loop_amen.flac", { sr = 22050, mono = true })
-  amen:tile(120 * 22050):save(dir .. "/bad/long.wav")
-end
-
-local FAST = "--iter 10 --threads 1 --progress lines"
-local LOOPS = { "drums/amen.flac", "drums/breakbeat.flac", "other/industrial.flac" }
+local q = fixtures.q
+local SAMPLES = fixtures.SAMPLES
+local HOST = fixtures.HOST
+local spit = fixtures.spit
+local tessera_cli = fixtures.tessera_cli
+local copy = fixtures.copy
+local by_file = fixtures.by_file
+local without_timings = fixtures.without_timings
+local loops_folder = fixtures.loops_folder
+local bad_files = fixtures.bad_files
+local FAST = fixtures.FAST
+local LOOPS = fixtures.LOOPS
 
 describe("tessera.batch", function()
-  describe("inputs()", function()
-    it("lists a folder's audio files recursively, sorted, not hidden or other files", function()
-      local dir = helpers.tmpdir()
-      finally(function() helpers.rmtree(dir) end)
-      loops_folder(dir)
-      assert(os.execute("mkdir -p " .. q(dir .. "/out/x")))
-      copy(SAMPLES .. "/loop_amen.flac", dir .. "/out/x/inside.flac")
-      local list = batch.inputs(dir, { exclude = uv.fs_realpath(dir .. "/out") })
-      assert.same({
-        { file = "drums/amen.flac", path = dir .. "/drums/amen.flac", out = "drums/amen.flac" },
-        { file = "drums/breakbeat.flac", path = dir .. "/drums/breakbeat.flac",
-          out = "drums/breakbeat.flac" },
-        { file = "other/industrial.flac", path = dir .. "/other/industrial.flac",
-          out = "other/industrial.flac" },
-      }, list)
-      -- Without the exclusion the output folder's files are inputs too.
-      assert.equal(4, #batch.inputs(dir .. "/"))
-    end)
-
-    it("reads a manifest: paths relative to it, comments, duplicates, '..' kept inside", function()
-      local dir = helpers.tmpdir()
-      finally(function() helpers.rmtree(dir) end)
-      assert(os.execute("mkdir -p " .. q(dir .. "/lists")))
-      spit(dir .. "/lists/files.txt", table.concat({
-        "# the study's loops", "", "  ../b.wav  ", SAMPLES .. "/loop_amen.flac", "a.flac",
-        "../b.wav", "./c/./d.ogg",
-      }, "\n") .. "\n")
-      assert.same({
-        { file = "../b.wav", path = dir .. "/lists/../b.wav", out = "_up/b.wav" },
-        { file = "./c/./d.ogg", path = dir .. "/lists/./c/./d.ogg", out = "c/d.ogg" },
-        { file = SAMPLES .. "/loop_amen.flac", path = SAMPLES .. "/loop_amen.flac",
-          out = SAMPLES:sub(2) .. "/loop_amen.flac" },
-        { file = "a.flac", path = dir .. "/lists/a.flac", out = "a.flac" },
-      }, batch.inputs(dir .. "/lists/files.txt"))
-    end)
-
-    it("refuses two inputs that would share an output folder", function()
-      local dir = helpers.tmpdir()
-      finally(function() helpers.rmtree(dir) end)
-      spit(dir .. "/files.txt", "x/../a.wav\n_up/a.wav\n../a.wav\n")
-      assert.has_error(function() batch.inputs(dir .. "/files.txt") end,
-        "tessera.batch: '../a.wav' and '_up/a.wav' would share the output folder '_up/a.wav'")
-    end)
-
-    it("reports a source that does not exist", function()
-      assert.has_error(function() batch.inputs("/nonexistent/loops") end,
-        "tessera.batch: cannot open '/nonexistent/loops': No such file or directory")
-      assert.has_error(function() batch.inputs("") end,
-        "bad argument #1 to 'inputs' (path expected, got an empty string)")
-    end)
-  end)
-
-  describe("shard() and parse_shard()", function()
-    it("deals the inputs round-robin into disjoint slices that cover them all", function()
-      local list = {}
-      for i = 1, 10 do list[i] = i end
-      assert.same({ 1, 4, 7, 10 }, batch.shard(list, 1, 3))
-      assert.same({ 2, 5, 8 }, batch.shard(list, 2, 3))
-      assert.same({ 3, 6, 9 }, batch.shard(list, 3, 3))
-      assert.same(list, batch.shard(list, 1, 1))
-      assert.same({}, batch.shard({ 1, 2 }, 3, 4))
-    end)
-
-    it("parses I/N with I in 1..N", function()
-      assert.same({ 2, 8 }, { batch.parse_shard("2/8") })
-      assert.same({ 1, 1 }, { batch.parse_shard(" 1 / 1 ") })
-      for _, bad in ipairs({ "0/4", "5/4", "1/0", "a/b", "3", "-1/2" }) do
-        assert.has_error(function() batch.parse_shard(bad) end,
-          "tessera.batch: bad shard '" .. bad .. "' (expected I/N with 1 <= I <= N, e.g. 1/4)")
-      end
-      assert.has_error(function() batch.shard({}, 0, 2) end,
-        "bad argument #2 to 'shard' (index must be an integer in 1..2, got 0)")
-      assert.has_error(function() batch.shard({}, 1, 0) end,
-        "bad argument #3 to 'shard' (count must be an integer >= 1, got 0)")
-    end)
-  end)
-
-  describe("options()", function()
-    it("fills in the defaults of tessera decompose, resampling as scipy's resample_poly", function()
-      local o = batch.options({ k = 8 })
-      assert.same({ k = 8, loss = "kl", solver = "mu", seed = 0, iter = 200, tol = 1e-4,
-        every = 10, sr = 22050, n_fft = 2048, hop = 512, offset = 0, duration = false, audio = false,
-        method = "wiener", figures = false, resample = "poly" }, o)
-    end)
-
-    it("checks every option", function()
-      assert.has_error(function() batch.options({ kk = 2 }) end,
-        "tessera.batch: unknown option 'kk' (expected one of: audio, duration, every, figures, "
-        .. "hop, iter, k, loss, method, n_fft, offset, resample, seed, solver, sr, tol)")
-      assert.has_error(function() batch.options({ every = 0 }) end,
-        "tessera.batch: every must be an integer >= 1, got 0")
-      assert.has_error(function() batch.options({ k = 0 }) end,
-        "tessera.batch: k must be an integer >= 1, got 0")
-      assert.has_error(function() batch.options({ loss = "l1" }) end,
-        "tessera.batch: loss must be one of euclidean, is, kl, got 'l1'")
-      assert.has_error(function() batch.options({ solver = "cd" }) end,
-        "tessera.batch: solver cd needs loss euclidean, got 'kl'")
-      assert.has_error(function() batch.options({ hop = 4096 }) end,
-        "tessera.batch: hop must be <= n_fft (2048), got 4096")
-      assert.has_error(function() batch.options({ duration = 0 }) end,
-        "tessera.batch: duration must be > 0, got 0")
-      assert.has_error(function() batch.options({ tol = -1 }) end,
-        "tessera.batch: tol must be >= 0, got -1")
-      assert.has_error(function() batch.options({ resample = "high" }) end,
-        "tessera.batch: resample must be one of best, fast, medium, poly, got 'high'")
-    end)
-  end)
-
-  describe("write_table(), read_table() and merge()", function()
-    local rows = {
-      { file = "b, \"quoted\".wav", status = "failed", seconds = 0.25,
-        error = "tessera.audio.load: cannot decode 'b': format not recognised\nsecond line" },
-      { file = "a.flac", duration = 1.7533333333333334, k = 8, loss = 13447.123456789012,
-        iterations = 200, seconds = 0.1234, status = "ok" },
-    }
-
-    it("round-trips a table through CSV and JSON, sorted by file", function()
-      local dir = helpers.tmpdir()
-      finally(function() helpers.rmtree(dir) end)
-      batch.write_table(rows, dir .. "/t.csv", dir .. "/t.json")
-      local csv = helpers.read_file(dir .. "/t.csv")
-      assert.equal("file,duration,k,loss,iterations,seconds,status,error\r\n"
-        .. "a.flac,1.753333,8," .. string.format("%.17g", rows[2].loss) .. ",200,0.123,ok,\r\n"
-        .. "\"b, \"\"quoted\"\".wav\",,,,,0.250,failed,\"tessera.audio.load: cannot decode "
-        .. "'b': format not recognised\nsecond line\"\r\n", csv)
-      local back = batch.read_table(dir .. "/t.csv")
-      assert.same({ file = "a.flac", duration = 1.753333, k = 8, loss = 13447.123456789012,
-        iterations = 200, seconds = 0.123, status = "ok" }, back[1])
-      assert.equal(rows[1].error, back[2].error)
-      assert.equal(rows[1].file, back[2].file)
-      local json = batch.read_table(dir .. "/t.json")
-      assert.same(rows[2], json[1])
-      assert.same(rows[1], json[2])
-      -- Written atomically: nothing but the two tables in the folder.
-      assert.same({ "t.csv", "t.json" }, helpers.listdir(dir))
-    end)
-
-    it("merges shard tables, keeps a repeated identical result once, refuses conflicts", function()
-      local dir = helpers.tmpdir()
-      finally(function() helpers.rmtree(dir) end)
-      batch.write_table({ rows[2] }, dir .. "/1.csv", dir .. "/1.json")
-      batch.write_table({ rows[1] }, dir .. "/2.csv")
-      local again = {}
-      for k, v in pairs(rows[2]) do again[k] = v end
-      again.status, again.seconds = "skipped", 9
-      batch.write_table({ again }, dir .. "/3.csv")
-      local merged = batch.merge({ dir .. "/2.csv", dir .. "/1.json", dir .. "/3.csv" })
-      assert.equal(2, #merged)
-      assert.equal("a.flac", merged[1].file)
-      assert.equal("ok", merged[1].status)
-      assert.equal(rows[1].file, merged[2].file)
-      local other = {}
-      for k, v in pairs(rows[2]) do other[k] = v end
-      other.loss = 1.5
-      batch.write_table({ other }, dir .. "/4.csv")
-      assert.has_error(function() batch.merge({ dir .. "/1.csv", dir .. "/4.csv" }) end,
-        string.format("tessera.batch: 'a.flac' is in '%s/1.csv' (ok, loss 13447.1235) and in "
-          .. "'%s/4.csv' (ok, loss 1.5)", dir, dir))
-    end)
-
-    it("reports files that are not results tables", function()
-      local dir = helpers.tmpdir()
-      finally(function() helpers.rmtree(dir) end)
-      spit(dir .. "/x.csv", "file,k\nx,1\n")
-      spit(dir .. "/x.json", "{\"file\": 1}")
-      assert.has_error(function() batch.read_table(dir .. "/x.csv") end,
-        "tessera.batch: '" .. dir .. "/x.csv' is not a results table (no column 'duration')")
-      assert.has_error(function() batch.read_table(dir .. "/x.json") end,
-        "tessera.batch: '" .. dir .. "/x.json' is not a results table (a JSON array of rows "
-        .. "expected)")
-      assert.has_error(function() batch.read_table(dir .. "/none.csv") end,
-        "tessera.batch: cannot open '" .. dir .. "/none.csv': No such file or directory")
-      assert.has_error(function() batch.merge({}) end,
-        "bad argument #1 to 'merge' (a non-empty list of tables expected)")
-    end)
-  end)
-
   describe("tessera batch", function()
     it("decomposes each file into its own folder, records bad files and goes on", function()
       local dir = helpers.tmpdir()

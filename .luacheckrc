@@ -1,0 +1,7 @@
+-- luacheck configuration (Debian's lua-check): .ci/run checks lua/ spec/ examples/
+-- scripts/ bench/ with it before the tests.
+std = "lua54"
+max_line_length = 120
+
+-- busted's globals, in the specs only.
+files["spec/"] = { std = "+busted" }

@@ -1,0 +1,106 @@
+/* The helpers every binding shares: raising a kernel's status as a Lua error, and reading
+ * and checking options tables. Their prefix is laux_ (the kernels' is tsr_). */
+#include <string.h>
+
+#include "l_tessera.h"
+
+int laux_fail(lua_State *L, const char *who, int status, const tsr_error *err) {
+  const char *detail = (err != NULL && err->msg[0] != '\0') ? err->msg : tsr_strerror(status);
+  return luaL_error(L, "%s: %s", who, detail);
+}
+
+/* Pushes field `key` of the table at arg (which may be absent/nil) and returns its type. */
+static int opt_field(lua_State *L, int arg, const char *key) {
+  if (lua_isnoneornil(L, arg)) {
+    lua_pushnil(L);
+    return LUA_TNIL;
+  }
+  luaL_checktype(L, arg, LUA_TTABLE);
+  return lua_getfield(L, arg, key);
+}
+
+static int opt_error(lua_State *L, int arg, const char *key, const char *expected) {
+  const char *msg = lua_pushfstring(L, "%s must be %s, got %s", key, expected,
+                                    luaL_typename(L, -1));
+  return luaL_argerror(L, arg, msg);
+}
+
+lua_Integer laux_opt_integer(lua_State *L, int arg, const char *key, lua_Integer def) {
+  int t = opt_field(L, arg, key);
+  lua_Integer v = def;
+  if (t != LUA_TNIL) {
+    int isint = 0;
+    v = lua_tointegerx(L, -1, &isint);
+    if (!isint) {
+      if (t == LUA_TNUMBER) {
+        const char *msg = lua_pushfstring(L, "%s must be an integer, got %s", key,
+                                          lua_tostring(L, -1));
+        return luaL_argerror(L, arg, msg);
+      }
+      return opt_error(L, arg, key, "an integer");
+    }
+  }
+  lua_pop(L, 1);
+  return v;
+}
+
+lua_Number laux_opt_number(lua_State *L, int arg, const char *key, lua_Number def) {
+  int t = opt_field(L, arg, key);
+  lua_Number v = def;
+  if (t != LUA_TNIL) {
+    if (t != LUA_TNUMBER) return opt_error(L, arg, key, "a number");
+    v = lua_tonumber(L, -1);
+  }
+  lua_pop(L, 1);
+  return v;
+}
+
+int laux_opt_boolean(lua_State *L, int arg, const char *key, int def) {
+  int t = opt_field(L, arg, key);
+  int v = def;
+  if (t != LUA_TNIL) {
+    if (t != LUA_TBOOLEAN) return opt_error(L, arg, key, "a boolean");
+    v = lua_toboolean(L, -1);
+  }
+  lua_pop(L, 1);
+  return v;
+}
+
+const char *laux_opt_string(lua_State *L, int arg, const char *key, const char *def) {
+  int t = opt_field(L, arg, key);
+  const char *v = def;
+  if (t != LUA_TNIL) {
+    if (t != LUA_TSTRING) return (opt_error(L, arg, key, "a string"), NULL);
+    v = lua_tostring(L, -1); /* anchored in the options table */
+  }
+  lua_pop(L, 1);
+  return v;
+}
+
+void laux_check_options(lua_State *L, int arg, const char *const valid[]) {
+  if (lua_isnoneornil(L, arg)) return;
+  luaL_checktype(L, arg, LUA_TTABLE);
+  lua_pushnil(L);
+  while (lua_next(L, arg) != 0) {
+    lua_pop(L, 1); /* the key stays for lua_next */
+    int known = 0;
+    if (lua_type(L, -1) == LUA_TSTRING)
+      for (int i = 0; valid[i] != NULL && !known; i++)
+        known = strcmp(lua_tostring(L, -1), valid[i]) == 0;
+    if (!known) {
+      luaL_Buffer b;
+      const char *key = luaL_tolstring(L, -1, NULL);
+      luaL_buffinit(L, &b);
+      luaL_addstring(&b, "unknown option '");
+      luaL_addstring(&b, key);
+      luaL_addstring(&b, "' (valid: ");
+      for (int i = 0; valid[i] != NULL; i++) {
+        if (i > 0) luaL_addstring(&b, ", ");
+        luaL_addstring(&b, valid[i]);
+      }
+      luaL_addchar(&b, ')');
+      luaL_pushresult(&b);
+      luaL_argerror(L, arg, lua_tostring(L, -1));
+    }
+  }
+}

@@ -1,0 +1,92 @@
+-- tessera.batch.progress: what a batch tells its user on stderr while it runs. "bar": one
+-- line redrawn in place (done/total, files per second, ETA, failures) with failures and
+-- the workers' own lines above it; "lines": one line per input; "none": nothing.
+local util = require("tessera.core").util
+
+local setmetatable, tostring = setmetatable, tostring
+local io, math, string, table = io, math, string, table
+local fmt = string.format
+
+local progress = {}
+local Progress = {}
+Progress.__index = Progress
+
+-- "42s", "3m05s", "2h07m".
+local function clock(seconds)
+  seconds = math.floor(seconds + 0.5)
+  if seconds < 60 then return fmt("%ds", seconds) end
+  if seconds < 3600 then return fmt("%dm%02ds", seconds // 60, seconds % 60) end
+  return fmt("%dh%02dm", seconds // 3600, seconds % 3600 // 60)
+end
+
+-- progress.new(mode, summary, t_start) -> the display of a batch whose counts are summary's.
+function progress.new(mode, summary, t_start)
+  return setmetatable({ mode = mode, summary = summary, t_start = t_start, log = io.stderr,
+                        done = 0, computed = 0, shown = false }, Progress)
+end
+
+function Progress:bar_line()
+  local s = self.summary
+  local elapsed = util.now() - self.t_start
+  local width = 24
+  local filled = math.floor(width * self.done / s.total)
+  local rate = self.computed > 0 and self.computed / elapsed or 0
+  local eta = rate > 0 and clock((s.total - self.done) / rate) or "?"
+  return fmt("\r[%s%s] %d/%d  %.2f files/s  ETA %s  failed %d\27[K", string.rep("#", filled),
+    string.rep(".", width - filled), self.done, s.total, rate, eta, s.failed)
+end
+
+-- Redraws the bar.
+function Progress:tick()
+  self.log:write(self:bar_line())
+  self.shown = true
+  self.log:flush()
+end
+
+-- A line for the log, above the bar.
+function Progress:say(text)
+  if self.mode == "bar" then
+    self.log:write("\r\27[K", text, "\n")
+    if self.shown then self.log:write(self:bar_line()) end
+  else
+    self.log:write(text, "\n")
+  end
+  self.log:flush()
+end
+
+-- "ok drums/amen.wav (1.75 s of audio, k 4, loss 12.5, 200 iterations, 0.41 s)".
+local function row_line(row)
+  if row.error then return fmt("%s %s: %s", row.status, row.file, tostring(row.error)) end
+  local facts = {}
+  if row.duration then facts[#facts + 1] = fmt("%.2f s of audio", row.duration) end
+  if row.k then facts[#facts + 1] = fmt("k %d", row.k) end
+  if row.loss then facts[#facts + 1] = fmt("loss %.6g", row.loss) end
+  if row.iterations then facts[#facts + 1] = fmt("%d iterations", row.iterations) end
+  if row.seconds then facts[#facts + 1] = fmt("%.2f s", row.seconds) end
+  return fmt("%s %s (%s)", row.status, row.file, table.concat(facts, ", "))
+end
+
+-- Counts a finished input (a skipped one is done but not computed) and shows it.
+function Progress:report(row)
+  self.done = self.done + 1
+  if row.status ~= "skipped" then self.computed = self.computed + 1 end
+  if self.mode == "lines" then
+    self.log:write(fmt("batch: [%d/%d] %s\n", self.done, self.summary.total, row_line(row)))
+    self.log:flush()
+  elseif self.mode == "bar" then
+    if row.error then
+      self:say(fmt("batch: %s %s: %s", row.status, row.file, tostring(row.error)))
+    end
+    self:tick()
+  end
+end
+
+-- The bar's last state on a line of its own, once the batch is over.
+function Progress:finish()
+  if self.shown then
+    self.log:write(self:bar_line(), "\n")
+    self.log:flush()
+  end
+end
+
+return progress

@@ -1,0 +1,79 @@
+-- tessera.mosaic: rendering recipes (see tessera.recipe for the schema). Each source is
+-- decomposed once and kept in the cache (tessera.cache); a render then builds, for every
+-- source whose templates a layer uses, a matrix of gain-scaled, stretched, looped and
+-- shifted activation rows (tessera.core.matrix.place, in C), multiplies it by the source's
+-- W (one sgemm per template source), adds the products into one magnitude spectrogram,
+-- gives it a phase (a source's, tiled, or Griffin-Lim's), and writes the audio atomically.
+--
+--   local audio, summary = tessera.mosaic.render("examples/timbre_swap.lua")
+--   print(tessera.mosaic.describe(summary))
+--
+-- The parts: tessera.mosaic.sources (audio, decompositions and fits through the cache),
+-- .plan (what the layers select, checked, and the output's length) and .render (placement,
+-- products, phase, level, the file).
+local cache = require "tessera.cache"
+local fs = require "tessera.fs"
+local recipe = require "tessera.recipe"
+local render = require "tessera.mosaic.render"
+
+local error, pcall, setmetatable, type = error, pcall, setmetatable, type
+local format = string.format
+
+local mosaic = {}
+
+-- Recipes that recipe.check has normalised (render accepts them as they are).
+local checked = setmetatable({}, { __mode = "k" })
+
+-- mosaic.load(path [, {out = path}]) -> recipe: the checked, normalised recipe, which
+-- mosaic.render takes without checking it again.
+function mosaic.load(path, opts)
+  local rec = recipe.load(path, opts)
+  checked[rec] = true
+  return rec
+end
+
+-- mosaic.render(recipe [, opts]) -> Audio, summary. recipe: a path (loaded with
+-- mosaic.load), a recipe from mosaic.load, or a recipe table (checked here; relative paths
+-- against opts.base, default the current directory). opts: out (overrides the recipe's),
+-- cache_dir (a cache folder for this render), write (false: only return the audio),
+-- name (what messages call a table recipe, default "recipe").
+-- The summary: recipe, out, sr, samples, duration, layers, components (template and
+-- activation pairs), sources (how many the layers and the phase use), phase,
+-- nmf (decompositions computed), cache {hits, misses, corrupt, writes} (this render),
+-- peak (before levelling), scale (applied), seconds (wall-clock time), magnitude (the
+-- rendered magnitude spectrogram, a Matrix: for plots and checks).
+function mosaic.render(r, opts)
+  if opts ~= nil and type(opts) ~= "table" then
+    error(format("bad argument #2 to 'render' (table expected, got %s)", type(opts)), 2)
+  end
+  opts = opts or {}
+  local rec
+  if type(r) == "string" then
+    rec = recipe.load(r, { out = opts.out })
+  elseif type(r) == "table" and checked[r] then
+    rec = r
+  elseif type(r) == "table" then
+    local base = fs.resolve(opts.base or ".")
+    rec = recipe.check(r, { name = opts.name or "recipe", dir = base, out = opts.out })
+  else
+    error(format("bad argument #1 to 'render' (recipe path or table expected, got %s)", type(r)), 2)
+  end
+  local saved_root = cache.root
+  if opts.cache_dir ~= nil then cache.root = fs.resolve(opts.cache_dir) end
+  local ok, y, summary = pcall(render.render, rec, opts)
+  cache.root = saved_root
+  if not ok then error(y, 0) end
+  return y, summary
+end
+
+-- mosaic.describe(summary) -> one line for a terminal.
+function mosaic.describe(s)
+  local what = s.out and format("wrote %s", s.out) or format("rendered %s", s.recipe)
+  return format("%s: %.2f s at %d Hz, %d layer%s, %d source%s, phase %s; cache %d hit%s, " ..
+    "%d miss%s, %d NMF; %.2f s", what, s.duration, s.sr, s.layers, s.layers == 1 and "" or "s",
+    s.sources, s.sources == 1 and "" or "s", s.phase, s.cache.hits, s.cache.hits == 1 and "" or "s",
+    s.cache.misses, s.cache.misses == 1 and "" or "es", s.nmf, s.seconds)
+end
+
+mosaic.crosssynth = require("tessera.crosssynth").crosssynth -- "Let it Bee" (crosssynth.lua)
+return mosaic

@@ -1,0 +1,142 @@
+-- tessera.mosaic.sources: a render's view of its recipe's sources. Each source's audio, its
+-- decomposition and the fits of its templates on other sources are computed at most once
+-- per render and otherwise taken from the cache (tessera.cache), keyed by the content of
+-- the files and every option that shapes the result.
+local core = require "tessera.core"
+local cache = require "tessera.cache"
+local recipe = require "tessera.recipe"
+
+local pairs, pcall, require, setmetatable, tostring = pairs, pcall, require, setmetatable, tostring
+local format = string.format
+
+local audio = core.audio
+
+local sources = {}
+
+local fail = recipe.fail
+
+local function nmf_module()
+  return require "tessera.nmf"
+end
+
+-- What identifies a source's audio: the file's content and how it is read.
+local function audio_parts(src, digest)
+  return { "tessera.mosaic/audio", core.version, digest, src.sr, src.offset, src.duration or false }
+end
+
+local function stft_parts(src, window)
+  return { n_fft = src.n_fft, hop = src.hop, window = window, center = true }
+end
+
+local Sources = {}
+Sources.__index = Sources
+
+-- sources.new(rec, stats) -> the sources of a checked recipe; stats.nmf counts the
+-- decompositions computed.
+function sources.new(rec, stats)
+  return setmetatable({ rec = rec, ctx = { name = rec.name }, digests = {}, audios = {},
+                        models = {}, fits = {}, lengths = {}, stats = stats }, Sources)
+end
+
+function Sources:digest(name)
+  local d = self.digests[name]
+  if d == nil then
+    local src = self.rec.sources[name]
+    local ok, value = pcall(core.util.sha256_file, src.file)
+    if not ok then fail(self.ctx, format("source '%s'", name), "%s", tostring(value)) end
+    d = value
+    self.digests[name] = d
+  end
+  return d
+end
+
+function Sources:audio(name)
+  local a = self.audios[name]
+  if a == nil then
+    local src = self.rec.sources[name]
+    local meta, _
+    a, _, meta = cache.audio(audio_parts(src, self:digest(name)), function()
+      local ok, value = pcall(audio.load, src.file, { sr = src.sr, offset = src.offset,
+                                                      duration = src.duration, mono = true })
+      if not ok then fail(self.ctx, format("source '%s'", name), "%s", tostring(value)) end
+      return value, { length = #value }
+    end)
+    self.audios[name] = a
+    self.lengths[name] = meta and meta.length or #a
+  end
+  return a
+end
+
+-- The magnitude spectrogram of a source.
+function Sources:magnitude(name)
+  local src = self.rec.sources[name]
+  local ok, S = pcall(core.stft, self:audio(name), stft_parts(src, self.rec.window))
+  if not ok then fail(self.ctx, format("source '%s'", name), "%s", tostring(S)) end
+  return S:magnitude()
+end
+
+local function fit_nmf(ctx, where, V, opts, stats)
+  local ok, model = pcall(nmf_module(), V, opts)
+  if not ok then fail(ctx, where, "%s", tostring(model)) end
+  stats.nmf = stats.nmf + 1
+  return model
+end
+
+function Sources:model_parts(name)
+  local src = self.rec.sources[name]
+  return { "tessera.mosaic/model", core.version, self:digest(name), src.sr, src.offset,
+           src.duration or false, stft_parts(src, self.rec.window), src.nmf }
+end
+
+-- The decomposition of a source (model, meta {length = samples}).
+function Sources:model(name)
+  local m = self.models[name]
+  if m == nil then
+    local src = self.rec.sources[name]
+    local meta, _
+    m, _, meta = cache.model(self:model_parts(name), function()
+      local V = self:magnitude(name)
+      local opts = {}
+      for k, v in pairs(src.nmf) do opts[k] = v end
+      opts.progress = false
+      return fit_nmf(self.ctx, format("source '%s'", name), V, opts, self.stats),
+             { length = self.lengths[name] }
+    end)
+    self.models[name] = m
+    if meta and meta.length then self.lengths[name] = meta.length end
+    local n, k = m.W:shape()
+    if k ~= src.nmf.k or n ~= src.n_fft // 2 + 1 then
+      fail(self.ctx, format("source '%s'", name), "its decomposition has W %d x %d, expected %d x %d",
+        n, k, src.n_fft // 2 + 1, src.nmf.k)
+    end
+  end
+  return m
+end
+
+-- Activations of `name`'s templates fitted on `target`'s magnitude, W fixed: all of W's
+-- components at once, with the source's NMF options.
+function Sources:fit(name, target)
+  local id = name .. "\0" .. target
+  local f = self.fits[id]
+  if f == nil then
+    local src, tgt = self.rec.sources[name], self.rec.sources[target]
+    local parts = { "tessera.mosaic/fit", self:model_parts(name), self:digest(target), tgt.sr,
+                    tgt.offset, tgt.duration or false, stft_parts(tgt, self.rec.window) }
+    local meta, _
+    f, _, meta = cache.model(parts, function()
+      local m = self:model(name)
+      local V = self:magnitude(target)
+      local opts = { W = m.W, update_W = false, progress = false }
+      for k, v in pairs(src.nmf) do
+        if k ~= "init" then opts[k] = v end
+      end
+      return fit_nmf(self.ctx, format("source '%s' fitted on '%s'", name, target), V, opts,
+                     self.stats), { length = self.lengths[target] }
+    end)
+    self.fits[id] = f
+    if meta and meta.length then self.lengths[target] = meta.length end
+  end
+  return f
+end
+
+return sources
