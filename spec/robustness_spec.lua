@@ -28,7 +28,8 @@ local rows = {
   { "M2", "matrix.new", "negative size", function() return tessera.matrix.new(-1, 2) end,
     "bad argument #1 to 'new' (rows must be >= 0, got -1)" },
   { "M3", "matrix.new", "a size whose bytes overflow", function() return tessera.matrix.new(1e9, 1e9) end,
-    "tessera.matrix.new: a 1000000000 x 1000000000 matrix needs 4000000.0 TB, more than this machine has (memory and swap)" },
+    "tessera.matrix.new: a 1000000000 x 1000000000 matrix needs 4000000.0 TB, more than this machine has "
+      .. "(memory and swap)" },
   { "M4", "matrix.from", "ragged rows", function() return tessera.matrix.from { { 1, 2 }, { 3 } } end,
     "bad argument #1 to 'from' (row 2 has 1 value, expected 2 like row 1)" },
   { "M5", "Matrix:get", "an index out of range", function() return m:get(4, 1) end,
