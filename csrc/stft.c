@@ -2,6 +2,7 @@
  * librosa's conventions: periodic windows, optional centring with n_fft/2 zeros, an
  * unnormalised forward transform, and overlap-add with window-sum-square normalisation. */
 #include "stft.h"
+#include "simd.h"
 
 #include <fftw3.h>
 #include <float.h>
@@ -525,14 +526,9 @@ static const stft_kernels kernels_avx512 = {all_finite_avx512, window_avx512, sp
 /* The copies this CPU runs, capped by TESSERA_SIMD. */
 static const stft_kernels *pick_kernels(void) {
 #ifdef STFT_HAVE_X86
-  int cap = tsr_simd_cap();
-  if (cap == TSR_SIMD_GENERIC) return &kernels_generic;
-  __builtin_cpu_init();
-  if (!__builtin_cpu_supports("avx2")) return &kernels_generic;
-  if (cap == TSR_SIMD_AVX2) return &kernels_avx2;
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl"))
-    return &kernels_avx512;
-  return &kernels_avx2;
+  int level = tsr_simd_level();
+  return level >= TSR_SIMD_AVX512 ? &kernels_avx512
+         : level >= TSR_SIMD_AVX2 ? &kernels_avx2 : &kernels_generic;
 #else
   return &kernels_generic;
 #endif

@@ -131,9 +131,10 @@ static lmatrix *opt_factor(lua_State *L, int arg, const char *key, int64_t rows,
   return M;
 }
 
+/* The one check of entries (tsr_check_entries) as the Lua error of `who`. */
 static void check_entries(lua_State *L, const char *who, const tsr_matrix *m, const char *name) {
   tsr_error err = {{0}};
-  int status = tsr_nmf_check(m->data, m->rows, m->cols, name, &err);
+  int status = tsr_check_entries(m->data, m->rows, m->cols, name, &err);
   if (status != TSR_OK) tsr_lua_fail(L, who, status, &err);
 }
 
