@@ -85,8 +85,7 @@ int tsr_nmf_check_params(int64_t n, int64_t p, int k, const tsr_nmf_params *prm,
     return TSR_EINVAL;
   }
   if (prm->threads < 0 || prm->threads > MAX_PARTS) {
-    tsr_seterror(err, "threads must be in 1..%d (or 0: OpenBLAS's count), got %d", MAX_PARTS,
-                 prm->threads);
+    tsr_seterror(err, "threads must be in 1..%d, got %d", MAX_PARTS, prm->threads); /* 0: default */
     return TSR_EINVAL;
   }
   return TSR_OK;
