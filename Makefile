@@ -8,7 +8,7 @@ SAN = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover
 
 # Recursive (=) on purpose: pkg-config runs at recipe time, after install-deps.
 PKG_CFLAGS = $(shell pkg-config --cflags lua5.4 fftw3f sndfile samplerate openblas)
-# -fopenmp (stft.o's threads, and at link time libgomp); -z nodelete keeps core.so, and so
+# -fopenmp (the STFT's threads, and at link time libgomp); -z nodelete keeps core.so, and so
 # libgomp whose idle threads would crash after a dlclose, loaded when lua_close unloads C
 # modules.
 LIBS = $(shell pkg-config --libs fftw3f sndfile samplerate openblas) -llapacke -lm -lpthread -fopenmp -Wl,-z,nodelete
@@ -27,7 +27,8 @@ endif
 NMF = params fit mu mu_gemm cd cd_pass objective init model kernels \
       kernels_generic kernels_avx2 kernels_avx512 cd_kernels_generic cd_kernels_avx2 \
       cd_kernels_avx512
-KERNELS = common simd pool matrix npy csv audio stft hash hash_sha listen crosssynth resample \
+KERNELS = common simd pool matrix npy csv audio stft stft_generic stft_avx2 stft_avx512 hash \
+          hash_sha listen crosssynth resample \
           $(NMF:%=nmf/%)
 BINDINGS = l_core l_matrix l_audio l_stft l_nmf l_util l_listen l_crosssynth l_sandbox
 OBJS = $(KERNELS:%=build/%.o) $(BINDINGS:%=build/lua/%.o)
@@ -63,8 +64,8 @@ endif
 
 # The STFT's float loops call sqrtf, which the compiler vectorises only without errno; no
 # contraction into FMA, so that its SIMD copies round exactly as the portable one. Its
-# threads are OpenMP's.
-build/stft.o build/asan/stft.o: ALL_CFLAGS += -fno-math-errno -ffp-contract=off -fopenmp
+# threads and its loops' simd pragmas are OpenMP's.
+build/stft.o build/asan/stft.o build/stft_%.o build/asan/stft_%.o: ALL_CFLAGS += -fno-math-errno -ffp-contract=off -fopenmp
 
 # The NMF's portable loops (those of every CPU without AVX2) are written for the vectoriser,
 # which at -O2 GCC applies only to loops without a remainder; theirs have one. So is the

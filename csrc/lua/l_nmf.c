@@ -177,6 +177,45 @@ static int fit_on_check(void *ud, int iteration, double loss) {
   return stop;
 }
 
+/* The options as resolved, what was used and the defaults: a table on the stack. */
+static void push_options(lua_State *L, int k, const char *loss_name, const tsr_nmf_params *prm,
+                         int init, lua_Integer seed) {
+  lua_createtable(L, 0, 20);
+  lua_pushinteger(L, k);
+  lua_setfield(L, -2, "k");
+  if (loss_name) lua_pushstring(L, loss_name);
+  else lua_pushnumber(L, prm->beta);
+  lua_setfield(L, -2, "loss");
+  lua_pushnumber(L, prm->beta);
+  lua_setfield(L, -2, "beta");
+  lua_pushstring(L, SOLVER_NAMES[prm->solver]);
+  lua_setfield(L, -2, "solver");
+  lua_pushstring(L, INIT_NAMES[init]);
+  lua_setfield(L, -2, "init");
+  lua_pushinteger(L, seed);
+  lua_setfield(L, -2, "seed");
+  lua_pushstring(L, ORDER_NAMES[prm->order]);
+  lua_setfield(L, -2, "order");
+  lua_pushinteger(L, prm->max_iter);
+  lua_setfield(L, -2, "max_iter");
+  lua_pushnumber(L, prm->tol);
+  lua_setfield(L, -2, "tol");
+  lua_pushboolean(L, prm->update_W);
+  lua_setfield(L, -2, "update_W");
+  lua_pushboolean(L, prm->update_H);
+  lua_setfield(L, -2, "update_H");
+  lua_pushnumber(L, prm->alpha_W);
+  lua_setfield(L, -2, "alpha_W");
+  lua_pushnumber(L, prm->alpha_H);
+  lua_setfield(L, -2, "alpha_H");
+  lua_pushnumber(L, prm->l1_ratio);
+  lua_setfield(L, -2, "l1_ratio");
+  lua_pushinteger(L, prm->every);
+  lua_setfield(L, -2, "every");
+  lua_pushinteger(L, prm->threads > 0 ? prm->threads : tsr_nmf_default_threads());
+  lua_setfield(L, -2, "threads");
+}
+
 /* nmf.fit(V, opts) -> W, H, info. See lua/tessera/nmf.lua for the options. */
 static int nmf_fit(lua_State *L) {
   lmatrix *Vm = lmatrix_check(L, 1);
@@ -299,41 +338,7 @@ static int nmf_fit(lua_State *L) {
   lua_setfield(L, -2, "seconds");
   lua_pushvalue(L, hist_idx);
   lua_setfield(L, -2, "history");
-  /* The options as resolved: what was used, defaults included. */
-  lua_createtable(L, 0, 20);
-  lua_pushinteger(L, k);
-  lua_setfield(L, -2, "k");
-  if (loss_name) lua_pushstring(L, loss_name);
-  else lua_pushnumber(L, prm.beta);
-  lua_setfield(L, -2, "loss");
-  lua_pushnumber(L, prm.beta);
-  lua_setfield(L, -2, "beta");
-  lua_pushstring(L, SOLVER_NAMES[prm.solver]);
-  lua_setfield(L, -2, "solver");
-  lua_pushstring(L, INIT_NAMES[init]);
-  lua_setfield(L, -2, "init");
-  lua_pushinteger(L, seed);
-  lua_setfield(L, -2, "seed");
-  lua_pushstring(L, ORDER_NAMES[prm.order]);
-  lua_setfield(L, -2, "order");
-  lua_pushinteger(L, prm.max_iter);
-  lua_setfield(L, -2, "max_iter");
-  lua_pushnumber(L, prm.tol);
-  lua_setfield(L, -2, "tol");
-  lua_pushboolean(L, prm.update_W);
-  lua_setfield(L, -2, "update_W");
-  lua_pushboolean(L, prm.update_H);
-  lua_setfield(L, -2, "update_H");
-  lua_pushnumber(L, prm.alpha_W);
-  lua_setfield(L, -2, "alpha_W");
-  lua_pushnumber(L, prm.alpha_H);
-  lua_setfield(L, -2, "alpha_H");
-  lua_pushnumber(L, prm.l1_ratio);
-  lua_setfield(L, -2, "l1_ratio");
-  lua_pushinteger(L, prm.every);
-  lua_setfield(L, -2, "every");
-  lua_pushinteger(L, prm.threads > 0 ? prm.threads : tsr_nmf_default_threads());
-  lua_setfield(L, -2, "threads");
+  push_options(L, k, loss_name, &prm, init, seed);
   lua_setfield(L, -2, "options");
   return 3;
 }

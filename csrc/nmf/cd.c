@@ -109,7 +109,83 @@ static int cd_report(const tsr_nmf_params *prm, int it, double loss) {
   return prm->on_check != NULL ? prm->on_check(prm->ctx, it, loss < 0.0 ? 0.0 : loss) : 0;
 }
 
-/* Both solvers share the pass: HALS (rule CD_RULE_HALS, scikit-learn's "cd") and the
+/* A fit's scratch: V·Hᵀ, the Gram matrices, Vᵀ·W when W is fixed, MU's float copies, each
+ * worker's block buffers, the chunks' partial sums, and the pool. */
+typedef struct cd_scratch {
+  float *VHt, *Qw, *Qh, *Gfix, *mus;
+  double *WtW, *HHt;
+  cd_worker *wk;
+  cd_chunk *ch;
+  int want, nchunks;
+  tsr_pool *pool;
+} cd_scratch;
+
+/* Closes what cd_scratch_open opened (all of it, or what it had when it failed). */
+static void cd_scratch_close(cd_scratch *s) {
+  tsr_pool_close(s->pool);
+  for (int w = 0; s->wk != NULL && w < s->want; w++) {
+    tsr_free(s->wk[w].Gt);
+    tsr_free(s->wk[w].Ht);
+    tsr_free(s->wk[w].den);
+  }
+  tsr_free(s->wk);
+  for (int c = 0; s->ch != NULL && c < s->nchunks; c++) {
+    tsr_free(s->ch[c].P);
+    tsr_free(s->ch[c].hh);
+  }
+  tsr_free(s->ch);
+  tsr_free(s->mus);
+  tsr_free(s->Gfix);
+  tsr_free(s->HHt);
+  tsr_free(s->WtW);
+  tsr_free(s->Qh);
+  tsr_free(s->Qw);
+  tsr_free(s->VHt);
+  memset(s, 0, sizeof *s);
+}
+
+/* The scratch for `want` workers and nchunks chunks of whole blocks; TSR_OK, or the first
+ * failure (TSR_ENOMEM, TSR_ELIMIT) with s to be closed all the same. */
+static int cd_scratch_open(cd_scratch *s, int64_t n, int64_t p, int k, const nmf_cd_kernels *kr,
+                           int64_t nblocks, int nchunks, int want, int gfix, int mu) {
+  int status = TSR_OK;
+  const size_t kk = (size_t)k * (size_t)k, nk = (size_t)n * (size_t)k;
+  memset(s, 0, sizeof *s);
+  s->want = want;
+  s->nchunks = nchunks;
+  s->VHt = cd_alloc(nk, sizeof(float), &status);
+  s->Qw = cd_alloc(kk, sizeof(float), &status);
+  s->Qh = cd_alloc(kk, sizeof(float), &status);
+  s->WtW = cd_alloc(kk, sizeof(double), &status);
+  s->HHt = cd_alloc(kk, sizeof(double), &status);
+  s->Gfix = gfix ? cd_alloc((size_t)k * (size_t)p, sizeof(float), &status) : NULL;
+  s->mus = mu ? cd_alloc(kk + 8 * (size_t)k, sizeof(float), &status) : NULL;
+  cd_worker *wk = s->wk = cd_alloc((size_t)want, sizeof(cd_worker), &status);
+  if (wk != NULL) memset(wk, 0, sizeof(cd_worker) * (size_t)want);
+  for (int w = 0; wk != NULL && w < want; w++) {
+    wk[w].Gt = cd_alloc((size_t)CD_BLOCK_MAX * (size_t)k, sizeof(float), &status);
+    wk[w].Ht = cd_alloc((size_t)CD_BLOCK_MAX * (size_t)k, sizeof(float), &status);
+    wk[w].den = cd_alloc((size_t)CD_BLOCK_MAX * (size_t)k, sizeof(float), &status);
+  }
+  cd_chunk *ch = s->ch = cd_alloc((size_t)nchunks, sizeof(cd_chunk), &status);
+  if (ch != NULL) memset(ch, 0, sizeof(cd_chunk) * (size_t)nchunks);
+  for (int c = 0; ch != NULL && c < nchunks; c++) {
+    /* Whole blocks per chunk, as even as they come. */
+    ch[c].j_lo = nblocks * c / nchunks * kr->block;
+    ch[c].j_hi = nblocks * (c + 1) / nchunks * kr->block;
+    if (ch[c].j_hi > p) ch[c].j_hi = p;
+    ch[c].P = cd_alloc(nk, sizeof(float), &status);
+    ch[c].hh = cd_alloc(kk, sizeof(double), &status);
+  }
+  s->pool = status == TSR_OK ? tsr_pool_open(want) : NULL;
+  if (status == TSR_OK && s->pool == NULL) status = TSR_ENOMEM;
+  return status;
+}
+
+/* Long on purpose (~200 lines): the iteration's W step, fused H pass and the two rules'
+ * checks share the fit's running state (cross, exact, have_vht, the violations), which
+ * functions of their own would pass around as one more struct.
+ * Both solvers share the pass: HALS (rule CD_RULE_HALS, scikit-learn's "cd") and the
  * Euclidean multiplicative updates in scikit-learn's order, W then H (CD_RULE_MU, both
  * factors updated). One read of V per iteration either way. Check 0 and every `every`
  * iterations are reported; the final loss is exact, summed in the pass that ends the fit
@@ -156,37 +232,18 @@ static int cd_solve(const float *V, int64_t n, int64_t p, int k, float *W, float
   if (want > nchunks) want = nchunks;
 
   const size_t kk = (size_t)k * (size_t)k;
-  float *VHt = cd_alloc(nk, sizeof(float), &status);
-  float *Qw = cd_alloc(kk, sizeof(float), &status);
-  float *Qh = cd_alloc(kk, sizeof(float), &status);
-  double *WtW = cd_alloc(kk, sizeof(double), &status);
-  double *HHt = cd_alloc(kk, sizeof(double), &status);
-  float *Gfix = (upd_H && !upd_W) ? cd_alloc(kp, sizeof(float), &status) : NULL;
-  float *mus = mu ? cd_alloc(kk + 8 * (size_t)k, sizeof(float), &status) : NULL;
-  cd_worker *wk = cd_alloc((size_t)want, sizeof(cd_worker), &status);
-  if (wk != NULL) memset(wk, 0, sizeof(cd_worker) * (size_t)want);
-  for (int w = 0; wk != NULL && w < want; w++) {
-    wk[w].Gt = cd_alloc((size_t)CD_BLOCK_MAX * (size_t)k, sizeof(float), &status);
-    wk[w].Ht = cd_alloc((size_t)CD_BLOCK_MAX * (size_t)k, sizeof(float), &status);
-    wk[w].den = cd_alloc((size_t)CD_BLOCK_MAX * (size_t)k, sizeof(float), &status);
-  }
-  cd_chunk *ch = cd_alloc((size_t)nchunks, sizeof(cd_chunk), &status);
-  if (ch != NULL) memset(ch, 0, sizeof(cd_chunk) * (size_t)nchunks);
-  for (int c = 0; ch != NULL && c < nchunks; c++) {
-    /* Whole blocks per chunk, as even as they come. */
-    ch[c].j_lo = nblocks * c / nchunks * kr->block;
-    ch[c].j_hi = nblocks * (c + 1) / nchunks * kr->block;
-    if (ch[c].j_hi > p) ch[c].j_hi = p;
-    ch[c].P = cd_alloc(nk, sizeof(float), &status);
-    ch[c].hh = cd_alloc(kk, sizeof(double), &status);
-  }
-  tsr_pool *pool = status == TSR_OK ? tsr_pool_open(want) : NULL;
-  if (status == TSR_OK && pool == NULL) status = TSR_ENOMEM;
+  cd_scratch sc;
+  status = cd_scratch_open(&sc, n, p, k, kr, nblocks, nchunks, want, upd_H && !upd_W, mu);
   if (status != TSR_OK) {
     tsr_seterror(err, "cannot allocate the %s solver's scratch for a %lld x %lld "
                  "factorisation with k %d", mu ? "mu" : "cd", (long long)n, (long long)p, k);
     goto done;
   }
+  float *VHt = sc.VHt, *Qw = sc.Qw, *Qh = sc.Qh, *Gfix = sc.Gfix, *mus = sc.mus;
+  double *WtW = sc.WtW, *HHt = sc.HHt;
+  cd_chunk *ch = sc.ch;
+  cd_worker *wk = sc.wk;
+  tsr_pool *pool = sc.pool;
 
   cd_pass ps = {.mode = CD_PASS_VHT, .V = V, .n = n, .p = p, .k = k, .W = W, .H = H,
                 .Gfix = Gfix, .Qh = Qh, .l1h = l1h, .kr = kr, .wk = wk, .ch = ch,
@@ -332,25 +389,7 @@ finish:
   }
 
 done:
-  tsr_pool_close(pool);
-  for (int w = 0; wk != NULL && w < want; w++) {
-    tsr_free(wk[w].Gt);
-    tsr_free(wk[w].Ht);
-    tsr_free(wk[w].den);
-  }
-  tsr_free(wk);
-  for (int c = 0; ch != NULL && c < nchunks; c++) {
-    tsr_free(ch[c].P);
-    tsr_free(ch[c].hh);
-  }
-  tsr_free(ch);
-  tsr_free(mus);
-  tsr_free(Gfix);
-  tsr_free(HHt);
-  tsr_free(WtW);
-  tsr_free(Qh);
-  tsr_free(Qw);
-  tsr_free(VHt);
+  cd_scratch_close(&sc);
   return status;
 }
 

@@ -350,6 +350,60 @@ static void mu_apply_w(mu_state *m) {
   mu_sync_wp(m);
 }
 
+/* The fit's scratch (m->fpart and m->stat, their shared parts) and its pool: TSR_OK, or a
+ * failure with nothing left allocated. */
+static int mu_alloc(mu_state *m, int threads, tsr_error *err) {
+  int64_t n = m->n;
+  int k = m->k, parts = m->parts;
+  /* Scratch: per partition 2n + (1 or 2) ld k + 5k floats and statn doubles, each rounded
+   * up to whole 128-byte lines so partitions never share one; shared k*k + k + statn
+   * doubles, 2k + n + k floats and for kl512 the ld x k copy of W. Well under one n x p
+   * buffer. */
+  size_t nk, per, nf, nd, fbytes, dbytes;
+  if (tsr_mul_size((size_t)m->ld, (size_t)k, &nk) != 0 ||
+      tsr_mul_size(nk, m->two ? 2 : 1, &per) != 0 ||
+      (per += 2 * (size_t)n + 5 * (size_t)k + 31) < 2 * (size_t)n ||
+      (per &= ~(size_t)31, tsr_mul_size(per, (size_t)parts, &nf)) != 0 ||
+      (nf += 3 * (size_t)k + (size_t)n + 96) < (size_t)n ||
+      (m->kl512 && (nf += nk) < nk) || tsr_mul_size(nf, sizeof(float), &fbytes) != 0) {
+    tsr_seterror(err, "the scratch space for n = %lld, k = %d overflows", (long long)n, k);
+    return TSR_ELIMIT;
+  }
+  m->fstride = per;
+  m->dstride = (m->statn + 1 + 15) & ~(size_t)15;
+  nd = m->dstride * (size_t)parts + (size_t)k * k + (size_t)k + m->statn;
+  dbytes = nd * sizeof(double);
+  float *fs = tsr_alloc(fbytes);
+  if (fs == NULL) return nmf_alloc_failure(fbytes, err, "the fit's scratch space");
+  double *ds = tsr_alloc(dbytes);
+  if (ds == NULL) {
+    tsr_free(fs);
+    return nmf_alloc_failure(dbytes, err, "the fit's scratch space");
+  }
+  m->fpart = fs;
+  m->wden = fs + m->fstride * (size_t)parts;
+  m->hden = m->wden + ((size_t)k + 31) / 32 * 32;
+  float *zeros = m->hden + ((size_t)k + 31) / 32 * 32;
+  memset(zeros, 0, ((size_t)n + (size_t)k) * sizeof *zeros);
+  m->zero_v = zeros;
+  m->zero_h = zeros + n;
+  if (m->kl512) {
+    m->Wp = zeros + ((size_t)n + (size_t)k + 15) / 16 * 16; /* 64-byte aligned */
+    mu_sync_wp(m);
+  }
+  m->stat = ds;
+  m->WtW = m->stat + m->dstride * (size_t)parts;
+  m->wsum = m->WtW + (size_t)k * k;
+  m->hstat = m->wsum + k;
+  m->pool = tsr_pool_open(threads < parts ? threads : parts);
+  if (m->pool == NULL) {
+    tsr_free(ds);
+    tsr_free(fs);
+    return nmf_alloc_failure(sizeof(void *), err, "the fit's thread pool");
+  }
+  return TSR_OK;
+}
+
 int nmf_mu_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
                   const tsr_nmf_params *prm, int threads, tsr_nmf_result *res,
                   tsr_error *err) {
@@ -377,7 +431,7 @@ int nmf_mu_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
   m.l2W = (float)((double)p * prm->alpha_W * (1.0 - prm->l1_ratio));
   m.l1H = (float)((double)n * prm->alpha_H * prm->l1_ratio);
   m.l2H = (float)((double)n * prm->alpha_H * (1.0 - prm->l1_ratio));
-  int two = m.two = m.cls == CLS_IS || m.cls == CLS_BETA; /* denominators need a ratio */
+  m.two = m.cls == CLS_IS || m.cls == CLS_BETA; /* denominators need a ratio */
   m.statn = m.cls == CLS_EUC ? (size_t)k * k : (size_t)k;
   m.fused = m.simd && (m.cls == CLS_EUC ? k <= 8 : m.cls != CLS_BETA && k <= 16);
   m.kl512 = m.fused && m.simd == 2 && m.cls == CLS_KL;
@@ -388,52 +442,10 @@ int nmf_mu_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
     m.ld = lines * 16;
   }
 
-  /* Scratch: per partition 2n + (1 or 2) ld k + 5k floats and statn doubles, each rounded
-   * up to whole 128-byte lines so partitions never share one; shared k*k + k + statn
-   * doubles, 2k + n + k floats and for kl512 the ld x k copy of W. Well under one n x p
-   * buffer. */
-  size_t nk, per, nf, nd, fbytes, dbytes;
-  if (tsr_mul_size((size_t)m.ld, (size_t)k, &nk) != 0 ||
-      tsr_mul_size(nk, two ? 2 : 1, &per) != 0 ||
-      (per += 2 * (size_t)n + 5 * (size_t)k + 31) < 2 * (size_t)n ||
-      (per &= ~(size_t)31, tsr_mul_size(per, (size_t)parts, &nf)) != 0 ||
-      (nf += 3 * (size_t)k + (size_t)n + 96) < (size_t)n ||
-      (m.kl512 && (nf += nk) < nk) || tsr_mul_size(nf, sizeof(float), &fbytes) != 0) {
-    tsr_seterror(err, "the scratch space for n = %lld, k = %d overflows", (long long)n, k);
-    return TSR_ELIMIT;
-  }
-  m.fstride = per;
-  m.dstride = (m.statn + 1 + 15) & ~(size_t)15;
-  nd = m.dstride * (size_t)parts + (size_t)k * k + (size_t)k + m.statn;
-  dbytes = nd * sizeof(double);
-  float *fs = tsr_alloc(fbytes);
-  if (fs == NULL) return nmf_alloc_failure(fbytes, err, "the fit's scratch space");
-  double *ds = tsr_alloc(dbytes);
-  if (ds == NULL) {
-    tsr_free(fs);
-    return nmf_alloc_failure(dbytes, err, "the fit's scratch space");
-  }
-  m.fpart = fs;
-  m.wden = fs + m.fstride * (size_t)parts;
-  m.hden = m.wden + ((size_t)k + 31) / 32 * 32;
-  float *zeros = m.hden + ((size_t)k + 31) / 32 * 32;
-  memset(zeros, 0, ((size_t)n + (size_t)k) * sizeof *zeros);
-  m.zero_v = zeros;
-  m.zero_h = zeros + n;
-  if (m.kl512) {
-    m.Wp = zeros + ((size_t)n + (size_t)k + 15) / 16 * 16; /* 64-byte aligned */
-    mu_sync_wp(&m);
-  }
-  m.stat = ds;
-  m.WtW = m.stat + m.dstride * (size_t)parts;
-  m.wsum = m.WtW + (size_t)k * k;
-  m.hstat = m.wsum + k;
-  m.pool = tsr_pool_open(threads < parts ? threads : parts);
-  if (m.pool == NULL) {
-    tsr_free(ds);
-    tsr_free(fs);
-    return nmf_alloc_failure(sizeof(void *), err, "the fit's thread pool");
-  }
+  int status = mu_alloc(&m, threads, err);
+  if (status != TSR_OK) return status;
+  float *fs = m.fpart;
+  double *ds = m.stat;
 
   int updW = prm->update_W != 0, updH = prm->update_H != 0;
   int order = prm->order, max_iter = prm->max_iter;
