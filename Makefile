@@ -34,7 +34,7 @@ BINDINGS = l_core l_matrix l_audio l_stft l_nmf l_util l_listen l_crosssynth l_s
 OBJS = $(KERNELS:%=build/%.o) $(BINDINGS:%=build/lua/%.o)
 SAN_OBJS = $(KERNELS:%=build/asan/%.o) $(BINDINGS:%=build/asan/lua/%.o)
 
-.PHONY: all deps test asan demo bench clean fuzz memcheck
+.PHONY: all deps test asan demo bench clean fuzz memcheck print-%
 
 all: lua/tessera/core.so bin/tessera
 
@@ -107,6 +107,10 @@ fuzz: deps
 # The specs under valgrind memcheck: no memory error, no definite or indirect leak.
 memcheck: all
 	@scripts/memcheck.sh
+
+# make print-KERNELS (any variable): its value, for scripts (fuzz.sh) that build the same list.
+print-%:
+	@echo $($*)
 
 clean:
 	rm -rf build bin lua/tessera/core.so

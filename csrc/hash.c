@@ -1,6 +1,6 @@
 /* SHA-256 (FIPS 180-4), written plainly, and with the x86 SHA extensions where the CPU has
- * them: batch hashes every input for its stamp, and the plain rounds (about 250 MB/s) cost
- * a few percent of a batch of short loops. */
+ * them (hash_sha.c): batch hashes every input for its stamp, where the plain rounds'
+ * cost shows in a batch of short loops (docs/DECISIONS.md). */
 #include "hash.h"
 #include "simd.h"
 

@@ -8,12 +8,11 @@
 #include <string.h>
 #include <time.h>
 
-/* Workers 1..nthreads-1 wait for a new generation, run their share of the pass, and report
- * back; the calling thread is worker 0. */
-/* Between two passes of an iteration the caller has only a little serial work, far less
- * than a futex wake-up costs on a virtual machine (tens of microseconds, measured as the
- * whole gain of a second thread on a 10 s fit): so a waiting thread first spins on the
- * shared counters for up to SPIN_NS, and only then sleeps on the condition variable. */
+/* Workers 1..nthreads-1 wait for a new generation, run their share of the work, and report
+ * back; the calling thread is worker 0. Between two passes of an iteration the caller has
+ * only a little serial work, far less than a futex wake-up costs on a virtual machine
+ * (docs/DECISIONS.md): so a waiting thread first spins on the shared counters for up to
+ * SPIN_NS, and only then sleeps on the condition variable. */
 enum { SPIN_NS = 200000 };
 
 typedef struct crew {

@@ -106,8 +106,8 @@ int tsr_stft_geometry(const tsr_stft_config *cfg, int64_t len, int sr, tsr_spect
 /* ---- FFTW plans ------------------------------------------------------------------------
  * Frames go through FFTW in blocks: one plan_many execution transforms block_frames(n)
  * frames. The forward transform of a real n-point frame is an n/2-point complex DFT
- * followed by split_spectrum (below), which measured a third faster than FFTW's r2c under
- * FFTW_ESTIMATE; the inverse is FFTW's c2r. The block size depends on n_fft alone, never
+ * followed by split_spectrum (below), faster than FFTW's r2c under FFTW_ESTIMATE
+ * (docs/DECISIONS.md); the inverse is FFTW's c2r. The block size depends on n_fft alone, never
  * on the signal or the thread count, and a partial last block is padded with zero frames,
  * so every frame of every signal goes through the same plan: the output is bit-identical
  * however the blocks are shared among threads. One plan per (n_fft, direction), made with

@@ -66,8 +66,8 @@ static void gt_block_avx512(const float *W, int64_t n, int k, const float *Vj, i
 }
 
 /* V·Hᵀ with AVX-512 where the CPU has it: its 32 registers hold a 64-row x 4-component tile,
- * which needs fewer loads per multiply-add than the AVX2 tile (measured 1.3-1.8x faster on
- * this project's machines). Same order of operations per element as vht_acc_avx2. */
+ * which needs fewer loads per multiply-add than the AVX2 tile (docs/DECISIONS.md). Same
+ * order of operations per element as vht_acc_avx2. */
 static inline __attribute__((always_inline)) void
 vht_tile512(float *P, int64_t n, const float *Vj, int nb, const float *Ht, int64_t i, int t,
             int NR, int NT, const float *Vnext) {

@@ -138,7 +138,7 @@ const nmf_cd_kernels *tsr_nmf_cd_kernels(void);
   }
 
 /* Cephes' logf polynomial: ln(1 + x) = x - x^2 / 2 + x^3 P(x) for x in [sqrt(1/2) - 1,
- * sqrt(2) - 1], P's coefficients from the highest power down (the AVX2 and AVX-512 logs). */
+ * sqrt(2) - 1); P's coefficients, highest degree first, for log_poly8 and log_poly16. */
 static const float LOGF_P[9] = {7.0376836292E-2f,  -1.1514610310E-1f, 1.1676998740E-1f,
                                 -1.2420140846E-1f, 1.4249322787E-1f,  -1.6668057665E-1f,
                                 2.0000714765E-1f,  -2.4999993993E-1f, 3.3333331174E-1f};

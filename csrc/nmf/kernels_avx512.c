@@ -13,13 +13,12 @@
  * AVX-512 loops for the KL pass, 16 rows at a time. Their 32 registers let a step serve
  * several columns: the rows of W are loaded once for C columns, whose C x K sums (C*K <= 16)
  * stay in registers. With the AVX2 loops' one column per sweep, the loads and the
- * reciprocal's Newton step, not the multiply-adds, set the pace (measured ~3 cycles per
- * entry of V at k = 4, against the 1 that the multiply-adds alone need). */
+ * reciprocal's Newton step, not the multiply-adds, set the pace (docs/DECISIONS.md). */
 
 
 /* x / y with y under FLT_MIN (0, the masked tail, padding columns) taken as EPS32, as
  * guard8 does: a division by y whose rare small lanes are redone. Guarding y up front (a
- * compare and a blend on every block) cost about 7% of a KL iteration; the blend was half. */
+ * compare and a blend on every block) cost more than the rare redo. */
 static ALWAYS_INLINE __m512 kl_ratio16(__m512 x, __m512 y) {
   __mmask16 small = _mm512_cmp_ps_mask(y, _mm512_set1_ps(FLT_MIN), _CMP_LT_OQ);
   __m512 r = _mm512_div_ps(x, y);
@@ -158,8 +157,7 @@ static ALWAYS_INLINE int kl_hsweep512(const float *restrict W, int64_t n,
   return 0;
 }
 
-/* A tile of C columns, one compare per column sweep instead of one per block (3-7% of
- * a KL iteration): the rare tile with a y under FLT_MIN (a zero row of W, a padding
+/* A tile of C columns, one compare per column sweep instead of one per block: the rare tile with a y under FLT_MIN (a zero row of W, a padding
  * column) is swept again with every ratio guarded, to the same sums. */
 static ALWAYS_INLINE double kl_htile512(const float *restrict W, int64_t n,
                                                   int64_t ld, int K, int C, int LOSS,
@@ -202,8 +200,8 @@ static ALWAYS_INLINE void kl_wstep512(const float *restrict W, int64_t n, int64_
   UNROLL16 for (int a = 0; a < K; a++) w[a] = _mm512_maskz_loadu_ps(mask, W + a * ld + i);
   /* The columns of the group after next, which the H half-step reads first from memory:
    * short streams (one column is about a page) that the hardware prefetchers pick up late.
-   * Into L2, not L1, where they would push out the W and sums this sweep reads: 5% faster
-   * on one core than the next group into L1 (3 minutes, k = 4), the same on two. */
+   * Into L2, not L1, where they would push out the W and sums this sweep reads
+   * (docs/DECISIONS.md). */
   UNROLL8 for (int c = 0; c < 4; c++) _mm_prefetch((const char *)(v[c] + 8 * n + i), _MM_HINT_T1);
   UNROLL8 for (int c = 0; c < 4; c++) {
     __m512 y = wh16(w, h[c], K);
