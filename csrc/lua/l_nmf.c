@@ -1,5 +1,5 @@
 /* tessera.core.nmf: the NMF fit (options checked and resolved here, the work done by the
- * kernels in nmf.c) and the helpers the Model in lua/tessera/nmf.lua is built on. */
+ * kernels in csrc/nmf/) and the helpers the Model in lua/tessera/nmf.lua is built on. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>

@@ -347,7 +347,7 @@ static int cd_solve(const float *V, int64_t n, int64_t p, int k, float *W, float
 
     if (mu) {
       if (check) {
-        /* As nmf.c's MU solvers: report, then scikit-learn's tol rule on the change. */
+        /* As mu.c's solver: report, then scikit-learn's tol rule on the change. */
         if (cd_report(prm, it, exact)) {
           stopped = 1;
         } else if (prm->tol > 0.0) {

@@ -47,7 +47,7 @@ static double cd_block_norm2(const cd_pass *ps, const float *Vj, int nb, int *ba
 }
 
 /* The multiplicative update of a block of H held transposed (Ht, nb x k) from its Gᵀ
- * (nb x k): the same arithmetic as nmf.c's mu_update_h, so scikit-learn's guards. */
+ * (nb x k): the same arithmetic as mu.c's mu_update_h, so scikit-learn's guards. */
 static void cd_mu_block(float *Ht, int nb, int k, const float *Gt, const double *WtW, float l1,
                         float l2, float *den) {
   /* Every denominator first (the update uses the old column), the block's columns side by

@@ -58,7 +58,10 @@ int nmf_mu_gemm_fit(const float *V, int64_t n, int64_t p, int k, float *W, float
   int ni = (int)n, pi = (int)p, updW = prm->update_W != 0, updH = prm->update_H != 0;
   int it = 0;
   tracker tr;
-  if (track_start(&tr, prm, V, W, H, n, p, k, parts, NULL)) {
+  /* The checks' objective on a pool of the fit's (its own pool per check when this one
+   * cannot be had: the same sums). */
+  tsr_pool *pool = parts > 1 ? tsr_pool_open(parts) : NULL;
+  if (track_start(&tr, prm, V, W, H, n, p, k, parts, pool)) {
     res->stopped = 1;
   } else {
     for (it = 1; it <= prm->max_iter; it++) {
@@ -97,6 +100,7 @@ int nmf_mu_gemm_fit(const float *V, int64_t n, int64_t p, int k, float *W, float
   }
   res->iterations = it;
   res->loss = track_final(&tr);
+  tsr_pool_close(pool);
   tsr_free(scratch);
   return TSR_OK;
 }

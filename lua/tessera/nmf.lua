@@ -1,5 +1,5 @@
 -- tessera.nmf: non-negative matrix factorisation V (n x p) ~ W (n x k) H (k x p), and the
--- Model that reads the result. The fit runs in C (csrc/nmf.c, bound in csrc/lua/l_nmf.c);
+-- Model that reads the result. The fit runs in C (csrc/nmf/, bound in csrc/lua/l_nmf.c);
 -- this module is the callable table people use:
 --
 --   local tessera = require "tessera"
