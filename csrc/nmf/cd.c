@@ -8,7 +8,7 @@
  * blocks that stay in cache (cd_pass.c): Gᵀ = V_Jᵀ·W, sweep H_J, then V·Hᵀ += V_J·H_Jᵀ.
  * Columns of H are independent given Wᵀ·W, so this is the same algorithm, only fused.
  * The same pass serves the Euclidean multiplicative updates in scikit-learn's order (W then
- * H: nmf_mu_euc_fit), with the MU rule in place of the coordinate sweep. A pass can also
+ * H: tsr_nmf_mu_euc_fit), with the MU rule in place of the coordinate sweep. A pass can also
  * sum the exact objective column by column while each column is in cache, which gives the
  * final loss (and MU's checks) without a read of V of their own. */
 #include "cd_pass.h"
@@ -29,7 +29,7 @@ static void cd_gram_w(const nmf_cd_kernels *kr, const float *W, int64_t n, int k
     kr->gram_acc(W, n, n, k, G);
     return;
   }
-  cd_gram_acc(W, n, n, k, G);
+  tsr_nmf_cd_gram_acc(W, n, n, k, G);
 }
 
 static void cd_gram_to_q(const double *G, int k, float l2, float *Q) {
@@ -268,7 +268,7 @@ static int cd_solve(const float *V, int64_t n, int64_t p, int k, float *W, float
   ps.mode = have_vht ? CD_PASS_VHT : CD_PASS_GT;
   ps.check_v = 1;
   ps.want_loss = mu || !have_vht;
-  cd_pass_run(pool, &ps);
+  tsr_nmf_cd_pass_run(pool, &ps);
   ps.check_v = 0;
   double vnorm2 = 0.0, exact = 0.0;
   int bad = 0, exact_known = ps.want_loss;
@@ -281,7 +281,7 @@ static int cd_solve(const float *V, int64_t n, int64_t p, int k, float *W, float
     status = tsr_check_entries(V, n, p, "V", err); /* names the first bad entry */
     goto done;
   }
-  if (have_vht) cd_reduce_vht(kr, VHt, ch, nchunks, nk);
+  if (have_vht) tsr_nmf_cd_reduce_vht(kr, VHt, ch, nchunks, nk);
 
   double cross = 0.0; /* tr(Hᵀ·Wᵀ·V) for the current W and H */
   int cross_known = 0;
@@ -290,7 +290,7 @@ static int cd_solve(const float *V, int64_t n, int64_t p, int k, float *W, float
   int converged = 0, stopped = 0;
   double loss0 = exact;
   if (!exact_known) {
-    cross = cd_dot(W, VHt, nk);
+    cross = tsr_nmf_cd_dot(W, VHt, nk);
     cross_known = 1;
     loss0 = vnorm2 - 2.0 * cross + cd_frob(WtW, HHt, k);
   }
@@ -326,7 +326,7 @@ static int cd_solve(const float *V, int64_t n, int64_t p, int k, float *W, float
       ps.mode = CD_PASS_FUSED;
       ps.need_vht = upd_W && !last; /* the last iteration's would go unused */
       ps.want_loss = last || (mu && check);
-      cd_pass_run(pool, &ps);
+      tsr_nmf_cd_pass_run(pool, &ps);
       memset(HHt, 0, sizeof(double) * kk);
       cross = 0.0;
       exact = 0.0;
@@ -337,7 +337,7 @@ static int cd_solve(const float *V, int64_t n, int64_t p, int k, float *W, float
         for (size_t e = 0; e < kk; e++) HHt[e] += ch[c].hh[e];
       }
       cd_gram_mirror(HHt, k);
-      if (ps.need_vht) cd_reduce_vht(kr, VHt, ch, nchunks, nk);
+      if (ps.need_vht) tsr_nmf_cd_reduce_vht(kr, VHt, ch, nchunks, nk);
       have_vht = ps.need_vht;
       cross_known = 1;
       exact_known = ps.want_loss;
@@ -362,7 +362,7 @@ static int cd_solve(const float *V, int64_t n, int64_t p, int k, float *W, float
       if (violation_init == 0.0 || violation / violation_init <= prm->tol) converged = 1;
       if (prm->on_check != NULL && check) {
         if (!cross_known) {
-          cross = cd_dot(W, VHt, nk);
+          cross = tsr_nmf_cd_dot(W, VHt, nk);
           cross_known = 1;
         }
         double loss = exact_known ? exact : vnorm2 - 2.0 * cross + cd_frob(WtW, HHt, k);
@@ -377,7 +377,7 @@ finish:
   if (!exact_known) {
     ps.mode = CD_PASS_LOSS;
     ps.want_loss = 1;
-    cd_pass_run(pool, &ps);
+    tsr_nmf_cd_pass_run(pool, &ps);
     exact = 0.0;
     for (int c = 0; c < nchunks; c++) exact += ch[c].loss;
   }
@@ -393,12 +393,12 @@ done:
   return status;
 }
 
-int nmf_cd_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
+int tsr_nmf_cd_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
                    const tsr_nmf_params *prm, tsr_nmf_result *res, tsr_error *err) {
   return cd_solve(V, n, p, k, W, H, prm, CD_RULE_HALS, res, err);
 }
 
-int nmf_mu_euc_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
+int tsr_nmf_mu_euc_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
                        const tsr_nmf_params *prm, tsr_nmf_result *res, tsr_error *err) {
   return cd_solve(V, n, p, k, W, H, prm, CD_RULE_MU, res, err);
 }

@@ -7,7 +7,7 @@
 #include <float.h>
 #include <string.h>
 
-void cd_gram_acc(const float *X, int64_t m, int64_t ldx, int k, double *G) {
+void tsr_nmf_cd_gram_acc(const float *X, int64_t m, int64_t ldx, int k, double *G) {
   for (int t = 0; t < k; t++) {
     const float *xt = X + (int64_t)t * ldx;
     for (int r = t; r < k; r++) {
@@ -23,7 +23,7 @@ void cd_gram_acc(const float *X, int64_t m, int64_t ldx, int k, double *G) {
   }
 }
 
-double cd_dot(const float *a, const float *b, size_t count) {
+double tsr_nmf_cd_dot(const float *a, const float *b, size_t count) {
   double s = 0.0;
   for (size_t e = 0; e < count; e++) s += (double)a[e] * (double)b[e];
   return s;
@@ -122,8 +122,8 @@ static void cd_pass_run_chunk(const cd_pass *ps, cd_chunk *me, const cd_worker *
       ps->kr->mu_block(Ht, nb, k, Gt, ps->WtW, ps->l1h, ps->l2h);
     else
       cd_mu_block(Ht, nb, k, Gt, ps->WtW, ps->l1h, ps->l2h, scratch->den);
-    me->cross += cd_dot(Ht, Gt, (size_t)nb * (size_t)k);
-    cd_gram_acc(Ht, nb, nb, k, me->hh);
+    me->cross += tsr_nmf_cd_dot(Ht, Gt, (size_t)nb * (size_t)k);
+    tsr_nmf_cd_gram_acc(Ht, nb, nb, k, me->hh);
     if (vht) ps->kr->vht_acc(me->P, n, k, Vj, nb, Ht, Vnext);
     cd_ht_to_h(Ht, k, nb, Hj);
     if (ps->want_loss) me->loss += tsr_nmf_loss_cols(ps->V, ps->W, ps->H, n, j0, j0 + nb, k, 2.0);
@@ -140,12 +140,12 @@ static void cd_pass_run_worker(cd_pass *ps, int w) {
 
 static void cd_pass_worker_fn(void *ctx, int w) { cd_pass_run_worker(ctx, w); }
 
-void cd_pass_run(tsr_pool *pool, cd_pass *ps) {
+void tsr_nmf_cd_pass_run(tsr_pool *pool, cd_pass *ps) {
   atomic_store(&ps->next, 0);
   tsr_pool_each(pool, cd_pass_worker_fn, ps);
 }
 
-void cd_reduce_vht(const nmf_cd_kernels *kr, float *VHt, const cd_chunk *ch, int nchunks,
+void tsr_nmf_cd_reduce_vht(const nmf_cd_kernels *kr, float *VHt, const cd_chunk *ch, int nchunks,
                    size_t nk) {
   if (kr->reduce_vht) {
     const float *P[NMF_CHUNKS];

@@ -71,17 +71,17 @@ typedef struct cd_pass {
 
 
 /* Runs one pass on every worker of pool (chunks taken as workers come free). */
-void cd_pass_run(tsr_pool *pool, cd_pass *ps);
+void tsr_nmf_cd_pass_run(tsr_pool *pool, cd_pass *ps);
 
 /* V·Hᵀ = the chunks' partial sums added in chunk order (the same for any thread count). */
-void cd_reduce_vht(const nmf_cd_kernels *kr, float *VHt, const cd_chunk *ch, int nchunks,
+void tsr_nmf_cd_reduce_vht(const nmf_cd_kernels *kr, float *VHt, const cd_chunk *ch, int nchunks,
                    size_t nk);
 
 /* G (k x k, double) += Xᵀ·X for X m x k column-major (leading dimension ldx); upper
  * triangle computed, then mirrored by the caller (cd_gram_mirror). */
-void cd_gram_acc(const float *X, int64_t m, int64_t ldx, int k, double *G);
+void tsr_nmf_cd_gram_acc(const float *X, int64_t m, int64_t ldx, int k, double *G);
 
 /* Σ a·b in double. */
-double cd_dot(const float *a, const float *b, size_t count);
+double tsr_nmf_cd_dot(const float *a, const float *b, size_t count);
 
 #endif

@@ -12,19 +12,19 @@ int tsr_nmf_default_threads(void) {
   return t < 1 ? 1 : t > MAX_PARTS ? MAX_PARTS : t;
 }
 
-int nmf_parts(int threads, int64_t p) {
+int tsr_nmf_parts(int threads, int64_t p) {
   if (threads < 1) threads = tsr_nmf_default_threads();
   if (threads > MAX_PARTS) threads = MAX_PARTS;
   if ((int64_t)threads > p) threads = p < 1 ? 1 : (int)p;
   return threads;
 }
 
-int nmf_chunks(int64_t p) {
+int tsr_nmf_chunks(int64_t p) {
   int64_t c = p / NMF_CHUNK_MIN;
   return c < 1 ? 1 : c > NMF_CHUNKS ? NMF_CHUNKS : (int)c;
 }
 
-int nmf_alloc_failure(size_t bytes, tsr_error *err, const char *what) {
+int tsr_nmf_alloc_failure(size_t bytes, tsr_error *err, const char *what) {
   size_t cap = tsr_memory_cap();
   if (cap != 0 && bytes > cap) {
     tsr_seterror(err, "%s needs %.1f MB, over the memory cap", what, (double)bytes / 1e6);
@@ -57,15 +57,15 @@ int tsr_nmf_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
    * length of the fit. */
   int saved = openblas_get_num_threads();
   if (prm->threads > 0) openblas_set_num_threads(prm->threads);
-  int parts = nmf_parts(prm->threads, p);
+  int parts = tsr_nmf_parts(prm->threads, p);
   if (prm->solver == TSR_NMF_CD) {
-    status = nmf_cd_fit(V, n, p, k, W, H, prm, res, err);
+    status = tsr_nmf_cd_fit(V, n, p, k, W, H, prm, res, err);
   } else if (euc_wh) {
-    status = nmf_mu_euc_fit(V, n, p, k, W, H, prm, res, err);
+    status = tsr_nmf_mu_euc_fit(V, n, p, k, W, H, prm, res, err);
   } else if (prm->beta == 2.0 && k > 8) {
-    status = nmf_mu_gemm_fit(V, n, p, k, W, H, prm, parts, res, err);
+    status = tsr_nmf_mu_gemm_fit(V, n, p, k, W, H, prm, parts, res, err);
   } else {
-    status = nmf_mu_fit(V, n, p, k, W, H, prm, parts, res, err);
+    status = tsr_nmf_mu_fit(V, n, p, k, W, H, prm, parts, res, err);
   }
   if (prm->threads > 0) openblas_set_num_threads(saved);
   return status;

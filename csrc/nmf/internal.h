@@ -18,15 +18,15 @@ enum {
 
 /* The partitions of a fit's column passes for `threads` (0: OpenBLAS's count) and p
  * columns: at least 1, at most MAX_PARTS and p. */
-int nmf_parts(int threads, int64_t p);
+int tsr_nmf_parts(int threads, int64_t p);
 
 /* The task count for a pass over p columns (at most 16, at least 64 columns each), from
  * the shape alone so that results summed task by task do not depend on the thread count. */
-int nmf_chunks(int64_t p);
+int tsr_nmf_chunks(int64_t p);
 
 /* TSR_ELIMIT (over the memory cap) or TSR_ENOMEM for a failed allocation of `bytes` for
  * `what`, with the message in err. */
-int nmf_alloc_failure(size_t bytes, tsr_error *err, const char *what);
+int tsr_nmf_alloc_failure(size_t bytes, tsr_error *err, const char *what);
 
 /* The checks of a fit: the objective every `every` iterations (and at 0), reported through
  * on_check, and scikit-learn's tol rule on it. The objective is summed over `parts` column
@@ -43,18 +43,18 @@ typedef struct tracker {
 } tracker;
 
 /* Sums and reports check 0; nonzero when on_check stopped the fit. */
-int track_start(tracker *tr, const tsr_nmf_params *prm, const float *V, const float *W,
+int tsr_nmf_track_start(tracker *tr, const tsr_nmf_params *prm, const float *V, const float *W,
                 const float *H, int64_t n, int64_t p, int k, int parts, tsr_pool *pool);
 /* After iteration it: 0 to go on, 1 when on_check stopped the fit, 2 when tol did. */
-int track_iteration(tracker *tr, int it);
+int tsr_nmf_track_iteration(tracker *tr, int it);
 /* The final objective (summed again only when the last check is not of these factors). */
-double track_final(tracker *tr);
+double tsr_nmf_track_final(tracker *tr);
 
 /* The multiplicative-update solvers (mu.c: the fused passes, k <= 16 or any beta;
  * mu_gemm.c: the Euclidean loss for k > 8 through sgemm). */
-int nmf_mu_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
+int tsr_nmf_mu_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
                const tsr_nmf_params *prm, int threads, tsr_nmf_result *res, tsr_error *err);
-int nmf_mu_gemm_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
+int tsr_nmf_mu_gemm_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
                     const tsr_nmf_params *prm, int parts, tsr_nmf_result *res,
                     tsr_error *err);
 
@@ -62,9 +62,9 @@ int nmf_mu_gemm_fit(const float *V, int64_t n, int64_t p, int k, float *W, float
  * Euclidean multiplicative updates in scikit-learn's order W then H, both factors updated.
  * The caller (tsr_nmf_fit) has checked the parameters, W and H; V is checked in the first
  * pass, before W or H change. */
-int nmf_cd_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
+int tsr_nmf_cd_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
                const tsr_nmf_params *prm, tsr_nmf_result *res, tsr_error *err);
-int nmf_mu_euc_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
+int tsr_nmf_mu_euc_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
                    const tsr_nmf_params *prm, tsr_nmf_result *res, tsr_error *err);
 
 #endif

@@ -20,7 +20,6 @@ static void merge_mu(nmf_mu_kernels *into, const nmf_mu_kernels *wide) {
   TAKE(dots);
   TAKE(axpys);
   TAKE(loss_col);
-  TAKE(column_ok);
   TAKE(loss_group8);
   TAKE(dots2);
   TAKE(hsweep);

@@ -42,8 +42,6 @@ typedef struct nmf_mu_kernels {
   /* One column's share of the objective, in double. */
   double (*loss_col)(int cls, double beta, const float *W, int64_t n, int k, const float *h,
                      const float *v);
-  /* 1 when x[0..m-1] are all in [0, FLT_MAX]. */
-  int (*column_ok)(const float *x, int64_t m);
 
   /* AVX2 and wider (NULL in the portable table): the fused loops (k <= 16 for KL and IS,
    * k <= 8 Euclidean) and eight columns' share of the objective (not for CLS_BETA). */

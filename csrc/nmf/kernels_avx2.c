@@ -1,7 +1,6 @@
-/* The NMF's AVX2 + FMA loops (the multiplicative updates' fused sweeps, the objective, the
- * check of a column), 8 rows at a time: the same computations as the portable loops of
- * portable.h. Built with -mavx2 -mfma (Makefile); its table is used only when
- * tsr_simd_level() is AVX2 or above. */
+/* The NMF's AVX2 + FMA loops (the multiplicative updates' fused sweeps and the objective),
+ * 8 rows at a time: the same computations as the portable loops of portable.h. Built with
+ * -mavx2 -mfma (Makefile); its table is used only when tsr_simd_level() is AVX2 or above. */
 #include "portable.h"
 
 #include <string.h>
@@ -630,27 +629,7 @@ static void gram_avx2(const float *W, int64_t n, int k, double *G) {
     }
 }
 
-/* 1 when x[0..m-1] are all in [0, FLT_MAX] (no NaN: the comparisons are ordered). */
-static int column_ok_avx2(const float *x, int64_t m) {
-  const __m256 zero = _mm256_setzero_ps(), big = _mm256_set1_ps(FLT_MAX);
-  __m256 ok = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
-  int64_t i = 0;
-  for (; i + 8 <= m; i += 8) {
-    __m256 v = _mm256_loadu_ps(x + i);
-    ok = _mm256_and_ps(ok, _mm256_and_ps(_mm256_cmp_ps(v, zero, _CMP_GE_OQ),
-                                         _mm256_cmp_ps(v, big, _CMP_LE_OQ)));
-  }
-  int good = _mm256_movemask_ps(ok) == 0xff;
-  for (; i < m; i++) good &= x[i] >= 0.0f && x[i] <= FLT_MAX;
-  return good;
-}
-
-/* The table's entries that choose between these loops and the portable ones. */
-static void prep_any(const float *W, int64_t n, int k, const float *h, const float *v, float *r,
-                     float *q) {
-  prep_avx2(W, n, k, h, v, r, q);
-}
-
+/* The objective of a column: these loops, or the portable ones for the other betas. */
 static double loss_col_any(int cls, double beta, const float *W, int64_t n, int k,
                            const float *h, const float *v) {
   if (cls != CLS_BETA) return loss_col_avx2(cls, W, n, k, h, v);
@@ -658,12 +637,11 @@ static double loss_col_any(int cls, double beta, const float *W, int64_t n, int 
 }
 
 static const nmf_mu_kernels table = {
-  .prep = prep_any,
+  .prep = prep_avx2,
   .prep_beta = prep_beta_avx2,
   .dots = dots_avx2,
   .axpys = axpys_avx2,
   .loss_col = loss_col_any,
-  .column_ok = column_ok_avx2,
   .loss_group8 = loss_group8_avx2,
   .dots2 = dots2_avx2,
   .hsweep = hsweep_avx2,

@@ -18,17 +18,10 @@ static double loss_col_g(int cls, double beta, const float *W, int64_t n, int k,
   return loss_col_c(cls, beta, W, n, n, k, h, v);
 }
 
-static int column_ok_g(const float *x, int64_t m) {
-  int bad = 0;
-  for (int64_t i = 0; i < m; i++) bad |= !(x[i] >= 0.0f && x[i] <= FLT_MAX);
-  return !bad;
-}
-
 const nmf_mu_kernels tsr_nmf_mu_generic = {
   .prep = prep_g,
   .prep_beta = prep_beta_g,
   .dots = dots_c,
   .axpys = axpys_c,
   .loss_col = loss_col_g,
-  .column_ok = column_ok_g,
 };

@@ -374,11 +374,11 @@ static int mu_alloc(mu_state *m, int threads, tsr_error *err) {
   nd = m->dstride * (size_t)parts + (size_t)k * k + (size_t)k + m->statn;
   dbytes = nd * sizeof(double);
   float *fs = tsr_alloc(fbytes);
-  if (fs == NULL) return nmf_alloc_failure(fbytes, err, "the fit's scratch space");
+  if (fs == NULL) return tsr_nmf_alloc_failure(fbytes, err, "the fit's scratch space");
   double *ds = tsr_alloc(dbytes);
   if (ds == NULL) {
     tsr_free(fs);
-    return nmf_alloc_failure(dbytes, err, "the fit's scratch space");
+    return tsr_nmf_alloc_failure(dbytes, err, "the fit's scratch space");
   }
   m->fpart = fs;
   m->wden = fs + m->fstride * (size_t)parts;
@@ -399,17 +399,17 @@ static int mu_alloc(mu_state *m, int threads, tsr_error *err) {
   if (m->pool == NULL) {
     tsr_free(ds);
     tsr_free(fs);
-    return nmf_alloc_failure(sizeof(void *), err, "the fit's thread pool");
+    return tsr_nmf_alloc_failure(sizeof(void *), err, "the fit's thread pool");
   }
   return TSR_OK;
 }
 
-int nmf_mu_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
+int tsr_nmf_mu_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
                   const tsr_nmf_params *prm, int threads, tsr_nmf_result *res,
                   tsr_error *err) {
   /* Partitions from the shape, taken by the threads as they come free: the result is the
    * same for any thread count. */
-  int parts = nmf_chunks(p);
+  int parts = tsr_nmf_chunks(p);
   mu_state m;
   memset(&m, 0, sizeof m);
   m.V = V;
@@ -459,7 +459,7 @@ int nmf_mu_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
   int can_defer = m.kl512 && !both_wh && (updH || updW) && (Hkeep != NULL || !updH);
   int it = 0, pending = 0, deferred = 0;
   tracker tr;
-  if (track_start(&tr, prm, V, W, H, n, p, k, parts, m.pool)) {
+  if (tsr_nmf_track_start(&tr, prm, V, W, H, n, p, k, parts, m.pool)) {
     res->stopped = 1;
   } else {
     if (updH) mu_prep_h(&m);
@@ -493,7 +493,7 @@ int nmf_mu_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
           deferred = 0;
           tr.loss = m.pass_loss;
           tr.given = 1;
-          stop = track_iteration(&tr, it - 1);
+          stop = tsr_nmf_track_iteration(&tr, it - 1);
           if (stop) {
             /* Back to the checked iteration: its H; W is still its own. */
             if (updH) memcpy(H, Hkeep, hbytes);
@@ -512,7 +512,7 @@ int nmf_mu_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
         deferred = 1;
         continue;
       }
-      stop = track_iteration(&tr, it);
+      stop = tsr_nmf_track_iteration(&tr, it);
       if (stop) {
         res->stopped = stop == 1;
         res->converged = stop == 2;
@@ -522,7 +522,7 @@ int nmf_mu_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
     if (it > max_iter) it = max_iter;
   }
   res->iterations = it;
-  res->loss = track_final(&tr);
+  res->loss = tsr_nmf_track_final(&tr);
   tsr_free(Hkeep);
   tsr_pool_close(m.pool);
   tsr_free(ds);

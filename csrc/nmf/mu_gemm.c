@@ -35,7 +35,7 @@ static void gemm_w_terms(const float *V, const float *W, const float *H, int n, 
   cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, k, k, 1.0f, W, n, G, k, 0.0f, DW, n);
 }
 
-int nmf_mu_gemm_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
+int tsr_nmf_mu_gemm_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
                        const tsr_nmf_params *prm, int parts, tsr_nmf_result *res,
                        tsr_error *err) {
   if (n > INT32_MAX || p > INT32_MAX) {
@@ -49,7 +49,7 @@ int nmf_mu_gemm_fit(const float *V, int64_t n, int64_t p, int k, float *W, float
     return TSR_ELIMIT;
   }
   float *scratch = tsr_alloc(bytes);
-  if (scratch == NULL) return nmf_alloc_failure(bytes, err, "the fit's scratch space");
+  if (scratch == NULL) return tsr_nmf_alloc_failure(bytes, err, "the fit's scratch space");
   float *NH = scratch, *DH = NH + nh, *NW = DH + nh, *DW = NW + nw, *G = DW + nw;
   float l1W = (float)((double)p * prm->alpha_W * prm->l1_ratio);
   float l2W = (float)((double)p * prm->alpha_W * (1.0 - prm->l1_ratio));
@@ -61,7 +61,7 @@ int nmf_mu_gemm_fit(const float *V, int64_t n, int64_t p, int k, float *W, float
   /* The checks' objective on a pool of the fit's (its own pool per check when this one
    * cannot be had: the same sums). */
   tsr_pool *pool = parts > 1 ? tsr_pool_open(parts) : NULL;
-  if (track_start(&tr, prm, V, W, H, n, p, k, parts, pool)) {
+  if (tsr_nmf_track_start(&tr, prm, V, W, H, n, p, k, parts, pool)) {
     res->stopped = 1;
   } else {
     for (it = 1; it <= prm->max_iter; it++) {
@@ -89,7 +89,7 @@ int nmf_mu_gemm_fit(const float *V, int64_t n, int64_t p, int k, float *W, float
           gemm_apply(W, NW, DW, nw, l1W, l2W);
         }
       }
-      int stop = track_iteration(&tr, it);
+      int stop = tsr_nmf_track_iteration(&tr, it);
       if (stop) {
         res->stopped = stop == 1;
         res->converged = stop == 2;
@@ -99,7 +99,7 @@ int nmf_mu_gemm_fit(const float *V, int64_t n, int64_t p, int k, float *W, float
     if (it > prm->max_iter) it = prm->max_iter;
   }
   res->iterations = it;
-  res->loss = track_final(&tr);
+  res->loss = tsr_nmf_track_final(&tr);
   tsr_pool_close(pool);
   tsr_free(scratch);
   return TSR_OK;

@@ -55,7 +55,7 @@ static double loss_pool(tsr_pool *pool, const float *V, const float *W, const fl
 double tsr_nmf_loss(const float *V, const float *W, const float *H, int64_t n, int64_t p,
                     int k, double beta) {
   if (n <= 0 || p <= 0) return 0.0;
-  return loss_pool(NULL, V, W, H, n, p, k, beta, nmf_parts(0, p));
+  return loss_pool(NULL, V, W, H, n, p, k, beta, tsr_nmf_parts(0, p));
 }
 
 /* scikit-learn's convergence measure: sqrt(2 * its divergence), its Euclidean divergence
@@ -70,7 +70,7 @@ static int report(const tsr_nmf_params *prm, int it, double loss) {
 }
 
 
-int track_start(tracker *tr, const tsr_nmf_params *prm, const float *V, const float *W,
+int tsr_nmf_track_start(tracker *tr, const tsr_nmf_params *prm, const float *V, const float *W,
                        const float *H, int64_t n, int64_t p, int k, int parts,
                        tsr_pool *pool) {
   tr->prm = prm;
@@ -85,7 +85,7 @@ int track_start(tracker *tr, const tsr_nmf_params *prm, const float *V, const fl
   return report(prm, 0, tr->loss);
 }
 
-int track_iteration(tracker *tr, int it) {
+int tsr_nmf_track_iteration(tracker *tr, int it) {
   tr->checked = 0;
   if (it % tr->prm->every != 0) return 0;
   if (!tr->given)
@@ -102,7 +102,7 @@ int track_iteration(tracker *tr, int it) {
   return 0;
 }
 
-double track_final(tracker *tr) {
+double tsr_nmf_track_final(tracker *tr) {
   if (!tr->checked)
     tr->loss = loss_pool(tr->pool, tr->V, tr->W, tr->H, tr->n, tr->p, tr->k, tr->prm->beta,
                          tr->parts);
