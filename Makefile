@@ -34,7 +34,7 @@ BINDINGS = l_core l_matrix l_audio l_stft l_nmf l_util l_listen l_crosssynth l_s
 OBJS = $(KERNELS:%=build/%.o) $(BINDINGS:%=build/lua/%.o)
 SAN_OBJS = $(KERNELS:%=build/asan/%.o) $(BINDINGS:%=build/asan/lua/%.o)
 
-.PHONY: all deps test asan demo bench clean fuzz memcheck print-%
+.PHONY: all deps test asan demo bench clean fuzz memcheck
 
 all: lua/tessera/core.so bin/tessera
 
@@ -73,7 +73,7 @@ build/stft.o build/asan/stft.o build/stft_%.o build/asan/stft_%.o: ALL_CFLAGS +=
 # the compiler is asked at recipe time, once install-deps has run.
 VECTORISE = $(shell $(CC) -fvect-cost-model=dynamic -x c -c -o /dev/null /dev/null 2>/dev/null \
                     && echo -fvect-cost-model=dynamic)
-VECTORISED = matrix $(filter-out cd cd_pass cd_kernels_%,$(NMF:%=nmf/%))
+VECTORISED = matrix $(filter-out nmf/cd nmf/cd_pass nmf/cd_kernels_%,$(NMF:%=nmf/%))
 $(VECTORISED:%=build/%.o): ALL_CFLAGS += $(VECTORISE)
 
 lua/tessera/core.so: $(OBJS)

@@ -20,10 +20,6 @@ static void prep(int cls, double beta, const nmf_mu_kernels *kr, const float *W,
   else kr->prep(W, n, k, h, v, r, cls == CLS_IS ? q : NULL);
 }
 
-
-/* ---------------------------------------------------------------------------------------
- * Multiplicative updates. */
-
 /* A pass's work; with kl512, LOSS_H sums the objective at the factors the pass starts from
  * in the H half-step, LOSS_W at the W and h the W half-step sees. */
 enum { DO_H = 1, DO_W = 2, SIMUL = 4, LOSS_H = 8, LOSS_W = 16 };
