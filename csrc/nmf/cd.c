@@ -29,7 +29,7 @@ static void cd_gram_w(const nmf_cd_kernels *kr, const float *W, int64_t n, int k
     kr->gram_acc(W, n, n, k, G);
     return;
   }
-  tsr_nmf_cd_gram_acc(W, n, n, k, G);
+  cd_gram_acc(W, n, n, k, G);
 }
 
 static void cd_gram_to_q(const double *G, int k, float l2, float *Q) {
@@ -290,7 +290,7 @@ static int cd_solve(const float *V, int64_t n, int64_t p, int k, float *W, float
   int converged = 0, stopped = 0;
   double loss0 = exact;
   if (!exact_known) {
-    cross = tsr_nmf_cd_dot(W, VHt, nk);
+    cross = cd_dot(W, VHt, nk);
     cross_known = 1;
     loss0 = vnorm2 - 2.0 * cross + cd_frob(WtW, HHt, k);
   }
@@ -362,7 +362,7 @@ static int cd_solve(const float *V, int64_t n, int64_t p, int k, float *W, float
       if (violation_init == 0.0 || violation / violation_init <= prm->tol) converged = 1;
       if (prm->on_check != NULL && check) {
         if (!cross_known) {
-          cross = tsr_nmf_cd_dot(W, VHt, nk);
+          cross = cd_dot(W, VHt, nk);
           cross_known = 1;
         }
         double loss = exact_known ? exact : vnorm2 - 2.0 * cross + cd_frob(WtW, HHt, k);

@@ -174,7 +174,7 @@ static void cd_mu_block_avx512(float *Ht, int nb, int k, const float *Gt,
   }
 }
 
-/* tsr_nmf_cd_gram_acc for m >= 8 rows and k <= 16, in double: tiles of 4 x 4 components over the
+/* cd_gram_acc for m >= 8 rows and k <= 16, in double: tiles of 4 x 4 components over the
  * upper triangle, 8 rows at a time. */
 static void cd_gram_acc_avx512(const float *X, int64_t m, int64_t ldx, int k,
                                            double *G) {

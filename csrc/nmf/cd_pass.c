@@ -7,28 +7,6 @@
 #include <float.h>
 #include <string.h>
 
-void tsr_nmf_cd_gram_acc(const float *X, int64_t m, int64_t ldx, int k, double *G) {
-  for (int t = 0; t < k; t++) {
-    const float *xt = X + (int64_t)t * ldx;
-    for (int r = t; r < k; r++) {
-      const float *xr = X + (int64_t)r * ldx;
-      double s[4] = {0, 0, 0, 0};
-      int64_t i = 0;
-      for (; i + 4 <= m; i += 4)
-        for (int l = 0; l < 4; l++) s[l] += (double)xt[i + l] * (double)xr[i + l];
-      double acc = (s[0] + s[2]) + (s[1] + s[3]);
-      for (; i < m; i++) acc += (double)xt[i] * (double)xr[i];
-      G[t + (int64_t)r * k] += acc;
-    }
-  }
-}
-
-double tsr_nmf_cd_dot(const float *a, const float *b, size_t count) {
-  double s = 0.0;
-  for (size_t e = 0; e < count; e++) s += (double)a[e] * (double)b[e];
-  return s;
-}
-
 /* H's block (k x nb, column-major in H) into Ht (nb x k), and back. */
 static void cd_h_to_ht(const float *Hj, int k, int nb, float *Ht) {
   for (int jj = 0; jj < nb; jj++)
@@ -122,8 +100,8 @@ static void cd_pass_run_chunk(const cd_pass *ps, cd_chunk *me, const cd_worker *
       ps->kr->mu_block(Ht, nb, k, Gt, ps->WtW, ps->l1h, ps->l2h);
     else
       cd_mu_block(Ht, nb, k, Gt, ps->WtW, ps->l1h, ps->l2h, scratch->den);
-    me->cross += tsr_nmf_cd_dot(Ht, Gt, (size_t)nb * (size_t)k);
-    tsr_nmf_cd_gram_acc(Ht, nb, nb, k, me->hh);
+    me->cross += cd_dot(Ht, Gt, (size_t)nb * (size_t)k);
+    cd_gram_acc(Ht, nb, nb, k, me->hh);
     if (vht) ps->kr->vht_acc(me->P, n, k, Vj, nb, Ht, Vnext);
     cd_ht_to_h(Ht, k, nb, Hj);
     if (ps->want_loss) me->loss += tsr_nmf_loss_cols(ps->V, ps->W, ps->H, n, j0, j0 + nb, k, 2.0);
@@ -136,7 +114,6 @@ static void cd_pass_run_worker(cd_pass *ps, int w) {
   while ((c = atomic_fetch_add(&ps->next, 1)) < ps->nchunks)
     cd_pass_run_chunk(ps, &ps->ch[c], &ps->wk[w]);
 }
-
 
 static void cd_pass_worker_fn(void *ctx, int w) { cd_pass_run_worker(ctx, w); }
 

@@ -78,10 +78,29 @@ void tsr_nmf_cd_reduce_vht(const nmf_cd_kernels *kr, float *VHt, const cd_chunk 
                    size_t nk);
 
 /* G (k x k, double) += Xᵀ·X for X m x k column-major (leading dimension ldx); upper
- * triangle computed, then mirrored by the caller (cd_gram_mirror). */
-void tsr_nmf_cd_gram_acc(const float *X, int64_t m, int64_t ldx, int k, double *G);
+ * triangle computed, then mirrored by the caller (cd_gram_mirror). Inline: the pass calls
+ * it for every block. */
+static inline void cd_gram_acc(const float *X, int64_t m, int64_t ldx, int k, double *G) {
+  for (int t = 0; t < k; t++) {
+    const float *xt = X + (int64_t)t * ldx;
+    for (int r = t; r < k; r++) {
+      const float *xr = X + (int64_t)r * ldx;
+      double s[4] = {0, 0, 0, 0};
+      int64_t i = 0;
+      for (; i + 4 <= m; i += 4)
+        for (int l = 0; l < 4; l++) s[l] += (double)xt[i + l] * (double)xr[i + l];
+      double acc = (s[0] + s[2]) + (s[1] + s[3]);
+      for (; i < m; i++) acc += (double)xt[i] * (double)xr[i];
+      G[t + (int64_t)r * k] += acc;
+    }
+  }
+}
 
 /* Σ a·b in double. */
-double tsr_nmf_cd_dot(const float *a, const float *b, size_t count);
+static inline double cd_dot(const float *a, const float *b, size_t count) {
+  double s = 0.0;
+  for (size_t e = 0; e < count; e++) s += (double)a[e] * (double)b[e];
+  return s;
+}
 
 #endif
