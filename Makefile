@@ -8,18 +8,32 @@ SAN = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover
 
 # Recursive (=) on purpose: pkg-config runs at recipe time, after install-deps.
 PKG_CFLAGS = $(shell pkg-config --cflags lua5.4 fftw3f sndfile samplerate openblas)
-# -fopenmp: the NMF kernels' threads; -z nodelete keeps core.so, and so libgomp whose idle
-# threads would crash after a dlclose, loaded when lua_close unloads C modules.
+# -fopenmp (the STFT's threads, and at link time libgomp); -z nodelete keeps core.so, and so
+# libgomp whose idle threads would crash after a dlclose, loaded when lua_close unloads C
+# modules.
 LIBS = $(shell pkg-config --libs fftw3f sndfile samplerate openblas) -llapacke -lm -lpthread -fopenmp -Wl,-z,nodelete
 LUA_LIBS = $(shell pkg-config --libs lua5.4)
 HOST_LIBS = -lreadline
-ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -fPIC -fopenmp $(WARN) $(CFLAGS) $(PKG_CFLAGS)
+# -MMD -MP: each object's header dependencies in build/.../*.d, included below.
+ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -fPIC -MMD -MP $(WARN) $(CFLAGS) $(PKG_CFLAGS)
 
-KERNELS = common memory matrix npy csv audio stft nmf nmf_cd hash listen crosssynth resample
-BINDINGS = l_core l_aux l_memory l_matrix l_audio l_stft l_nmf l_util l_listen l_crosssynth l_sandbox
+# A parallel build by default, one job per core (counted once), unless -j was given.
+ifeq ($(filter -j%,$(MAKEFLAGS)),)
+MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
+endif
+
+# The NMF, one file per concern (csrc/nmf/, see docs/DECISIONS.md); its kernels one file per
+# instruction set, built with that set's flags below.
+NMF = params fit mu mu_gemm cd cd_pass objective init model kernels \
+      kernels_generic kernels_avx2 kernels_avx512 cd_kernels_generic cd_kernels_avx2 \
+      cd_kernels_avx512
+KERNELS = common memory simd pool matrix npy csv audio stft stft_generic stft_avx2 stft_avx512 hash \
+          hash_sha listen crosssynth resample \
+          $(NMF:%=nmf/%)
+BINDINGS = l_core l_aux l_memory l_matrix l_audio l_stft l_nmf l_util l_listen l_crosssynth \
+           l_sandbox
 OBJS = $(KERNELS:%=build/%.o) $(BINDINGS:%=build/lua/%.o)
 SAN_OBJS = $(KERNELS:%=build/asan/%.o) $(BINDINGS:%=build/asan/lua/%.o)
-HEADERS = $(wildcard csrc/*.h csrc/lua/*.h)
 
 .PHONY: all deps test asan demo bench bench-memory clean fuzz memcheck
 
@@ -29,26 +43,39 @@ all: lua/tessera/core.so bin/tessera
 deps:
 	@scripts/install-deps.sh
 
-build/%.o: csrc/%.c $(HEADERS) | deps
+build/%.o: csrc/%.c | deps
 	@mkdir -p $(@D)
 	@echo "  CC      $<"
 	@$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-build/asan/%.o: csrc/%.c $(HEADERS) | deps
+build/asan/%.o: csrc/%.c | deps
 	@mkdir -p $(@D)
 	@echo "  CC-SAN  $<"
 	@$(CC) $(ALL_CFLAGS) -O1 $(SAN) -c $< -o $@
 
+-include $(OBJS:.o=.d) $(SAN_OBJS:.o=.d) build/main.d build/asan/main.d
+
+# The instruction sets of the kernel files, by their names' ending: each is built with its
+# own flags, and only its table is chosen at run time when the CPU has them (csrc/simd.h).
+ifeq ($(shell uname -m),x86_64)
+build/%_avx2.o: ALL_CFLAGS += -mavx2 -mfma
+build/%_avx512.o: ALL_CFLAGS += -mavx512f -mavx512vl -mavx2 -mfma
+build/%_sha.o: ALL_CFLAGS += -msha -msse4.1 -mssse3
+endif
+
 # The STFT's float loops call sqrtf, which the compiler vectorises only without errno; no
-# contraction into FMA, so that its SIMD copies round exactly as the portable one.
-build/stft.o build/asan/stft.o: ALL_CFLAGS += -fno-math-errno -ffp-contract=off
+# contraction into FMA, so that its SIMD copies round exactly as the portable one. Its
+# threads and its loops' simd pragmas are OpenMP's.
+build/stft.o build/asan/stft.o build/stft_%.o build/asan/stft_%.o: ALL_CFLAGS += -fno-math-errno -ffp-contract=off -fopenmp
 
 # The NMF's portable loops (those of every CPU without AVX2) are written for the vectoriser,
-# which at -O2 GCC applies only to loops without a remainder; theirs have one. Recursive,
-# so that the compiler is asked at recipe time, once install-deps has run.
+# which at -O2 GCC applies only to loops without a remainder; theirs have one. So is the
+# check of entries (matrix.c). The CD files were always built without it. Recursive, so that
+# the compiler is asked at recipe time, once install-deps has run.
 VECTORISE = $(shell $(CC) -fvect-cost-model=dynamic -x c -c -o /dev/null /dev/null 2>/dev/null \
                     && echo -fvect-cost-model=dynamic)
-build/nmf.o: ALL_CFLAGS += $(VECTORISE)
+VECTORISED = matrix $(filter-out nmf/cd nmf/cd_pass nmf/cd_kernels_%,$(NMF:%=nmf/%))
+$(VECTORISED:%=build/%.o): ALL_CFLAGS += $(VECTORISE)
 
 lua/tessera/core.so: $(OBJS)
 	$(CC) -shared -o $@ $(OBJS) $(LIBS)
@@ -85,6 +112,10 @@ fuzz: deps
 # The specs under valgrind memcheck: no memory error, no definite or indirect leak.
 memcheck: all
 	@scripts/memcheck.sh
+
+# make print-KERNELS (any variable): its value, for scripts (fuzz.sh) that build the same list.
+print-%:
+	@echo $($*)
 
 clean:
 	rm -rf build bin lua/tessera/core.so

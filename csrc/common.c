@@ -135,10 +135,3 @@ int tsr_commit_file(const char *tmp, const char *path, tsr_error *err) {
   }
   return TSR_OK;
 }
-
-int tsr_simd_cap(void) {
-  const char *want = getenv("TESSERA_SIMD");
-  if (want != NULL && strcmp(want, "generic") == 0) return TSR_SIMD_GENERIC;
-  if (want != NULL && strcmp(want, "avx2") == 0) return TSR_SIMD_AVX2;
-  return TSR_SIMD_ANY;
-}

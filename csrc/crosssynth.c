@@ -191,26 +191,6 @@ int tsr_crosssynth_constrain(tsr_matrix *H, const tsr_crosssynth_params *prm, fl
 
 /* ---- the fit ----------------------------------------------------------------------- */
 
-/* TSR_OK when every entry of X is finite and >= 0; otherwise the first bad one in err. */
-static int check_entries(const tsr_matrix *X, const char *name, tsr_error *err) {
-  const size_t count = (size_t)X->rows * (size_t)X->cols;
-  for (size_t k = 0; k < count; k++) {
-    float v = X->data[k];
-    if (isfinite(v) && v >= 0.0f) continue;
-    long long row = (long long)(k % (size_t)X->rows) + 1;
-    long long col = (long long)(k / (size_t)X->rows) + 1;
-    if (isfinite(v)) {
-      tsr_seterror(err, "%s has a negative entry (%g at row %lld, column %lld)", name, (double)v,
-                   row, col);
-      return TSR_EINVAL;
-    }
-    tsr_seterror(err, "%s has a non-finite entry (%s at row %lld, column %lld)", name,
-                 isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf"), row, col);
-    return TSR_ENOTFINITE;
-  }
-  return TSR_OK;
-}
-
 /* splitmix64: a small, well-mixed generator, so the same seed gives the same start on
  * every platform. */
 static uint64_t next_random(uint64_t *state) {
@@ -260,8 +240,8 @@ int tsr_crosssynth_fit(const tsr_matrix *W, const tsr_matrix *V,
                  (long long)M, (long long)n, (long long)N);
     return TSR_ELIMIT;
   }
-  if ((st = check_entries(W, "W", err)) != TSR_OK) return st;
-  if ((st = check_entries(V, "V", err)) != TSR_OK) return st;
+  if ((st = tsr_check_entries(W->data, W->rows, W->cols, "W", err)) != TSR_OK) return st;
+  if ((st = tsr_check_entries(V->data, V->rows, V->cols, "V", err)) != TSR_OK) return st;
   if (N == 0) {
     if (divergence) *divergence = 0.0;
     return TSR_OK;

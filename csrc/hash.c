@@ -1,17 +1,12 @@
 /* SHA-256 (FIPS 180-4), written plainly, and with the x86 SHA extensions where the CPU has
- * them: batch hashes every input for its stamp, and the plain rounds (about 250 MB/s) cost
- * a few percent of a batch of short loops. */
+ * them (hash_sha.c): batch hashes every input for its stamp, where the plain rounds'
+ * cost shows in a batch of short loops (docs/DECISIONS.md). */
 #include "hash.h"
+#include "simd.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <cpuid.h>
-#include <immintrin.h>
-#define HAVE_SHA_NI 1
-#endif
 
 static const uint32_t K[64] = {
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -47,68 +42,10 @@ static void compress_plain(uint32_t state[8], const unsigned char block[64]) {
   state[4] += e; state[5] += f; state[6] += g; state[7] += h;
 }
 
-#ifdef HAVE_SHA_NI
-/* `blocks` 64-byte blocks with the SHA extensions. The instructions keep the working
- * variables as ABEF and CDGH; each sha256rnds2 does two rounds, and msg1/msg2 extend the
- * message schedule four words at a time: W[t] = s1(W[t-2]) + W[t-7] + s0(W[t-15]) + W[t-16]. */
-__attribute__((target("sha,sse4.1,ssse3"))) static void compress_shani(uint32_t state[8],
-                                                                     const unsigned char *data,
-                                                                     size_t blocks) {
-  const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
-  __m128i dcba = _mm_loadu_si128((const __m128i *)&state[0]);
-  __m128i hgfe = _mm_loadu_si128((const __m128i *)&state[4]);
-  __m128i badc = _mm_shuffle_epi32(dcba, 0xB1);
-  __m128i efgh = _mm_shuffle_epi32(hgfe, 0x1B);
-  __m128i abef = _mm_alignr_epi8(badc, efgh, 8);
-  __m128i cdgh = _mm_blend_epi16(efgh, badc, 0xF0);
-  for (; blocks > 0; blocks--, data += 64) {
-    __m128i abef0 = abef, cdgh0 = cdgh, w[4];
-    for (int g = 0; g < 16; g++) { /* four rounds per group */
-      __m128i m;
-      if (g < 4) {
-        m = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(data + 16 * g)), bswap);
-      } else {
-        /* w[(g-4)&3] holds W[4g-16..4g-13], w[(g-1)&3] W[4g-4..4g-1]. */
-        __m128i t = _mm_sha256msg1_epu32(w[g & 3], w[(g + 1) & 3]);
-        t = _mm_add_epi32(t, _mm_alignr_epi8(w[(g + 3) & 3], w[(g + 2) & 3], 4));
-        m = _mm_sha256msg2_epu32(t, w[(g + 3) & 3]);
-      }
-      w[g & 3] = m;
-      __m128i mk = _mm_add_epi32(m, _mm_loadu_si128((const __m128i *)&K[4 * g]));
-      cdgh = _mm_sha256rnds2_epu32(cdgh, abef, mk);
-      abef = _mm_sha256rnds2_epu32(abef, cdgh, _mm_shuffle_epi32(mk, 0x0E));
-    }
-    abef = _mm_add_epi32(abef, abef0);
-    cdgh = _mm_add_epi32(cdgh, cdgh0);
-  }
-  __m128i feba = _mm_shuffle_epi32(abef, 0x1B);
-  __m128i dchg = _mm_shuffle_epi32(cdgh, 0xB1);
-  _mm_storeu_si128((__m128i *)&state[0], _mm_blend_epi16(feba, dchg, 0xF0));
-  _mm_storeu_si128((__m128i *)&state[4], _mm_alignr_epi8(dchg, feba, 8));
-}
-
-/* 1 when the CPU has the SHA extensions (CPUID 7.EBX bit 29) and SSE4.1, and
- * TESSERA_SIMD is not "generic". */
-static int sha_ni_state = -1;
-
-static int use_sha_ni(void) {
-  int s = __atomic_load_n(&sha_ni_state, __ATOMIC_RELAXED);
-  if (s < 0) {
-    unsigned a, b, c, d;
-    s = 0;
-    if (tsr_simd_cap() > TSR_SIMD_GENERIC && __get_cpuid(1, &a, &b, &c, &d) &&
-        (c & bit_SSE4_1) && (c & bit_SSSE3) && __get_cpuid_count(7, 0, &a, &b, &c, &d))
-      s = (b >> 29) & 1;
-    __atomic_store_n(&sha_ni_state, s, __ATOMIC_RELAXED);
-  }
-  return s;
-}
-#endif
-
 static void compress(uint32_t state[8], const unsigned char *data, size_t blocks) {
-#ifdef HAVE_SHA_NI
-  if (use_sha_ni()) {
-    compress_shani(state, data, blocks);
+#ifdef TSR_HAVE_SHA_NI
+  if (tsr_simd_sha()) {
+    tsr_sha256_compress_ni(state, K, data, blocks);
     return;
   }
 #endif

@@ -20,6 +20,15 @@ void tsr_sha256_final(tsr_sha256 *h, unsigned char digest[32]);
 /* Hashes a whole file; returns TSR_OK or TSR_EIO with the reason in err. */
 int tsr_sha256_file(const char *path, unsigned char digest[32], tsr_error *err);
 
+/* The compression of `blocks` 64-byte blocks with the x86 SHA extensions (hash_sha.c, built
+ * with their flags): call only when tsr_simd_sha() says the CPU has them. K is SHA-256's
+ * round constants. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define TSR_HAVE_SHA_NI 1
+void tsr_sha256_compress_ni(uint32_t state[8], const uint32_t K[64], const unsigned char *data,
+                            size_t blocks);
+#endif
+
 /* Lowercase hex of a digest into out (65 bytes with the terminating NUL). */
 void tsr_hex(const unsigned char *digest, size_t len, char *out);
 

@@ -2,6 +2,8 @@
  * arithmetic and reductions over float32 column-major matrices (see matrix.h). */
 #include "matrix.h"
 
+#include <float.h>
+
 #include <cblas.h>
 #include <limits.h>
 #include <math.h>
@@ -174,12 +176,24 @@ int tsr_matrix_check_finite(const tsr_matrix *m, tsr_error *err) {
 }
 
 int tsr_matrix_find_nonfinite(const tsr_matrix *m, int64_t *row, int64_t *col, float *value) {
-  size_t n = count_of(m);
-  for (size_t i = 0; i < n; i++) {
-    if (!isfinite(m->data[i])) {
-      *row = (int64_t)(i % (size_t)m->rows);
-      *col = (int64_t)(i / (size_t)m->rows);
-      *value = m->data[i];
+  return tsr_find_bad_entry(m->data, m->rows, m->cols, 0, row, col, value);
+}
+
+int tsr_find_bad_entry(const float *A, int64_t rows, int64_t cols, int negative_bad,
+                       int64_t *row, int64_t *col, float *value) {
+  /* A column at a time: first whether it holds a bad entry at all, in a loop without an
+   * early exit that the compiler vectorises (V can be tens of MB), then where. */
+  const float low = negative_bad ? 0.0f : -FLT_MAX;
+  for (int64_t j = 0; j < cols; j++) {
+    const float *c = A + j * rows;
+    int bad = 0;
+    for (int64_t i = 0; i < rows; i++) bad |= !(c[i] >= low && c[i] <= FLT_MAX);
+    if (!bad) continue;
+    for (int64_t i = 0; i < rows; i++) {
+      if (c[i] >= low && c[i] <= FLT_MAX) continue;
+      *row = i;
+      *col = j;
+      *value = c[i];
       return 1;
     }
   }
@@ -270,4 +284,19 @@ int tsr_matrix_place(tsr_matrix *out, const tsr_placement *list, size_t count, t
     }
   }
   return TSR_OK;
+}
+
+int tsr_check_entries(const float *A, int64_t rows, int64_t cols, const char *name,
+                      tsr_error *err) {
+  int64_t i, j;
+  float x;
+  if (!tsr_find_bad_entry(A, rows, cols, 1, &i, &j, &x)) return TSR_OK;
+  if (isnan(x)) /* printf would say nan or -nan after the sign bit */
+    tsr_seterror(err, "%s has a NaN entry (at row %lld, column %lld)", name, (long long)i + 1,
+                 (long long)j + 1);
+  else
+    tsr_seterror(err, "%s has %s entry (%g at row %lld, column %lld)", name,
+                 isinf(x) ? "an infinite" : "a negative", (double)x, (long long)i + 1,
+                 (long long)j + 1);
+  return isfinite(x) ? TSR_EINVAL : TSR_ENOTFINITE;
 }

@@ -97,4 +97,18 @@ int tsr_matrix_place(tsr_matrix *out, const tsr_placement *list, size_t count, t
  * check before it allocates. Returns TSR_OK or TSR_EINVAL as tsr_matrix_place does. */
 int tsr_placement_check(int64_t rows, const tsr_placement *list, size_t count, tsr_error *err);
 
+/* The one search for a bad entry of A (rows x cols, column-major): the first NaN or
+ * infinite one, or with negative_bad also the first negative one, in storage order.
+ * Returns 1 and sets *row, *col (0-based) and *value when there is one, else 0. Every
+ * check of entries (the factorisations', the savers', tsr_matrix_find_nonfinite) is this. */
+int tsr_find_bad_entry(const float *A, int64_t rows, int64_t cols, int negative_bad,
+                       int64_t *row, int64_t *col, float *value);
+
+/* Checks that A (rows x cols) is finite and non-negative, as a factorisation needs its
+ * inputs. Returns TSR_OK, or TSR_EINVAL (negative) / TSR_ENOTFINITE (NaN, Inf) with
+ * "<name> has a negative entry (-0.25 at row 3, column 17)", "... a NaN entry (at row 2,
+ * column 5)" or "... an infinite entry (inf at row 1, column 1)" in err (1-based). */
+int tsr_check_entries(const float *A, int64_t rows, int64_t cols, const char *name,
+                      tsr_error *err);
+
 #endif

@@ -1,10 +1,12 @@
 /* Non-negative matrix factorisation kernels: V (n x p) ~ W (n x k) . H (k x p), every matrix
  * float32 and column-major (see matrix.h), losses accumulated in double.
  * The caller owns V, W and H; the kernels allocate their scratch and free it before
- * returning, and never call out of C except through on_check. */
+ * returning, and never call out of C except through on_check. The implementation is the
+ * folder nmf/ (see docs/DECISIONS.md for its layout). */
 #ifndef TSR_NMF_H
 #define TSR_NMF_H
 
+#include "matrix.h"
 #include "tessera.h"
 
 enum tsr_nmf_solver { TSR_NMF_MU = 0, TSR_NMF_CD };
@@ -58,20 +60,11 @@ double tsr_nmf_loss(const float *V, const float *W, const float *H, int64_t n, i
                     int k, double beta);
 
 /* Fits W (n x k) and H (k x p) in place from their initial values. Returns TSR_OK,
- * TSR_EINVAL (bad parameters, with err), TSR_ENOMEM or TSR_ELIMIT. res may be NULL. */
+ * TSR_EINVAL (bad parameters, or a negative entry: with err), TSR_ENOTFINITE (a NaN or
+ * infinite entry of V, W or H, named as tsr_check_entries does), TSR_ENOMEM or TSR_ELIMIT.
+ * res may be NULL. */
 int tsr_nmf_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
                 const tsr_nmf_params *prm, tsr_nmf_result *res, tsr_error *err);
-
-/* The coordinate-descent (HALS) solver for the Euclidean loss, scikit-learn's "cd"
- * semantics (nmf_cd.c); tsr_nmf_fit dispatches to it when prm->solver is TSR_NMF_CD. */
-int tsr_nmf_cd_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
-                   const tsr_nmf_params *prm, tsr_nmf_result *res, tsr_error *err);
-
-/* The Euclidean multiplicative updates in scikit-learn's order (W then H, both factors
- * updated), on the CD solver's fused pass (nmf_cd.c): one read of V per iteration, exact
- * checks summed in that read. tsr_nmf_fit dispatches to it for beta 2, order WH. */
-int tsr_nmf_mu_euc_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
-                       const tsr_nmf_params *prm, tsr_nmf_result *res, tsr_error *err);
 
 /* The objective's share of columns j0..j1-1 of V (j0 < j1 <= p), summed column by column in
  * order in double: what the solvers add up, in a fixed order of column ranges, to report an
@@ -79,29 +72,14 @@ int tsr_nmf_mu_euc_fit(const float *V, int64_t n, int64_t p, int k, float *W, fl
 double tsr_nmf_loss_cols(const float *V, const float *W, const float *H, int64_t n, int64_t j0,
                          int64_t j1, int k, double beta);
 
-/* The solvers' thread pool (nmf_cd.c): tasks are taken by whichever worker comes free, so
- * a core held up by another program does not hold up a pass. tsr_nmf_pool_open starts
- * threads - 1 helpers (fewer, down to none, when they cannot be had) and returns NULL only
- * when out of memory; tsr_nmf_pool_run calls task(ctx, t) once for each t in 0..ntasks-1
- * and returns when all are done; tsr_nmf_pool_chunks is the task count for a pass over p
- * columns (at most 16, at least 64 columns each), from the shape alone so that results
- * summed task by task do not depend on the thread count. */
-typedef struct tsr_nmf_pool tsr_nmf_pool;
-tsr_nmf_pool *tsr_nmf_pool_open(int threads);
-void tsr_nmf_pool_run(tsr_nmf_pool *pool, int ntasks, void (*task)(void *ctx, int task),
-                      void *ctx);
-void tsr_nmf_pool_close(tsr_nmf_pool *pool);
-int tsr_nmf_pool_chunks(int64_t p);
-
 /* The thread count a fit with threads = 0 uses: OpenBLAS's. */
 int tsr_nmf_default_threads(void);
 
-/* Checks that A (rows x cols) is non-negative and finite. Returns TSR_OK, or TSR_EINVAL
- * (negative) / TSR_ENOTFINITE (NaN, Inf) with "<name> has a negative entry (-0.25 at row 3,
- * column 17)" in err ("a NaN entry (at row ...", "an infinite entry (inf at row ..."): the
- * first bad entry column by column, 1-based. */
-int tsr_nmf_check(const float *A, int64_t rows, int64_t cols, const char *name,
-                  tsr_error *err);
+/* The one check of a fit's parameters for V n x p and k components, for every solver (what
+ * tsr_nmf_fit checks first, and what the bindings check options with): TSR_OK, or
+ * TSR_EINVAL with "<option> must be ..., got <value>" in err (numbers as Lua prints them). */
+int tsr_nmf_check_params(int64_t n, int64_t p, int k, const tsr_nmf_params *prm,
+                         tsr_error *err);
 
 /* Fills W (n x k) and H (k x p) with an initialisation (enum tsr_nmf_init) for V:
  * RANDOM |N(0,1)| * sqrt(mean(V)/k), H drawn before W; UNIFORM on [0, 1), W before H;

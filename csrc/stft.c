@@ -2,6 +2,8 @@
  * librosa's conventions: periodic windows, optional centring with n_fft/2 zeros, an
  * unnormalised forward transform, and overlap-add with window-sum-square normalisation. */
 #include "stft.h"
+#include "simd.h"
+#include "stft_kernels.h"
 
 #include <fftw3.h>
 #include <float.h>
@@ -104,8 +106,8 @@ int tsr_stft_geometry(const tsr_stft_config *cfg, int64_t len, int sr, tsr_spect
 /* ---- FFTW plans ------------------------------------------------------------------------
  * Frames go through FFTW in blocks: one plan_many execution transforms block_frames(n)
  * frames. The forward transform of a real n-point frame is an n/2-point complex DFT
- * followed by split_spectrum (below), which measured a third faster than FFTW's r2c under
- * FFTW_ESTIMATE; the inverse is FFTW's c2r. The block size depends on n_fft alone, never
+ * followed by split_spectrum (below), faster than FFTW's r2c under FFTW_ESTIMATE
+ * (docs/DECISIONS.md); the inverse is FFTW's c2r. The block size depends on n_fft alone, never
  * on the signal or the thread count, and a partial last block is padded with zero frames,
  * so every frame of every signal goes through the same plan: the output is bit-identical
  * however the blocks are shared among threads. One plan per (n_fft, direction), made with
@@ -216,62 +218,6 @@ static int thread_index(void) {
  * aligned. */
 static size_t align16(size_t floats) { return (floats + 15) / 16 * 16; }
 
-/* ---- the inner loops ---------------------------------------------------------------
- * Three copies of each, the one run being chosen at run time: portable C, AVX2 and
- * AVX-512 (TESSERA_SIMD=generic|avx2 caps the choice, so the specs can compare them). The
- * simple loops are written once, as always-inline bodies that the compiler vectorises for
- * each target; the split of the spectrum reads Z backwards as well as forwards, which it
- * does not vectorise, so its SIMD copies are written with intrinsics. No copy uses FMA and
- * the Makefile builds this file with -ffp-contract=off: each copy rounds every product and
- * sum as the portable one does, and sqrtf is correctly rounded, so all give the same bits
- * and the copy chosen never changes a result. */
-
-#define BODY static inline __attribute__((always_inline))
-
-/* Whether sqrtf(p), p = re*re + im*im summed in float, is |re + i im| to within an ulp:
- * p is a normal float far from overflow, or both parts are 0. Outside that range (|X|
- * below about 1e-15 but not 0, or above about 1e15) a square underflows or overflows and
- * the magnitude is taken in double instead (magnitude_fix). */
-BODY int magnitude_fine(float p, float re, float im) {
-  return (p <= 0x1p100f) & ((p >= 0x1p-100f) | ((re == 0.0f) & (im == 0.0f)));
-}
-
-/* re*re + im*im in float, the square whose sqrtf is the magnitude. */
-BODY float squares(float re, float im) { return re * re + im * im; }
-
-/* Whether x[0..count-1] are all finite. */
-BODY int all_finite_body(const float *restrict x, int64_t count) {
-  int bad = 0;
-#pragma omp simd reduction(| : bad)
-  for (int64_t t = 0; t < count; t++) bad |= !(fabsf(x[t]) <= FLT_MAX); /* NaN fails too */
-  return !bad;
-}
-
-/* One frame of n samples: fr[lo + i] = x[i] * w[lo + i] for i < hi - lo (x points at
- * the signal sample under frame sample lo), zeros before lo and from hi on. */
-BODY void window_body(float *restrict fr, int n, int64_t lo, int64_t hi,
-                      const float *restrict x, const float *restrict w) {
-  float *restrict dst = fr + lo;
-  const float *restrict wl = w + lo;
-  memset(fr, 0, (size_t)lo * sizeof(float));
-#pragma omp simd
-  for (int64_t i = 0; i < hi - lo; i++) dst[i] = x[i] * wl[i];
-  memset(fr + hi, 0, (size_t)(n - hi) * sizeof(float));
-}
-
-/* m[k] = |X[k]| for count interleaved complex X. Returns nonzero when an entry needs
- * magnitude_fix. */
-BODY int magnitude_body(const float *restrict X, size_t count, float *restrict m) {
-  int redo = 0;
-#pragma omp simd reduction(| : redo)
-  for (size_t k = 0; k < count; k++) {
-    float re = X[2 * k], im = X[2 * k + 1], p = squares(re, im);
-    m[k] = sqrtf(p);
-    redo |= !magnitude_fine(p, re, im);
-  }
-  return redo;
-}
-
 /* The entries of m[0..count-1] = |X| that magnitude_fine rejects, taken in double. */
 static void magnitude_fix(const float *X, size_t count, float *m) {
   for (size_t k = 0; k < count; k++) {
@@ -281,261 +227,12 @@ static void magnitude_fix(const float *X, size_t count, float *m) {
   }
 }
 
-/* The spectrum X[0..N] of a real frame x of n = 2N samples comes from Z, the N-point DFT
- * of z[m] = (x[2m] + i x[2m+1]) / 2 (the frame's floats read as complex numbers; the
- * window carries the 1/2). With Z[N] = Z[0], E[k] = Z[k] + conj Z[N-k] is the DFT of the
- * even samples, O[k] = (Z[k] - conj Z[N-k]) / i that of the odd ones, and
- * X[k] = E[k] + tw[k] O[k], tw[k] = e^(-2 pi i k / n) = twr[k] + i twi[k]. X[0] and X[N]
- * are real: 2 (Re Z[0] + Im Z[0]) and 2 (Re Z[0] - Im Z[0]). Halving the samples rather
- * than E and O scales every rounding by exactly 1/2 (subnormals aside): the same bits as
- * halving E and O, without their four products. */
-typedef struct cfloat {
-  float re, im;
-} cfloat;
-
-/* Bin k, 0 < k < N. */
-BODY cfloat split_bin(const float *restrict Z, const float *restrict twr,
-                      const float *restrict twi, int N, int k) {
-  float ar = Z[2 * k], ai = Z[2 * k + 1], br = Z[2 * (N - k)], bi = Z[2 * (N - k) + 1];
-  float er = ar + br, ei = ai - bi;                 /* E[k] */
-  float dr = ar - br, di = ai + bi;                 /* i O[k] */
-  float c = twr[k], s = twi[k];
-  float pr = c * dr - s * di, pi = c * di + s * dr; /* tw[k] i O[k] */
-  return (cfloat){er + pi, ei - pr};                /* E + tw O = E - i (tw i O) */
-}
-
-/* X[0..N] (N + 1 complex, interleaved) from Z, bins lo..N-1 and the real ends. */
-static void split_tail(const float *restrict Z, const float *restrict twr,
-                       const float *restrict twi, int N, int lo, float *restrict X) {
-  X[0] = 2.0f * (Z[0] + Z[1]);
-  X[1] = 0.0f;
-  X[2 * N] = 2.0f * (Z[0] - Z[1]);
-  X[2 * N + 1] = 0.0f;
-  for (int k = lo; k < N; k++) {
-    cfloat x = split_bin(Z, twr, twi, N, k);
-    X[2 * k] = x.re;
-    X[2 * k + 1] = x.im;
-  }
-}
-
-/* |X[0..N]| from Z, bins lo..N-1 and the real ends, as split then magnitude give it.
- * Returns nonzero when an entry needs magnitude_fix. */
-static int split_magnitude_tail(const float *restrict Z, const float *restrict twr,
-                                const float *restrict twi, int N, int lo,
-                                float *restrict m) {
-  float x0 = 2.0f * (Z[0] + Z[1]), xn = 2.0f * (Z[0] - Z[1]);
-  float p0 = squares(x0, 0.0f), pn = squares(xn, 0.0f);
-  int redo = !magnitude_fine(p0, x0, 0.0f) || !magnitude_fine(pn, xn, 0.0f);
-  m[0] = sqrtf(p0);
-  m[N] = sqrtf(pn);
-  for (int k = lo; k < N; k++) {
-    cfloat x = split_bin(Z, twr, twi, N, k);
-    float p = squares(x.re, x.im);
-    m[k] = sqrtf(p);
-    redo |= !magnitude_fine(p, x.re, x.im);
-  }
-  return redo;
-}
-
-static int split_generic(const float *Z, const float *twr, const float *twi, int N, float *X) {
-  split_tail(Z, twr, twi, N, 1, X);
-  return 0;
-}
-
-static int split_magnitude_generic(const float *Z, const float *twr, const float *twi, int N,
-                                   float *m) {
-  return split_magnitude_tail(Z, twr, twi, N, 1, m);
-}
-
-typedef struct stft_kernels {
-  int (*all_finite)(const float *, int64_t);
-  void (*window)(float *, int, int64_t, int64_t, const float *, const float *);
-  /* X[0..N] of a frame from its Z; returns 0 */
-  int (*split)(const float *, const float *, const float *, int, float *);
-  /* |X[0..N]| of a frame from its Z, without X; returns nonzero when magnitude_fix is due */
-  int (*split_magnitude)(const float *, const float *, const float *, int, float *);
-  int (*magnitude)(const float *, size_t, float *);
-} stft_kernels;
-
-/* The copies of the plain-C bodies for one instruction set (ATTR: its target attribute). */
-#define STFT_SIMPLE_KERNELS(name, ATTR)                                                      \
-  ATTR static int all_finite_##name(const float *x, int64_t count) {                         \
-    return all_finite_body(x, count);                                                        \
-  }                                                                                          \
-  ATTR static void window_##name(float *fr, int n, int64_t lo, int64_t hi, const float *x,   \
-                                 const float *w) {                                           \
-    window_body(fr, n, lo, hi, x, w);                                                        \
-  }                                                                                          \
-  ATTR static int magnitude_##name(const float *X, size_t count, float *m) {                 \
-    return magnitude_body(X, count, m);                                                      \
-  }
-
-STFT_SIMPLE_KERNELS(generic, )
-static const stft_kernels kernels_generic = {all_finite_generic, window_generic, split_generic,
-                                             split_magnitude_generic, magnitude_generic};
-
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define STFT_HAVE_X86 1
-#include <immintrin.h>
-#define AVX2_FN __attribute__((target("avx2")))
-#define AVX512_FN __attribute__((target("avx512f,avx512vl,avx2")))
-STFT_SIMPLE_KERNELS(avx2, AVX2_FN)
-STFT_SIMPLE_KERNELS(avx512, AVX512_FN)
-
-/* Bins k..k+7 of split_bin (0 < k, k + 7 < N) in two registers: Z[k..k+7] forwards,
- * Z[N-k-7..N-k] backwards, each split into real and imaginary parts by permutes. */
-AVX2_FN static inline __attribute__((always_inline)) void
-split8(const float *Z, const float *twr, const float *twi, int N, int k, __m256 *xr,
-       __m256 *xi) {
-  const __m256i parts = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);      /* re 0..3, im 0..3 */
-  const __m256i reversed = _mm256_setr_epi32(6, 4, 2, 0, 7, 5, 3, 1);   /* re 3..0, im 3..0 */
-  const float *b = Z + 2 * (N - k - 7);
-  __m256 a0 = _mm256_permutevar8x32_ps(_mm256_loadu_ps(Z + 2 * k), parts);
-  __m256 a1 = _mm256_permutevar8x32_ps(_mm256_loadu_ps(Z + 2 * k + 8), parts);
-  __m256 b0 = _mm256_permutevar8x32_ps(_mm256_loadu_ps(b + 8), reversed); /* Z[N-k-j], j<4 */
-  __m256 b1 = _mm256_permutevar8x32_ps(_mm256_loadu_ps(b), reversed);     /* j = 4..7 */
-  __m256 ar = _mm256_permute2f128_ps(a0, a1, 0x20), ai = _mm256_permute2f128_ps(a0, a1, 0x31);
-  __m256 br = _mm256_permute2f128_ps(b0, b1, 0x20), bi = _mm256_permute2f128_ps(b0, b1, 0x31);
-  __m256 er = _mm256_add_ps(ar, br), ei = _mm256_sub_ps(ai, bi);
-  __m256 dr = _mm256_sub_ps(ar, br), di = _mm256_add_ps(ai, bi);
-  __m256 c = _mm256_loadu_ps(twr + k), s = _mm256_loadu_ps(twi + k);
-  __m256 pr = _mm256_sub_ps(_mm256_mul_ps(c, dr), _mm256_mul_ps(s, di));
-  __m256 pi = _mm256_add_ps(_mm256_mul_ps(c, di), _mm256_mul_ps(s, dr));
-  *xr = _mm256_add_ps(er, pi);
-  *xi = _mm256_sub_ps(ei, pr);
-}
-
-/* Lanes where !magnitude_fine(p, re, im), all bits set. */
-AVX2_FN static inline __attribute__((always_inline)) __m256
-unfine8(__m256 p, __m256 re, __m256 im) {
-  const __m256 zero = _mm256_setzero_ps();
-  __m256 high = _mm256_cmp_ps(p, _mm256_set1_ps(0x1p100f), _CMP_NLE_UQ);
-  __m256 low = _mm256_cmp_ps(p, _mm256_set1_ps(0x1p-100f), _CMP_NGE_UQ);
-  __m256 nonzero = _mm256_or_ps(_mm256_cmp_ps(re, zero, _CMP_NEQ_UQ),
-                                _mm256_cmp_ps(im, zero, _CMP_NEQ_UQ));
-  return _mm256_or_ps(high, _mm256_and_ps(low, nonzero));
-}
-
-/* The SIMD loops cover bins 1..N-1 eight (sixteen) at a time; the last group overlaps
- * the one before rather than leaving a scalar tail (a bin gives the same bits however it
- * is reached). Frames of fewer bins than a group go to the narrower copy, and below eight
- * to the portable loop. */
-AVX2_FN static int split_avx2(const float *Z, const float *twr, const float *twi, int N,
-                              float *X) {
-  if (N < 9) return split_generic(Z, twr, twi, N, X);
-  for (int k = 1;; k += 8) {
-    if (k > N - 8) k = N - 8;
-    __m256 xr, xi;
-    split8(Z, twr, twi, N, k, &xr, &xi);
-    __m256 lo = _mm256_unpacklo_ps(xr, xi), hi = _mm256_unpackhi_ps(xr, xi);
-    _mm256_storeu_ps(X + 2 * k, _mm256_permute2f128_ps(lo, hi, 0x20));
-    _mm256_storeu_ps(X + 2 * k + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
-    if (k == N - 8) break;
-  }
-  split_tail(Z, twr, twi, N, N, X); /* the real ends */
-  return 0;
-}
-
-AVX2_FN static int split_magnitude_avx2(const float *Z, const float *twr, const float *twi,
-                                        int N, float *m) {
-  if (N < 9) return split_magnitude_generic(Z, twr, twi, N, m);
-  __m256 bad = _mm256_setzero_ps();
-  for (int k = 1;; k += 8) {
-    if (k > N - 8) k = N - 8;
-    __m256 xr, xi;
-    split8(Z, twr, twi, N, k, &xr, &xi);
-    __m256 p = _mm256_add_ps(_mm256_mul_ps(xr, xr), _mm256_mul_ps(xi, xi));
-    _mm256_storeu_ps(m + k, _mm256_sqrt_ps(p));
-    bad = _mm256_or_ps(bad, unfine8(p, xr, xi));
-    if (k == N - 8) break;
-  }
-  return split_magnitude_tail(Z, twr, twi, N, N, m) | (_mm256_movemask_ps(bad) != 0);
-}
-
-/* Bins k..k+15 of split_bin (0 < k, k + 15 < N), as split8. */
-AVX512_FN static inline __attribute__((always_inline)) void
-split16(const float *Z, const float *twr, const float *twi, int N, int k, __m512 *xr,
-        __m512 *xi) {
-  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
-                                         28, 30);
-  const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
-  const __m512i back_even = _mm512_sub_epi32(_mm512_set1_epi32(30), even);
-  const __m512i back_odd = _mm512_sub_epi32(_mm512_set1_epi32(31), even);
-  const float *b = Z + 2 * (N - k - 15);
-  __m512 a0 = _mm512_loadu_ps(Z + 2 * k), a1 = _mm512_loadu_ps(Z + 2 * k + 16);
-  __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
-  __m512 ar = _mm512_permutex2var_ps(a0, even, a1), ai = _mm512_permutex2var_ps(a0, odd, a1);
-  __m512 br = _mm512_permutex2var_ps(b0, back_even, b1);
-  __m512 bi = _mm512_permutex2var_ps(b0, back_odd, b1);
-  __m512 er = _mm512_add_ps(ar, br), ei = _mm512_sub_ps(ai, bi);
-  __m512 dr = _mm512_sub_ps(ar, br), di = _mm512_add_ps(ai, bi);
-  __m512 c = _mm512_loadu_ps(twr + k), s = _mm512_loadu_ps(twi + k);
-  __m512 pr = _mm512_sub_ps(_mm512_mul_ps(c, dr), _mm512_mul_ps(s, di));
-  __m512 pi = _mm512_add_ps(_mm512_mul_ps(c, di), _mm512_mul_ps(s, dr));
-  *xr = _mm512_add_ps(er, pi);
-  *xi = _mm512_sub_ps(ei, pr);
-}
-
-AVX512_FN static int split_avx512(const float *Z, const float *twr, const float *twi, int N,
-                                  float *X) {
-  if (N < 17) return split_avx2(Z, twr, twi, N, X);
-  const __m512i first = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22,
-                                          7, 23);
-  const __m512i second = _mm512_add_epi32(first, _mm512_set1_epi32(8));
-  for (int k = 1;; k += 16) {
-    if (k > N - 16) k = N - 16;
-    __m512 xr, xi;
-    split16(Z, twr, twi, N, k, &xr, &xi);
-    _mm512_storeu_ps(X + 2 * k, _mm512_permutex2var_ps(xr, first, xi));
-    _mm512_storeu_ps(X + 2 * k + 16, _mm512_permutex2var_ps(xr, second, xi));
-    if (k == N - 16) break;
-  }
-  split_tail(Z, twr, twi, N, N, X);
-  return 0;
-}
-
-AVX512_FN static int split_magnitude_avx512(const float *Z, const float *twr,
-                                            const float *twi, int N, float *m) {
-  if (N < 17) return split_magnitude_avx2(Z, twr, twi, N, m);
-  const __m512 zero = _mm512_setzero_ps(), high = _mm512_set1_ps(0x1p100f);
-  const __m512 low = _mm512_set1_ps(0x1p-100f);
-  __mmask16 bad = 0;
-  for (int k = 1;; k += 16) {
-    if (k > N - 16) k = N - 16;
-    __m512 xr, xi;
-    split16(Z, twr, twi, N, k, &xr, &xi);
-    __m512 p = _mm512_add_ps(_mm512_mul_ps(xr, xr), _mm512_mul_ps(xi, xi));
-    _mm512_storeu_ps(m + k, _mm512_sqrt_ps(p));
-    /* !magnitude_fine, as unfine8 */
-    __mmask16 tiny = _mm512_cmp_ps_mask(p, low, _CMP_NGE_UQ);
-    bad |= _mm512_cmp_ps_mask(p, high, _CMP_NLE_UQ) |
-           _mm512_mask_cmp_ps_mask(tiny, xr, zero, _CMP_NEQ_UQ) |
-           _mm512_mask_cmp_ps_mask(tiny, xi, zero, _CMP_NEQ_UQ);
-    if (k == N - 16) break;
-  }
-  return split_magnitude_tail(Z, twr, twi, N, N, m) | (bad != 0);
-}
-
-static const stft_kernels kernels_avx2 = {all_finite_avx2, window_avx2, split_avx2,
-                                          split_magnitude_avx2, magnitude_avx2};
-static const stft_kernels kernels_avx512 = {all_finite_avx512, window_avx512, split_avx512,
-                                            split_magnitude_avx512, magnitude_avx512};
-#endif
-
 /* The copies this CPU runs, capped by TESSERA_SIMD. */
 static const stft_kernels *pick_kernels(void) {
-#ifdef STFT_HAVE_X86
-  int cap = tsr_simd_cap();
-  if (cap == TSR_SIMD_GENERIC) return &kernels_generic;
-  __builtin_cpu_init();
-  if (!__builtin_cpu_supports("avx2")) return &kernels_generic;
-  if (cap == TSR_SIMD_AVX2) return &kernels_avx2;
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl"))
-    return &kernels_avx512;
-  return &kernels_avx2;
-#else
-  return &kernels_generic;
-#endif
+  int level = tsr_simd_level();
+  if (level >= TSR_SIMD_AVX512 && tsr_stft_avx512 != NULL) return tsr_stft_avx512;
+  if (level >= TSR_SIMD_AVX2 && tsr_stft_avx2 != NULL) return tsr_stft_avx2;
+  return &tsr_stft_generic;
 }
 
 /* ---- forward and inverse ----------------------------------------------------------- */

@@ -115,11 +115,4 @@ void tsr_tmp_cleanup(int in_signal_handler);
  * tsr_tmp_cleanup removes. */
 void tsr_tmp_remember(const char *name);
 
-/* The widest SIMD loops TESSERA_SIMD allows (read from the environment on each call, so
- * that a spec's child process can cap them): TSR_SIMD_GENERIC for "generic" (portable C
- * only), TSR_SIMD_AVX2 for "avx2", TSR_SIMD_ANY otherwise. Each module still asks the CPU
- * what it has. */
-enum { TSR_SIMD_GENERIC = 0, TSR_SIMD_AVX2 = 1, TSR_SIMD_ANY = 2 };
-int tsr_simd_cap(void);
-
 #endif

@@ -363,7 +363,7 @@ def letitbee(W, V, H, L, r, p, c):
       local Vn = matrix.new(4, 5)
       Vn:set(2, 4, 0 / 0)
       assert.has_error(function() crosssynth.fit(W1, Vn) end,
-        "tessera.crosssynth.fit: V has a non-finite entry (nan at row 2, column 4)")
+        "tessera.crosssynth.fit: V has a NaN entry (at row 2, column 4)")
       assert.has_error(function() crosssynth.fit(matrix.new(4, 0), V1) end,
         "tessera.crosssynth.fit: the source has no frames")
       assert.has_error(function() crosssynth.fit(W1, V1, { iter = -1 }) end,

@@ -1,4 +1,4 @@
--- Specs for tessera.nmf's coordinate-descent solver (solver = "cd", csrc/nmf_cd.c):
+-- Specs for tessera.nmf's coordinate-descent solver (solver = "cd", csrc/nmf/cd.c):
 -- scikit-learn 1.2's "cd" semantics checked against scikit-learn itself on a real loop's
 -- magnitude spectrogram from the same custom start, the loss's monotone descent, zero data,
 -- the tol stopping rule, determinism, and the errors it raises.

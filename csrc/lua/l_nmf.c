@@ -1,5 +1,5 @@
 /* tessera.core.nmf: the NMF fit (options checked and resolved here, the work done by the
- * kernels in nmf.c) and the helpers the Model in lua/tessera/nmf.lua is built on. */
+ * kernels in csrc/nmf/) and the helpers the Model in lua/tessera/nmf.lua is built on. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -91,23 +91,13 @@ static double opt_loss(lua_State *L, int arg, const char **name) {
   return beta;
 }
 
-static lua_Integer opt_int_min(lua_State *L, int arg, const char *key, lua_Integer def,
-                               lua_Integer min, lua_Integer max) {
+/* Integer option `key` as an int: its range is tsr_nmf_check_params's to check, and a value
+ * beyond an int's is said to be outside it (`range`, the kernel's words). */
+static int opt_int(lua_State *L, int arg, const char *key, int def, const char *range) {
   lua_Integer v = tsr_opt_integer(L, arg, key, def);
-  if (v < min || v > max) {
-    if (max == LUA_MAXINTEGER || max == INT32_MAX)
-      luaL_argerror(L, arg, lua_pushfstring(L, "%s must be >= %I, got %I", key, min, v));
-    luaL_argerror(L, arg, lua_pushfstring(L, "%s must be in %I..%I, got %I", key, min, max, v));
-  }
-  return v;
-}
-
-static double opt_nonneg(lua_State *L, int arg, const char *key, double def) {
-  double v = tsr_opt_number(L, arg, key, def);
-  if (!(v >= 0.0) || !isfinite(v))
-    luaL_argerror(L, arg, lua_pushfstring(L, "%s must be a finite number >= 0, got %f", key,
-                                          (lua_Number)v));
-  return v;
+  if (v < INT32_MIN || v > INT32_MAX)
+    luaL_argerror(L, arg, lua_pushfstring(L, "%s %s, got %I", key, range, v));
+  return (int)v;
 }
 
 /* The Matrix in field `key` (NULL when absent), checked to be rows x cols. */
@@ -131,9 +121,10 @@ static lmatrix *opt_factor(lua_State *L, int arg, const char *key, int64_t rows,
   return M;
 }
 
+/* The one check of entries (tsr_check_entries) as the Lua error of `who`. */
 static void check_entries(lua_State *L, const char *who, const tsr_matrix *m, const char *name) {
   tsr_error err = {{0}};
-  int status = tsr_nmf_check(m->data, m->rows, m->cols, name, &err);
+  int status = tsr_check_entries(m->data, m->rows, m->cols, name, &err);
   if (status != TSR_OK) tsr_lua_fail(L, who, status, &err);
 }
 
@@ -143,10 +134,6 @@ typedef struct fit_ctx {
   int step;       /* stack index of the closure that records a check and calls on_iter */
   int failed;     /* on_iter raised; its error value is on top of the stack */
   int last;       /* last iteration recorded (-1: none) */
-  int progress;   /* draw the progress line (stderr is a terminal and progress ~= false) */
-  int shown;      /* the line is on screen */
-  int max_iter;
-  double start;
 } fit_ctx;
 
 /* Upvalues: the history table, on_iter (or nil). Arguments: iteration, loss. Returns
@@ -178,15 +165,6 @@ static int fit_on_check(void *ud, int iteration, double loss) {
   if (c->failed) return 1;
   if (iteration <= c->last) return 0; /* a solver that reports check 0 itself as well */
   c->last = iteration;
-  if (c->progress) {
-    double t = now_seconds() - c->start;
-    if (t >= 1.0) {
-      fprintf(stderr, "\rtessera.nmf: iteration %d/%d, loss %.6g, %.1f s ", iteration,
-              c->max_iter, loss, t);
-      fflush(stderr);
-      c->shown = 1;
-    }
-  }
   lua_pushvalue(L, c->step);
   lua_pushinteger(L, iteration);
   lua_pushnumber(L, loss);
@@ -199,42 +177,72 @@ static int fit_on_check(void *ud, int iteration, double loss) {
   return stop;
 }
 
+/* The options as resolved, what was used and the defaults: a table on the stack. */
+static void push_options(lua_State *L, int k, const char *loss_name, const tsr_nmf_params *prm,
+                         int init, lua_Integer seed) {
+  lua_createtable(L, 0, 20);
+  lua_pushinteger(L, k);
+  lua_setfield(L, -2, "k");
+  if (loss_name) lua_pushstring(L, loss_name);
+  else lua_pushnumber(L, prm->beta);
+  lua_setfield(L, -2, "loss");
+  lua_pushnumber(L, prm->beta);
+  lua_setfield(L, -2, "beta");
+  lua_pushstring(L, SOLVER_NAMES[prm->solver]);
+  lua_setfield(L, -2, "solver");
+  lua_pushstring(L, INIT_NAMES[init]);
+  lua_setfield(L, -2, "init");
+  lua_pushinteger(L, seed);
+  lua_setfield(L, -2, "seed");
+  lua_pushstring(L, ORDER_NAMES[prm->order]);
+  lua_setfield(L, -2, "order");
+  lua_pushinteger(L, prm->max_iter);
+  lua_setfield(L, -2, "max_iter");
+  lua_pushnumber(L, prm->tol);
+  lua_setfield(L, -2, "tol");
+  lua_pushboolean(L, prm->update_W);
+  lua_setfield(L, -2, "update_W");
+  lua_pushboolean(L, prm->update_H);
+  lua_setfield(L, -2, "update_H");
+  lua_pushnumber(L, prm->alpha_W);
+  lua_setfield(L, -2, "alpha_W");
+  lua_pushnumber(L, prm->alpha_H);
+  lua_setfield(L, -2, "alpha_H");
+  lua_pushnumber(L, prm->l1_ratio);
+  lua_setfield(L, -2, "l1_ratio");
+  lua_pushinteger(L, prm->every);
+  lua_setfield(L, -2, "every");
+  lua_pushinteger(L, prm->threads > 0 ? prm->threads : tsr_nmf_default_threads());
+  lua_setfield(L, -2, "threads");
+}
+
 /* nmf.fit(V, opts) -> W, H, info. See lua/tessera/nmf.lua for the options. */
 static int nmf_fit(lua_State *L) {
   lmatrix *Vm = lmatrix_check(L, 1);
   luaL_checktype(L, 2, LUA_TTABLE);
   int64_t n = Vm->m.rows, p = Vm->m.cols;
-  if (n < 1 || p < 1)
-    luaL_argerror(L, 1, lua_pushfstring(L, "V must not be empty, got %I x %I", (lua_Integer)n,
-                                        (lua_Integer)p));
   /* Unknown keys are mistakes (max_iters, alpha_w, ...), not silently ignored. */
   tsr_check_options(L, 2, FIT_OPTIONS);
 
   if (lua_getfield(L, 2, "k") == LUA_TNIL) luaL_argerror(L, 2, "k is required");
   lua_pop(L, 1);
-  lua_Integer k = tsr_opt_integer(L, 2, "k", 0);
-  if (k < 1) luaL_argerror(L, 2, lua_pushfstring(L, "k must be >= 1, got %I", k));
-  if (k > INT32_MAX) luaL_argerror(L, 2, lua_pushfstring(L, "k is too large, got %I", k));
+  if (tsr_opt_integer(L, 2, "k", 0) > INT32_MAX)
+    luaL_argerror(L, 2, lua_pushfstring(L, "k is too large, got %I", tsr_opt_integer(L, 2, "k", 0)));
+  int k = opt_int(L, 2, "k", 0, "must be >= 1");
   int64_t mn = n < p ? n : p;
 
+  /* The options by type here; their ranges by the one check of the kernel. */
   tsr_nmf_params prm;
   tsr_nmf_params_default(&prm);
   const char *loss_name;
   prm.beta = opt_loss(L, 2, &loss_name);
   prm.solver = opt_name(L, 2, "solver", SOLVER_NAMES, TSR_NMF_MU);
-  if (prm.solver == TSR_NMF_CD && prm.beta != 2.0) {
-    if (loss_name != NULL)
-      luaL_argerror(L, 2, lua_pushfstring(L, "solver 'cd' needs the euclidean loss, got '%s'",
-                                          loss_name));
-    luaL_argerror(L, 2, lua_pushfstring(L, "solver 'cd' needs the euclidean loss, got %f",
-                                        (lua_Number)prm.beta));
-  }
   prm.order = opt_name(L, 2, "order", ORDER_NAMES, TSR_NMF_ORDER_HW);
-  prm.max_iter = (int)opt_int_min(L, 2, "max_iter", 200, 0, INT32_MAX);
-  prm.tol = opt_nonneg(L, 2, "tol", 1e-4);
+  prm.max_iter = opt_int(L, 2, "max_iter", prm.max_iter, "must be >= 0");
+  prm.tol = tsr_opt_number(L, 2, "tol", prm.tol);
   prm.update_W = tsr_opt_boolean(L, 2, "update_W", 1);
   prm.update_H = tsr_opt_boolean(L, 2, "update_H", 1);
-  prm.alpha_W = opt_nonneg(L, 2, "alpha_W", 0.0);
+  prm.alpha_W = tsr_opt_number(L, 2, "alpha_W", 0.0);
   int alpha_same = 1;
   if (lua_getfield(L, 2, "alpha_H") == LUA_TSTRING) {
     if (strcmp(lua_tostring(L, -1), "same") != 0)
@@ -246,24 +254,25 @@ static int nmf_fit(lua_State *L) {
     alpha_same = lua_getfield(L, 2, "alpha_H") == LUA_TNIL;
     lua_pop(L, 1);
   }
-  prm.alpha_H = alpha_same ? prm.alpha_W : opt_nonneg(L, 2, "alpha_H", 0.0);
+  prm.alpha_H = alpha_same ? prm.alpha_W : tsr_opt_number(L, 2, "alpha_H", 0.0);
   prm.l1_ratio = tsr_opt_number(L, 2, "l1_ratio", 0.0);
-  if (!(prm.l1_ratio >= 0.0 && prm.l1_ratio <= 1.0))
-    luaL_argerror(L, 2, lua_pushfstring(L, "l1_ratio must be in [0, 1], got %f",
-                                        (lua_Number)prm.l1_ratio));
-  prm.every = (int)opt_int_min(L, 2, "every", 10, 1, INT32_MAX);
-  lua_Integer threads = tsr_opt_integer(L, 2, "threads", 0);
-  if (lua_getfield(L, 2, "threads") != LUA_TNIL && (threads < 1 || threads > 64))
-    luaL_argerror(L, 2, lua_pushfstring(L, "threads must be in 1..64, got %I", threads));
+  prm.every = opt_int(L, 2, "every", prm.every, "must be >= 1");
+  /* threads = 0 is the kernel's "OpenBLAS's count", which here is the option left out. */
+  int threads_given = lua_getfield(L, 2, "threads") != LUA_TNIL;
   lua_pop(L, 1);
-  prm.threads = (int)threads;
-  int progress = tsr_opt_boolean(L, 2, "progress", 1);
+  prm.threads = opt_int(L, 2, "threads", 0, "must be in 1..64");
+  if (threads_given && prm.threads == 0)
+    luaL_argerror(L, 2, "threads must be in 1..64, got 0");
+  (void)tsr_opt_boolean(L, 2, "progress", 1); /* drawn by lua/tessera/nmf.lua */
   lua_Integer seed = tsr_opt_integer(L, 2, "seed", 0);
   int t_on_iter = lua_getfield(L, 2, "on_iter");
   if (t_on_iter != LUA_TNIL && t_on_iter != LUA_TFUNCTION)
     luaL_argerror(L, 2, lua_pushfstring(L, "on_iter must be a function, got %s",
                                         luaL_typename(L, -1)));
   int on_iter_idx = lua_gettop(L); /* the function or nil, kept for the closure below */
+  tsr_error err = {{0}};
+  if (tsr_nmf_check_params(n, p, k, &prm, &err) != TSR_OK)
+    luaL_argerror(L, n < 1 || p < 1 ? 1 : 2, lua_pushstring(L, err.msg));
 
   lmatrix *W0 = opt_factor(L, 2, "W", n, k);
   lmatrix *H0 = opt_factor(L, 2, "H", k, p);
@@ -276,7 +285,7 @@ static int nmf_fit(lua_State *L) {
                                         "init '%s'", INIT_NAMES[init]));
   if (init >= TSR_NMF_INIT_NNDSVD && init <= TSR_NMF_INIT_NNDSVDAR && k > mn)
     luaL_argerror(L, 2, lua_pushfstring(L, "init '%s' needs k <= %I, the smaller of n and p, "
-                                        "got %I", INIT_NAMES[init], (lua_Integer)mn, k));
+                                        "got %d", INIT_NAMES[init], (lua_Integer)mn, k));
 
   /* Data checks, then allocation. */
   check_entries(L, "tessera.nmf", &Vm->m, "V");
@@ -287,22 +296,12 @@ static int nmf_fit(lua_State *L) {
   int w_idx = lua_gettop(L);
   lmatrix *H = lmatrix_push(L, k, p, "tessera.nmf");
   int h_idx = lua_gettop(L);
-  tsr_error err = {{0}};
   int status = TSR_OK;
   if (init == INIT_CUSTOM) {
-    size_t nw = (size_t)n * (size_t)k, nh = (size_t)k * (size_t)p;
-    /* A missing factor starts as scikit-learn's does when only H is given: constant
-     * sqrt(mean(V)/k) for MU (which cannot move zeros), zeros for CD. */
-    float fill = 0.0f;
-    if (prm.solver == TSR_NMF_MU) {
-      double s = 0.0;
-      for (size_t i = 0; i < (size_t)n * (size_t)p; i++) s += Vm->m.data[i];
-      fill = (float)sqrt(s / ((double)n * (double)p) / (double)k);
-    }
-    if (W0) memcpy(W->m.data, W0->m.data, nw * sizeof(float));
-    else for (size_t i = 0; i < nw; i++) W->m.data[i] = fill;
-    if (H0) memcpy(H->m.data, H0->m.data, nh * sizeof(float));
-    else for (size_t i = 0; i < nh; i++) H->m.data[i] = fill;
+    /* tessera.nmf (lua/tessera/nmf.lua) gives the missing factor its start. */
+    if (W0 == NULL || H0 == NULL) luaL_argerror(L, 2, "init 'custom' here needs both W and H");
+    memcpy(W->m.data, W0->m.data, (size_t)n * (size_t)k * sizeof(float));
+    memcpy(H->m.data, H0->m.data, (size_t)k * (size_t)p * sizeof(float));
   } else {
     status = tsr_nmf_init(Vm->m.data, n, p, (int)k, init, (uint64_t)seed, W->m.data, H->m.data,
                           &err);
@@ -314,17 +313,13 @@ static int nmf_fit(lua_State *L) {
   lua_pushvalue(L, hist_idx);
   lua_pushvalue(L, on_iter_idx);
   lua_pushcclosure(L, fit_step, 2);
-  fit_ctx ctx = {L, lua_gettop(L), 0, -1, 0, 0, prm.max_iter, now_seconds()};
-  ctx.progress = progress && isatty(2);
+  fit_ctx ctx = {L, lua_gettop(L), 0, -1};
+  double start = now_seconds();
   prm.on_check = fit_on_check;
   prm.ctx = &ctx;
   tsr_nmf_result res;
   status = tsr_nmf_fit(Vm->m.data, n, p, (int)k, W->m.data, H->m.data, &prm, &res, &err);
-  double seconds = now_seconds() - ctx.start;
-  if (ctx.shown) {
-    fputs("\r\033[K", stderr);
-    fflush(stderr);
-  }
+  double seconds = now_seconds() - start;
   if (ctx.failed) return lua_error(L); /* on_iter's error, as it was raised */
   if (status != TSR_OK) return tsr_lua_fail(L, "tessera.nmf", status, &err);
 
@@ -343,41 +338,7 @@ static int nmf_fit(lua_State *L) {
   lua_setfield(L, -2, "seconds");
   lua_pushvalue(L, hist_idx);
   lua_setfield(L, -2, "history");
-  /* The options as resolved: what was used, defaults included. */
-  lua_createtable(L, 0, 20);
-  lua_pushinteger(L, k);
-  lua_setfield(L, -2, "k");
-  if (loss_name) lua_pushstring(L, loss_name);
-  else lua_pushnumber(L, prm.beta);
-  lua_setfield(L, -2, "loss");
-  lua_pushnumber(L, prm.beta);
-  lua_setfield(L, -2, "beta");
-  lua_pushstring(L, SOLVER_NAMES[prm.solver]);
-  lua_setfield(L, -2, "solver");
-  lua_pushstring(L, INIT_NAMES[init]);
-  lua_setfield(L, -2, "init");
-  lua_pushinteger(L, seed);
-  lua_setfield(L, -2, "seed");
-  lua_pushstring(L, ORDER_NAMES[prm.order]);
-  lua_setfield(L, -2, "order");
-  lua_pushinteger(L, prm.max_iter);
-  lua_setfield(L, -2, "max_iter");
-  lua_pushnumber(L, prm.tol);
-  lua_setfield(L, -2, "tol");
-  lua_pushboolean(L, prm.update_W);
-  lua_setfield(L, -2, "update_W");
-  lua_pushboolean(L, prm.update_H);
-  lua_setfield(L, -2, "update_H");
-  lua_pushnumber(L, prm.alpha_W);
-  lua_setfield(L, -2, "alpha_W");
-  lua_pushnumber(L, prm.alpha_H);
-  lua_setfield(L, -2, "alpha_H");
-  lua_pushnumber(L, prm.l1_ratio);
-  lua_setfield(L, -2, "l1_ratio");
-  lua_pushinteger(L, prm.every);
-  lua_setfield(L, -2, "every");
-  lua_pushinteger(L, prm.threads > 0 ? prm.threads : tsr_nmf_default_threads());
-  lua_setfield(L, -2, "threads");
+  push_options(L, k, loss_name, &prm, init, seed);
   lua_setfield(L, -2, "options");
   return 3;
 }

@@ -1,5 +1,5 @@
 -- tessera.nmf: non-negative matrix factorisation V (n x p) ~ W (n x k) H (k x p), and the
--- Model that reads the result. The fit runs in C (csrc/nmf.c, bound in csrc/lua/l_nmf.c);
+-- Model that reads the result. The fit runs in C (csrc/nmf/, bound in csrc/lua/l_nmf.c);
 -- this module is the callable table people use:
 --
 --   local tessera = require "tessera"
@@ -71,6 +71,64 @@ local function new_model(W, H, info)
   }, Model)
 end
 
+-- A shallow copy of an options table.
+local function copy(opts)
+  local t = {}
+  for key, value in pairs(opts) do t[key] = value end
+  return t
+end
+
+-- With only one of W and H given (init "custom"), the other starts as scikit-learn's does
+-- when only H is given: constant sqrt(mean(V)/k) for mu (which cannot move zeros), zeros
+-- for cd. The options as the C fit takes them: both factors, or neither. Options it cannot
+-- read are left for the C fit to refuse with its message.
+local function start_factor(V, opts)
+  if type(opts) ~= "table" or (opts.W == nil) == (opts.H == nil) then return opts end
+  if opts.init ~= nil and opts.init ~= "custom" then return opts end
+  local k = opts.k
+  if core.type(V) ~= "Matrix" or math.type(k) ~= "integer" or k < 1 then return opts end
+  local n, p = V:shape()
+  if n < 1 or p < 1 then return opts end
+  local fill = opts.solver == "cd" and 0 or math.sqrt(V:sum() / (n * p) / k)
+  if not (fill >= 0 and fill < math.huge) then fill = 0 end -- V is bad: the C fit says how
+  local t = copy(opts)
+  if t.W == nil then t.W = matrix.new(n, k, fill) else t.H = matrix.new(k, p, fill) end
+  return t
+end
+
+-- The progress line on stderr when it is a terminal and progress is not false: from the
+-- first check after a second, "iteration i/max_iter, loss x, t s", through on_iter (which
+-- it wraps); cleared when the fit ends. Nil when there is none to draw.
+local function progress_line(opts)
+  if type(opts) ~= "table" or opts.progress == false then return nil end
+  if opts.on_iter ~= nil and type(opts.on_iter) ~= "function" then return nil end
+  local ok, uv = pcall(require, "luv")
+  if not ok or uv.guess_handle(2) ~= "tty" then return nil end
+  local now = core.util.now
+  local start, shown, on_iter = now(), false, opts.on_iter
+  local max_iter = opts.max_iter or 200
+  local t = copy(opts)
+  t.on_iter = function(iteration, loss)
+    local seconds = now() - start
+    if seconds >= 1 then
+      io.stderr:write(fmt("\rtessera.nmf: iteration %d/%s, loss %.6g, %.1f s ", iteration,
+                          tostring(max_iter), loss, seconds))
+      io.stderr:flush()
+      shown = true
+    end
+    if on_iter then return on_iter(iteration, loss) end
+  end
+  return {
+    opts = t,
+    clear = function()
+      if shown then
+        io.stderr:write("\r\027[K")
+        io.stderr:flush()
+      end
+    end,
+  }
+end
+
 -- The fit behind tessera.nmf(V, opts) and nmf.fit. V may be a Spectrogram: its magnitude
 -- is factored and the model remembers its geometry (sr, n_fft, hop, window), so m:audio
 -- refuses a spectrogram of another kind. opts.max_memory (bytes) caps what the fit may
@@ -82,12 +140,17 @@ local function fit(nmf, V, opts) -- luacheck: ignore 431 (named so errors say "t
     V = V:magnitude()
   end
   local rest, cap = memory.split(opts, "nmf", 2, 2)
-  local W, H, info
+  rest = start_factor(V, rest)
+  local line = progress_line(rest)
+  if line then rest = line.opts end
+  local ok, W, H, info
   if cap then
-    W, H, info = memory.capped(cap, function() return nmf(V, rest) end)
+    ok, W, H, info = pcall(memory.capped, cap, function() return nmf(V, rest) end)
   else
-    W, H, info = nmf(V, opts)
+    ok, W, H, info = pcall(function() return nmf(V, rest) end)
   end
+  if line then line.clear() end
+  if not ok then error(W, 0) end
   info.spectrogram = geometry
   return new_model(W, H, info)
 end

@@ -1,0 +1,70 @@
+/* What the NMF's solver files share (not the kernels: see kernels.h): the checks of a fit's
+ * objective (objective.c), scratch allocation failures, the column partitions, and the
+ * solvers tsr_nmf_fit dispatches to. */
+#ifndef TSR_NMF_INTERNAL_H
+#define TSR_NMF_INTERNAL_H
+
+#include "kernels.h"
+
+#include "../pool.h"
+
+/* Upper bound on thread partitions (the per-partition arrays live on the stack). */
+#define MAX_PARTS 64
+
+enum {
+  NMF_CHUNKS = 16,   /* independent partial sums per pass: the unit of load balancing */
+  NMF_CHUNK_MIN = 64 /* fewest columns worth a chunk of their own */
+};
+
+/* The partitions of a fit's column passes for `threads` (0: OpenBLAS's count) and p
+ * columns: at least 1, at most MAX_PARTS and p. */
+int tsr_nmf_parts(int threads, int64_t p);
+
+/* The task count for a pass over p columns (at most 16, at least 64 columns each), from
+ * the shape alone so that results summed task by task do not depend on the thread count. */
+int tsr_nmf_chunks(int64_t p);
+
+/* TSR_ELIMIT (over the memory cap) or TSR_ENOMEM for a failed allocation of `bytes` for
+ * `what`, with the message in err. */
+int tsr_nmf_alloc_failure(size_t bytes, tsr_error *err, const char *what);
+
+/* The checks of a fit: the objective every `every` iterations (and at 0), reported through
+ * on_check, and scikit-learn's tol rule on it. The objective is summed over `parts` column
+ * ranges as tasks of pool (its own pool when NULL), added in partition order. */
+typedef struct tracker {
+  const tsr_nmf_params *prm;
+  const float *V, *W, *H;
+  int64_t n, p;
+  int k, cls, parts;
+  tsr_pool *pool;
+  double loss, e_init, prev;
+  int checked; /* loss is that of the current factors */
+  int given;   /* the next check's objective is in loss already (summed by a pass) */
+} tracker;
+
+/* Sums and reports check 0; nonzero when on_check stopped the fit. */
+int tsr_nmf_track_start(tracker *tr, const tsr_nmf_params *prm, const float *V, const float *W,
+                const float *H, int64_t n, int64_t p, int k, int parts, tsr_pool *pool);
+/* After iteration it: 0 to go on, 1 when on_check stopped the fit, 2 when tol did. */
+int tsr_nmf_track_iteration(tracker *tr, int it);
+/* The final objective (summed again only when the last check is not of these factors). */
+double tsr_nmf_track_final(tracker *tr);
+
+/* The multiplicative-update solvers (mu.c: the fused passes, k <= 16 or any beta;
+ * mu_gemm.c: the Euclidean loss for k > 8 through sgemm). */
+int tsr_nmf_mu_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
+               const tsr_nmf_params *prm, int threads, tsr_nmf_result *res, tsr_error *err);
+int tsr_nmf_mu_gemm_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
+                    const tsr_nmf_params *prm, int parts, tsr_nmf_result *res,
+                    tsr_error *err);
+
+/* The solvers on the coordinate-descent pass (cd.c): HALS (scikit-learn's "cd"), and the
+ * Euclidean multiplicative updates in scikit-learn's order W then H, both factors updated.
+ * The caller (tsr_nmf_fit) has checked the parameters, W and H; V is checked in the first
+ * pass, before W or H change. */
+int tsr_nmf_cd_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
+               const tsr_nmf_params *prm, tsr_nmf_result *res, tsr_error *err);
+int tsr_nmf_mu_euc_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
+                   const tsr_nmf_params *prm, tsr_nmf_result *res, tsr_error *err);
+
+#endif
