@@ -70,10 +70,7 @@ static double opt_loss(lua_State *L, int arg, const char **name) {
   *name = "euclidean";
   if (t == LUA_TNUMBER) {
     beta = lua_tonumber(L, -1);
-    *name = NULL;
-    if (!isfinite(beta))
-      return luaL_argerror(L, arg, lua_pushfstring(L, "loss must be a finite beta, got %f",
-                                                   (lua_Number)beta)), 0.0;
+    *name = NULL; /* a finite one: tsr_nmf_check_params */
   } else if (t == LUA_TSTRING) {
     const char *s = lua_tostring(L, -1);
     int i = 0;
