@@ -8,10 +8,9 @@ SAN = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover
 
 # Recursive (=) on purpose: pkg-config runs at recipe time, after install-deps.
 PKG_CFLAGS = $(shell pkg-config --cflags lua5.4 fftw3f sndfile samplerate openblas)
-# -fopenmp (the STFT's threads, and at link time libgomp); -z nodelete keeps core.so, and so
-# libgomp whose idle threads would crash after a dlclose, loaded when lua_close unloads C
-# modules.
-LIBS = $(shell pkg-config --libs fftw3f sndfile samplerate openblas) -llapacke -lm -lpthread -fopenmp -Wl,-z,nodelete
+# -z nodelete keeps core.so, and so OpenBLAS whose idle threads would crash after a dlclose,
+# loaded when lua_close unloads C modules.
+LIBS = $(shell pkg-config --libs fftw3f sndfile samplerate openblas) -llapacke -lm -lpthread -Wl,-z,nodelete
 LUA_LIBS = $(shell pkg-config --libs lua5.4)
 HOST_LIBS = -lreadline
 # -MMD -MP: each object's header dependencies in build/.../*.d, included below.
@@ -65,8 +64,8 @@ endif
 
 # The STFT's float loops call sqrtf, which the compiler vectorises only without errno; no
 # contraction into FMA, so that its SIMD copies round exactly as the portable one. Its
-# threads and its loops' simd pragmas are OpenMP's.
-build/stft.o build/asan/stft.o build/stft_%.o build/asan/stft_%.o: ALL_CFLAGS += -fno-math-errno -ffp-contract=off -fopenmp
+# threads are the pool's; its loops' `omp simd` pragmas need only -fopenmp-simd (no runtime).
+build/stft.o build/asan/stft.o build/stft_%.o build/asan/stft_%.o: ALL_CFLAGS += -fno-math-errno -ffp-contract=off -fopenmp-simd
 
 # The NMF's portable loops (those of every CPU without AVX2) are written for the vectoriser,
 # which at -O2 GCC applies only to loops without a remainder; theirs have one. So is the

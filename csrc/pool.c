@@ -3,6 +3,8 @@
  * as workers come free. */
 #include "pool.h"
 
+#include <cblas.h>
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -203,4 +205,9 @@ void tsr_pool_close(tsr_pool *tp) {
   if (tp == NULL) return;
   pool_stop(&tp->pool, tp->started);
   tsr_free(tp);
+}
+
+int tsr_pool_default_threads(void) {
+  int t = openblas_get_num_threads();
+  return t < 1 ? 1 : t > TSR_POOL_MAX_THREADS ? TSR_POOL_MAX_THREADS : t;
 }

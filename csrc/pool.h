@@ -12,6 +12,11 @@ enum { TSR_POOL_MAX_THREADS = 64 };
 
 typedef struct tsr_pool tsr_pool;
 
+/* The threads kernels use when the caller names none: OpenBLAS's count (it reads
+ * OPENBLAS_NUM_THREADS, then OMP_NUM_THREADS, else the cores; tessera batch sets both per
+ * worker), at most TSR_POOL_MAX_THREADS. */
+int tsr_pool_default_threads(void);
+
 /* Starts threads - 1 helpers (fewer, down to none, when they cannot be had; at most
  * TSR_POOL_MAX_THREADS in all). Returns NULL only when out of memory; the caller owns the
  * pool and closes it with tsr_pool_close (NULL is a no-op). */

@@ -2,6 +2,7 @@
  * librosa's conventions: periodic windows, optional centring with n_fft/2 zeros, an
  * unnormalised forward transform, and overlap-add with window-sum-square normalisation. */
 #include "stft.h"
+#include "pool.h"
 #include "simd.h"
 #include "stft_kernels.h"
 
@@ -11,9 +12,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #define TSR_PI 3.14159265358979323846
 
@@ -191,27 +189,19 @@ static void release_plan(fftwf_plan plan, int transient) {
 }
 
 /* Threads for `units` units of work when a thread is worth its start-up only from
- * `per_thread` units: `requested` (0: OpenMP's count, OMP_NUM_THREADS; tessera batch sets
- * it per worker), fewer when there is too little work to share. */
+ * `per_thread` units: `requested` (0: tessera's default, tsr_pool_default_threads; tessera
+ * batch sets it per worker), fewer when there is too little work to share. */
 static int thread_count(int requested, int64_t units, int64_t per_thread) {
-#ifdef _OPENMP
-  int64_t t = requested > 0 ? requested : omp_get_max_threads(), useful = units / per_thread;
+  int64_t t = requested > 0 ? requested : tsr_pool_default_threads(), useful = units / per_thread;
   if (t > useful) t = useful;
   return t < 1 ? 1 : (int)t;
-#else
-  (void)requested;
-  (void)units;
-  (void)per_thread;
-  return 1;
-#endif
 }
 
-static int thread_index(void) {
-#ifdef _OPENMP
-  return omp_get_thread_num();
-#else
-  return 0;
-#endif
+/* Worker w of `workers` takes the w-th of equal stretches of 0..count-1: a static share, so
+ * each thread reads one stretch of the signal. */
+static void share(int64_t count, int w, int workers, int64_t *lo, int64_t *hi) {
+  *lo = count * w / workers;
+  *hi = count * (w + 1) / workers;
 }
 
 /* Floats rounded up to a multiple of 16, so that consecutive scratch areas stay 64-byte
@@ -318,6 +308,41 @@ static int64_t forward_block(const forward_job *job, int64_t b, float *restrict 
   return -1;
 }
 
+/* One worker's share of a forward transform: a stretch of blocks, with its own scratch, and
+ * the first bad sample it met (INT64_MAX: none). */
+typedef struct forward_share {
+  forward_job *job;
+  float *scratch;
+  size_t mine_floats, block_floats;
+  int workers;
+  int64_t bad[TSR_POOL_MAX_THREADS];
+} forward_share;
+
+static void forward_worker(void *ctx, int w) {
+  forward_share *f = ctx;
+  float *mine = f->scratch + (size_t)w * f->mine_floats;
+  int64_t lo, hi, bad = INT64_MAX;
+  share(f->job->blocks, w, f->workers, &lo, &hi);
+  for (int64_t b = lo; b < hi; b++) {
+    int64_t t = forward_block(f->job, b, mine, mine + f->block_floats, mine + 2 * f->block_floats);
+    if (t >= 0 && t < bad) bad = t;
+  }
+  f->bad[w] = bad;
+}
+
+/* Runs fn(ctx, w) for w in 0..workers-1 on a pool of that many threads (the caller alone when
+ * workers is 1 or no helper can be had); returns the workers that ran. set_workers tells fn's
+ * context how many there are before any runs. */
+static int run_shared(int workers, void (*fn)(void *ctx, int w), void *ctx, int *set_workers) {
+  tsr_pool *pool = workers > 1 ? tsr_pool_open(workers) : NULL;
+  workers = pool != NULL ? tsr_pool_threads(pool) : 1;
+  *set_workers = workers;
+  if (pool != NULL) tsr_pool_each(pool, fn, ctx);
+  else fn(ctx, 0);
+  tsr_pool_close(pool);
+  return workers;
+}
+
 /* The forward transform of x into job's output, once the caller has checked cfg and the
  * output's geometry. */
 static int forward_run(forward_job *job, const tsr_stft_config *cfg, int threads,
@@ -360,14 +385,11 @@ static int forward_run(forward_job *job, const tsr_stft_config *cfg, int threads
   job->twi = twi;
   /* Blocks are independent: a static share of them per thread, so each thread reads one
    * stretch of the signal. */
+  forward_share f = {job, scratch, mine_floats, block_floats, 1, {0}};
+  int workers = run_shared(threads, forward_worker, &f, &f.workers);
   int64_t bad = INT64_MAX;
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1) \
-    reduction(min : bad)
-  for (int64_t b = 0; b < job->blocks; b++) {
-    float *mine = scratch + (size_t)thread_index() * mine_floats;
-    int64_t t = forward_block(job, b, mine, mine + block_floats, mine + 2 * block_floats);
-    if (t >= 0 && t < bad) bad = t;
-  }
+  for (int i = 0; i < workers; i++)
+    if (f.bad[i] < bad) bad = f.bad[i];
   release_plan(job->plan, transient);
   if (bad != INT64_MAX) {
     tsr_seterror(err, "sample %lld is %s", (long long)(bad + 1), isnan(job->x[bad]) ? "nan" :
@@ -526,18 +548,32 @@ static size_t entries(const tsr_spectrogram *s) { return (size_t)s->bins * (size
 /* |X| in float: per entry, sqrtf(re*re + im*im), or the same in double where
  * magnitude_fine says the float sum of squares under- or overflows. A large spectrogram's
  * chunks are shared among threads. */
-void tsr_spectrogram_magnitude(const tsr_spectrogram *s, float *out) {
-  const stft_kernels *kr = pick_kernels();
-  const size_t count = entries(s);
-  const int64_t chunks = (int64_t)((count + VIEW_CHUNK - 1) / VIEW_CHUNK);
-  const int threads = thread_count(0, chunks, VIEW_CHUNKS_PER_THREAD);
-  const float *d = s->data;
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-  for (int64_t i = 0; i < chunks; i++) {
+typedef struct magnitude_share {
+  const stft_kernels *kr;
+  const float *d;
+  float *out;
+  size_t count;
+  int64_t chunks;
+  int workers;
+} magnitude_share;
+
+static void magnitude_worker(void *ctx, int w) {
+  const magnitude_share *m = ctx;
+  int64_t lo, hi;
+  share(m->chunks, w, m->workers, &lo, &hi);
+  for (int64_t i = lo; i < hi; i++) {
     const size_t c = (size_t)i * VIEW_CHUNK;
-    const size_t run = count - c < VIEW_CHUNK ? count - c : VIEW_CHUNK;
-    if (kr->magnitude(d + 2 * c, run, out + c)) magnitude_fix(d + 2 * c, run, out + c);
+    const size_t run = m->count - c < VIEW_CHUNK ? m->count - c : VIEW_CHUNK;
+    if (m->kr->magnitude(m->d + 2 * c, run, m->out + c))
+      magnitude_fix(m->d + 2 * c, run, m->out + c);
   }
+}
+
+void tsr_spectrogram_magnitude(const tsr_spectrogram *s, float *out) {
+  magnitude_share m = {pick_kernels(), s->data, out, entries(s), 0, 1};
+  m.chunks = (int64_t)((m.count + VIEW_CHUNK - 1) / VIEW_CHUNK);
+  run_shared(thread_count(0, m.chunks, VIEW_CHUNKS_PER_THREAD), magnitude_worker, &m,
+             &m.workers);
 }
 
 /* |X|^2 in float: a square that underflows was below float's range as a result anyway. */

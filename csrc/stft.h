@@ -58,8 +58,8 @@ int tsr_spectrogram_floats(const tsr_spectrogram *s, size_t *count);
  * TSR_OK. Safe to call from any thread. */
 int tsr_stft_forward(const float *x, int64_t len, const tsr_stft_config *cfg,
                      tsr_spectrogram *out, tsr_error *err);
-/* tsr_stft_forward on `threads` threads (<= 0: OpenMP's count, OMP_NUM_THREADS; fewer when
- * the signal is short). The output does not depend on the thread count. */
+/* tsr_stft_forward on `threads` threads (<= 0: tsr_pool_default_threads; fewer when the
+ * signal is short). The output does not depend on the thread count. */
 int tsr_stft_forward_threads(const float *x, int64_t len, const tsr_stft_config *cfg,
                              int threads, tsr_spectrogram *out, tsr_error *err);
 /* The magnitude of the forward STFT of x straight into out (bins x frames, column-major,

@@ -93,7 +93,7 @@ static const char *const stft_options[] = {"n_fft", "hop", "window", "center", "
  * threads}]) -> Spectrogram, or with magnitude=true its magnitude as a Matrix (bins x
  * frames): the same bits as stft(audio, opts):magnitude(), made without the complex
  * spectrogram (twice the Matrix's size, written and read again). threads: 1..64, default
- * OpenMP's count; the result does not depend on it. */
+ * tessera's (tsr_pool_default_threads); the result does not depend on it. */
 static int stft_stft(lua_State *L) {
   laudio *A = laudio_check(L, 1);
   laux_check_options(L, 2, stft_options);
@@ -112,7 +112,7 @@ static int stft_stft(lua_State *L) {
                                            "got '%s'", window_name));
   int center = laux_opt_boolean(L, 2, "center", 1);
   int magnitude = laux_opt_boolean(L, 2, "magnitude", 0);
-  lua_Integer threads = laux_opt_integer(L, 2, "threads", 0); /* 0: OpenMP's count */
+  lua_Integer threads = laux_opt_integer(L, 2, "threads", 0); /* 0: the default count */
   if (lua_istable(L, 2)) {
     int given = lua_getfield(L, 2, "threads") != LUA_TNIL;
     lua_pop(L, 1);

@@ -8,8 +8,8 @@
 #include <string.h>
 
 int tsr_nmf_default_threads(void) {
-  int t = openblas_get_num_threads();
-  return t < 1 ? 1 : t > MAX_PARTS ? MAX_PARTS : t;
+  int t = tsr_pool_default_threads();
+  return t > MAX_PARTS ? MAX_PARTS : t;
 }
 
 int tsr_nmf_parts(int threads, int64_t p) {
