@@ -66,6 +66,37 @@ static void count_hook(lua_State *L, lua_Debug *ar) {
   }
 }
 
+/* [error object] -> a string, for an error that is not one: the object's __tostring (run
+ * by the caller while the budgets are still in force), else "(error object is a table
+ * value)". Raw access only: no __index or __metatable of the recipe's runs. */
+static int plain_error(lua_State *L) {
+  if (luaL_getmetafield(L, 1, "__tostring") != LUA_TNIL) {
+    lua_pushvalue(L, 1);
+    lua_call(L, 1, 1);
+    if (lua_type(L, -1) == LUA_TSTRING) return 1;
+  }
+  lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+  return 1;
+}
+
+/* Replaces the error object on top of the stack by a string, under the budgets in force
+ * (they are lifted only after this): the host never turns a recipe's object into text. */
+static void make_plain_error(lua_State *L) {
+  int t = lua_type(L, -1);
+  if (t == LUA_TSTRING) return;
+  if (t == LUA_TNUMBER) {
+    lua_tostring(L, -1); /* in place; numbers have no metamethods */
+    return;
+  }
+  const char *tname = lua_typename(L, t); /* a static string */
+  lua_pushcfunction(L, plain_error);
+  lua_insert(L, -2);
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK || lua_type(L, -1) != LUA_TSTRING) {
+    lua_pop(L, 1);
+    lua_pushfstring(L, "(error object is a %s value)", tname);
+  }
+}
+
 /* sandbox.call(limits, fn, ...) -> true, results... | false, message. limits: {memory =
  * bytes, instructions = count}, each optional (absent or 0: unlimited). Calls fn like
  * pcall, under the budgets; an exceeded budget gives its own message whatever the error
@@ -82,7 +113,9 @@ static int sandbox_call(lua_State *L) {
                                 (LUA_INTEGER)instructions));
   int nargs = lua_gettop(L) - 2;
   if (active(L) != NULL) { /* already budgeted: run under the outer budget */
-    lua_pushboolean(L, lua_pcall(L, nargs, LUA_MULTRET, 0) == LUA_OK);
+    int status = lua_pcall(L, nargs, LUA_MULTRET, 0);
+    if (status != LUA_OK) make_plain_error(L);
+    lua_pushboolean(L, status == LUA_OK);
     lua_insert(L, 2);
     return lua_gettop(L) - 1;
   }
@@ -112,6 +145,7 @@ static int sandbox_call(lua_State *L) {
 
   b->refusals = tsr_memory_refusals();
   int status = lua_pcall(L, nargs, LUA_MULTRET, 0);
+  if (status != LUA_OK) make_plain_error(L);
   if (b->memory > 0 && tsr_memory_refusals() != b->refusals) b->memory_exceeded = 1;
 
   /* The host's Ctrl-C hook may have replaced ours meanwhile: leave it armed. */

@@ -37,7 +37,8 @@ local memory = require "tessera.memory"
 local C = core.nmf
 local matrix = core.matrix
 
-local error, getmetatable, ipairs, pairs = error, getmetatable, ipairs, pairs
+local error, ipairs, pairs, rawequal = error, ipairs, pairs, rawequal
+local raw_getmetatable = debug.getmetatable
 local setmetatable, tostring, type = setmetatable, tostring, type
 local io, os, math, string, table = io, os, math, string, table
 local fmt = string.format
@@ -50,8 +51,12 @@ local function reason(path, err)
   return err:sub(1, #path + 2) == path .. ": " and err:sub(#path + 3) or err
 end
 
+-- The methods (nmf.Model: other modules add theirs, as tessera.listen does) and the
+-- metatable of every Model. The metatable is protected (__metatable) and is not reachable
+-- from a model (m.__index is nil), so code run in the recipe sandbox, which receives
+-- models, cannot change the class every later model shares.
 local Model = {}
-Model.__index = Model
+local model_mt = { __index = Model, __metatable = "tessera.nmf.Model" }
 
 local FORMAT = "tessera.nmf/1"
 
@@ -68,7 +73,7 @@ local function new_model(W, H, info)
     stopped = info.stopped,
     seconds = info.seconds,
     options = info.options,
-  }, Model)
+  }, model_mt)
 end
 
 -- The fit behind tessera.nmf(V, opts) and nmf.fit. V may be a Spectrogram: its magnitude
@@ -108,7 +113,7 @@ end
 nmf.loss = C.loss
 
 local function is_model(m)
-  return type(m) == "table" and getmetatable(m) == Model
+  return type(m) == "table" and rawequal(raw_getmetatable(m), model_mt)
 end
 
 local function check_index(m, i, who)
@@ -245,6 +250,7 @@ function Model:__tostring()
   return fmt("NMF model (k = %d, %d x %d, loss %s = %.6g after %d iterations)", self.k, self.n,
              self.p, tostring(loss), self.loss, self.iterations)
 end
+model_mt.__tostring = Model.__tostring
 
 -- Kuhn-Munkres (Hungarian) assignment minimising cost[i][j] over an n x n matrix, with
 -- row and column potentials (O(n^3)). Returns assign[i] = j.

@@ -118,9 +118,15 @@ local function check_keys(ctx, where, t, valid_list, valid_set, what)
     if type(k) ~= "string" or not valid_set[k] then bad[#bad + 1] = k end
   end
   if #bad == 0 then return end
-  sort(bad, function(a, b) return tostring(a) < tostring(b) end)
-  local k = bad[1]
-  local shown = type(k) == "string" and format("key '%s'", k) or format("key %s", tostring(k))
+  -- Keys shown by type and value only: tostring on a recipe's table could run its code.
+  local function shown_key(k)
+    local kt = type(k)
+    if kt == "string" then return format("key '%s'", k) end
+    if kt == "number" or kt == "boolean" then return format("key %s", tostring(k)) end
+    return format("a key that is a %s", kt)
+  end
+  sort(bad, function(a, b) return shown_key(a) < shown_key(b) end)
+  local shown = shown_key(bad[1])
   fail(ctx, where, "%s is not %s (expected one of: %s)", shown, what, concat(valid_list, ", "))
 end
 

@@ -14,7 +14,8 @@ local fs = require "tessera.fs"
 
 local error, ipairs, pairs, pcall, select, setmetatable, getmetatable, tostring, type =
   error, ipairs, pairs, pcall, select, setmetatable, getmetatable, tostring, type
-local load, rawget, rawset = load, rawget, rawset
+local load, next, rawget, rawset = load, next, rawget, rawset
+local pack, unpack = table.pack, table.unpack
 local budget = core.sandbox
 local format = string.format
 local concat = table.concat
@@ -175,7 +176,17 @@ function sandbox.env(root, opts)
     return ...
   end
   env.pcall = function(...) return rethrow(pcall(...)) end
-  env.xpcall = function(...) return rethrow(xpcall(...)) end
+  -- xpcall's handler runs as an ordinary call once the error is caught, never as Lua's
+  -- message handler: Lua runs that with hooks off when the error comes from a hook (an
+  -- exceeded budget), so a handler that loops would loop beyond every budget.
+  env.xpcall = function(f, handler, ...)
+    if type(handler) ~= "function" then
+      error(format("bad argument #2 to 'xpcall' (function expected, got %s)", type(handler)), 2)
+    end
+    local res = pack(rethrow(pcall(f, ...)))
+    if res[1] then return unpack(res, 1, res.n) end
+    return false, select(2, rethrow(pcall(handler, res[2])))
+  end
   -- Hooks are per coroutine: each one the recipe makes gets the instruction count.
   env.coroutine.create = function(f)
     local co = coroutine.create(f)
@@ -239,6 +250,65 @@ function sandbox.env(root, opts)
   return env
 end
 
+-- ---- what crosses back ---------------------------------------------------------------
+
+-- How a key reads in a path: .name for identifiers, [3] or ["a b"] otherwise.
+local function key_path(k)
+  if type(k) == "string" and k:match("^[%a_][%w_]*$") and #k <= 40 then return "." .. k end
+  if type(k) == "string" then return format("[%q]", #k <= 40 and k or k:sub(1, 40) .. "...") end
+  return format("[%s]", tostring(k)) -- a number or a boolean: no metamethod runs
+end
+
+local MAX_DEPTH = 64
+
+-- A copy of v made only of data the host can read without running recipe code: nil,
+-- booleans, numbers, strings, tessera's own Matrix/Audio/Spectrogram (their metatables are
+-- the host's and out of a recipe's reach) and tables without metatables whose keys are
+-- strings, numbers or booleans. Read with next and rawget only, so no metamethod runs; a
+-- table reached twice is copied once (a cycle is refused). Runs inside the budgets.
+local function plain(v, where, depth, copies)
+  local t = type(v)
+  if t == "nil" or t == "boolean" or t == "number" or t == "string" then return v end
+  if t == "userdata" and core.type(v) then return v end
+  if t ~= "table" then
+    error(format("the recipe's result: %s is a %s (a recipe gives back data: plain tables, " ..
+      "strings, numbers and booleans)", where, t), 0)
+  end
+  if debug.getmetatable(v) ~= nil then
+    error(format("the recipe's result: %s is a table with a metatable (a recipe gives back " ..
+      "plain tables)", where), 0)
+  end
+  local done = copies[v]
+  if done == false then error(format("the recipe's result: %s contains itself", where), 0) end
+  if done then return done end
+  if depth >= MAX_DEPTH then
+    error(format("the recipe's result: %s is nested more than %d tables deep", where, MAX_DEPTH), 0)
+  end
+  copies[v] = false -- being copied: meeting it again is a cycle
+  local c = {}
+  for k, x in next, v do
+    local kt = type(k)
+    if kt ~= "string" and kt ~= "number" and kt ~= "boolean" then
+      error(format("the recipe's result: %s has a key that is a %s (keys must be strings, " ..
+        "numbers or booleans)", where, kt), 0)
+    end
+    rawset(c, k, plain(x, where .. key_path(k), depth + 1, copies))
+  end
+  copies[v] = c
+  return c
+end
+sandbox.plain = function(v, where) return plain(v, where or "the value", 0, {}) end
+
+-- The values fn returns, each made plain (see plain) while the budgets are in force.
+local function plain_results(fn, ...)
+  local res = pack(fn(...))
+  local copies = {}
+  for i = 1, res.n do
+    res[i] = plain(res[i], res.n == 1 and "the value" or format("value %d", i), 0, copies)
+  end
+  return unpack(res, 1, res.n)
+end
+
 -- ---- running -------------------------------------------------------------------------
 
 -- Guards the writing methods while fn runs: Matrix, Audio and NMF Model `save` go through
@@ -283,7 +353,8 @@ sandbox.max_size = 1024 * 1024
 
 -- sandbox.run(path, env [, chunkname]) -> true, values... | false, message: loads the
 -- text file at path in env and calls it, with the writing methods guarded. chunkname
--- (default "@" .. path) is how error positions name the file.
+-- (default "@" .. path) is how error positions name the file. What crosses back is made
+-- inside the budgets: the values plain data (see plain), an error a plain string.
 function sandbox.run(path, env, chunkname)
   local box = boxes[env]
   if box == nil then error("bad argument #2 to 'run' (an environment from sandbox.env expected)", 2) end
@@ -300,15 +371,15 @@ function sandbox.run(path, env, chunkname)
   if text:sub(1, 1) == "\27" then return false, "binary chunks are not allowed in a recipe" end
   local chunk, err = load(text, chunkname or "@" .. path, "t", env)
   if not chunk then return false, err end
-  return guarded(box, chunk)
+  return guarded(box, plain_results, chunk)
 end
 
 -- sandbox.call(env, fn, ...) -> true, values... | false, message: calls fn (from code
--- loaded in env) under the same guards.
+-- loaded in env) under the same guards, its values made plain as run's are.
 function sandbox.call(env, fn, ...)
   local box = boxes[env]
   if box == nil then error("bad argument #1 to 'call' (an environment from sandbox.env expected)", 2) end
-  return guarded(box, fn, ...)
+  return guarded(box, plain_results, fn, ...)
 end
 
 return sandbox
