@@ -1,5 +1,6 @@
 /* tessera.core.util: hashing for cache keys and checksums, the clock, temporary names, and
  * the memory cap, ceiling and live count. */
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
 
@@ -69,6 +70,24 @@ static int util_memory_in_use(lua_State *L) {
   return 1;
 }
 
+/* util.memory_check(bytes, what) -> true, or nil and the message ("<what> needs X, more
+ * than ..."): whether `bytes` more may be allocated now under the cap, the ceiling and
+ * the machine's memory, asked before the work that needs them starts. */
+static int util_memory_check(lua_State *L) {
+  lua_Number bytes = luaL_checknumber(L, 1);
+  const char *what = luaL_checkstring(L, 2);
+  luaL_argcheck(L, bytes >= 0, 1, "bytes must be >= 0");
+  tsr_error err = {{0}};
+  size_t n = bytes >= (lua_Number)SIZE_MAX ? SIZE_MAX : (size_t)bytes;
+  if (tsr_memory_check(n, what, &err) == TSR_OK) {
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  luaL_pushfail(L);
+  lua_pushstring(L, err.msg);
+  return 2;
+}
+
 /* util.parse_size(text) -> bytes, or nil: "512M", "1.5G", "100k", "4096". */
 static int util_parse_size(lua_State *L) {
   size_t bytes;
@@ -115,6 +134,7 @@ static const luaL_Reg util_functions[] = {
   {"memory_cap", util_memory_cap},
   {"memory_ceiling", util_memory_ceiling},
   {"memory_in_use", util_memory_in_use},
+  {"memory_check", util_memory_check},
   {"parse_size", util_parse_size},
   {NULL, NULL}
 };

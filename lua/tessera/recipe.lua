@@ -81,6 +81,11 @@ recipe.nmf_keys = { "k", "loss", "solver", "init", "seed", "max_iter", "tol", "o
 
 recipe.defaults = { sr = 22050, n_fft = 2048, hop = 512, window = "hann", normalize = 0.99 }
 
+-- Bounds on what a recipe may ask for, checked before anything is computed: a source's k,
+-- and the components one selector may list (repeats included).
+recipe.max_k = 10000
+recipe.max_selected = 100000
+
 local function set_of(list)
   local s = {}
   for _, v in ipairs(list) do s[v] = true end
@@ -155,8 +160,11 @@ local function integer(ctx, where, t, key, def, ok, expected)
   if math_type(v) ~= "integer" and not (finite(v) and v == math.floor(v)) then
     fail(ctx, where, "key '%s' must be %s, got %s", key, expected, describe(v))
   end
-  v = math.tointeger(v)
-  if ok and not ok(v) then fail(ctx, where, "key '%s' must be %s, got %s", key, expected, describe(v)) end
+  local i = math.tointeger(v) -- nil for a float beyond the integers (1e30)
+  if i == nil or (ok and not ok(i)) then
+    fail(ctx, where, "key '%s' must be %s, got %s", key, expected, describe(v))
+  end
+  v = i
   return v
 end
 
@@ -223,10 +231,24 @@ local function parse_selector(ctx, where, key, text, sources)
       fail(ctx, where, "key '%s': '%s' is not a component selector (expected 'source:i', " ..
         "'source:i-j', 'source:i,j' or 'source')", key, text)
     end
+    -- Indices are checked against the source's k before a range is expanded: a range is
+    -- never larger than k, and k is bounded (recipe.max_k).
+    local k = sources[name].nmf.k
+    for _, digits in ipairs { a, b } do
+      local i = #digits <= 9 and math.tointeger(tonumber(digits)) or nil
+      if i == nil or i > k then
+        fail(ctx, where, "key '%s': component %s of source '%s' is out of range (k = %d)", key,
+          #digits <= 20 and digits or digits:sub(1, 20) .. "...", name, k)
+      end
+    end
     a, b = math.tointeger(tonumber(a)), math.tointeger(tonumber(b))
     if a < 1 or b < a then
       fail(ctx, where, "key '%s': '%s' has an empty or zero-based range '%s' (components " ..
         "count from 1)", key, text, item)
+    end
+    if #sel.indices + (b - a + 1) > recipe.max_selected then
+      fail(ctx, where, "key '%s': '%s' selects more than %d components", key,
+        #text <= 40 and text or text:sub(1, 40) .. "...", recipe.max_selected)
     end
     for i = a, b do sel.indices[#sel.indices + 1] = i end
   end
@@ -332,7 +354,8 @@ local function check_source(ctx, name, s, top)
     end
   end
   if s.k == nil then fail(ctx, where, "key 'k' is missing (the number of components)") end
-  src.nmf.k = integer(ctx, where, s, "k", nil, positive, "a positive integer")
+  src.nmf.k = integer(ctx, where, s, "k", nil, function(v) return v >= 1 and v <= recipe.max_k end,
+    format("an integer in 1..%d", recipe.max_k))
   if src.nmf.seed == nil then src.nmf.seed = 0 end -- renders are reproducible by default
   return src
 end
@@ -488,10 +511,10 @@ function recipe.check(t, ctx)
   return top
 end
 
--- recipe.load(path [, {out = path, allow = {dirs}, memory = bytes, instructions = count}])
--- -> normalised recipe: runs the file in a sandbox confined to its folder, under the given
--- budgets (default sandbox.defaults), and checks what it returns (allow: more source
--- folders). Messages call it `path` as given.
+-- recipe.load(path [, {out = path, allow = {dirs}, memory = bytes, instructions = count,
+-- seconds = s}]) -> normalised recipe: runs the file in a sandbox confined to its folder,
+-- under the given budgets (default sandbox.defaults and sandbox.default_seconds()), and
+-- checks what it returns (allow: more source folders). Messages call it `path` as given.
 function recipe.load(path, opts)
   if type(path) ~= "string" or path == "" then
     error(format("bad argument #1 to 'load' (recipe path expected, got %s)", describe(path)), 2)
@@ -506,7 +529,9 @@ function recipe.load(path, opts)
   end
   f:close()
   local env = sandbox.env(ctx.dir, { memory = opts.memory, instructions = opts.instructions })
-  local ok, value = sandbox.run(full, env, "@" .. path)
+  local seconds = sandbox.check_seconds(opts.seconds, "tessera.mosaic")
+  local done, ok, value = pcall(sandbox.timed, seconds, sandbox.run, full, env, "@" .. path)
+  if not done then ok, value = false, ok end
   if not ok then error(format("tessera.mosaic: %s", tostring(value)), 0) end
   local rec = recipe.check(value, ctx)
   rec.path = full

@@ -14,7 +14,7 @@ local fs = require "tessera.fs"
 
 local error, ipairs, pairs, pcall, select, setmetatable, getmetatable, tostring, type =
   error, ipairs, pairs, pcall, select, setmetatable, getmetatable, tostring, type
-local load, next, rawget, rawset = load, next, rawget, rawset
+local load, next, rawget, rawlen, rawset = load, next, rawget, rawlen, rawset
 local pack, unpack = table.pack, table.unpack
 local budget = core.sandbox
 local format = string.format
@@ -40,6 +40,41 @@ sandbox.defaults = {
   instructions = math.tointeger(tonumber(os.getenv("TESSERA_RECIPE_INSTRUCTIONS") or "")) or
     1000000000,
 }
+
+-- The wall-clock limit of a whole render (the recipe and the work it asks for), in
+-- seconds: TESSERA_RECIPE_SECONDS, else 60; 0 means none. A value that is not a number
+-- >= 0 is an error, not "no limit".
+function sandbox.default_seconds()
+  local text = os.getenv("TESSERA_RECIPE_SECONDS")
+  if text == nil or text == "" then return 60 end
+  local v = tonumber(text)
+  if v == nil or v ~= v or v < 0 or v > 1e6 then
+    error(format("TESSERA_RECIPE_SECONDS must be a number of seconds in 0..1e6, got '%s'", text), 0)
+  end
+  return v
+end
+
+-- sandbox.check_seconds(v, who) -> v, or the default when v is nil; raises "<who>:
+-- seconds must be a number in 0..1e6, got x" otherwise.
+function sandbox.check_seconds(v, who)
+  if v == nil then return sandbox.default_seconds() end
+  if type(v) ~= "number" or v ~= v or v < 0 or v > 1e6 then
+    error(format("%s: seconds must be a number in 0..1e6 (0: no limit), got %s", who,
+      type(v) == "number" and tostring(v) or type(v)), 0)
+  end
+  return v
+end
+
+-- sandbox.timed(seconds, fn, ...) -> what fn returns: fn with a wall-clock limit (see
+-- tessera.core.sandbox.timed); past it, "the recipe exceeded its time limit (N s)" is
+-- raised, the files being written are not committed and C work that polls the interrupt
+-- flag stops. seconds nil: the default; 0: none.
+function sandbox.timed(seconds, fn, ...)
+  seconds = sandbox.check_seconds(seconds, "tessera.sandbox.timed")
+  local res = pack(budget.timed(seconds, fn, ...))
+  if not res[1] then error(res[2], 0) end
+  return unpack(res, 2, res.n)
+end
 
 -- Each environment's confinement (root folder, writable paths), out of the recipe's reach.
 local boxes = setmetatable({}, { __mode = "k" })
@@ -86,6 +121,18 @@ local function text_chunk(chunk, who)
   end
 end
 
+-- Charges iterative C work on V (a Matrix or Spectrogram, n x p) to the CPU budget before
+-- it runs: n * p * k * iterations * per instruction-equivalents (no hook sees C loops, so
+-- a fit with max_iter = 2^31 - 1 would otherwise run past every budget).
+local function charge_work(V, k, iterations, per)
+  local kind = core.type(V)
+  if kind ~= "Matrix" and kind ~= "Spectrogram" then return end
+  local n, p = V:shape()
+  k, iterations = tonumber(k), tonumber(iterations)
+  if k == nil or iterations == nil or not (k > 0 and iterations > 0) then return end
+  budget.charge(n * p * k * iterations * per)
+end
+
 -- The tessera API as a recipe sees it: the same functions, with the ones that open files
 -- confined to the recipe's folder. Methods that write (Audio:save, Matrix:save) are
 -- guarded while the recipe runs (see sandbox.run).
@@ -95,7 +142,11 @@ local function tessera_api(box)
   local api = {
     version = tessera.version,
     stft = tessera.stft,
-    griffinlim = tessera.griffinlim,
+    -- Iterative C work is charged to the CPU budget before it starts (see charge_work).
+    griffinlim = function(V, like, opts)
+      charge_work(V, 1, type(opts) == "table" and opts.iter or 32, 8)
+      return tessera.griffinlim(V, like, opts)
+    end,
     matrix = {
       new = matrix.new,
       from = matrix.from,
@@ -122,9 +173,123 @@ local function tessera_api(box)
   if ok then
     api.nmf = setmetatable({
       load = function(dir) return nmf.load(readable(box, dir, "tessera.nmf.load")) end,
-    }, { __call = function(_, ...) return nmf(...) end })
+    }, { __call = function(_, V, opts, ...)
+      if type(opts) == "table" then charge_work(V, opts.k, opts.max_iter or 200, 1 / 16) end
+      return nmf(V, opts, ...)
+    end })
   end
   return api
+end
+
+-- ---- C loops no hook sees ------------------------------------------------------------
+
+-- Lua's pattern matcher backtracks in C, where the count hook cannot reach it: a pattern
+-- with q items that repeat (*, +, - or a back-reference, %b) tries up to n^q ways on a
+-- subject of n bytes, times n start positions unless anchored (^), and each ? doubles it.
+-- A recipe may run a match only when that bound is below MATCH_STEPS; most patterns on
+-- the short strings a recipe handles are far below it.
+local MATCH_STEPS = 1e8
+
+-- Where the single-character class starting at i in pattern p ends (the index after it).
+local function class_end(p, i)
+  local c = p:sub(i, i)
+  if c == "%" then return i + 2 end
+  if c ~= "[" then return i + 1 end
+  local j = i + 1
+  if p:sub(j, j) == "^" then j = j + 1 end
+  repeat -- the first ']' is a member; stop at the next (or the end)
+    if p:sub(j, j) == "%" then j = j + 1 end
+    j = j + 1
+  until j > #p or p:sub(j, j) == "]"
+  return j + 1
+end
+
+-- The exponents of the bound: repeating items (one more when not anchored) and optional ones.
+local function pattern_exponents(p)
+  local i, n, reps, opts = 1, #p, 0, 0
+  if p:sub(1, 1) == "^" then i = 2 else reps = 1 end
+  while i <= n do
+    local c, d = p:sub(i, i), p:sub(i + 1, i + 1)
+    if c == "(" or c == ")" then
+      i = i + 1
+    elseif c == "%" and d == "b" then
+      reps, i = reps + 1, i + 4
+    elseif c == "%" and d == "f" then
+      i = class_end(p, i + 2)
+    elseif c == "%" and d:match("^%d$") then
+      reps, i = reps + 1, i + 2
+    else
+      i = class_end(p, i)
+      local q = p:sub(i, i)
+      if q == "*" or q == "+" or q == "-" then
+        reps, i = reps + 1, i + 1
+      elseif q == "?" then
+        opts, i = opts + 1, i + 1
+      end
+    end
+  end
+  return reps, opts
+end
+
+local function check_match(who, s, p)
+  if type(p) ~= "string" or (type(s) ~= "string" and type(s) ~= "number") then return end
+  local n = #tostring(s)
+  if n < 2 then return end
+  local reps, opts = pattern_exponents(p)
+  if reps * math.log(n) + opts * math.log(2) > math.log(MATCH_STEPS) then
+    error(format("%s: the pattern '%s' on %d bytes could backtrack too long for a recipe " ..
+      "(%d repeated items; use a shorter subject or a simpler pattern)", who,
+      #p <= 40 and p or p:sub(1, 40) .. "...", n, reps), 3)
+  end
+end
+
+-- The string library a recipe gets (also behind its strings' methods, see
+-- tessera.core.sandbox.call): the host's, without dump, with matching bounded.
+local function string_library()
+  local lib = copy(string, { dump = true })
+  local find, match, gmatch, gsub = string.find, string.match, string.gmatch, string.gsub
+  lib.find = function(s, p, init, plain_find)
+    if not plain_find then check_match("string.find", s, p) end
+    return find(s, p, init, plain_find)
+  end
+  lib.match = function(s, p, ...)
+    check_match("string.match", s, p)
+    return match(s, p, ...)
+  end
+  lib.gmatch = function(s, p, ...)
+    check_match("string.gmatch", s, p)
+    return gmatch(s, p, ...)
+  end
+  lib.gsub = function(s, p, ...)
+    check_match("string.gsub", s, p)
+    return gsub(s, p, ...)
+  end
+  return lib
+end
+
+-- The table library: the loops that run in C are charged to the CPU budget first.
+local function table_library()
+  local lib = copy(table)
+  local move, sort, concat_ = table.move, table.sort, table.concat
+  local function span(i, j)
+    i, j = tonumber(i), tonumber(j) -- as the library reads them
+    if i == nil or j == nil or j < i then return 0 end
+    return j - i + 1.0
+  end
+  lib.move = function(a1, f, e, t, a2)
+    budget.charge(span(f, e))
+    return move(a1, f, e, t, a2)
+  end
+  lib.sort = function(t, comp)
+    local n = type(t) == "table" and rawlen(t) or 0
+    if n > 1 then budget.charge(n * math.log(n, 2)) end
+    return sort(t, comp)
+  end
+  lib.concat = function(t, sep, i, j)
+    budget.charge(span(i or 1, j or (type(t) == "table" and rawlen(t) or 0)))
+    return concat_(t, sep, i, j)
+  end
+  return lib
 end
 
 -- A budget option: nil (the default), or an integer >= 0.
@@ -161,14 +326,15 @@ function sandbox.env(root, opts)
     pcall = pcall, select = select, tonumber = tonumber, tostring = tostring, type = type,
     xpcall = xpcall, rawequal = rawequal, rawlen = rawlen, rawget = rawget, rawset = rawset,
     print = print,
-    string = copy(string, { dump = true }),
-    table = copy(table),
+    string = string_library(),
+    table = table_library(),
     math = copy(math),
     utf8 = copy(utf8),
     coroutine = copy(coroutine),
     os = { time = os.time, clock = os.clock, date = os.date, difftime = os.difftime },
   }
   env._G = env
+  box.limits.strings = env.string
   -- A recipe's own pcall must not swallow an exceeded budget.
   local function rethrow(...)
     local why = budget.exceeded()
@@ -342,7 +508,7 @@ local function guarded(box, fn, ...)
       return model_save(self, writable(box, dir, "tessera.nmf.save"), ...)
     end
   end
-  local results = table.pack(budget.call(box.limits, fn, ...))
+  local results = table.pack(budget.call(box.limits, fn, ...)) -- box.limits.strings: see env
   for _, m in ipairs(mts) do rawset(m.mt, "__index", m.index) end
   if model_save then nmf.Model.save = model_save end
   return table.unpack(results, 1, results.n)
