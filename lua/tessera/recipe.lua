@@ -83,7 +83,7 @@ recipe.defaults = { sr = 22050, n_fft = 2048, hop = 512, window = "hann", normal
 
 -- Bounds on what a recipe may ask for, checked before anything is computed: a source's k,
 -- and the components one selector may list (repeats included).
-recipe.max_k = 10000
+recipe.max_k = 1000
 recipe.max_selected = 100000
 
 local function set_of(list)

@@ -372,6 +372,10 @@ function sandbox.env(root, opts)
     if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
       error("setmetatable: __gc metamethods are not allowed in a recipe", 2)
     end
+    local current = type(t) == "table" and debug.getmetatable(t)
+    if current and rawget(current, "__metatable") ~= nil then
+      error("cannot change a protected metatable", 2) -- as setmetatable says, at the caller
+    end
     return setmetatable(t, mt)
   end
   -- Only tables' metatables: the string metatable is shared with the host.
