@@ -311,14 +311,10 @@ tsr_status tsr_audio_decode(const void *buf, size_t len, const char *name,
 tsr_status tsr_audio_load(const char *path, const tsr_load_opts *opts, tsr_audio *out,
                           tsr_error *err) {
   memset(out, 0, sizeof *out);
-  int fd = open(path, O_RDONLY);
-  if (fd < 0) {
-    tsr_seterror(err, "cannot open '%s': %s", path, strerror(errno));
-    return TSR_EIO;
-  }
+  int fd = tsr_open_regular(path, err);
+  if (fd < 0) return TSR_EIO;
   struct stat sb;
-  int e = fstat(fd, &sb) != 0 ? errno : S_ISDIR(sb.st_mode) ? EISDIR : 0;
-  if (e == 0 && !S_ISREG(sb.st_mode)) e = EINVAL; /* a FIFO or device has no length */
+  int e = fstat(fd, &sb) != 0 ? errno : 0;
   if (e != 0) {
     tsr_seterror(err, "cannot read '%s': %s", path, strerror(e));
     close(fd);

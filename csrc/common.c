@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 const char *tsr_strerror(int status) {
@@ -113,6 +114,43 @@ int tsr_finish_file(FILE *f, int ok, const char *tmp, const char *path, tsr_erro
     return TSR_EIO;
   }
   return tsr_commit_file(tmp, path, err);
+}
+
+/* What a file that is not a regular one is, for messages. */
+static const char *file_kind(mode_t mode) {
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a file";
+}
+
+int tsr_open_regular(const char *path, tsr_error *err) {
+  /* O_NONBLOCK: opening a FIFO with no writer would wait forever. */
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    tsr_seterror(err, "cannot open '%s': %s", path, strerror(errno));
+    return -1;
+  }
+  struct stat sb;
+  if (fstat(fd, &sb) != 0) {
+    tsr_seterror(err, "cannot read '%s': %s", path, strerror(errno));
+    close(fd);
+    return -1;
+  }
+  if (S_ISDIR(sb.st_mode)) {
+    tsr_seterror(err, "cannot read '%s': %s", path, strerror(EISDIR));
+    close(fd);
+    return -1;
+  }
+  if (!S_ISREG(sb.st_mode)) {
+    tsr_seterror(err, "cannot read '%s': not a regular file (%s)", path, file_kind(sb.st_mode));
+    close(fd);
+    return -1;
+  }
+  int flags = fcntl(fd, F_GETFL);
+  if (flags != -1) (void)fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+  return fd;
 }
 
 int tsr_commit_file(const char *tmp, const char *path, tsr_error *err) {

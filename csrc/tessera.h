@@ -101,6 +101,12 @@ int tsr_commit_file(const char *tmp, const char *path, tsr_error *err);
  * returns TSR_EIO with errno's reason in err. */
 int tsr_finish_file(FILE *f, int ok, const char *tmp, const char *path, tsr_error *err);
 
+/* Opens path for reading only if it is a regular file (after links): a FIFO, device,
+ * directory or socket is refused before anything waits on it ("cannot read 'x': not a
+ * regular file (a FIFO)"). Returns a blocking descriptor the caller closes, or -1 with
+ * the reason in err. The one check every reader of inputs goes through. */
+int tsr_open_regular(const char *path, tsr_error *err);
+
 /* Interrupted runs (the host's SIGINT/SIGTERM handler calls tsr_interrupt; async-signal-
  * safe): from then on tsr_commit_file refuses ("cannot write 'x': interrupted") and removes
  * its temporary, so the file in place stays the previous one. tsr_tmp_cleanup removes the

@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../hash.h"
 #include "l_tessera.h"
@@ -28,6 +29,9 @@ static int util_sha256_file(lua_State *L) {
   unsigned char digest[32];
   char hex[65];
   tsr_error err = {{0}};
+  int fd = tsr_open_regular(path, &err); /* a FIFO or device would never end */
+  if (fd < 0) return laux_fail(L, "tessera.util.sha256_file", TSR_EIO, &err);
+  close(fd);
   int status = tsr_sha256_file(path, digest, &err);
   if (status != TSR_OK) return laux_fail(L, "tessera.util.sha256_file", status, &err);
   tsr_hex(digest, sizeof digest, hex);
@@ -88,6 +92,23 @@ static int util_memory_check(lua_State *L) {
   return 2;
 }
 
+/* util.check_file(path) -> true, or nil and "cannot read 'x': not a regular file (a FIFO)"
+ * (or why it cannot be opened): the check every reader of inputs makes, for Lua code that
+ * reads a path later or through another library. */
+static int util_check_file(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  tsr_error err = {{0}};
+  int fd = tsr_open_regular(path, &err);
+  if (fd < 0) {
+    luaL_pushfail(L);
+    lua_pushstring(L, err.msg);
+    return 2;
+  }
+  close(fd);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 /* util.parse_size(text) -> bytes, or nil: "512M", "1.5G", "100k", "4096". */
 static int util_parse_size(lua_State *L) {
   size_t bytes;
@@ -135,6 +156,7 @@ static const luaL_Reg util_functions[] = {
   {"memory_ceiling", util_memory_ceiling},
   {"memory_in_use", util_memory_in_use},
   {"memory_check", util_memory_check},
+  {"check_file", util_check_file},
   {"parse_size", util_parse_size},
   {NULL, NULL}
 };

@@ -56,6 +56,7 @@
 -- a phase source tiled in the time domain. With fit = true the layer takes no H: the
 -- activations of its W components are fitted on the target's magnitude, all of W's
 -- components at once (so editing which ones a layer uses needs no new fit).
+local core = require "tessera.core"
 local fs = require "tessera.fs"
 local sandbox = require "tessera.sandbox"
 
@@ -299,21 +300,37 @@ end
 -- Where the sources of a recipe file may come from (recipe.load sets ctx.confined; a table
 -- built by the caller's own code is trusted): the recipe's folder, the sonic-pi samples,
 -- the folders in ctx.allow (`--allow DIR`, mosaic.load's opts.allow) and in TESSERA_ALLOW
--- (separated by ':'). A shared recipe cannot name /etc/passwd or ~/.ssh as a "source"; symbolic links
--- are not followed (paths are checked as written), and a file that is not audio fails to
--- decode with a message that shows none of its content.
+-- (separated by ':'). A shared recipe cannot name /etc/passwd or ~/.ssh as a "source";
+-- symbolic links are resolved and must lead inside those folders too, and a file that is
+-- not audio fails to decode with a message that shows none of its content.
 recipe.samples = "/usr/share/sonic-pi/samples"
 
-function recipe.readable(ctx, path)
-  local roots = { ctx.dir, recipe.samples }
+-- The folders ctx may read (or, with `allowed_only`, those the caller allowed), each as
+-- written and with its links resolved.
+local function roots_of(ctx, allowed_only)
+  local roots = {}
+  if not allowed_only then roots = { ctx.dir, recipe.samples } end
   for _, dir in ipairs(ctx.allow or {}) do roots[#roots + 1] = fs.resolve(dir) end
   for dir in (os.getenv("TESSERA_ALLOW") or ""):gmatch("[^:]+") do
     roots[#roots + 1] = fs.resolve(dir)
   end
+  local n = #roots
+  for i = 1, n do roots[#roots + 1] = fs.realpath(roots[i]) end
+  return roots
+end
+
+local function inside_any(roots, path)
   for _, root in ipairs(roots) do
     if fs.inside(root, path) then return true end
   end
   return false
+end
+
+-- recipe.readable(ctx, path) -> whether a recipe may read path: as written, and with its
+-- links resolved, inside its folder, the samples or an allowed folder.
+function recipe.readable(ctx, path)
+  local roots = roots_of(ctx)
+  return inside_any(roots, path) and inside_any(roots, fs.realpath(path))
 end
 
 local function check_source(ctx, name, s, top)
@@ -326,12 +343,13 @@ local function check_source(ctx, name, s, top)
   end
   local path = fs.resolve(file, ctx.dir)
   if ctx.confined and not recipe.readable(ctx, path) then
-    fail(ctx, where, "key 'file': '%s' is outside the folders a recipe may read (its own, %s " ..
-      "and those given with --allow)", file, recipe.samples)
+    local how = inside_any(roots_of(ctx), path) and "leads (through a link) outside" or "is outside"
+    fail(ctx, where, "key 'file': '%s' %s the folders a recipe may read (its own, %s " ..
+      "and those given with --allow)", file, how, recipe.samples)
   end
-  local f, why = io.open(path, "rb")
-  if not f then fail(ctx, where, "key 'file': cannot open '%s': %s", file, why:match(": (.*)$") or why) end
-  f:close()
+  -- Not a FIFO, device or folder: reading or hashing one would never end.
+  local ok, why = core.util.check_file(path)
+  if not ok then fail(ctx, where, "key 'file': %s", why) end
   local src = {
     name = name,
     file = path,
@@ -441,6 +459,13 @@ function recipe.check(t, ctx)
       fail(ctx, nil, "key 'out': '%s' is outside the recipe's folder (write there, or give " ..
         "-o to choose another place)", out)
     end
+    -- A link on the way (outdir -> elsewhere) must lead inside too, or to a folder the
+    -- caller allowed with --allow.
+    local real = fs.realpath(full)
+    if not fs.inside(fs.realpath(ctx.dir), real) and not inside_any(roots_of(ctx, true), real) then
+      fail(ctx, nil, "key 'out': '%s' leads (through a link) outside the recipe's folder, to " ..
+        "'%s' (give -o, or --allow that folder)", out, real)
+    end
     if not audio_file(full) then fail(ctx, nil, "key 'out': '%s' must end in .wav or .flac", out) end
     top.out = full
   end
@@ -523,11 +548,11 @@ function recipe.load(path, opts)
   local full = fs.resolve(path)
   local ctx = { name = path, dir = fs.dirname(full), out = opts.out, allow = opts.allow,
                 confined = true }
-  local f, why = io.open(full, "rb")
-  if not f then
-    error(format("tessera.mosaic: cannot open '%s': %s", path, why:match(": (.*)$") or why), 0)
+  local regular, why = core.util.check_file(full)
+  if not regular then
+    error(format("tessera.mosaic: %s", (why:gsub("'" .. full:gsub("%p", "%%%0") .. "'",
+      "'" .. path:gsub("%%", "%%%%") .. "'", 1))), 0)
   end
-  f:close()
   local env = sandbox.env(ctx.dir, { memory = opts.memory, instructions = opts.instructions })
   local seconds = sandbox.check_seconds(opts.seconds, "tessera.mosaic")
   local done, ok, value = pcall(sandbox.timed, seconds, sandbox.run, full, env, "@" .. path)

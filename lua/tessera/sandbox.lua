@@ -99,7 +99,12 @@ local function readable(box, path, who)
     error(format("%s: '%s' is outside the recipe's folder '%s' (recipes may only read there)",
       who, path, box.root), 3)
   end
-  return full
+  local real = fs.realpath(full) -- links resolved: they must stay inside too
+  if not fs.inside(box.real_root, real) then
+    error(format("%s: '%s' leads outside the recipe's folder '%s' (a link to '%s'; recipes " ..
+      "may only read there)", who, path, box.root, real), 3)
+  end
+  return real
 end
 
 -- A write path: only the ones the caller allowed.
@@ -316,7 +321,7 @@ function sandbox.env(root, opts)
       type(root) == "string" and "'" .. root .. "'" or type(root)), 2)
   end
   opts = opts or {}
-  local box = { root = fs.resolve(root), writable = {},
+  local box = { root = fs.resolve(root), real_root = fs.realpath(root), writable = {},
                 limits = { memory = limit(opts, "memory"), instructions = limit(opts, "instructions") } }
   for _, path in ipairs(opts.writable or {}) do box.writable[fs.resolve(path, box.root)] = true end
 
@@ -528,7 +533,10 @@ sandbox.max_size = 1024 * 1024
 function sandbox.run(path, env, chunkname)
   local box = boxes[env]
   if box == nil then error("bad argument #2 to 'run' (an environment from sandbox.env expected)", 2) end
-  local f, why = io.open(fs.resolve(path, box.root), "rb")
+  local full = fs.resolve(path, box.root)
+  local regular, bad = core.util.check_file(full) -- a FIFO would block the open below
+  if not regular then return false, bad end
+  local f, why = io.open(full, "rb")
   if not f then return false, "cannot open " .. why end
   local size = f:seek("end")
   if size > sandbox.max_size then

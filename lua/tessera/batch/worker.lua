@@ -146,13 +146,12 @@ end
 
 -- The steps of worker.process, in order.
 
--- Raises "tessera.batch: cannot open 'x': reason" unless the input can be read.
+-- Raises "tessera.batch: cannot open 'x': reason" unless the input can be read, and
+-- "tessera.batch: cannot read 'x': not a regular file (a FIFO)" for what is not a file
+-- (hashing or decoding it would never end). util.check_file never waits on the path.
 local function check_readable(path)
-  local f, oerr = io.open(path, "rb")
-  if not f then
-    fail("tessera.batch: cannot open '%s': %s", path, (tostring(oerr):gsub("^.-: ", "")))
-  end
-  f:close()
+  local ok, why = util.check_file(path)
+  if not ok then fail("tessera.batch: %s", why) end
 end
 
 -- The row of an input whose outputs are there already: as it was, status "skipped".

@@ -14,7 +14,7 @@ return {
     parser:option("--debounce", "Milliseconds to wait for more events before a render.", "50")
       :convert(math.tointeger)
     parser:option("--allow", "A folder the recipe's sources may come from, besides its own and "
-      .. "the sonic-pi samples (repeatable).", nil, nil, 1, "*")
+      .. "the sonic-pi samples, and its 'out' may lead to through a link (repeatable).", nil, nil, 1, "*")
     parser:option("--cache-dir",
       "Cache folder (default: TESSERA_CACHE_DIR, then XDG_CACHE_HOME/tessera).")
     parser:option("--recipe-seconds", "Wall-clock limit of the whole render, in seconds (0: none; "

@@ -7,7 +7,7 @@ return {
     parser:argument("recipe", "Recipe file (Lua, run in a sandbox).")
     parser:option("-o --out", "Output file (.wav or .flac); overrides the recipe's 'out'.")
     parser:option("--allow", "A folder the recipe's sources may come from, besides its own and "
-      .. "the sonic-pi samples (repeatable).", nil, nil, 1, "*")
+      .. "the sonic-pi samples, and its 'out' may lead to through a link (repeatable).", nil, nil, 1, "*")
     parser:option("--cache-dir", "Cache folder (default: TESSERA_CACHE_DIR, then XDG_CACHE_HOME/tessera).")
     parser:option("--recipe-seconds", "Wall-clock limit of the whole render, in seconds (0: none; "
       .. "default TESSERA_RECIPE_SECONDS, else 60).")
