@@ -1,7 +1,15 @@
-/* tessera.core.util: hashing for cache keys and checksums, the clock, temporary names, and
- * the memory cap, ceiling and live count. */
+/* tessera.core.util: hashing for cache keys and checksums, the clock, temporary names, the
+ * memory cap, ceiling and live count, and the process chores of batch workers (dying with
+ * the parent, locking an output folder). */
+#define _DEFAULT_SOURCE /* flock */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -147,7 +155,85 @@ static int util_tmp_path(lua_State *L) {
   return 1;
 }
 
+/* util.die_with_parent(ppid): this process gets SIGKILL when its parent ends (Linux's
+ * PR_SET_PDEATHSIG), and ends now if the parent is not ppid any more (it died before the
+ * call). For batch workers: a coordinator killed with -9 takes them with it. */
+static int util_die_with_parent(lua_State *L) {
+  lua_Integer ppid = luaL_checkinteger(L, 1);
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
+    return luaL_error(L, "tessera.util.die_with_parent: %s", strerror(errno));
+  if ((lua_Integer)getppid() != ppid) _exit(1);
+  return 0;
+}
+
+/* util.parent_alive(ppid) -> whether the parent is still ppid. */
+static int util_parent_alive(lua_State *L) {
+  lua_pushboolean(L, (lua_Integer)getppid() == luaL_checkinteger(L, 1));
+  return 1;
+}
+
+#define LOCK_MT "tessera.Lock"
+
+typedef struct flock_handle {
+  int fd;
+  char path[4096];
+} flock_handle;
+
+/* lock:release(): unlinks the lock file, then drops the lock; twice is harmless. */
+static int lock_release(lua_State *L) {
+  flock_handle *h = luaL_checkudata(L, 1, LOCK_MT);
+  if (h->fd >= 0) {
+    unlink(h->path); /* while held: a process waiting on this inode rechecks the path */
+    close(h->fd);
+    h->fd = -1;
+  }
+  return 0;
+}
+
+/* util.lock(path) -> a lock, or nil and "busy" when another process holds it, or nil and
+ * the reason: an exclusive flock on the file path (made if missing), released by
+ * lock:release(), __close or __gc, or when the process dies (so a kill -9 never leaves a
+ * folder locked). */
+static int util_lock(lua_State *L) {
+  size_t len;
+  const char *path = luaL_checklstring(L, 1, &len);
+  luaL_argcheck(L, len < sizeof(((flock_handle *)0)->path), 1, "path too long");
+  flock_handle *h = lua_newuserdatauv(L, sizeof *h, 0);
+  h->fd = -1;
+  memcpy(h->path, path, len + 1);
+  luaL_setmetatable(L, LOCK_MT);
+  for (int attempt = 0; attempt < 8; attempt++) {
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      luaL_pushfail(L);
+      lua_pushfstring(L, "cannot lock '%s': %s", path, strerror(errno));
+      return 2;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      int e = errno;
+      close(fd);
+      luaL_pushfail(L);
+      if (e == EWOULDBLOCK) lua_pushliteral(L, "busy");
+      else lua_pushfstring(L, "cannot lock '%s': %s", path, strerror(e));
+      return 2;
+    }
+    /* The holder before us may have unlinked the file: ours must still be the one named. */
+    struct stat a, b;
+    if (fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
+      h->fd = fd;
+      return 1;
+    }
+    close(fd);
+  }
+  luaL_pushfail(L);
+  lua_pushfstring(L, "cannot lock '%s': it keeps being replaced", path);
+  return 2;
+}
+
 static const luaL_Reg util_functions[] = {
+  {"die_with_parent", util_die_with_parent},
+  {"parent_alive", util_parent_alive},
+  {"lock", util_lock},
   {"tmp_path", util_tmp_path},
   {"now", util_now},
   {"sha256", util_sha256},
@@ -162,6 +248,17 @@ static const luaL_Reg util_functions[] = {
 };
 
 void util_open(lua_State *L) {
+  if (luaL_newmetatable(L, LOCK_MT)) {
+    lua_pushcfunction(L, lock_release);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, lock_release);
+    lua_setfield(L, -2, "__close");
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, lock_release);
+    lua_setfield(L, -2, "release");
+    lua_setfield(L, -2, "__index");
+  }
+  lua_pop(L, 1);
   luaL_newlib(L, util_functions);
   lua_setfield(L, -2, "util");
 }

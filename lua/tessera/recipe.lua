@@ -333,6 +333,11 @@ function recipe.readable(ctx, path)
   return inside_any(roots, path) and inside_any(roots, fs.realpath(path))
 end
 
+-- A message about `full` that names it as the recipe wrote it instead.
+local function as_written(msg, full, written)
+  return (msg:gsub("'" .. full:gsub("%p", "%%%0") .. "'", "'" .. written:gsub("%%", "%%%%") .. "'", 1))
+end
+
 local function check_source(ctx, name, s, top)
   local where = format("source '%s'", name)
   check_table(ctx, nil, "sources." .. name, s)
@@ -349,7 +354,7 @@ local function check_source(ctx, name, s, top)
   end
   -- Not a FIFO, device or folder: reading or hashing one would never end.
   local ok, why = core.util.check_file(path)
-  if not ok then fail(ctx, where, "key 'file': %s", why) end
+  if not ok then fail(ctx, where, "key 'file': %s", as_written(why, path, file)) end
   local src = {
     name = name,
     file = path,
@@ -550,8 +555,7 @@ function recipe.load(path, opts)
                 confined = true }
   local regular, why = core.util.check_file(full)
   if not regular then
-    error(format("tessera.mosaic: %s", (why:gsub("'" .. full:gsub("%p", "%%%0") .. "'",
-      "'" .. path:gsub("%%", "%%%%") .. "'", 1))), 0)
+    error(format("tessera.mosaic: %s", as_written(why, full, path)), 0)
   end
   local env = sandbox.env(ctx.dir, { memory = opts.memory, instructions = opts.instructions })
   local seconds = sandbox.check_seconds(opts.seconds, "tessera.mosaic")

@@ -205,7 +205,8 @@ function Pool:spawn()
               stderr = uv.new_pipe(false), results = uv.new_pipe(false), errtail = "",
               open_pipes = 3 }
   local handle, pid = uv.spawn(self.host, {
-    args = { "-e", "require('tessera.batch').worker()" },
+    -- The coordinator's pid: the worker dies with it (util.die_with_parent).
+    args = { "-e", fmt("require('tessera.batch').worker(%d)", uv.os_getpid()) },
     stdio = { w.stdin, w.stdout, w.stderr, w.results },
     env = self.env,
     detached = true, -- its own process group: a terminal's Ctrl-C reaches the coordinator only

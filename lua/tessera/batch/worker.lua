@@ -160,6 +160,19 @@ local function mark_skipped(row, found)
   row.status = "skipped"
 end
 
+-- The lock on an output folder (".<name>.lock" beside it), held while a worker writes it:
+-- a second process on the same output (a resume while a killed coordinator's worker still
+-- runs, two shards) is refused instead of writing into the same temporary folder. The lock
+-- dies with its process, so a kill -9 leaves nothing locked.
+local function lock_output(out)
+  mkdir_p(fs.dirname(out))
+  local parent, base = fs.dirname(out), fs.basename(out)
+  local lock, why = util.lock(parent .. "/." .. base .. ".lock")
+  if lock then return lock end
+  if why == "busy" then fail("'%s' is being written by another tessera process", out) end
+  fail("%s", why)
+end
+
 -- The input's parent folder made; an empty tmp, no old (left by a worker that was killed).
 local function fresh_folders(out, tmp, old)
   mkdir_p(fs.dirname(out))
@@ -235,6 +248,7 @@ function worker.process(job)
     local stamp = stamp_of(input_sha, job)
     local found = valid_stamp(job.out, stamp)
     if found then return mark_skipped(row, found) end
+    local lock <close> = lock_output(job.out) -- luacheck: ignore 211 (held to the block's end)
     fresh_folders(job.out, tmp, old)
     local figures, stages = do_work(job, tmp)
     fill_row(row, figures, stages, t0)
@@ -251,8 +265,11 @@ end
 
 -- The worker's loop (bin/tessera -e "require('tessera.batch').worker()"): a job per line
 -- of stdin (JSON), a result per line on file descriptor 3 (so that what a user script
--- prints cannot be taken for a result); "ready" first. Ends at the end of stdin.
-function worker.loop()
+-- prints cannot be taken for a result); "ready" first. Ends at the end of stdin. ppid (the
+-- coordinator's pid, when given): the worker dies with it (PR_SET_PDEATHSIG), and checks it
+-- before each job.
+function worker.loop(ppid)
+  if ppid then util.die_with_parent(ppid) end
   -- The descriptor is a socket (libuv's pipe), which /dev/fd/3 cannot reopen: luv writes it,
   -- each write run to completion before the next job.
   local out = uv.new_pipe(false)
@@ -263,6 +280,7 @@ function worker.loop()
   end
   send('{"ready":true}\n')
   for line in io.lines() do
+    if ppid and not util.parent_alive(ppid) then os.exit(1) end
     local job = json.decode(line)
     local row = worker.process(job)
     send(results.json_row(row) .. "\n")
