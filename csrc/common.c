@@ -171,7 +171,25 @@ int tsr_commit_file(const char *tmp, const char *path, tsr_error *err) {
     tsr_seterror(err, "cannot write '%s': %s", path, strerror(e));
     return TSR_EIO;
   }
+  tsr_sync_folder_of(path); /* the rename itself survives a power cut */
   return TSR_OK;
+}
+
+void tsr_sync_folder_of(const char *path) {
+  char dir[4096];
+  const char *slash = strrchr(path, '/');
+  if (slash == NULL) {
+    strcpy(dir, ".");
+  } else {
+    size_t n = slash == path ? 1 : (size_t)(slash - path);
+    if (n >= sizeof dir) return;
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+  }
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  (void)fsync(fd);
+  close(fd);
 }
 
 int tsr_simd_cap(void) {

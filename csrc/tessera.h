@@ -96,6 +96,8 @@ void tsr_advise_huge_pages(void *p, size_t bytes);
  * on failure it removes tmp and returns TSR_EIO with the reason in err. */
 int tsr_tmp_path(const char *path, char *buf, size_t bufsize);
 int tsr_commit_file(const char *tmp, const char *path, tsr_error *err);
+/* fsyncs the folder that holds path (best effort): after a rename that publishes a file. */
+void tsr_sync_folder_of(const char *path);
 /* Ends a write through a FILE opened on tmp: closes f, then commits tmp to path when
  * every write succeeded (`ok` nonzero) and the close too; otherwise removes tmp and
  * returns TSR_EIO with errno's reason in err. */

@@ -122,6 +122,54 @@ describe("inputs", function()
     end)
   end)
 
+  describe("interrupts, caches and output folders", function()
+    it("one SIGTERM ends decompose of a 10-minute file within a second, leaving no file", function()
+      local long = dir .. "/long.flac"
+      assert(os.execute(("%s -e %s"):format(q(BIN), q(([[
+        local t = require "tessera"
+        local a = t.audio.load(%q, { sr = 44100 })
+        a:tile(44100 * 600):save(%q)]]):format(SAMPLE, long)))))
+      for _, wait in ipairs { 0.3, 1.5 } do
+        os.execute(("cd %s && (timeout -s KILL 60 %s decompose long.flac -k 2 -o out >/dev/null 2>&1 " ..
+          "& echo $! > pid)"):format(q(dir), q(BIN)))
+        uv.sleep(math.floor(wait * 1000))
+        local pid = assert(helpers.read_file(dir .. "/pid")):match("%d+")
+        local child = helpers.run("pgrep -P " .. pid):match("%d+")
+        local t0 = core.util.now()
+        os.execute("kill -TERM " .. child)
+        while os.execute("kill -0 " .. child .. " 2>/dev/null") and core.util.now() - t0 < 30 do
+          uv.sleep(20)
+        end
+        local seconds = core.util.now() - t0
+        assert.is_true(seconds < 1, ("%.2f s after SIGTERM at %.1f s"):format(seconds, wait))
+        assert.same({}, helpers.listdir(dir .. "/out"))
+      end
+    end)
+
+    it("a cache that cannot be written is a warning, and the render goes on", function()
+      write(dir .. "/notadir", "")
+      write(dir .. "/r.lua", ([[return { sources = { a = { file = %q, duration = 1, k = 2 } },
+        layers = { { W = "a" } } }]]):format(SAMPLE))
+      local out, code = run(dir, "mosaic r.lua -o o.wav --cache-dir notadir")
+      assert.equal(0, code, out)
+      assert.matches("^tessera: warning: the cache '" .. (fs.realpath(dir) .. "/notadir"):gsub("%p", "%%%0") ..
+        "' cannot be written %(tessera.cache: cannot create a folder in '.*'%); going on without it\n" ..
+        "wrote .*o%.wav: 1%.00 s", out)
+      assert.is_true(helpers.exists(dir .. "/o.wav"))
+    end)
+
+    it("decompose checks its output folder before the work", function()
+      write(dir .. "/file", "")
+      local out, code, seconds = run(dir, "decompose " .. q(SAMPLE) .. " -k 2 -o file/b")
+      assert.equal("tessera: decompose: cannot create folder 'file': File already exists\n", out)
+      assert.equal(1, code)
+      assert.is_true(seconds < 1)
+      out, code = run(dir, "decompose " .. q(SAMPLE) .. " -k 2 --iter 5 -o a/b")
+      assert.equal(0, code, out)
+      assert.is_true(helpers.exists(dir .. "/a/b/W.npy"))
+    end)
+  end)
+
   describe("batch workers", function()
     it("die with their coordinator (kill -9)", function()
       assert(os.execute(("mkdir -p %s && cp %s %s/"):format(q(dir .. "/in"), q(SAMPLE), q(dir .. "/in"))))
@@ -131,23 +179,27 @@ describe("inputs", function()
       local pidfile = dir .. "/pid"
       os.execute(("cd %s && (timeout -s KILL 60 %s batch in -o out --script slow.lua -j 1 " ..
         ">/dev/null 2>&1 & echo $! > %s)"):format(q(dir), q(BIN), q(pidfile)))
-      local function workers()
-        local out = helpers.run("pgrep -af tessera 2>/dev/null || true")
-        local n = 0
-        for line in out:gmatch("[^\n]+") do
-          if line:find("require('tessera.batch').worker(", 1, true) then n = n + 1 end
+      local function children(pid)
+        local list = {}
+        for child in helpers.run("pgrep -P " .. pid .. " || true"):gmatch("%d+") do
+          list[#list + 1] = child
         end
-        return n
+        return list
       end
-      local before = workers()
+      local function alive(pid) return os.execute("kill -0 " .. pid .. " 2>/dev/null") end
       local t0 = core.util.now()
-      while workers() == before and core.util.now() - t0 < 10 do uv.sleep(100) end
-      assert.is_true(workers() > before, "no worker started")
-      local coordinator = helpers.run(("pgrep -P %s"):format(assert(helpers.read_file(pidfile)):match("%d+")))
-      assert(os.execute("kill -9 " .. coordinator:match("%d+")))
+      local coordinator
+      repeat -- timeout's child is the coordinator, the coordinator's the worker
+        uv.sleep(100)
+        local pid = (helpers.read_file(pidfile) or ""):match("%d+")
+        coordinator = pid and children(pid)[1]
+      until (coordinator and #children(coordinator) > 0) or core.util.now() - t0 > 20
+      local workers = coordinator and children(coordinator) or {}
+      assert.is_true(#workers > 0, "no worker started")
+      assert(os.execute("kill -9 " .. coordinator))
       t0 = core.util.now()
-      while workers() > before and core.util.now() - t0 < 5 do uv.sleep(100) end
-      assert.equal(before, workers())
+      while alive(workers[1]) and core.util.now() - t0 < 5 do uv.sleep(50) end
+      assert.is_falsy(alive(workers[1]))
     end)
 
     it("lock the folder they write: a second writer is told, not let in", function()

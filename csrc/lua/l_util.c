@@ -230,7 +230,30 @@ static int util_lock(lua_State *L) {
   return 2;
 }
 
+/* util.commit(tmp, path) -> true, or nil and "cannot write 'path': reason": tmp renamed
+ * into place as every kernel writer does it (tsr_commit_file: tmp fsynced, refused after
+ * an interrupt, the folder fsynced after the rename), for writers in Lua. */
+static int util_commit(lua_State *L) {
+  const char *tmp = luaL_checkstring(L, 1), *path = luaL_checkstring(L, 2);
+  tsr_error err = {{0}};
+  if (tsr_commit_file(tmp, path, &err) != TSR_OK) {
+    luaL_pushfail(L);
+    lua_pushstring(L, err.msg);
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* util.sync_folder_of(path): fsyncs the folder holding path (after a rename in Lua). */
+static int util_sync_folder_of(lua_State *L) {
+  tsr_sync_folder_of(luaL_checkstring(L, 1));
+  return 0;
+}
+
 static const luaL_Reg util_functions[] = {
+  {"commit", util_commit},
+  {"sync_folder_of", util_sync_folder_of},
   {"die_with_parent", util_die_with_parent},
   {"parent_alive", util_parent_alive},
   {"lock", util_lock},

@@ -231,6 +231,7 @@ local function swap_in(tmp, out, old)
   end
   local renamed, rerr = os.rename(tmp, out)
   if not renamed then fail("cannot write '%s': %s", out, tostring(rerr)) end
+  util.sync_folder_of(out)
   rmtree(old)
 end
 
