@@ -209,8 +209,18 @@ describe("hostile recipes", function()
     return out, code, core.util.now() - t0
   end
 
-  it("has at least 40 cases", function()
+  it("has at least 40 cases, each listed in docs/bad-input.md with its message", function()
     assert.is_true(#cases >= 40, tostring(#cases))
+    local doc = assert(helpers.read_file(helpers.root .. "/docs/bad-input.md"))
+    for i, case in ipairs(cases) do
+      local line = doc:match("\n| H" .. i .. " |[^\n]*")
+      assert.is_truthy(line, "H" .. i)
+      assert.is_truthy(line:find(case[1], 1, true), "H" .. i .. ": " .. case[1])
+      local shown = case[3]:gsub("^%^", ""):gsub("%$$", ""):gsub("^R", "<recipe>", 1):gsub("|", "\\|")
+      if case[3]:sub(1, 1) ~= "^" then
+        assert.is_truthy(line:find(shown, 1, true), "H" .. i .. ": " .. shown)
+      end
+    end
   end)
 
   for _, case in ipairs(cases) do
@@ -240,3 +250,5 @@ describe("hostile recipes", function()
     end)
   end
 end)
+
+return cases
