@@ -192,9 +192,7 @@ describe("hostile recipes", function()
 
   -- Runs the recipe text in a child under the limits; returns its one line, status, seconds.
   local function run(text, env)
-    local f = assert(io.open(path, "wb"))
-    f:write(text)
-    f:close()
+    helpers.write_file(path, text)
     local vars = { TESSERA_MAX_MEMORY = "1G", TESSERA_RECIPE_SECONDS = "2",
                    TESSERA_RECIPE_MEMORY = "32M", TESSERA_RECIPE_INSTRUCTIONS = "1000000" }
     for k, v in pairs(env or {}) do vars[k] = v end

@@ -19,11 +19,7 @@ local function run(dir, args, env)
   return out, code, core.util.now() - t0
 end
 
-local function write(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
+local write = helpers.write_file
 
 describe("inputs", function()
   local dir

@@ -20,11 +20,7 @@ describe("tessera.sandbox", function()
   end)
   after_each(function() helpers.rmtree(dir) end)
 
-  local function write(file, text)
-    local f = assert(io.open(file, "wb"))
-    f:write(text)
-    f:close()
-  end
+  local write = helpers.write_file
 
   -- Loads recipe text with small budgets (fast to exceed); returns ok, error message.
   local function try(code, opts)

@@ -270,17 +270,22 @@ static const luaL_Reg util_functions[] = {
   {NULL, NULL}
 };
 
+static const luaL_Reg lock_methods[] = {
+  {"release", lock_release},
+  {NULL, NULL}
+};
+
+static const luaL_Reg lock_metamethods[] = {
+  {"__gc", lock_release},
+  {"__close", lock_release},
+  {NULL, NULL}
+};
+
 void util_open(lua_State *L) {
-  if (luaL_newmetatable(L, LOCK_MT)) {
-    lua_pushcfunction(L, lock_release);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, lock_release);
-    lua_setfield(L, -2, "__close");
-    lua_createtable(L, 0, 1);
-    lua_pushcfunction(L, lock_release);
-    lua_setfield(L, -2, "release");
-    lua_setfield(L, -2, "__index");
-  }
+  luaL_newmetatable(L, LOCK_MT);
+  luaL_setfuncs(L, lock_metamethods, 0);
+  luaL_newlib(L, lock_methods);
+  lua_setfield(L, -2, "__index");
   lua_pop(L, 1);
   luaL_newlib(L, util_functions);
   lua_setfield(L, -2, "util");
