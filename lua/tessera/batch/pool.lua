@@ -129,7 +129,10 @@ function Pool:worker_done(w)
   if w.job and not self.stopping then
     -- The input took its worker down: its failure, and what it left half written goes.
     local row = self:lost_row(w, why, tail)
-    fs.remove_tree((worker.work_paths(self.out .. "/" .. w.job.out)))
+    -- its temporary folder, and its lock (a dead process holds no lock: the file is litter)
+    local tmp, _, lock = worker.work_paths(self.out .. "/" .. w.job.out)
+    fs.remove_tree(tmp)
+    fs.remove_tree(lock)
     self.on_row(row)
     w.job = nil
   elseif not w.ready and not self.stopping then

@@ -122,11 +122,13 @@ local function decompose(path, dir, o, threads)
     { load = t1 - t0, stft = t2 - t1, nmf = t3 - t2, save = t4 - t3 }
 end
 
--- Where an input's outputs are built (tmp), and where its previous folder waits while the
--- new one is swapped in (old): hidden names beside its folder `out`.
+-- Where an input's outputs are built (tmp), where its previous folder waits while the
+-- new one is swapped in (old), and the lock a worker holds meanwhile: hidden names beside
+-- its folder `out`.
 function worker.work_paths(out)
   local parent, base = fs.dirname(out), fs.basename(out)
-  return parent .. "/." .. base .. ".tmp", parent .. "/." .. base .. ".old"
+  return parent .. "/." .. base .. ".tmp", parent .. "/." .. base .. ".old",
+    parent .. "/." .. base .. ".lock"
 end
 
 local function list_files(dir, prefix, files)
@@ -166,8 +168,7 @@ end
 -- dies with its process, so a kill -9 leaves nothing locked.
 local function lock_output(out)
   mkdir_p(fs.dirname(out))
-  local parent, base = fs.dirname(out), fs.basename(out)
-  local lock, why = util.lock(parent .. "/." .. base .. ".lock")
+  local lock, why = util.lock(select(3, worker.work_paths(out)))
   if lock then return lock end
   if why == "busy" then fail("'%s' is being written by another tessera process", out) end
   fail("%s", why)
