@@ -111,6 +111,10 @@ local cases = {
     "R:1: load: binary chunks are not allowed in a recipe" },
   { "load in binary mode", [[load("return 1", "x", "b")]],
     "R:1: load: mode must be 't' in a recipe, got 'b'" },
+  { "replacing string.sub to fool the host's path check",
+    [[string.sub = function() return "" end
+      dofile("/etc/passwd")]],
+    "^R:2: dofile: '/etc/passwd' is outside the recipe's folder '.*' %(recipes may only read there%)$" },
   { "os.execute", [[os.execute("touch ../victim.wav")]],
     "R:1: attempt to call a nil value (field 'execute')" },
   { "io", [[io.open("../victim.wav", "w")]], "R:1: attempt to index a nil value (global 'io')" },

@@ -339,7 +339,10 @@ function sandbox.env(root, opts)
     os = { time = os.time, clock = os.clock, date = os.date, difftime = os.difftime },
   }
   env._G = env
-  box.limits.strings = env.string
+  -- Strings' methods while the recipe runs: a copy of its own, out of its reach, so that a
+  -- recipe that replaces string.sub in its table cannot change what the host's checks
+  -- (fs.inside, run inside the budget) compute with s:sub.
+  box.limits.strings = string_library()
   -- A recipe's own pcall must not swallow an exceeded budget.
   local function rethrow(...)
     local why = budget.exceeded()
