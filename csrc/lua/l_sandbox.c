@@ -56,7 +56,9 @@ typedef struct deadline {
   lua_Hook saved_hook;
   int saved_mask, saved_count;
   struct sigaction saved_action;
+  struct itimerval saved_timer; /* a timer someone else had (libFuzzer's), put back */
   double last_raise; /* monotonic seconds of the hook's last error */
+  double due;        /* monotonic seconds of the deadline */
 } deadline;
 
 static deadline clock_limit;
@@ -88,6 +90,9 @@ static void deadline_hook(lua_State *L, lua_Debug *ar) {
 
 static void on_alarm(int sig) {
   (void)sig;
+  /* Another timer's alarm (one pending from before ours was set): not the deadline.
+   * clock_gettime is async-signal-safe. */
+  if (monotonic() < clock_limit.due - 0.001) return;
   deadline_expired = 1;
   tsr_interrupt();
   lua_sethook(clock_limit.L, deadline_hook, LUA_MASKCALL | LUA_MASKCOUNT, 1000);
@@ -293,11 +298,10 @@ static int sandbox_charge(lua_State *L) {
   return 0;
 }
 
-/* Ends an armed deadline: the timer and SIGALRM's handler as they were, the hook too. */
+/* Ends an armed deadline: the timer and SIGALRM's handler as they were (a previous timer
+ * restarts with what it had left when the deadline was armed), the hook too. */
 static void disarm(void) {
-  struct itimerval off;
-  memset(&off, 0, sizeof off);
-  setitimer(ITIMER_REAL, &off, NULL);
+  setitimer(ITIMER_REAL, &clock_limit.saved_timer, NULL);
   sigaction(SIGALRM, &clock_limit.saved_action, NULL);
   if (lua_gethook(clock_limit.L) == deadline_hook)
     lua_sethook(clock_limit.L, clock_limit.saved_hook, clock_limit.saved_mask,
@@ -325,6 +329,7 @@ static int sandbox_timed(lua_State *L) {
   clock_limit.seconds = seconds;
   clock_limit.L = L;
   clock_limit.last_raise = 0;
+  clock_limit.due = monotonic() + seconds;
   clock_limit.saved_hook = lua_gethook(L);
   clock_limit.saved_mask = lua_gethookmask(L);
   clock_limit.saved_count = lua_gethookcount(L);
@@ -340,7 +345,7 @@ static int sandbox_timed(lua_State *L) {
   when.it_value.tv_sec = (time_t)seconds;
   when.it_value.tv_usec = (suseconds_t)((seconds - (double)(time_t)seconds) * 1e6);
   if (when.it_value.tv_sec == 0 && when.it_value.tv_usec == 0) when.it_value.tv_usec = 1;
-  setitimer(ITIMER_REAL, &when, NULL);
+  setitimer(ITIMER_REAL, &when, &clock_limit.saved_timer);
 
   int status = lua_pcall(L, nargs, LUA_MULTRET, 0);
   disarm();
