@@ -175,6 +175,11 @@ static tsr_status read_frames(SNDFILE *sf, const SF_INFO *info, const char *name
   tsr_status st = alloc_samples(chunk, ch, &tmp, err);
   if (st == TSR_OK) st = alloc_samples(cap, outch, &data, err);
   while (st == TSR_OK && got < count) {
+    if (tsr_interrupted()) { /* Ctrl-C, SIGTERM or a render's time limit */
+      tsr_seterror(err, "cannot decode '%s': interrupted", name);
+      st = TSR_EIO;
+      break;
+    }
     sf_count_t want = count - got < chunk ? count - got : chunk;
     sf_count_t n = sf_readf_float(sf, tmp, want);
     if (n <= 0) break;
@@ -311,14 +316,10 @@ tsr_status tsr_audio_decode(const void *buf, size_t len, const char *name,
 tsr_status tsr_audio_load(const char *path, const tsr_load_opts *opts, tsr_audio *out,
                           tsr_error *err) {
   memset(out, 0, sizeof *out);
-  int fd = open(path, O_RDONLY);
-  if (fd < 0) {
-    tsr_seterror(err, "cannot open '%s': %s", path, strerror(errno));
-    return TSR_EIO;
-  }
+  int fd = tsr_open_regular(path, err);
+  if (fd < 0) return TSR_EIO;
   struct stat sb;
-  int e = fstat(fd, &sb) != 0 ? errno : S_ISDIR(sb.st_mode) ? EISDIR : 0;
-  if (e == 0 && !S_ISREG(sb.st_mode)) e = EINVAL; /* a FIFO or device has no length */
+  int e = fstat(fd, &sb) != 0 ? errno : 0;
   if (e != 0) {
     tsr_seterror(err, "cannot read '%s': %s", path, strerror(e));
     close(fd);
@@ -536,12 +537,19 @@ tsr_status tsr_audio_resample_with(const tsr_audio *in, int sr, int quality, tsr
       float *dst = data + (size_t)c * (size_t)n;
       int64_t used = 0, gen = 0;
       while (gen < n) {
+        if (tsr_interrupted()) { /* between blocks: Ctrl-C, SIGTERM, a time limit */
+          tsr_seterror(err, "cannot resample: interrupted");
+          st = TSR_EIO;
+          break;
+        }
         SRC_DATA d;
         memset(&d, 0, sizeof d);
         d.data_in = src + used;
         d.input_frames = (long)(in->frames - used);
         d.data_out = dst + gen;
-        d.output_frames = (long)(n - gen);
+        /* Blocks of at most 2^18 outputs, so an interrupt is seen within a fraction of a
+         * second; the converter streams, so the result does not depend on the blocks. */
+        d.output_frames = (long)(n - gen < ((int64_t)1 << 18) ? n - gen : ((int64_t)1 << 18));
         d.end_of_input = 1; /* the whole signal is here: flush the filter's tail */
         d.src_ratio = ratio;
         e = src_process(state, &d);

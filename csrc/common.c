@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 const char *tsr_strerror(int status) {
@@ -115,6 +116,43 @@ int tsr_finish_file(FILE *f, int ok, const char *tmp, const char *path, tsr_erro
   return tsr_commit_file(tmp, path, err);
 }
 
+/* What a file that is not a regular one is, for messages. */
+static const char *file_kind(mode_t mode) {
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a file";
+}
+
+int tsr_open_regular(const char *path, tsr_error *err) {
+  /* O_NONBLOCK: opening a FIFO with no writer would wait forever. */
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    tsr_seterror(err, "cannot open '%s': %s", path, strerror(errno));
+    return -1;
+  }
+  struct stat sb;
+  if (fstat(fd, &sb) != 0) {
+    tsr_seterror(err, "cannot read '%s': %s", path, strerror(errno));
+    close(fd);
+    return -1;
+  }
+  if (S_ISDIR(sb.st_mode)) {
+    tsr_seterror(err, "cannot read '%s': %s", path, strerror(EISDIR));
+    close(fd);
+    return -1;
+  }
+  if (!S_ISREG(sb.st_mode)) {
+    tsr_seterror(err, "cannot read '%s': not a regular file (%s)", path, file_kind(sb.st_mode));
+    close(fd);
+    return -1;
+  }
+  int flags = fcntl(fd, F_GETFL);
+  if (flags != -1) (void)fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+  return fd;
+}
+
 int tsr_commit_file(const char *tmp, const char *path, tsr_error *err) {
   /* After Ctrl-C or SIGTERM nothing new replaces a file: the run is being abandoned. */
   if (interrupted) {
@@ -133,5 +171,23 @@ int tsr_commit_file(const char *tmp, const char *path, tsr_error *err) {
     tsr_seterror(err, "cannot write '%s': %s", path, strerror(e));
     return TSR_EIO;
   }
+  tsr_sync_folder_of(path); /* the rename itself survives a power cut */
   return TSR_OK;
+}
+
+void tsr_sync_folder_of(const char *path) {
+  char dir[4096];
+  const char *slash = strrchr(path, '/');
+  if (slash == NULL) {
+    strcpy(dir, ".");
+  } else {
+    size_t n = slash == path ? 1 : (size_t)(slash - path);
+    if (n >= sizeof dir) return;
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+  }
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  (void)fsync(fd);
+  close(fd);
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Longest field taken as a number; strtod needs a NUL-terminated copy. */
 #define FIELD_MAX 128
@@ -166,9 +167,12 @@ int tsr_csv_parse(const char *buf, size_t len, tsr_matrix *out, tsr_error *err) 
 
 int tsr_csv_load(const char *path, tsr_matrix *out, tsr_error *err) {
   clear(out);
-  FILE *f = fopen(path, "rb");
+  int fd = tsr_open_regular(path, err);
+  if (fd < 0) return TSR_EIO;
+  FILE *f = fdopen(fd, "rb");
   if (f == NULL) {
     tsr_seterror(err, "cannot open '%s': %s", path, strerror(errno));
+    close(fd);
     return TSR_EIO;
   }
   /* Read the whole text into one buffer, doubling it as needed. */

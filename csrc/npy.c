@@ -341,11 +341,8 @@ short_preamble:
 
 int tsr_npy_load(const char *path, tsr_matrix *out, tsr_error *err) {
   clear(out);
-  int fd = open(path, O_RDONLY);
-  if (fd < 0) {
-    tsr_seterror(err, "cannot open '%s': %s", path, strerror(errno));
-    return TSR_EIO;
-  }
+  int fd = tsr_open_regular(path, err);
+  if (fd < 0) return TSR_EIO;
   struct stat sb;
   const char *why = NULL;
   if (fstat(fd, &sb) != 0) why = strerror(errno);

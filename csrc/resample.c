@@ -177,6 +177,11 @@ tsr_status tsr_resampler_run(const tsr_resampler *r, const float *in, int64_t n,
   int64_t phase = r->half % r->up, base = r->half / r->up;
   const int64_t carry = r->down / r->up, step = r->down % r->up;
   for (int64_t o = 0; o < nout; o++) {
+    if ((o & 0xFFFF) == 0 && tsr_interrupted()) { /* Ctrl-C, SIGTERM, a time limit */
+      tsr_free(window);
+      tsr_seterror(err, "cannot resample: interrupted");
+      return TSR_EIO;
+    }
     const int64_t start = base - (taps - 1);
     const float *x;
     if (start >= 0 && start <= n - taps) {

@@ -96,10 +96,18 @@ void tsr_advise_huge_pages(void *p, size_t bytes);
  * on failure it removes tmp and returns TSR_EIO with the reason in err. */
 int tsr_tmp_path(const char *path, char *buf, size_t bufsize);
 int tsr_commit_file(const char *tmp, const char *path, tsr_error *err);
+/* fsyncs the folder that holds path (best effort): after a rename that publishes a file. */
+void tsr_sync_folder_of(const char *path);
 /* Ends a write through a FILE opened on tmp: closes f, then commits tmp to path when
  * every write succeeded (`ok` nonzero) and the close too; otherwise removes tmp and
  * returns TSR_EIO with errno's reason in err. */
 int tsr_finish_file(FILE *f, int ok, const char *tmp, const char *path, tsr_error *err);
+
+/* Opens path for reading only if it is a regular file (after links): a FIFO, device,
+ * directory or socket is refused before anything waits on it ("cannot read 'x': not a
+ * regular file (a FIFO)"). Returns a blocking descriptor the caller closes, or -1 with
+ * the reason in err. The one check every reader of inputs goes through. */
+int tsr_open_regular(const char *path, tsr_error *err);
 
 /* Interrupted runs (the host's SIGINT/SIGTERM handler calls tsr_interrupt; async-signal-
  * safe): from then on tsr_commit_file refuses ("cannot write 'x': interrupted") and removes

@@ -998,3 +998,37 @@ describe("tessera.nmf on a Spectrogram", function()
     assert.truthy(err:find("bad argument #2 to 'nmf' (max_memory must be a positive integer, got 0)", 1, true))
   end)
 end)
+
+describe("tessera.nmf on factors that overflow (issue 15)", function()
+  local function V_with_a_zero()
+    local V = tessera.matrix.new(20, 30):fill(1)
+    V:set(1, 1, 0)
+    return V
+  end
+  local function refusal(at, loss, aW, aH)
+    return ("tessera.nmf: the factors became NaN or infinite (by iteration %d; likely an extreme " ..
+      "loss (%s) or alpha (alpha_W %s, alpha_H %s), or V or an initial W/H near float32's limits)")
+      :format(at, loss, aW, aH)
+  end
+
+  it("stops with an error naming the iteration and the likely cause", function()
+    assert.has_error(function() tessera.nmf(V_with_a_zero(), { k = 2, loss = -5, progress = false }) end,
+      refusal(20, "-5.0", "0.0", "0.0"))
+    assert.has_error(function() tessera.nmf(V_with_a_zero(), { k = 2, loss = 1e9, progress = false }) end,
+      refusal(0, "1000000000.0", "0.0", "0.0"))
+    assert.has_error(function()
+      tessera.nmf(V_with_a_zero(), { k = 2, alpha_W = 1e38, alpha_H = 1e38, progress = false })
+    end, refusal(10, "euclidean", "1e+38", "1e+38"))
+    assert.has_error(function()
+      tessera.nmf(tessera.matrix.new(20, 30):fill(3e38), { k = 2, init = "random", progress = false })
+    end, refusal(0, "euclidean", "0.0", "0.0"))
+  end)
+
+  it("never reports a negative divergence (KL on denormal input)", function()
+    local tiny = tessera.matrix.new(20, 30):fill(1e-40)
+    local m = tessera.nmf(tiny, { k = 2, loss = "kl", progress = false })
+    assert.is_true(m.loss >= 0)
+    for _, h in ipairs(m.history) do assert.is_true(h.loss >= 0) end
+    assert.is_true(tessera.nmf.loss(tiny, m.W, m.H, "kl") >= 0)
+  end)
+end)

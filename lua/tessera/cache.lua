@@ -156,6 +156,7 @@ function cache.store(key, write, info)
     if dir then return dir end
     error("tessera.cache: cannot store entry in '" .. final .. "'", 2)
   end
+  util.sync_folder_of(final)
   cache.stats.writes = cache.stats.writes + 1
   return final
 end
@@ -185,7 +186,9 @@ function cache.get(parts, compute, save, load)
   end
   cache.stats.misses = cache.stats.misses + 1
   local value, meta = compute()
-  cache.store(key, function(tmp)
+  -- A cache that cannot be written (read-only, full, not a folder) costs the next run its
+  -- time, not this run its result: a warning, once per folder, and the value as computed.
+  local stored, why = pcall(cache.store, key, function(tmp)
     save(value, tmp)
     if meta ~= nil then
       local f = assert(io.open(tmp .. "/meta.json", "wb"))
@@ -193,7 +196,19 @@ function cache.get(parts, compute, save, load)
       f:close()
     end
   end, { parts = cache.canonical(parts) })
+  if not stored then cache.warn(why) end
   return value, false, meta
+end
+
+local warned = {}
+
+-- Says once per cache folder that it cannot be used, and why.
+function cache.warn(why)
+  local root = cache.dir()
+  if warned[root] then return end
+  warned[root] = true
+  io.stderr:write(string.format("tessera: warning: the cache '%s' cannot be written (%s); " ..
+    "going on without it\n", root, (tostring(why):gsub("\n.*", ""))))
 end
 
 -- The NMF model of a magnitude spectrogram, from the cache or computed and stored.

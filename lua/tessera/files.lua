@@ -1,7 +1,8 @@
 -- tessera.files: writing a text file whole or not at all. The text goes to a temporary
 -- name in the same folder (registered, so an interrupted run removes it) and is renamed
 -- into place only once it is complete.
-local tmp_path = require("tessera.core").util.tmp_path
+local util = require("tessera.core").util
+local tmp_path = util.tmp_path
 
 local error, io, os, string, tostring = error, io, os, string, tostring
 
@@ -25,10 +26,10 @@ function files.write_atomic(path, text, who, level)
     os.remove(tmp)
     fail(werr or cerr)
   end
-  local renamed, rerr = os.rename(tmp, path)
-  if not renamed then
-    os.remove(tmp)
-    fail(rerr)
+  -- fsynced, renamed, the folder fsynced; refused (tmp removed) after an interrupt.
+  local committed, cerr2 = util.commit(tmp, path)
+  if not committed then
+    error(string.format("%s: %s", who, cerr2), level == 0 and 0 or level + 1)
   end
 end
 

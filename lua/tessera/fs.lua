@@ -151,6 +151,17 @@ function fs.resolve(path, base)
   return "/" .. concat(parts, "/")
 end
 
+-- fs.realpath(path) -> the absolute path with every link resolved (realpath(3)); the part
+-- that does not exist yet (a file about to be written) is appended as written.
+function fs.realpath(path)
+  path = fs.resolve(path)
+  local real = uv.fs_realpath(path)
+  if real then return real end
+  local parent = fs.dirname(path)
+  if parent == path then return path end
+  return fs.resolve(fs.basename(path), fs.realpath(parent))
+end
+
 -- fs.inside(root, path) -> whether the resolved path is the resolved root or lies under it.
 function fs.inside(root, path)
   if root == "/" then return true end

@@ -19,6 +19,7 @@
 local core = require "tessera.core"
 local mosaic = require "tessera.mosaic"
 local fs = require "tessera.fs"
+local sandbox = require "tessera.sandbox"
 
 local error, ipairs, pairs, pcall, tostring, type = error, ipairs, pairs, pcall, tostring, type
 local format = string.format
@@ -123,7 +124,7 @@ function Session:render(reason)
   -- the render then differs from it and renders again.
   local recipe_print = self.uv and self:recipe_print()
   local sources_print
-  local ok, summary = pcall(function()
+  local ok, summary = pcall(sandbox.timed, self.opts.seconds, function()
     local rec = mosaic.load(self.path, { out = self.opts.out, allow = self.opts.allow })
     self:track(rec)
     sources_print = self.uv and self:sources_print()
@@ -133,6 +134,7 @@ function Session:render(reason)
     local _, s = mosaic.render(rec, { cache_dir = self.opts.cache_dir })
     return s
   end)
+  if not ok then summary = mosaic.message(summary) end
   local ms = (now() - t0) * 1000
   if self.uv then
     self.last_fingerprint = recipe_print .. "\n" .. (sources_print or self:sources_print())
@@ -266,7 +268,8 @@ end
 -- allow (more source folders), once (render once and return 0, or raise the error; with
 -- play, the result is played to its end first), play (play each good render in the
 -- background with live.find_player()'s player, or opts.player),
--- debounce (seconds, default 0.05), print (function(line), default stdout, flushed).
+-- debounce (seconds, default 0.05), print (function(line), default stdout, flushed),
+-- seconds (the wall-clock limit of each render, see mosaic.render; default 60).
 -- Without once it runs until SIGINT or SIGTERM, then returns 0.
 function live.run(path, opts)
   if type(path) ~= "string" or path == "" then

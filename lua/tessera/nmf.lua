@@ -37,7 +37,8 @@ local memory = require "tessera.memory"
 local C = core.nmf
 local matrix = core.matrix
 
-local error, getmetatable, ipairs, pairs = error, getmetatable, ipairs, pairs
+local error, ipairs, pairs, rawequal = error, ipairs, pairs, rawequal
+local raw_getmetatable = debug.getmetatable
 local setmetatable, tostring, type = setmetatable, tostring, type
 local io, os, math, string, table = io, os, math, string, table
 local fmt = string.format
@@ -50,8 +51,12 @@ local function reason(path, err)
   return err:sub(1, #path + 2) == path .. ": " and err:sub(#path + 3) or err
 end
 
+-- The methods (nmf.Model: other modules add theirs, as tessera.listen does) and the
+-- metatable of every Model. The metatable is protected (__metatable) and is not reachable
+-- from a model (m.__index is nil), so code run in the recipe sandbox, which receives
+-- models, cannot change the class every later model shares.
 local Model = {}
-Model.__index = Model
+local model_mt = { __index = Model, __metatable = "tessera.nmf.Model" }
 
 local FORMAT = "tessera.nmf/1"
 
@@ -68,7 +73,7 @@ local function new_model(W, H, info)
     stopped = info.stopped,
     seconds = info.seconds,
     options = info.options,
-  }, Model)
+  }, model_mt)
 end
 
 -- A shallow copy of an options table.
@@ -133,6 +138,30 @@ end
 -- is factored and the model remembers its geometry (sr, n_fft, hop, window), so m:audio
 -- refuses a spectrogram of another kind. opts.max_memory (bytes) caps what the fit may
 -- allocate, like TESSERA_MAX_MEMORY, for this call only.
+-- A divergence is never negative: a rounding below 0 (KL on denormal input) reads 0.
+local function divergence(x)
+  if x < 0 then return 0.0 end
+  return x
+end
+
+local function finite(x) return x == x and x ~= math.huge and x ~= -math.huge end
+
+-- Refuses factors that became NaN or infinite, naming the first check that saw it (the
+-- kernel does not stop by itself: csrc/nmf/), and clamps the losses at 0.
+local function check_factors(W, H, info)
+  for _, h in ipairs(info.history or {}) do h.loss = divergence(h.loss) end
+  info.loss = divergence(info.loss)
+  if finite(info.loss) and W:isfinite() and H:isfinite() then return end
+  local at = info.iterations
+  for _, h in ipairs(info.history or {}) do
+    if not finite(h.loss) then at = h.iteration break end
+  end
+  local o = info.options or {}
+  error(fmt("tessera.nmf: the factors became NaN or infinite (by iteration %d; likely an " ..
+    "extreme loss (%s) or alpha (alpha_W %s, alpha_H %s), or V or an initial W/H near " ..
+    "float32's limits)", at or 0, tostring(o.loss), tostring(o.alpha_W), tostring(o.alpha_H)), 0)
+end
+
 local function fit(nmf, V, opts) -- luacheck: ignore 431 (named so errors say "to 'nmf'")
   local geometry
   if core.type(V) == "Spectrogram" then
@@ -151,6 +180,7 @@ local function fit(nmf, V, opts) -- luacheck: ignore 431 (named so errors say "t
   end
   if line then line.clear() end
   if not ok then error(W, 0) end
+  check_factors(W, H, info)
   info.spectrogram = geometry
   return new_model(W, H, info)
 end
@@ -168,10 +198,12 @@ end
 
 -- tessera.nmf.loss(V, W, H [, loss]) -> the objective ("euclidean" by default): the
 -- paper's ||V - WH||_F^2 (no 1/2) and D(V || WH), Itakura-Saito, or any beta-divergence.
-nmf.loss = C.loss
+function nmf.loss(V, W, H, loss)
+  return divergence(C.loss(V, W, H, loss))
+end
 
 local function is_model(m)
-  return type(m) == "table" and getmetatable(m) == Model
+  return type(m) == "table" and rawequal(raw_getmetatable(m), model_mt)
 end
 
 local function check_index(m, i, who)
@@ -308,6 +340,7 @@ function Model:__tostring()
   return fmt("NMF model (k = %d, %d x %d, loss %s = %.6g after %d iterations)", self.k, self.n,
              self.p, tostring(loss), self.loss, self.iterations)
 end
+model_mt.__tostring = Model.__tostring
 
 -- Kuhn-Munkres (Hungarian) assignment minimising cost[i][j] over an n x n matrix, with
 -- row and column potentials (O(n^3)). Returns assign[i] = j.

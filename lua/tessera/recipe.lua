@@ -56,6 +56,7 @@
 -- a phase source tiled in the time domain. With fit = true the layer takes no H: the
 -- activations of its W components are fitted on the target's magnitude, all of W's
 -- components at once (so editing which ones a layer uses needs no new fit).
+local core = require "tessera.core"
 local fs = require "tessera.fs"
 local sandbox = require "tessera.sandbox"
 
@@ -80,6 +81,11 @@ recipe.nmf_keys = { "k", "loss", "solver", "init", "seed", "max_iter", "tol", "o
                     "alpha_W", "alpha_H", "l1_ratio", "every", "threads" }
 
 recipe.defaults = { sr = 22050, n_fft = 2048, hop = 512, window = "hann", normalize = 0.99 }
+
+-- Bounds on what a recipe may ask for, checked before anything is computed: a source's k,
+-- and the components one selector may list (repeats included).
+recipe.max_k = 1000
+recipe.max_selected = 100000
 
 local function set_of(list)
   local s = {}
@@ -118,9 +124,15 @@ local function check_keys(ctx, where, t, valid_list, valid_set, what)
     if type(k) ~= "string" or not valid_set[k] then bad[#bad + 1] = k end
   end
   if #bad == 0 then return end
-  sort(bad, function(a, b) return tostring(a) < tostring(b) end)
-  local k = bad[1]
-  local shown = type(k) == "string" and format("key '%s'", k) or format("key %s", tostring(k))
+  -- Keys shown by type and value only: tostring on a recipe's table could run its code.
+  local function shown_key(k)
+    local kt = type(k)
+    if kt == "string" then return format("key '%s'", k) end
+    if kt == "number" or kt == "boolean" then return format("key %s", tostring(k)) end
+    return format("a key that is a %s", kt)
+  end
+  sort(bad, function(a, b) return shown_key(a) < shown_key(b) end)
+  local shown = shown_key(bad[1])
   fail(ctx, where, "%s is not %s (expected one of: %s)", shown, what, concat(valid_list, ", "))
 end
 
@@ -149,8 +161,11 @@ local function integer(ctx, where, t, key, def, ok, expected)
   if math_type(v) ~= "integer" and not (finite(v) and v == math.floor(v)) then
     fail(ctx, where, "key '%s' must be %s, got %s", key, expected, describe(v))
   end
-  v = math.tointeger(v)
-  if ok and not ok(v) then fail(ctx, where, "key '%s' must be %s, got %s", key, expected, describe(v)) end
+  local i = math.tointeger(v) -- nil for a float beyond the integers (1e30)
+  if i == nil or (ok and not ok(i)) then
+    fail(ctx, where, "key '%s' must be %s, got %s", key, expected, describe(v))
+  end
+  v = i
   return v
 end
 
@@ -217,10 +232,24 @@ local function parse_selector(ctx, where, key, text, sources)
       fail(ctx, where, "key '%s': '%s' is not a component selector (expected 'source:i', " ..
         "'source:i-j', 'source:i,j' or 'source')", key, text)
     end
+    -- Indices are checked against the source's k before a range is expanded: a range is
+    -- never larger than k, and k is bounded (recipe.max_k).
+    local k = sources[name].nmf.k
+    for _, digits in ipairs { a, b } do
+      local i = #digits <= 9 and math.tointeger(tonumber(digits)) or nil
+      if i == nil or i > k then
+        fail(ctx, where, "key '%s': component %s of source '%s' is out of range (k = %d)", key,
+          #digits <= 20 and digits or digits:sub(1, 20) .. "...", name, k)
+      end
+    end
     a, b = math.tointeger(tonumber(a)), math.tointeger(tonumber(b))
     if a < 1 or b < a then
       fail(ctx, where, "key '%s': '%s' has an empty or zero-based range '%s' (components " ..
         "count from 1)", key, text, item)
+    end
+    if #sel.indices + (b - a + 1) > recipe.max_selected then
+      fail(ctx, where, "key '%s': '%s' selects more than %d components", key,
+        #text <= 40 and text or text:sub(1, 40) .. "...", recipe.max_selected)
     end
     for i = a, b do sel.indices[#sel.indices + 1] = i end
   end
@@ -271,21 +300,42 @@ end
 -- Where the sources of a recipe file may come from (recipe.load sets ctx.confined; a table
 -- built by the caller's own code is trusted): the recipe's folder, the sonic-pi samples,
 -- the folders in ctx.allow (`--allow DIR`, mosaic.load's opts.allow) and in TESSERA_ALLOW
--- (separated by ':'). A shared recipe cannot name /etc/passwd or ~/.ssh as a "source"; symbolic links
--- are not followed (paths are checked as written), and a file that is not audio fails to
--- decode with a message that shows none of its content.
+-- (separated by ':'). A shared recipe cannot name /etc/passwd or ~/.ssh as a "source";
+-- symbolic links are resolved and must lead inside those folders too, and a file that is
+-- not audio fails to decode with a message that shows none of its content.
 recipe.samples = "/usr/share/sonic-pi/samples"
 
-function recipe.readable(ctx, path)
-  local roots = { ctx.dir, recipe.samples }
+-- The folders ctx may read (or, with `allowed_only`, those the caller allowed), each as
+-- written and with its links resolved.
+local function roots_of(ctx, allowed_only)
+  local roots = {}
+  if not allowed_only then roots = { ctx.dir, recipe.samples } end
   for _, dir in ipairs(ctx.allow or {}) do roots[#roots + 1] = fs.resolve(dir) end
   for dir in (os.getenv("TESSERA_ALLOW") or ""):gmatch("[^:]+") do
     roots[#roots + 1] = fs.resolve(dir)
   end
+  local n = #roots
+  for i = 1, n do roots[#roots + 1] = fs.realpath(roots[i]) end
+  return roots
+end
+
+local function inside_any(roots, path)
   for _, root in ipairs(roots) do
     if fs.inside(root, path) then return true end
   end
   return false
+end
+
+-- recipe.readable(ctx, path) -> whether a recipe may read path: as written, and with its
+-- links resolved, inside its folder, the samples or an allowed folder.
+function recipe.readable(ctx, path)
+  local roots = roots_of(ctx)
+  return inside_any(roots, path) and inside_any(roots, fs.realpath(path))
+end
+
+-- A message about `full` that names it as the recipe wrote it instead.
+local function as_written(msg, full, written)
+  return (msg:gsub("'" .. full:gsub("%p", "%%%0") .. "'", "'" .. written:gsub("%%", "%%%%") .. "'", 1))
 end
 
 local function check_source(ctx, name, s, top)
@@ -298,12 +348,13 @@ local function check_source(ctx, name, s, top)
   end
   local path = fs.resolve(file, ctx.dir)
   if ctx.confined and not recipe.readable(ctx, path) then
-    fail(ctx, where, "key 'file': '%s' is outside the folders a recipe may read (its own, %s " ..
-      "and those given with --allow)", file, recipe.samples)
+    local how = inside_any(roots_of(ctx), path) and "leads (through a link) outside" or "is outside"
+    fail(ctx, where, "key 'file': '%s' %s the folders a recipe may read (its own, %s " ..
+      "and those given with --allow)", file, how, recipe.samples)
   end
-  local f, why = io.open(path, "rb")
-  if not f then fail(ctx, where, "key 'file': cannot open '%s': %s", file, why:match(": (.*)$") or why) end
-  f:close()
+  -- Not a FIFO, device or folder: reading or hashing one would never end.
+  local ok, why = core.util.check_file(path)
+  if not ok then fail(ctx, where, "key 'file': %s", as_written(why, path, file)) end
   local src = {
     name = name,
     file = path,
@@ -326,7 +377,8 @@ local function check_source(ctx, name, s, top)
     end
   end
   if s.k == nil then fail(ctx, where, "key 'k' is missing (the number of components)") end
-  src.nmf.k = integer(ctx, where, s, "k", nil, positive, "a positive integer")
+  src.nmf.k = integer(ctx, where, s, "k", nil, function(v) return v >= 1 and v <= recipe.max_k end,
+    format("an integer in 1..%d", recipe.max_k))
   if src.nmf.seed == nil then src.nmf.seed = 0 end -- renders are reproducible by default
   return src
 end
@@ -412,6 +464,13 @@ function recipe.check(t, ctx)
       fail(ctx, nil, "key 'out': '%s' is outside the recipe's folder (write there, or give " ..
         "-o to choose another place)", out)
     end
+    -- A link on the way (outdir -> elsewhere) must lead inside too, or to a folder the
+    -- caller allowed with --allow.
+    local real = fs.realpath(full)
+    if not fs.inside(fs.realpath(ctx.dir), real) and not inside_any(roots_of(ctx, true), real) then
+      fail(ctx, nil, "key 'out': '%s' leads (through a link) outside the recipe's folder, to " ..
+        "'%s' (give -o, or --allow that folder)", out, real)
+    end
     if not audio_file(full) then fail(ctx, nil, "key 'out': '%s' must end in .wav or .flac", out) end
     top.out = full
   end
@@ -482,10 +541,10 @@ function recipe.check(t, ctx)
   return top
 end
 
--- recipe.load(path [, {out = path, allow = {dirs}, memory = bytes, instructions = count}])
--- -> normalised recipe: runs the file in a sandbox confined to its folder, under the given
--- budgets (default sandbox.defaults), and checks what it returns (allow: more source
--- folders). Messages call it `path` as given.
+-- recipe.load(path [, {out = path, allow = {dirs}, memory = bytes, instructions = count,
+-- seconds = s}]) -> normalised recipe: runs the file in a sandbox confined to its folder,
+-- under the given budgets (default sandbox.defaults and sandbox.default_seconds()), and
+-- checks what it returns (allow: more source folders). Messages call it `path` as given.
 function recipe.load(path, opts)
   if type(path) ~= "string" or path == "" then
     error(format("bad argument #1 to 'load' (recipe path expected, got %s)", describe(path)), 2)
@@ -494,13 +553,14 @@ function recipe.load(path, opts)
   local full = fs.resolve(path)
   local ctx = { name = path, dir = fs.dirname(full), out = opts.out, allow = opts.allow,
                 confined = true }
-  local f, why = io.open(full, "rb")
-  if not f then
-    error(format("tessera.mosaic: cannot open '%s': %s", path, why:match(": (.*)$") or why), 0)
+  local regular, why = core.util.check_file(full)
+  if not regular then
+    error(format("tessera.mosaic: %s", as_written(why, full, path)), 0)
   end
-  f:close()
   local env = sandbox.env(ctx.dir, { memory = opts.memory, instructions = opts.instructions })
-  local ok, value = sandbox.run(full, env, "@" .. path)
+  local seconds = sandbox.check_seconds(opts.seconds, "tessera.mosaic")
+  local done, ok, value = pcall(sandbox.timed, seconds, sandbox.run, full, env, "@" .. path)
+  if not done then ok, value = false, ok end
   if not ok then error(format("tessera.mosaic: %s", tostring(value)), 0) end
   local rec = recipe.check(value, ctx)
   rec.path = full

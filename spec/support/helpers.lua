@@ -22,6 +22,13 @@ end
 
 helpers.read_file = fs.read_file
 
+-- Writes text to path (made or replaced).
+function helpers.write_file(path, text)
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+end
+
 function helpers.exists(path)
   local f = io.open(path, "rb")
   if f then f:close() return true end

@@ -129,7 +129,10 @@ function Pool:worker_done(w)
   if w.job and not self.stopping then
     -- The input took its worker down: its failure, and what it left half written goes.
     local row = self:lost_row(w, why, tail)
-    fs.remove_tree((worker.work_paths(self.out .. "/" .. w.job.out)))
+    -- its temporary folder, and its lock (a dead process holds no lock: the file is litter)
+    local tmp, _, lock = worker.work_paths(self.out .. "/" .. w.job.out)
+    fs.remove_tree(tmp)
+    fs.remove_tree(lock)
     self.on_row(row)
     w.job = nil
   elseif not w.ready and not self.stopping then
@@ -205,7 +208,8 @@ function Pool:spawn()
               stderr = uv.new_pipe(false), results = uv.new_pipe(false), errtail = "",
               open_pipes = 3 }
   local handle, pid = uv.spawn(self.host, {
-    args = { "-e", "require('tessera.batch').worker()" },
+    -- The coordinator's pid: the worker dies with it (util.die_with_parent).
+    args = { "-e", fmt("require('tessera.batch').worker(%d)", uv.os_getpid()) },
     stdio = { w.stdin, w.stdout, w.stderr, w.results },
     env = self.env,
     detached = true, -- its own process group: a terminal's Ctrl-C reaches the coordinator only

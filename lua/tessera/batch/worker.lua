@@ -122,11 +122,13 @@ local function decompose(path, dir, o, threads)
     { load = t1 - t0, stft = t2 - t1, nmf = t3 - t2, save = t4 - t3 }
 end
 
--- Where an input's outputs are built (tmp), and where its previous folder waits while the
--- new one is swapped in (old): hidden names beside its folder `out`.
+-- Where an input's outputs are built (tmp), where its previous folder waits while the
+-- new one is swapped in (old), and the lock a worker holds meanwhile: hidden names beside
+-- its folder `out`.
 function worker.work_paths(out)
   local parent, base = fs.dirname(out), fs.basename(out)
-  return parent .. "/." .. base .. ".tmp", parent .. "/." .. base .. ".old"
+  return parent .. "/." .. base .. ".tmp", parent .. "/." .. base .. ".old",
+    parent .. "/." .. base .. ".lock"
 end
 
 local function list_files(dir, prefix, files)
@@ -146,19 +148,30 @@ end
 
 -- The steps of worker.process, in order.
 
--- Raises "tessera.batch: cannot open 'x': reason" unless the input can be read.
+-- Raises "tessera.batch: cannot open 'x': reason" unless the input can be read, and
+-- "tessera.batch: cannot read 'x': not a regular file (a FIFO)" for what is not a file
+-- (hashing or decoding it would never end). util.check_file never waits on the path.
 local function check_readable(path)
-  local f, oerr = io.open(path, "rb")
-  if not f then
-    fail("tessera.batch: cannot open '%s': %s", path, (tostring(oerr):gsub("^.-: ", "")))
-  end
-  f:close()
+  local ok, why = util.check_file(path)
+  if not ok then fail("tessera.batch: %s", why) end
 end
 
 -- The row of an input whose outputs are there already: as it was, status "skipped".
 local function mark_skipped(row, found)
   for k, v in pairs(found.row) do row[k] = v end
   row.status = "skipped"
+end
+
+-- The lock on an output folder (".<name>.lock" beside it), held while a worker writes it:
+-- a second process on the same output (a resume while a killed coordinator's worker still
+-- runs, two shards) is refused instead of writing into the same temporary folder. The lock
+-- dies with its process, so a kill -9 leaves nothing locked.
+local function lock_output(out)
+  mkdir_p(fs.dirname(out))
+  local lock, why = util.lock(select(3, worker.work_paths(out)))
+  if lock then return lock end
+  if why == "busy" then fail("'%s' is being written by another tessera process", out) end
+  fail("%s", why)
 end
 
 -- The input's parent folder made; an empty tmp, no old (left by a worker that was killed).
@@ -219,6 +232,7 @@ local function swap_in(tmp, out, old)
   end
   local renamed, rerr = os.rename(tmp, out)
   if not renamed then fail("cannot write '%s': %s", out, tostring(rerr)) end
+  util.sync_folder_of(out)
   rmtree(old)
 end
 
@@ -236,6 +250,7 @@ function worker.process(job)
     local stamp = stamp_of(input_sha, job)
     local found = valid_stamp(job.out, stamp)
     if found then return mark_skipped(row, found) end
+    local lock <close> = lock_output(job.out) -- luacheck: ignore 211 (held to the block's end)
     fresh_folders(job.out, tmp, old)
     local figures, stages = do_work(job, tmp)
     fill_row(row, figures, stages, t0)
@@ -252,8 +267,11 @@ end
 
 -- The worker's loop (bin/tessera -e "require('tessera.batch').worker()"): a job per line
 -- of stdin (JSON), a result per line on file descriptor 3 (so that what a user script
--- prints cannot be taken for a result); "ready" first. Ends at the end of stdin.
-function worker.loop()
+-- prints cannot be taken for a result); "ready" first. Ends at the end of stdin. ppid (the
+-- coordinator's pid, when given): the worker dies with it (PR_SET_PDEATHSIG), and checks it
+-- before each job.
+function worker.loop(ppid)
+  if ppid then util.die_with_parent(ppid) end
   -- The descriptor is a socket (libuv's pipe), which /dev/fd/3 cannot reopen: luv writes it,
   -- each write run to completion before the next job.
   local out = uv.new_pipe(false)
@@ -264,6 +282,7 @@ function worker.loop()
   end
   send('{"ready":true}\n')
   for line in io.lines() do
+    if ppid and not util.parent_alive(ppid) then os.exit(1) end
     local job = json.decode(line)
     local row = worker.process(job)
     send(results.json_row(row) .. "\n")

@@ -24,13 +24,20 @@ return {
   end,
   run = function(args)
     local tessera = require "tessera"
+    local fs = require "tessera.fs"
+    local dir = args.out:gsub("/+$", "")
+    if dir == "" then dir = "/" end
+    -- The folder is made (or found unusable) before the work, not after a long fit.
+    local made, why = fs.mkdir_p(dir)
+    if not made then error("decompose: " .. why, 0) end
+    if not require("luv").fs_access(dir, "W") then
+      error(format("decompose: cannot write in '%s': Permission denied", dir), 0)
+    end
     local a = tessera.audio.load(args.file, { sr = args.sr, offset = args.offset,
                                               duration = args.duration, mono = true })
     local S = tessera.stft(a, { n_fft = args.n_fft, hop = args.hop })
     local m = tessera.nmf(S:magnitude(), { k = args.k, loss = args.loss, solver = args.solver,
                                             seed = args.seed, max_iter = args.iter })
-    local dir = args.out:gsub("/+$", "")
-    if dir == "" then dir = "/" end
     m:save(dir)
     local width = #tostring(m.k)
     for i = 1, m.k do

@@ -14,9 +14,12 @@ return {
     parser:option("--debounce", "Milliseconds to wait for more events before a render.", "50")
       :convert(math.tointeger)
     parser:option("--allow", "A folder the recipe's sources may come from, besides its own and "
-      .. "the sonic-pi samples (repeatable).", nil, nil, 1, "*")
+      .. "the sonic-pi samples, and its 'out' may lead to through a link (repeatable).", nil, nil, 1, "*")
     parser:option("--cache-dir",
       "Cache folder (default: TESSERA_CACHE_DIR, then XDG_CACHE_HOME/tessera).")
+    parser:option("--recipe-seconds", "Wall-clock limit of the whole render, in seconds (0: none; "
+      .. "default TESSERA_RECIPE_SECONDS, else 60).")
+      :convert(tonumber)
   end,
   run = function(args)
     if args.debounce < 0 then
@@ -26,6 +29,8 @@ return {
       out = args.out, once = args.once, play = args.play or args.player ~= nil,
       player = args.player, debounce = args.debounce / 1000, allow = args.allow,
       cache_dir = args.cache_dir,
+      seconds = require("tessera.sandbox").check_seconds(args.recipe_seconds,
+        "live: --recipe-seconds"),
     })
   end,
 }

@@ -14,6 +14,7 @@
 local cache = require "tessera.cache"
 local fs = require "tessera.fs"
 local recipe = require "tessera.recipe"
+local sandbox = require "tessera.sandbox"
 local render = require "tessera.mosaic.render"
 
 local error, pcall, setmetatable, type = error, pcall, setmetatable, type
@@ -36,7 +37,9 @@ end
 -- mosaic.load), a recipe from mosaic.load, or a recipe table (checked here; relative paths
 -- against opts.base, default the current directory). opts: out (overrides the recipe's),
 -- cache_dir (a cache folder for this render), write (false: only return the audio),
--- name (what messages call a table recipe, default "recipe").
+-- name (what messages call a table recipe, default "recipe"), seconds (a wall-clock limit
+-- on the whole render, 0 none; default for a recipe from a file: TESSERA_RECIPE_SECONDS,
+-- else 60; for a table: none).
 -- The summary: recipe, out, sr, samples, duration, layers, components (template and
 -- activation pairs), sources (how many the layers and the phase use), phase,
 -- nmf (decompositions computed), cache {hits, misses, corrupt, writes} (this render),
@@ -47,23 +50,42 @@ function mosaic.render(r, opts)
     error(format("bad argument #2 to 'render' (table expected, got %s)", type(opts)), 2)
   end
   opts = opts or {}
-  local rec
-  if type(r) == "string" then
-    rec = recipe.load(r, { out = opts.out })
-  elseif type(r) == "table" and checked[r] then
-    rec = r
-  elseif type(r) == "table" then
-    local base = fs.resolve(opts.base or ".")
-    rec = recipe.check(r, { name = opts.name or "recipe", dir = base, out = opts.out })
-  else
+  if type(r) ~= "string" and type(r) ~= "table" then
     error(format("bad argument #1 to 'render' (recipe path or table expected, got %s)", type(r)), 2)
   end
-  local saved_root = cache.root
-  if opts.cache_dir ~= nil then cache.root = fs.resolve(opts.cache_dir) end
-  local ok, y, summary = pcall(render.render, rec, opts)
-  cache.root = saved_root
-  if not ok then error(y, 0) end
+  -- A recipe from a file gets the default time limit; a table from the caller's own code
+  -- only the one it asks for.
+  local from_file = type(r) == "string" or checked[r]
+  local seconds = opts.seconds
+  if seconds ~= nil or from_file then seconds = sandbox.check_seconds(seconds, "tessera.mosaic") end
+  local ok, y, summary = pcall(sandbox.timed, seconds or 0, function()
+    local rec
+    if type(r) == "string" then
+      rec = recipe.load(r, { out = opts.out })
+    elseif checked[r] then
+      rec = r
+    else
+      local base = fs.resolve(opts.base or ".")
+      rec = recipe.check(r, { name = opts.name or "recipe", dir = base, out = opts.out })
+    end
+    local saved_root = cache.root
+    if opts.cache_dir ~= nil then cache.root = fs.resolve(opts.cache_dir) end
+    local done, a, b = pcall(render.render, rec, opts)
+    cache.root = saved_root
+    if not done then error(a, 0) end
+    return a, b
+  end)
+  if not ok then error(mosaic.message(y), 0) end
   return y, summary
+end
+
+-- mosaic.message(err) -> err, with the wall clock's message (which sandbox.timed raises
+-- bare) as "tessera.mosaic: the recipe exceeded its time limit (N s)".
+function mosaic.message(err)
+  if type(err) == "string" and err:match("^the recipe exceeded its time limit") then
+    return "tessera.mosaic: " .. err
+  end
+  return err
 end
 
 -- mosaic.describe(summary) -> one line for a terminal.

@@ -3,6 +3,7 @@
 -- against the sources' sample rate and STFT), the sources in use, the template sources in
 -- a fixed order, the output's length, and for each template the activation rows that
 -- drive it.
+local core = require "tessera.core"
 local recipe = require "tessera.recipe"
 
 local ipairs, pairs = ipairs, pairs
@@ -110,7 +111,26 @@ function plan.output_length(rec, ctx, steps, sources)
     fail(ctx, nil, "key 'duration': the output must last at least n_fft (%d) samples, got %d",
       rec.n_fft, length)
   end
+  plan.check_output_size(rec, ctx, length)
   return length
+end
+
+-- The bytes a render of `length` samples holds at its peak, roughly: the output and the
+-- phase source's audio (float32), the magnitude and the placed activations (float32) and
+-- two complex spectrograms (the phase source's and the output's).
+function plan.output_bytes(rec, length)
+  local frames = length / rec.hop + 1
+  local bins = rec.n_fft // 2 + 1
+  return 4 * 3 * length + frames * bins * (4 * 2 + 8 * 2)
+end
+
+-- Refuses an output whose render would not fit in memory (the memory cap, or the machine),
+-- before anything is allocated: "key 'duration': the output (36000 s at 22050 Hz) needs
+-- 1.3 TB, more than ...".
+function plan.check_output_size(rec, ctx, length)
+  local what = string.format("the output (%.10g s at %d Hz)", length / rec.sr, rec.sr)
+  local ok, why = core.util.memory_check(plan.output_bytes(rec, length), what)
+  if not ok then fail(ctx, nil, "key 'duration': %s", why) end
 end
 
 -- plan.drivers(step, i, w, sources) -> the activations that drive template w (the i-th of

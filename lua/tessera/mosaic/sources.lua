@@ -75,7 +75,17 @@ function Sources:magnitude(name)
   return S:magnitude()
 end
 
+-- The bytes a fit of V (n x p) with k components holds, roughly: W and H, their update's
+-- numerators and denominators, and two n x p products.
+local function fit_bytes(n, p, k)
+  return 4 * (3 * k * (n + p) + 2 * n * p)
+end
+
 local function fit_nmf(ctx, where, V, opts, stats)
+  local n, p = V:shape()
+  local fits, why = core.util.memory_check(fit_bytes(n, p, opts.k),
+    format("a fit with k = %d of %d x %d", opts.k, n, p))
+  if not fits then fail(ctx, where, "%s", why) end
   local ok, model = pcall(nmf_module(), V, opts)
   if not ok then fail(ctx, where, "%s", tostring(model)) end
   stats.nmf = stats.nmf + 1
