@@ -24,10 +24,6 @@ int tsr_nmf_chunks(int64_t p) {
   return c < 1 ? 1 : c > NMF_CHUNKS ? NMF_CHUNKS : (int)c;
 }
 
-int tsr_nmf_alloc_failure(size_t bytes, tsr_error *err, const char *what) {
-  return tsr_alloc_failure(bytes, what, err);
-}
-
 int tsr_nmf_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
                 const tsr_nmf_params *prm, tsr_nmf_result *res, tsr_error *err) {
   tsr_nmf_result local;

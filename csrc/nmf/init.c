@@ -141,7 +141,7 @@ static int svd_top(const float *V, int64_t n, int64_t p, int k, double *U, doubl
   if (d == NULL || f == NULL) {
     tsr_free(d);
     tsr_free(f);
-    return tsr_nmf_alloc_failure(nd * sizeof *d + nf * sizeof *f, err, "the truncated SVD");
+    return tsr_alloc_failure(nd * sizeof *d + nf * sizeof *f, "the truncated SVD", err);
   }
   double *Q = d, *Z = Q + big, *B = Z + big, *R = B + (size_t)l * p, *RU = R + (size_t)l * l,
          *RVt = RU + (size_t)l * l, *sv = RVt + (size_t)l * l, *tau = sv + l,
@@ -234,7 +234,7 @@ static int init_nndsvd(const float *V, int64_t n, int64_t p, int k, int init, ui
                        float *W, float *H, tsr_error *err) {
   size_t nd = (size_t)n * k + (size_t)k + (size_t)k * p;
   double *d = tsr_alloc(nd * sizeof *d);
-  if (d == NULL) return tsr_nmf_alloc_failure(nd * sizeof *d, err, "the NNDSVD initialisation");
+  if (d == NULL) return tsr_alloc_failure(nd * sizeof *d, "the NNDSVD initialisation", err);
   double *U = d, *S = U + (size_t)n * k, *Vt = S + k;
   int status = svd_top(V, n, p, k, U, S, Vt, err);
   if (status != TSR_OK) {

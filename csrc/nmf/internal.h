@@ -24,10 +24,6 @@ int tsr_nmf_parts(int threads, int64_t p);
  * the shape alone so that results summed task by task do not depend on the thread count. */
 int tsr_nmf_chunks(int64_t p);
 
-/* TSR_ELIMIT (over the memory cap) or TSR_ENOMEM for a failed allocation of `bytes` for
- * `what`, with the message in err. */
-int tsr_nmf_alloc_failure(size_t bytes, tsr_error *err, const char *what);
-
 /* The checks of a fit: the objective every `every` iterations (and at 0), reported through
  * on_check, and scikit-learn's tol rule on it. The objective is summed over `parts` column
  * ranges as tasks of pool (its own pool when NULL), added in partition order. */

@@ -42,7 +42,7 @@ int tsr_nmf_permute(float *W, float *H, int64_t n, int64_t p, int k, const int *
     }
   }
   float *copy = tsr_alloc((nw > nh ? nw : nh) * sizeof *copy);
-  if (copy == NULL) return tsr_nmf_alloc_failure((nw > nh ? nw : nh) * sizeof *copy, err, "a permutation");
+  if (copy == NULL) return tsr_alloc_failure((nw > nh ? nw : nh) * sizeof *copy, "a permutation", err);
   memcpy(copy, W, nw * sizeof *W);
   for (int a = 0; a < k; a++) memcpy(W + (size_t)a * n, copy + (size_t)perm[a] * n, (size_t)n * sizeof *W);
   memcpy(copy, H, nh * sizeof *H);

@@ -370,11 +370,11 @@ static int mu_alloc(mu_state *m, int threads, tsr_error *err) {
   nd = m->dstride * (size_t)parts + (size_t)k * k + (size_t)k + m->statn;
   dbytes = nd * sizeof(double);
   float *fs = tsr_alloc(fbytes);
-  if (fs == NULL) return tsr_nmf_alloc_failure(fbytes, err, "the fit's scratch space");
+  if (fs == NULL) return tsr_alloc_failure(fbytes, "the fit's scratch space", err);
   double *ds = tsr_alloc(dbytes);
   if (ds == NULL) {
     tsr_free(fs);
-    return tsr_nmf_alloc_failure(dbytes, err, "the fit's scratch space");
+    return tsr_alloc_failure(dbytes, "the fit's scratch space", err);
   }
   m->fpart = fs;
   m->wden = fs + m->fstride * (size_t)parts;
@@ -395,7 +395,7 @@ static int mu_alloc(mu_state *m, int threads, tsr_error *err) {
   if (m->pool == NULL) {
     tsr_free(ds);
     tsr_free(fs);
-    return tsr_nmf_alloc_failure(sizeof(void *), err, "the fit's thread pool");
+    return tsr_alloc_failure(sizeof(void *), "the fit's thread pool", err);
   }
   return TSR_OK;
 }

@@ -49,7 +49,7 @@ int tsr_nmf_mu_gemm_fit(const float *V, int64_t n, int64_t p, int k, float *W, f
     return TSR_ELIMIT;
   }
   float *scratch = tsr_alloc(bytes);
-  if (scratch == NULL) return tsr_nmf_alloc_failure(bytes, err, "the fit's scratch space");
+  if (scratch == NULL) return tsr_alloc_failure(bytes, "the fit's scratch space", err);
   float *NH = scratch, *DH = NH + nh, *NW = DH + nh, *DW = NW + nw, *G = DW + nw;
   float l1W = (float)((double)p * prm->alpha_W * prm->l1_ratio);
   float l2W = (float)((double)p * prm->alpha_W * (1.0 - prm->l1_ratio));
