@@ -24,6 +24,7 @@ const char *tsr_strerror(int status) {
     case TSR_ENOTFINITE: return "data holds NaN or Inf";
     case TSR_EEMPTY: return "no data";
     case TSR_ELIMIT: return "exceeds the memory cap";
+    case TSR_EINTR: return "interrupted";
     default: return "unknown error";
   }
 }

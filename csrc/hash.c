@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static const uint32_t K[64] = {
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -102,24 +103,31 @@ void tsr_sha256_final(tsr_sha256 *h, unsigned char digest[32]) {
 }
 
 int tsr_sha256_file(const char *path, unsigned char digest[32], tsr_error *err) {
-  FILE *f = fopen(path, "rb");
-  if (f == NULL) {
-    tsr_seterror(err, "cannot open '%s': %s", path, strerror(errno));
-    return TSR_EIO;
-  }
+  int fd = tsr_open_regular(path, err); /* a FIFO or /dev/zero would never end */
+  if (fd < 0) return TSR_EIO;
   tsr_sha256 h;
   tsr_sha256_init(&h);
   unsigned char buf[65536];
-  size_t got;
-  while ((got = fread(buf, 1, sizeof buf, f)) > 0) tsr_sha256_update(&h, buf, got);
-  int failed = ferror(f);
-  fclose(f);
-  if (failed) {
-    tsr_seterror(err, "cannot read '%s'", path);
-    return TSR_EIO;
+  int status = TSR_OK;
+  for (;;) {
+    if (tsr_interrupted()) { /* Ctrl-C, SIGTERM, a recipe's time limit */
+      tsr_seterror(err, "cannot read '%s': interrupted", path);
+      status = TSR_EINTR;
+      break;
+    }
+    ssize_t got = read(fd, buf, sizeof buf);
+    if (got == 0) break;
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      tsr_seterror(err, "cannot read '%s': %s", path, strerror(errno));
+      status = TSR_EIO;
+      break;
+    }
+    tsr_sha256_update(&h, buf, (size_t)got);
   }
-  tsr_sha256_final(&h, digest);
-  return TSR_OK;
+  close(fd);
+  if (status == TSR_OK) tsr_sha256_final(&h, digest);
+  return status;
 }
 
 void tsr_hex(const unsigned char *digest, size_t len, char *out) {

@@ -274,9 +274,11 @@ static int64_t block_nonfinite(const forward_job *job, int64_t b) {
  * windowed into `frames` (block x n floats), transformed into `half` (block x n floats),
  * then split into the spectrogram's columns, or into their magnitudes (`column`, n + 2
  * floats, holds a frame's spectrum when one needs magnitude_fix). Returns the index of
- * the block's first non-finite sample, or -1; nothing is computed when there is one. */
+ * the block's first non-finite sample, or -1; nothing is computed when there is one.
+ * *overflow is the first frame whose spectrum overflowed float32 (finite samples whose
+ * sum does not fit), or left as it was. */
 static int64_t forward_block(const forward_job *job, int64_t b, float *restrict frames,
-                             float *restrict half, float *restrict column) {
+                             float *restrict half, float *restrict column, int64_t *overflow) {
   const int n = job->n;
   const int64_t f0 = b * job->block;
   const int64_t count = job->frames - f0 < job->block ? job->frames - f0 : job->block;
@@ -305,29 +307,49 @@ static int64_t forward_block(const forward_job *job, int64_t b, float *restrict 
       }
     }
   }
+  /* Samples are finite here, so a non-finite spectrum is an overflow. */
+  const int64_t width = job->out != NULL ? 2 * job->bins : job->bins;
+  const float *first = job->out != NULL ? job->out + 2 * f0 * job->bins : job->mag + f0 * job->bins;
+  if (!job->kr->all_finite(first, count * width))
+    for (int64_t j = 0; j < count; j++)
+      if (!job->kr->all_finite(first + j * width, width)) {
+        *overflow = f0 + j;
+        break;
+      }
   return -1;
 }
 
-/* One worker's share of a forward transform: a stretch of blocks, with its own scratch, and
- * the first bad sample it met (INT64_MAX: none). */
+/* One worker's share of a forward transform: a stretch of blocks, with its own scratch, the
+ * first bad sample and the first overflowing frame it met (INT64_MAX: none), and whether
+ * an interrupt stopped it. A worker stops at its first problem: the others are reported
+ * only if they come first in the signal. */
 typedef struct forward_share {
   forward_job *job;
   float *scratch;
   size_t mine_floats, block_floats;
   int workers;
-  int64_t bad[TSR_POOL_MAX_THREADS];
+  int64_t bad[TSR_POOL_MAX_THREADS], overflow[TSR_POOL_MAX_THREADS];
+  int interrupted[TSR_POOL_MAX_THREADS];
 } forward_share;
 
 static void forward_worker(void *ctx, int w) {
   forward_share *f = ctx;
   float *mine = f->scratch + (size_t)w * f->mine_floats;
-  int64_t lo, hi, bad = INT64_MAX;
+  int64_t lo, hi, bad = INT64_MAX, overflow = INT64_MAX;
+  int interrupted = 0;
   share(f->job->blocks, w, f->workers, &lo, &hi);
-  for (int64_t b = lo; b < hi; b++) {
-    int64_t t = forward_block(f->job, b, mine, mine + f->block_floats, mine + 2 * f->block_floats);
-    if (t >= 0 && t < bad) bad = t;
+  for (int64_t b = lo; b < hi && bad == INT64_MAX && overflow == INT64_MAX; b++) {
+    if (tsr_interrupted()) { /* Ctrl-C, SIGTERM, a recipe's time limit */
+      interrupted = 1;
+      break;
+    }
+    int64_t t = forward_block(f->job, b, mine, mine + f->block_floats, mine + 2 * f->block_floats,
+                              &overflow);
+    if (t >= 0) bad = t;
   }
   f->bad[w] = bad;
+  f->overflow[w] = overflow;
+  f->interrupted[w] = interrupted;
 }
 
 /* Runs fn(ctx, w) for w in 0..workers-1 on a pool of that many threads (the caller alone when
@@ -385,15 +407,26 @@ static int forward_run(forward_job *job, const tsr_stft_config *cfg, int threads
   job->twi = twi;
   /* Blocks are independent: a static share of them per thread, so each thread reads one
    * stretch of the signal. */
-  forward_share f = {job, scratch, mine_floats, block_floats, 1, {0}};
+  forward_share f = {job, scratch, mine_floats, block_floats, 1, {0}, {0}, {0}};
   int workers = run_shared(threads, forward_worker, &f, &f.workers);
-  int64_t bad = INT64_MAX;
-  for (int i = 0; i < workers; i++)
+  int64_t bad = INT64_MAX, overflow = INT64_MAX;
+  int interrupted = 0;
+  for (int i = 0; i < workers; i++) {
     if (f.bad[i] < bad) bad = f.bad[i];
+    if (f.overflow[i] < overflow) overflow = f.overflow[i];
+    interrupted |= f.interrupted[i];
+  }
   release_plan(job->plan, transient);
   if (bad != INT64_MAX) {
     tsr_seterror(err, "sample %lld is %s", (long long)(bad + 1), isnan(job->x[bad]) ? "nan" :
                  (job->x[bad] > 0 ? "inf" : "-inf"));
+    status = TSR_ENOTFINITE;
+  } else if (interrupted) {
+    tsr_seterror(err, "interrupted");
+    status = TSR_EINTR;
+  } else if (overflow != INT64_MAX) {
+    tsr_seterror(err, "frame %lld overflows float32 (its samples are too large to sum; scale "
+                 "the signal down)", (long long)(overflow + 1));
     status = TSR_ENOTFINITE;
   }
 done:
@@ -497,6 +530,11 @@ int tsr_stft_inverse(const tsr_spectrogram *s, float *y, int64_t length, tsr_err
     w2[i] = (double)w[i] * (double)w[i];
   }
   for (int64_t f0 = 0; f0 < s->frames; f0 += block) {
+    if (tsr_interrupted()) { /* Ctrl-C, SIGTERM, a recipe's time limit */
+      tsr_seterror(err, "interrupted");
+      status = TSR_EINTR;
+      break;
+    }
     int64_t count = s->frames - f0 < block ? s->frames - f0 : block;
     /* c2r overwrites its input, so it works on a copy of the columns; a partial block is
      * padded with zero spectra. */

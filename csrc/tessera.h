@@ -17,7 +17,8 @@ typedef enum tsr_status {
   TSR_EFORMAT,    /* a file is not in the format it claims */
   TSR_ENOTFINITE, /* the data holds NaN or Inf */
   TSR_EEMPTY,     /* there is no data */
-  TSR_ELIMIT      /* the request exceeds the memory cap */
+  TSR_ELIMIT,     /* the request exceeds the memory cap */
+  TSR_EINTR       /* the run was interrupted (Ctrl-C, SIGTERM, a recipe's time limit) */
 } tsr_status;
 
 /* A static, lowercase description of a status code; never NULL. */

@@ -274,6 +274,19 @@ describe("tessera.stft", function()
       x[18], x[4000] = 0, -math.huge
       assert.has_error(function() tessera.stft(audio_of(x)) end, "tessera.stft: sample 4000 is -inf")
     end)
+
+    it("refuses finite samples whose frames overflow float32, naming the first frame", function()
+      local x = noise(8192)
+      for i = 5000, 5100 do x[i] = 3e38 end
+      local msg = "tessera.stft: frame %d overflows float32 (its samples are too large to sum; " ..
+        "scale the signal down)"
+      -- centred frames of 2048 with hop 512: frame 9 (samples 3073..5120) is the first to reach 5000
+      assert.has_error(function() tessera.stft(audio_of(x)) end, msg:format(9))
+      assert.has_error(function() tessera.stft(audio_of(x), { magnitude = true }) end, msg:format(9))
+      for i = 5000, 5100 do x[i] = 1e30 end -- large but summable: a finite spectrum
+      local S = tessera.stft(audio_of(x), { magnitude = true })
+      assert.is_true(S:isfinite())
+    end)
   end)
 
   describe("stft() with magnitude = true", function()

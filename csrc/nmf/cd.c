@@ -294,6 +294,8 @@ static int cd_solve(const float *V, int64_t n, int64_t p, int k, float *W, float
   }
   /* scikit-learn's MU convergence measure, sqrt(2 x its divergence) = sqrt(ours). */
   double e_init = sqrt(loss0 > 0.0 ? loss0 : 0.0), e_prev = e_init;
+  status = tsr_nmf_guard_loss(prm, 0, loss0, err);
+  if (status != TSR_OK) goto done;
   if (cd_report(prm, 0, loss0)) {
     stopped = 1;
     goto finish;
@@ -342,10 +344,14 @@ static int cd_solve(const float *V, int64_t n, int64_t p, int k, float *W, float
     } else {
       cross_known = 0;
     }
+    status = tsr_nmf_guard_factors(prm, W, n, H, p, k, it, err);
+    if (status != TSR_OK) goto done;
 
     if (mu) {
       if (check) {
         /* As mu.c's solver: report, then scikit-learn's tol rule on the change. */
+        status = tsr_nmf_guard_loss(prm, it, exact, err);
+        if (status != TSR_OK) goto done;
         if (cd_report(prm, it, exact)) {
           stopped = 1;
         } else if (prm->tol > 0.0) {
@@ -364,6 +370,8 @@ static int cd_solve(const float *V, int64_t n, int64_t p, int k, float *W, float
           cross_known = 1;
         }
         double loss = exact_known ? exact : vnorm2 - 2.0 * cross + cd_frob(WtW, HHt, k);
+        status = tsr_nmf_guard_loss(prm, it, loss, err);
+        if (status != TSR_OK) goto done;
         if (cd_report(prm, it, loss) != 0) stopped = 1;
       }
     }

@@ -24,9 +24,19 @@ int tsr_nmf_parts(int threads, int64_t p);
  * the shape alone so that results summed task by task do not depend on the thread count. */
 int tsr_nmf_chunks(int64_t p);
 
-/* The checks of a fit: the objective every `every` iterations (and at 0), reported through
- * on_check, and scikit-learn's tol rule on it. The objective is summed over `parts` column
- * ranges as tasks of pool (its own pool when NULL), added in partition order. */
+/* The fit's guard, after every iteration (it; 0 for the initial factors): TSR_EINTR when
+ * the run was interrupted (Ctrl-C, SIGTERM, a recipe's time limit), TSR_ENOTFINITE when a
+ * factor being updated holds NaN or Inf, each with err naming the iteration; else TSR_OK. */
+int tsr_nmf_guard_factors(const tsr_nmf_params *prm, const float *W, int64_t n, const float *H,
+                          int64_t p, int k, int it, tsr_error *err);
+/* At a check: TSR_ENOTFINITE when the objective is NaN or infinite (W·H overflowing
+ * float32, or an extreme beta), with err naming the iteration; else TSR_OK. */
+int tsr_nmf_guard_loss(const tsr_nmf_params *prm, int it, double loss, tsr_error *err);
+
+/* The checks of a fit: the guards after every iteration, the objective every `every`
+ * iterations (and at 0), reported through on_check, and scikit-learn's tol rule on it. The
+ * objective is summed over `parts` column ranges as tasks of pool (its own pool when NULL),
+ * added in partition order. */
 typedef struct tracker {
   const tsr_nmf_params *prm;
   const float *V, *W, *H;
@@ -36,12 +46,16 @@ typedef struct tracker {
   double loss, e_init, prev;
   int checked; /* loss is that of the current factors */
   int given;   /* the next check's objective is in loss already (summed by a pass) */
+  int status;  /* TSR_OK, or why a guard stopped the fit (the message in err) */
+  tsr_error *err;
 } tracker;
 
-/* Sums and reports check 0; nonzero when on_check stopped the fit. */
+/* Sums and reports check 0; nonzero when on_check or a guard stopped the fit. */
 int tsr_nmf_track_start(tracker *tr, const tsr_nmf_params *prm, const float *V, const float *W,
-                const float *H, int64_t n, int64_t p, int k, int parts, tsr_pool *pool);
-/* After iteration it: 0 to go on, 1 when on_check stopped the fit, 2 when tol did. */
+                const float *H, int64_t n, int64_t p, int k, int parts, tsr_pool *pool,
+                tsr_error *err);
+/* After iteration it: 0 to go on, 1 when on_check stopped the fit, 2 when tol did, 3 when
+ * a guard did (tr->status says why). */
 int tsr_nmf_track_iteration(tracker *tr, int it);
 /* The final objective (summed again only when the last check is not of these factors). */
 double tsr_nmf_track_final(tracker *tr);

@@ -455,8 +455,8 @@ int tsr_nmf_mu_fit(const float *V, int64_t n, int64_t p, int k, float *W, float 
   int can_defer = m.kl512 && !both_wh && (updH || updW) && (Hkeep != NULL || !updH);
   int it = 0, pending = 0, deferred = 0;
   tracker tr;
-  if (tsr_nmf_track_start(&tr, prm, V, W, H, n, p, k, parts, m.pool)) {
-    res->stopped = 1;
+  if (tsr_nmf_track_start(&tr, prm, V, W, H, n, p, k, parts, m.pool, err)) {
+    res->stopped = tr.status == TSR_OK;
   } else {
     if (updH) mu_prep_h(&m);
     for (it = 1; it <= max_iter; it++) {
@@ -518,10 +518,10 @@ int tsr_nmf_mu_fit(const float *V, int64_t n, int64_t p, int k, float *W, float 
     if (it > max_iter) it = max_iter;
   }
   res->iterations = it;
-  res->loss = tsr_nmf_track_final(&tr);
+  if (tr.status == TSR_OK) res->loss = tsr_nmf_track_final(&tr);
   tsr_free(Hkeep);
   tsr_pool_close(m.pool);
   tsr_free(ds);
   tsr_free(fs);
-  return TSR_OK;
+  return tr.status;
 }

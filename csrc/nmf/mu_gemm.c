@@ -61,8 +61,8 @@ int tsr_nmf_mu_gemm_fit(const float *V, int64_t n, int64_t p, int k, float *W, f
   /* The checks' objective on a pool of the fit's (its own pool per check when this one
    * cannot be had: the same sums). */
   tsr_pool *pool = parts > 1 ? tsr_pool_open(parts) : NULL;
-  if (tsr_nmf_track_start(&tr, prm, V, W, H, n, p, k, parts, pool)) {
-    res->stopped = 1;
+  if (tsr_nmf_track_start(&tr, prm, V, W, H, n, p, k, parts, pool, err)) {
+    res->stopped = tr.status == TSR_OK;
   } else {
     for (it = 1; it <= prm->max_iter; it++) {
       if (prm->order == TSR_NMF_ORDER_SIMULTANEOUS) {
@@ -99,9 +99,9 @@ int tsr_nmf_mu_gemm_fit(const float *V, int64_t n, int64_t p, int k, float *W, f
     if (it > prm->max_iter) it = prm->max_iter;
   }
   res->iterations = it;
-  res->loss = tsr_nmf_track_final(&tr);
+  if (tr.status == TSR_OK) res->loss = tsr_nmf_track_final(&tr);
   tsr_pool_close(pool);
   tsr_free(scratch);
-  return TSR_OK;
+  return tr.status;
 }
 

@@ -2,7 +2,10 @@
  * in a fixed order), and the fit's checks of it (the tracker of internal.h). */
 #include "internal.h"
 
+#include "../matrix.h"
+
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 double tsr_nmf_loss_cols(const float *V, const float *W, const float *H, int64_t n, int64_t j0,
@@ -52,10 +55,13 @@ static double loss_pool(tsr_pool *pool, const float *V, const float *W, const fl
   return s;
 }
 
+/* Where a divergence is reported, a rounding below 0 (KL on denormal input) reads 0. */
+static double floor_at_zero(double loss) { return loss < 0.0 ? 0.0 : loss; }
+
 double tsr_nmf_loss(const float *V, const float *W, const float *H, int64_t n, int64_t p,
                     int k, double beta) {
   if (n <= 0 || p <= 0) return 0.0;
-  return loss_pool(NULL, V, W, H, n, p, k, beta, tsr_nmf_parts(0, p));
+  return floor_at_zero(loss_pool(NULL, V, W, H, n, p, k, beta, tsr_nmf_parts(0, p)));
 }
 
 /* scikit-learn's convergence measure: sqrt(2 * its divergence), its Euclidean divergence
@@ -66,14 +72,48 @@ static double sk_error(int cls, double loss) {
 }
 
 static int report(const tsr_nmf_params *prm, int it, double loss) {
-  return prm->on_check ? prm->on_check(prm->ctx, it, loss) : 0;
+  return prm->on_check ? prm->on_check(prm->ctx, it, floor_at_zero(loss)) : 0;
+}
+
+static void diverged(const tsr_nmf_params *prm, int it, const char *what, tsr_error *err) {
+  tsr_seterror(err, "the fit diverged at iteration %d: %s; likely an extreme beta (%g) or "
+               "alpha (alpha_W %g, alpha_H %g), or V or the initial W and H near float32's "
+               "limits", it, what, prm->beta, prm->alpha_W, prm->alpha_H);
+}
+
+int tsr_nmf_guard_factors(const tsr_nmf_params *prm, const float *W, int64_t n, const float *H,
+                          int64_t p, int k, int it, tsr_error *err) {
+  if (tsr_interrupted()) {
+    tsr_seterror(err, "interrupted at iteration %d", it);
+    return TSR_EINTR;
+  }
+  const char *name = NULL;
+  int64_t i = 0, j = 0;
+  float x = 0.0f;
+  if (prm->update_W && tsr_find_bad_entry(W, n, k, 0, &i, &j, &x)) name = "W";
+  else if (prm->update_H && tsr_find_bad_entry(H, k, p, 0, &i, &j, &x)) name = "H";
+  if (name == NULL) return TSR_OK;
+  char what[128];
+  snprintf(what, sizeof what, "the factors became NaN or infinite (%s has %s entry at row %lld, "
+           "column %lld)", name, isnan(x) ? "a NaN" : "an infinite", (long long)i + 1,
+           (long long)j + 1);
+  diverged(prm, it, what, err);
+  return TSR_ENOTFINITE;
+}
+
+int tsr_nmf_guard_loss(const tsr_nmf_params *prm, int it, double loss, tsr_error *err) {
+  if (isfinite(loss)) return TSR_OK;
+  diverged(prm, it, isnan(loss) ? "the objective became NaN"
+                                : "the objective became infinite (WH overflows float32)", err);
+  return TSR_ENOTFINITE;
 }
 
 
 int tsr_nmf_track_start(tracker *tr, const tsr_nmf_params *prm, const float *V, const float *W,
                        const float *H, int64_t n, int64_t p, int k, int parts,
-                       tsr_pool *pool) {
+                       tsr_pool *pool, tsr_error *err) {
   tr->prm = prm;
+  tr->err = err;
   tr->given = 0;
   tr->pool = pool;
   tr->V = V, tr->W = W, tr->H = H;
@@ -82,17 +122,23 @@ int tsr_nmf_track_start(tracker *tr, const tsr_nmf_params *prm, const float *V, 
   tr->loss = loss_pool(tr->pool, V, W, H, n, p, k, prm->beta, parts);
   tr->e_init = tr->prev = sk_error(tr->cls, tr->loss);
   tr->checked = 1;
+  tr->status = tsr_nmf_guard_loss(prm, 0, tr->loss, err);
+  if (tr->status != TSR_OK) return 3;
   return report(prm, 0, tr->loss);
 }
 
 int tsr_nmf_track_iteration(tracker *tr, int it) {
   tr->checked = 0;
+  tr->status = tsr_nmf_guard_factors(tr->prm, tr->W, tr->n, tr->H, tr->p, tr->k, it, tr->err);
+  if (tr->status != TSR_OK) return 3;
   if (it % tr->prm->every != 0) return 0;
   if (!tr->given)
     tr->loss = loss_pool(tr->pool, tr->V, tr->W, tr->H, tr->n, tr->p, tr->k, tr->prm->beta,
                          tr->parts);
   tr->given = 0;
   tr->checked = 1;
+  tr->status = tsr_nmf_guard_loss(tr->prm, it, tr->loss, tr->err);
+  if (tr->status != TSR_OK) return 3;
   if (report(tr->prm, it, tr->loss)) return 1;
   if (tr->prm->tol > 0.0) {
     double e = sk_error(tr->cls, tr->loss);
@@ -106,5 +152,5 @@ double tsr_nmf_track_final(tracker *tr) {
   if (!tr->checked)
     tr->loss = loss_pool(tr->pool, tr->V, tr->W, tr->H, tr->n, tr->p, tr->k, tr->prm->beta,
                          tr->parts);
-  return tr->loss;
+  return floor_at_zero(tr->loss);
 }

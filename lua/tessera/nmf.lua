@@ -138,30 +138,6 @@ end
 -- is factored and the model remembers its geometry (sr, n_fft, hop, window), so m:audio
 -- refuses a spectrogram of another kind. opts.max_memory (bytes) caps what the fit may
 -- allocate, like TESSERA_MAX_MEMORY, for this call only.
--- A divergence is never negative: a rounding below 0 (KL on denormal input) reads 0.
-local function divergence(x)
-  if x < 0 then return 0.0 end
-  return x
-end
-
-local function finite(x) return x == x and x ~= math.huge and x ~= -math.huge end
-
--- Refuses factors that became NaN or infinite, naming the first check that saw it (the
--- kernel does not stop by itself: csrc/nmf/), and clamps the losses at 0.
-local function check_factors(W, H, info)
-  for _, h in ipairs(info.history or {}) do h.loss = divergence(h.loss) end
-  info.loss = divergence(info.loss)
-  if finite(info.loss) and W:isfinite() and H:isfinite() then return end
-  local at = info.iterations
-  for _, h in ipairs(info.history or {}) do
-    if not finite(h.loss) then at = h.iteration break end
-  end
-  local o = info.options or {}
-  error(fmt("tessera.nmf: the factors became NaN or infinite (by iteration %d; likely an " ..
-    "extreme loss (%s) or alpha (alpha_W %s, alpha_H %s), or V or an initial W/H near " ..
-    "float32's limits)", at or 0, tostring(o.loss), tostring(o.alpha_W), tostring(o.alpha_H)), 0)
-end
-
 local function fit(nmf, V, opts) -- luacheck: ignore 431 (named so errors say "to 'nmf'")
   local geometry
   if core.type(V) == "Spectrogram" then
@@ -180,7 +156,6 @@ local function fit(nmf, V, opts) -- luacheck: ignore 431 (named so errors say "t
   end
   if line then line.clear() end
   if not ok then error(W, 0) end
-  check_factors(W, H, info)
   info.spectrogram = geometry
   return new_model(W, H, info)
 end
@@ -199,7 +174,7 @@ end
 -- tessera.nmf.loss(V, W, H [, loss]) -> the objective ("euclidean" by default): the
 -- paper's ||V - WH||_F^2 (no 1/2) and D(V || WH), Itakura-Saito, or any beta-divergence.
 function nmf.loss(V, W, H, loss)
-  return divergence(C.loss(V, W, H, loss))
+  return C.loss(V, W, H, loss)
 end
 
 local function is_model(m)
