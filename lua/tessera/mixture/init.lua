@@ -181,6 +181,8 @@ local function check_timing(where, s, stem, top)
       fail(where, "key 'pattern' must be a string, got %s", describe(s.pattern))
     end
     stem.pattern = s.pattern
+    -- Parsed now so that a typo is reported before any file is read.
+    onsets_of.parse_pattern(s.pattern, function(msg) fail(where, "%s", msg) end)
     if s.step ~= nil and s.bpm ~= nil then fail(where, "give 'step' or 'bpm', not both") end
     local bpm = number(where, s, "bpm", top.bpm, positive, "a number > 0")
     local per_beat = integer(where, s, "steps_per_beat", top.steps_per_beat, positive,
