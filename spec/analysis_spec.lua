@@ -43,6 +43,13 @@ local function within_an_octave(bpm, truth, tol)
   return nil
 end
 
+-- Messages asserted below: docs/bad-input.md's T rows must be among them.
+local asserted = {}
+local function refuses(fn, msg)
+  assert.has_error(fn, msg)
+  asserted[msg] = true
+end
+
 describe("tessera.analysis", function()
   describe("period()", function()
     it("finds the period of noisy impulse trains", function()
@@ -72,25 +79,25 @@ describe("tessera.analysis", function()
     end)
 
     it("refuses an empty row, a zero row and a bad sr or hop", function()
-      assert.has_error(function() analysis.period({}, SR, HOP) end,
+      refuses(function() analysis.period({}, SR, HOP) end,
         "bad argument #1 to 'period' (the row is empty)")
-      assert.has_error(function() analysis.period(matrix.new(1, 0), SR, HOP) end,
+      refuses(function() analysis.period(matrix.new(1, 0), SR, HOP) end,
         "bad argument #1 to 'period' (the row is empty)")
-      assert.has_error(function() analysis.period({ 0, 0, 0, 0 }, SR, HOP) end,
+      refuses(function() analysis.period({ 0, 0, 0, 0 }, SR, HOP) end,
         "bad argument #1 to 'period' (the row is all zeros (4 frames))")
-      assert.has_error(function() analysis.period(matrix.new(2, 5), SR, HOP) end,
+      refuses(function() analysis.period(matrix.new(2, 5), SR, HOP) end,
         "bad argument #1 to 'period' (a row must be 1 x p (use H:row(i)), got 2 x 5)")
-      assert.has_error(function() analysis.period({ 1, 0, "x" }, SR, HOP) end,
+      refuses(function() analysis.period({ 1, 0, "x" }, SR, HOP) end,
         "bad argument #1 to 'period' (value 3 of the row is a string, not a number)")
-      assert.has_error(function() analysis.period({ 1, 0, 0 / 0 }, SR, HOP) end,
+      refuses(function() analysis.period({ 1, 0, 0 / 0 }, SR, HOP) end,
         "bad argument #1 to 'period' (value 3 of the row is " .. tostring(0 / 0) .. ")")
-      assert.has_error(function() analysis.period({ 1, 0, 1 }, 0, HOP) end,
+      refuses(function() analysis.period({ 1, 0, 1 }, 0, HOP) end,
         "bad argument #2 to 'period' (sr must be a positive integer, got 0)")
-      assert.has_error(function() analysis.period({ 1, 0, 1 }, SR, -512) end,
+      refuses(function() analysis.period({ 1, 0, 1 }, SR, -512) end,
         "bad argument #3 to 'period' (hop must be a positive integer, got -512)")
-      assert.has_error(function() analysis.period({ 1, 0, 1 }, SR, 1.5) end,
+      refuses(function() analysis.period({ 1, 0, 1 }, SR, 1.5) end,
         "bad argument #3 to 'period' (hop must be a positive integer, got 1.5)")
-      assert.has_error(function() analysis.period("row", SR, HOP) end,
+      refuses(function() analysis.period("row", SR, HOP) end,
         "bad argument #1 to 'period' (a row (1 x p Matrix or list of numbers) expected, got row)")
     end)
   end)
@@ -145,24 +152,35 @@ describe("tessera.analysis", function()
 
     it("refuses bad input", function()
       local H = matrix.from({ train(200, 20, 0, 0.1, 3) })
-      assert.has_error(function() analysis.tempo({ 1, 2 }, SR, HOP) end,
+      refuses(function() analysis.tempo({ 1, 2 }, SR, HOP) end,
         "bad argument #1 to 'tempo' (Matrix expected, got table)")
-      assert.has_error(function() analysis.tempo(H, 0, HOP) end,
+      refuses(function() analysis.tempo(H, 0, HOP) end,
         "bad argument #2 to 'tempo' (sr must be a positive integer, got 0)")
-      assert.has_error(function() analysis.tempo(H, SR, 0) end,
+      refuses(function() analysis.tempo(H, SR, 0) end,
         "bad argument #3 to 'tempo' (hop must be a positive integer, got 0)")
-      assert.has_error(function() analysis.tempo(matrix.new(2, 0), SR, HOP) end,
+      refuses(function() analysis.tempo(matrix.new(2, 0), SR, HOP) end,
         "bad argument #1 to 'tempo' (H is empty (2 x 0))")
-      assert.has_error(function() analysis.tempo(matrix.new(2, 200), SR, HOP) end,
+      refuses(function() analysis.tempo(matrix.new(2, 200), SR, HOP) end,
         "bad argument #1 to 'tempo' (H has no varying activation (every row is constant))")
-      assert.has_error(function() analysis.tempo(matrix.from({ { 1, 0, 1, 0, 1 } }), SR, HOP) end,
+      refuses(function() analysis.tempo(matrix.from({ { 1, 0, 1, 0, 1 } }), SR, HOP) end,
         "bad argument #1 to 'tempo' (5 frames cannot hold a beat between 40 and 240 BPM "
         .. "(lags 10.8..64.6 frames))")
-      assert.has_error(function() analysis.tempo(H, SR, HOP, { min_bpm = 200, max_bpm = 100 }) end,
+      refuses(function() analysis.tempo(H, SR, HOP, { min_bpm = 200, max_bpm = 100 }) end,
         "bad argument #4 to 'tempo' (min_bpm (200) must be below max_bpm (100))")
-      assert.has_error(function() analysis.tempo(H, SR, HOP, { bpm = 100 }) end,
+      refuses(function() analysis.tempo(H, SR, HOP, { bpm = 100 }) end,
         "bad argument #4 to 'tempo' (unknown option 'bpm' (valid: max_bpm, min_bpm, onsets, "
         .. "prior_bpm, prior_octaves))")
     end)
+  end)
+
+  it("lists its errors in docs/bad-input.md (the T rows), each as asserted", function()
+    local doc = assert(helpers.read_file(helpers.root .. "/docs/bad-input.md"))
+    local n = 0
+    for line in doc:gmatch("\n(| T%d+ |[^\n]*)") do
+      local msg = line:match("| `([^`]*)` |$")
+      assert.truthy(msg and asserted[msg], line)
+      n = n + 1
+    end
+    assert.is_true(n >= 5, tostring(n))
   end)
 end)

@@ -48,8 +48,12 @@ local function drums(seed)
   }
 end
 
+-- Messages the error specs asserted: docs/bad-input.md's K rows must be among them.
+local asserted = {}
+
 local function errors(spec, msg)
   assert.has_error(function() mixture(spec) end, msg)
+  asserted[msg] = true
 end
 
 describe("tessera.mixture", function()
@@ -274,6 +278,17 @@ describe("tessera.mixture", function()
       errors(one({ name = "k", audio = click(), onsets = { 0 }, step = 0.1 }),
         "tessera.mixture: stem 'k': key 'step' goes with 'pattern'")
     end)
+  end)
+
+  it("lists its errors in docs/bad-input.md (the K rows), each as asserted above", function()
+    local doc = assert(helpers.read_file(helpers.root .. "/docs/bad-input.md"))
+    local n = 0
+    for line in doc:gmatch("\n(| K%d+ |[^\n]*)") do
+      local msg = line:match("| `([^`]*)` |$")
+      assert.truthy(msg and asserted[msg:gsub("\\|", "|")], line)
+      n = n + 1
+    end
+    assert.is_true(n >= 12, tostring(n))
   end)
 
   describe("write()", function()
