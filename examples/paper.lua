@@ -96,38 +96,6 @@ local function decompose(clip, opts)
   return model
 end
 
--- The dominant period of an activation row from its autocorrelation: the lag (in frames,
--- at least 2, at most half the row) with the highest normalised autocorrelation that is
--- also a local peak. Returns lag, r (nil when the row is flat).
-local function dominant_period(H, row)
-  local _, p = H:shape()
-  local x, mean = {}, 0
-  for j = 1, p do
-    x[j] = H:get(row, j)
-    mean = mean + x[j]
-  end
-  mean = mean / p
-  local energy = 0
-  for j = 1, p do
-    x[j] = x[j] - mean
-    energy = energy + x[j] * x[j]
-  end
-  if energy <= 0 then return nil end
-  local r = {}
-  for lag = 1, p // 2 + 1 do
-    local s = 0
-    for j = 1, p - lag do s = s + x[j] * x[j + lag] end
-    r[lag] = s / energy
-  end
-  local best, best_r
-  for lag = 2, p // 2 do
-    if r[lag] > r[lag - 1] and r[lag] >= r[lag + 1] and (not best_r or r[lag] > best_r) then
-      best, best_r = lag, r[lag]
-    end
-  end
-  return best, best_r
-end
-
 -- How many times a per-iteration loss went up by more than one part in a million (float32
 -- factors move the loss by a few parts in a billion at a plateau; that is not an increase
 -- of the algorithm's making). Also returns the largest relative rise.
@@ -337,9 +305,12 @@ for ci, clip in ipairs(clips) do
   for _, method in ipairs(methods) do
     local m = results[ci][method.id]
     for i = 1, K do
-      local lag, r = dominant_period(m.H, i)
-      period_rows[#period_rows + 1] = { clip.name, method.name, i, lag or "-",
-                                        lag and lag * HOP / SR or "-", r or "-" }
+      -- tessera.analysis.period: the lag of the highest local peak of the row's
+      -- autocorrelation (a row that never sounds has none).
+      local row = m.H:row(i)
+      local lag, seconds, r
+      if row:max() > 0 then lag, seconds, r = tessera.analysis.period(row, SR, HOP) end
+      period_rows[#period_rows + 1] = { clip.name, method.name, i, lag or "-", seconds or "-", r or "-" }
     end
   end
 end

@@ -953,5 +953,19 @@ for fr, to in %s:
       assert.same({ 0, 202, 203, 204 }, b:totable(2))
       assert.same(a:totable(1), b:totable(1))
     end)
+
+    it("matrix() gives channels x frames and audio.from(M, sr) takes it back", function()
+      local a = ramp(4, 2)
+      local M = a:matrix()
+      assert.same({ 2, 4 }, { M:shape() })
+      assert.same({ { 101, 102, 103, 104 }, { 201, 202, 203, 204 } }, M:totable())
+      local b = audio.from(M, 8000)
+      assert.equal(8000, b.sr)
+      assert.same(a:totable(), b:totable())
+      assert.has_error(function() audio.from(require("tessera").matrix.new(1, 3), 0) end,
+        "bad argument #2 to 'from' (sr must be positive, got 0)")
+      assert.has_error(function() audio.from(require("tessera").matrix.new(0, 3), 8000) end,
+        "bad argument #1 to 'from' (a matrix of 0 rows cannot be audio (rows are channels: 1..1024))")
+    end)
   end)
 end)

@@ -163,8 +163,29 @@ static void fill_from_list(lua_State *L, int idx, lua_Integer n, float *dst, con
   }
 }
 
-/* audio.from(samples, sr): a list of numbers is mono; a list of lists, one per channel. */
+/* audio.from(M, sr) for a Matrix M: its rows are the channels, its columns the frames
+ * (the shape a:matrix() gives), so placements built with matrix.place become sound. */
+static int audio_from_matrix(lua_State *L, const lmatrix *M) {
+  int sr = check_sr_arg(L, 2);
+  if (M->m.data == NULL) return luaL_argerror(L, 1, "matrix has been freed");
+  if (M->m.rows < 1 || M->m.rows > TSR_AUDIO_MAX_CHANNELS)
+    return luaL_argerror(L, 1, lua_pushfstring(L, "a matrix of %I rows cannot be audio "
+                                               "(rows are channels: 1..%d)",
+                                               (lua_Integer)M->m.rows, TSR_AUDIO_MAX_CHANNELS));
+  int channels = (int)M->m.rows;
+  laudio *A = laudio_push(L, M->m.cols, channels, sr, "tessera.audio.from");
+  for (int c = 0; c < channels; c++) {
+    float *dst = chan(&A->a, c);
+    for (int64_t f = 0; f < M->m.cols; f++) dst[f] = M->m.data[c + f * channels];
+  }
+  return 1;
+}
+
+/* audio.from(samples, sr): a list of numbers is mono; a list of lists, one per channel;
+ * a Matrix, one row per channel. */
 static int audio_from(lua_State *L) {
+  const lmatrix *M = lmatrix_test(L, 1);
+  if (M != NULL) return audio_from_matrix(L, M);
   luaL_checktype(L, 1, LUA_TTABLE);
   int sr = check_sr_arg(L, 2);
   lua_Integer n = (lua_Integer)lua_rawlen(L, 1);
@@ -314,6 +335,19 @@ static int audio_totable(lua_State *L) {
   for (int c = 0; c < A->a.channels; c++) {
     push_channel_list(L, &A->a, c);
     lua_rawseti(L, -2, c + 1);
+  }
+  return 1;
+}
+
+/* a:matrix() -> a channels x frames Matrix (row c is channel c): the samples as
+ * tessera.matrix.place and the matrix operations take them. */
+static int audio_matrix(lua_State *L) {
+  laudio *A = laudio_check(L, 1);
+  int channels = A->a.channels;
+  lmatrix *M = lmatrix_push_unfilled(L, channels, A->a.frames, "tessera.audio.matrix");
+  for (int c = 0; c < channels; c++) {
+    const float *src = chan(&A->a, c);
+    for (int64_t f = 0; f < A->a.frames; f++) M->m.data[c + f * channels] = src[f];
   }
   return 1;
 }
@@ -552,6 +586,7 @@ static const luaL_Reg audio_methods[] = {
   {"get", audio_get},
   {"set", audio_set},
   {"totable", audio_totable},
+  {"matrix", audio_matrix},
   {"save", audio_save},
   {"copy", audio_copy},
   {"gain", audio_gain},

@@ -25,6 +25,7 @@ cli.modules = {
   "live",
   "batch",
   "batch_merge",
+  "mix",
 }
 
 local registry = {} -- name -> command
