@@ -40,11 +40,11 @@ function assign.hungarian(cost, size)
       j0 = j1
     until j0 == 0
   end
-  local assign = {}
+  local chosen = {}
   for j = 1, size do
-    if p[j] ~= 0 then assign[p[j]] = j end
+    if p[j] ~= 0 then chosen[p[j]] = j end
   end
-  return assign
+  return chosen
 end
 
 return assign

@@ -14,6 +14,7 @@ local tessera = {
 local areas = {
   matrix = true, audio = true, spectrogram = true, nmf = true,
   plot = true, report = true, mosaic = true, cli = true,
+  eval = true,
 }
 
 setmetatable(tessera, {
