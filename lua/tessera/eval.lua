@@ -34,6 +34,12 @@ local concat, sort = table.concat, table.sort
 
 local eval = {}
 
+-- A number in messages: NaN and the infinities as tessera's other messages write them.
+local function show(v)
+  if v ~= v then return "NaN" elseif v == huge then return "Inf" elseif v == -huge then return "-Inf" end
+  return tostring(v)
+end
+
 -- The label of signal i of a list in messages: "estimate 2" or "estimate 2 ('b.wav')".
 local function label(s)
   if s.path then return fmt("%s %d ('%s')", s.what, s.index, s.path) end
@@ -70,7 +76,7 @@ local function signals(v, what, fname, arg)
   return list
 end
 
--- Same rate, same length, finite, not silent: each checked against the first reference.
+-- Same rate and length as the first reference (every signal), then finite and not silent.
 local function check(ests, refs, fname)
   local first = refs[1]
   local function fail(message, ...) error(fmt("tessera.eval.%s: " .. message, fname, ...), 5) end
@@ -85,12 +91,16 @@ local function check(ests, refs, fname)
         fail("%s has %d samples but %s has %d (the signals must have the same length)",
           label(s), #a, label(first), #first.audio)
       end
-      local energy, frame, _, value = C.scan(a)
-      if not energy then fail("%s holds %s at sample %d", label(s), tostring(value), frame) end
-      if energy == 0 then fail("%s is silent (every sample is zero)", label(s)) end
     end
   end
   if #first.audio == 0 then fail("%s has no samples", label(first)) end
+  for _, list in ipairs({ refs, ests }) do
+    for _, s in ipairs(list) do
+      local energy, frame, _, value = C.scan(s.audio)
+      if not energy then fail("%s holds %s at sample %d", label(s), show(value), frame) end
+      if energy == 0 then fail("%s is silent (every sample is zero)", label(s)) end
+    end
+  end
 end
 
 local function inputs(estimates, references, fname)
@@ -223,7 +233,7 @@ local function onset_list(v, what, arg)
     local t = v[i]
     if type(t) ~= "number" or t ~= t or t == huge or t == -huge then
       error(fmt("bad argument #%d to 'onsets' (%s onset %d must be a finite number, got %s)",
-        arg, what, i, tostring(t)), 3)
+        arg, what, i, type(t) == "number" and show(t) or type(t)), 3)
     end
     if i > 1 and t < v[i - 1] then
       error(fmt("bad argument #%d to 'onsets' (%s onsets must be in increasing order: onset "
@@ -278,7 +288,7 @@ function eval.onsets(estimated, reference, opts)
   local window = opts.window or 0.05
   if type(window) ~= "number" or not (window >= 0 and window < huge) then
     error(fmt("bad argument #3 to 'onsets' (window must be a finite number >= 0, got %s)",
-      tostring(window)), 2)
+      type(window) == "number" and show(window) or type(window)), 2)
   end
   if #estimated == 0 or #reference == 0 then return 0.0, 0.0, 0.0 end
   local matched = max_matching(estimated, reference, window)
