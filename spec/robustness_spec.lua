@@ -139,7 +139,8 @@ local rows = {
     end, "tessera.eval.bss: 2 estimates but 1 reference (each estimate needs a reference of its own)" },
   { "E3", "eval.bss", "signals of different lengths", function()
       return tessera.eval.bss({ tessera.audio.new(100, 22050) }, { a })
-    end, "tessera.eval.bss: estimate 1 has 100 samples but reference 1 has 4096 (the signals must have the same length)" },
+    end, "tessera.eval.bss: estimate 1 has 100 samples but reference 1 has 4096 "
+      .. "(the signals must have the same length)" },
   { "E4", "eval.bss", "a silent reference", function() return tessera.eval.bss({ a }, { a }) end,
     "tessera.eval.bss: reference 1 is silent (every sample is zero)" },
   { "E5", "eval.bss", "different sample rates", function()
@@ -151,7 +152,8 @@ local rows = {
     end, "tessera.eval.bss: reference 1 holds NaN at sample 3" },
   { "E7", "eval.si_sdr", "a stereo Audio", function()
       return tessera.eval.si_sdr(tessera.audio.new(4096, 22050, 2), a)
-    end, "tessera.eval.si_sdr: estimate 1 has 2 channels (tessera.eval compares mono signals: mix it down with a:mono())" },
+    end, "tessera.eval.si_sdr: estimate 1 has 2 channels "
+      .. "(tessera.eval compares mono signals: mix it down with a:mono())" },
   { "E8", "eval.onsets", "onsets out of order", function() return tessera.eval.onsets({ 0.5, 0.2 }, {}) end,
     "bad argument #1 to 'onsets' (estimated onsets must be in increasing order: onset 2 (0.2 s) comes after 0.5 s)" },
 }
