@@ -25,6 +25,7 @@ cli.modules = {
   "live",
   "batch",
   "batch_merge",
+  "eval",
 }
 
 local registry = {} -- name -> command
