@@ -380,6 +380,20 @@ describe("tessera.eval", function()
     end)
   end)
 
+  it("says how much memory a BSS Eval of many references would need, before taking it",
+    function()
+      local many = {}
+      for i = 1, 40 do
+        local x = {}
+        for k = 1, 1000 do x[k] = sin(k * i * 0.01) + 0.001 * k end
+        many[i] = audio.from(x, 8000)
+      end
+      local ok, err = pcall(require("tessera.memory").capped, 10000000, eval.bss, { many[1] }, many)
+      assert.is_false(ok)
+      assert.equal("tessera.eval.bss: the 20480 x 20480 Gram matrix of BSS Eval needs 3.36 GB, "
+        .. "more than its memory budget (10.0 MB)", (tostring(err):gsub("^[^:]+:%d+: ", "")))
+    end)
+
   it("is reachable as tessera.eval", function()
     assert.equal(eval, tessera.eval)
   end)
