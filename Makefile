@@ -7,10 +7,10 @@ WARN = -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Wformat=
 SAN = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 # Recursive (=) on purpose: pkg-config runs at recipe time, after install-deps.
-PKG_CFLAGS = $(shell pkg-config --cflags lua5.4 fftw3f sndfile samplerate openblas)
+PKG_CFLAGS = $(shell pkg-config --cflags lua5.4 fftw3f fftw3 sndfile samplerate openblas)
 # -z nodelete keeps core.so, and so OpenBLAS whose idle threads would crash after a dlclose,
 # loaded when lua_close unloads C modules.
-LIBS = $(shell pkg-config --libs fftw3f sndfile samplerate openblas) -llapacke -lm -lpthread -Wl,-z,nodelete
+LIBS = $(shell pkg-config --libs fftw3f fftw3 sndfile samplerate openblas) -llapacke -lm -lpthread -Wl,-z,nodelete
 LUA_LIBS = $(shell pkg-config --libs lua5.4)
 HOST_LIBS = -lreadline
 # -MMD -MP: each object's header dependencies in build/.../*.d, included below.
@@ -31,6 +31,9 @@ KERNELS = common memory simd pool matrix npy csv audio stft stft_generic stft_av
           $(NMF:%=nmf/%)
 BINDINGS = l_core l_aux l_memory l_matrix l_audio l_stft l_nmf l_util l_listen l_crosssynth \
            l_sandbox
+# The separation metrics (tessera.eval): BSS Eval on double-precision FFTW and LAPACK.
+KERNELS += eval eval_bss
+BINDINGS += l_eval
 OBJS = $(KERNELS:%=build/%.o) $(BINDINGS:%=build/lua/%.o)
 SAN_OBJS = $(KERNELS:%=build/asan/%.o) $(BINDINGS:%=build/asan/lua/%.o)
 

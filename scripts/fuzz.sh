@@ -20,8 +20,8 @@ out=build/fuzz
 mkdir -p "$out/obj/lua" "$out/obj/nmf" "$out/artifacts"
 flags=(-std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -fno-omit-frame-pointer -fopenmp-simd
        -fsanitize=address,undefined -fno-sanitize-recover=undefined
-       $(pkg-config --cflags lua5.4 fftw3f sndfile samplerate openblas))
-libs=($(pkg-config --libs lua5.4 fftw3f sndfile samplerate openblas) -llapacke -lm -lpthread)
+       $(pkg-config --cflags lua5.4 fftw3f fftw3 sndfile samplerate openblas))
+libs=($(pkg-config --libs lua5.4 fftw3f fftw3 sndfile samplerate openblas) -llapacke -lm -lpthread)
 # Every kernel and binding the Makefile links (make print-KERNELS: csrc/nmf/ included).
 kernels=($(make -s --no-print-directory print-KERNELS))
 bindings=($(make -s --no-print-directory print-BINDINGS))

@@ -19,6 +19,7 @@ packages=(
   sonic-pi-samples
   # tests: busted, and independent references
   lua-busted lua-check python3-numpy python3-sklearn python3-scipy python3-pil python3-soundfile
+  python3-mir-eval # tessera.eval: mir_eval 0.7, the reference for SDR, SIR, SAR and onsets
   chromium
   # robustness: make fuzz (libFuzzer) and make memcheck
   clang libclang-rt-dev valgrind

@@ -132,6 +132,30 @@ local rows = {
       local f = assert(io.open(path("r.lua"), "wb")) f:write("return 42") f:close()
       return tessera.mosaic.load(path("r.lua"))
     end, "tessera.mosaic: " .. path("r.lua") .. ": the recipe must return a plain table, got number 42" },
+  { "E1", "eval.bss", "an empty list of estimates", function() return tessera.eval.bss({}, { a }) end,
+    "tessera.eval.bss: the list of estimates is empty" },
+  { "E2", "eval.bss", "more estimates than references", function()
+      return tessera.eval.bss({ a, a }, { a })
+    end, "tessera.eval.bss: 2 estimates but 1 reference (each estimate needs a reference of its own)" },
+  { "E3", "eval.bss", "signals of different lengths", function()
+      return tessera.eval.bss({ tessera.audio.new(100, 22050) }, { a })
+    end, "tessera.eval.bss: estimate 1 has 100 samples but reference 1 has 4096 "
+      .. "(the signals must have the same length)" },
+  { "E4", "eval.bss", "a silent reference", function() return tessera.eval.bss({ a }, { a }) end,
+    "tessera.eval.bss: reference 1 is silent (every sample is zero)" },
+  { "E5", "eval.bss", "different sample rates", function()
+      return tessera.eval.bss({ tessera.audio.new(4096, 44100) }, { a })
+    end, "tessera.eval.bss: estimate 1 is at 44100 Hz but reference 1 at 22050 Hz (resample one of them)" },
+  { "E6", "eval.bss", "a NaN sample", function()
+      local x = tessera.audio.from({ 1, 2, NAN, 4 }, 22050)
+      return tessera.eval.bss({ x }, { x })
+    end, "tessera.eval.bss: reference 1 holds NaN at sample 3" },
+  { "E7", "eval.si_sdr", "a stereo Audio", function()
+      return tessera.eval.si_sdr(tessera.audio.new(4096, 22050, 2), a)
+    end, "tessera.eval.si_sdr: estimate 1 has 2 channels "
+      .. "(tessera.eval compares mono signals: mix it down with a:mono())" },
+  { "E8", "eval.onsets", "onsets out of order", function() return tessera.eval.onsets({ 0.5, 0.2 }, {}) end,
+    "bad argument #1 to 'onsets' (estimated onsets must be in increasing order: onset 2 (0.2 s) comes after 0.5 s)" },
 }
 
 describe("bad input", function()

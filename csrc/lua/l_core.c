@@ -47,5 +47,6 @@ int luaopen_tessera_core(lua_State *L) {
   listen_open(L);
   sandbox_open(L);
   crosssynth_open(L);
+  eval_open(L);
   return 1;
 }

@@ -26,6 +26,7 @@ cli.modules = {
   "batch",
   "batch_merge",
   "mix",
+  "eval",
 }
 
 local registry = {} -- name -> command

@@ -29,6 +29,7 @@
 -- stopped it), stopped (on_iter did), seconds (the fit's wall time) and options (every
 -- option as used, defaults included), and the methods below.
 local core = require "tessera.core"
+local hungarian = require("tessera.assign").hungarian
 local cjson = require "cjson"
 local fs = require "tessera.fs"
 local json = require "tessera.json"
@@ -316,50 +317,6 @@ function Model:__tostring()
              self.p, tostring(loss), self.loss, self.iterations)
 end
 model_mt.__tostring = Model.__tostring
-
--- Kuhn-Munkres (Hungarian) assignment minimising cost[i][j] over an n x n matrix, with
--- row and column potentials (O(n^3)). Returns assign[i] = j.
-local function hungarian(cost, size)
-  local INF = math.huge
-  local u, v, p, way = {}, {}, {}, {}
-  for j = 0, size do u[j], v[j], p[j], way[j] = 0, 0, 0, 0 end
-  for i = 1, size do
-    p[0] = i
-    local j0 = 0
-    local minv, used = {}, {}
-    for j = 0, size do minv[j], used[j] = INF, false end
-    repeat
-      used[j0] = true
-      local i0, delta, j1 = p[j0], INF, 0
-      for j = 1, size do
-        if not used[j] then
-          local cur = cost[i0][j] - u[i0] - v[j]
-          if cur < minv[j] then minv[j], way[j] = cur, j0 end
-          if minv[j] < delta then delta, j1 = minv[j], j end
-        end
-      end
-      for j = 0, size do
-        if used[j] then
-          u[p[j]] = u[p[j]] + delta
-          v[j] = v[j] - delta
-        else
-          minv[j] = minv[j] - delta
-        end
-      end
-      j0 = j1
-    until p[j0] == 0
-    repeat
-      local j1 = way[j0]
-      p[j0] = p[j1]
-      j0 = j1
-    until j0 == 0
-  end
-  local assign = {}
-  for j = 1, size do
-    if p[j] ~= 0 then assign[p[j]] = j end
-  end
-  return assign
-end
 
 -- tessera.nmf.match(m1, m2 [, {by = "H" | "W"}]) -> pairs, total
 -- Pairs the components of two models so that the sum of correlations is largest
