@@ -38,6 +38,9 @@ typedef struct tsr_nmf_params {
    * May be NULL. The binding's version must not longjmp (it uses lua_pcall). */
   int (*on_check)(void *ctx, int iteration, double loss);
   void *ctx;
+  /* Weighted NMF: n x p weights >= 0, the objective being sum M d(V | WH) (0 holds an entry
+   * out, as masked cross-validation does). NULL: every entry weighs 1. */
+  const float *weights;
 } tsr_nmf_params;
 
 typedef struct tsr_nmf_result {
@@ -58,6 +61,10 @@ void tsr_nmf_params_default(tsr_nmf_params *prm);
  * entries where V is 0 are left out (the divergence is undefined there). */
 double tsr_nmf_loss(const float *V, const float *W, const float *H, int64_t n, int64_t p,
                     int k, double beta);
+/* The same objective with each entry weighted by M (n x p, >= 0): sum M d(V | WH). Entries
+ * of weight 0 count as 0 whatever their divergence. */
+double tsr_nmf_loss_weighted(const float *V, const float *M, const float *W, const float *H,
+                             int64_t n, int64_t p, int k, double beta);
 
 /* Fits W (n x k) and H (k x p) in place from their initial values. Returns TSR_OK,
  * TSR_EINVAL (bad parameters, or a negative entry: with err), TSR_ENOTFINITE (a NaN or

@@ -22,7 +22,7 @@ static const char *const INIT_NAMES[] = {"random", "uniform", "nndsvd", "nndsvda
 
 static const char *const FIT_OPTIONS[] = {
   "k", "loss", "solver", "init", "W", "H", "seed", "order", "max_iter", "tol", "update_W",
-  "update_H", "alpha_W", "alpha_H", "l1_ratio", "on_iter", "every", "progress", "threads", NULL};
+  "update_H", "alpha_W", "alpha_H", "l1_ratio", "on_iter", "every", "progress", "threads", "weights", NULL};
 
 static double now_seconds(void) {
   struct timespec ts;
@@ -271,6 +271,9 @@ static int nmf_fit(lua_State *L) {
   if (tsr_nmf_check_params(n, p, k, &prm, &err) != TSR_OK)
     luaL_argerror(L, n < 1 || p < 1 ? 1 : 2, lua_pushstring(L, err.msg));
 
+  lmatrix *M = opt_factor(L, 2, "weights", n, p);
+  if (M != NULL) check_entries(L, "tessera.nmf", &M->m, "weights");
+  prm.weights = M != NULL ? M->m.data : NULL;
   lmatrix *W0 = opt_factor(L, 2, "W", n, k);
   lmatrix *H0 = opt_factor(L, 2, "H", k, p);
   int given = W0 != NULL || H0 != NULL;
@@ -300,8 +303,16 @@ static int nmf_fit(lua_State *L) {
     memcpy(W->m.data, W0->m.data, (size_t)n * (size_t)k * sizeof(float));
     memcpy(H->m.data, H0->m.data, (size_t)k * (size_t)p * sizeof(float));
   } else {
-    status = tsr_nmf_init(Vm->m.data, n, p, (int)k, init, (uint64_t)seed, W->m.data, H->m.data,
-                          &err);
+    /* The start sees only what the fit sees: entries of weight 0 are zeros for it. */
+    const float *Vinit = Vm->m.data;
+    if (M != NULL) {
+      lmatrix *seen = lmatrix_push_unfilled(L, n, p, "tessera.nmf");
+      size_t count = (size_t)n * (size_t)p;
+      for (size_t e = 0; e < count; e++)
+        seen->m.data[e] = M->m.data[e] > 0.0f ? Vm->m.data[e] : 0.0f;
+      Vinit = seen->m.data;
+    }
+    status = tsr_nmf_init(Vinit, n, p, (int)k, init, (uint64_t)seed, W->m.data, H->m.data, &err);
     if (status != TSR_OK) return tsr_lua_fail(L, "tessera.nmf", status, &err);
   }
 
@@ -368,7 +379,18 @@ static int nmf_loss(lua_State *L) {
   check_entries(L, "tessera.nmf.loss", &V->m, "V");
   check_entries(L, "tessera.nmf.loss", &W->m, "W");
   check_entries(L, "tessera.nmf.loss", &H->m, "H");
-  lua_pushnumber(L, tsr_nmf_loss(V->m.data, W->m.data, H->m.data, n, p, (int)k, beta));
+  if (lua_isnoneornil(L, 5)) {
+    lua_pushnumber(L, tsr_nmf_loss(V->m.data, W->m.data, H->m.data, n, p, (int)k, beta));
+    return 1;
+  }
+  lmatrix *M = lmatrix_check(L, 5);
+  if (M->m.rows != n || M->m.cols != p)
+    luaL_argerror(L, 5, lua_pushfstring(L, "weights must be %I x %I like V, got %I x %I",
+                                        (lua_Integer)n, (lua_Integer)p, (lua_Integer)M->m.rows,
+                                        (lua_Integer)M->m.cols));
+  check_entries(L, "tessera.nmf.loss", &M->m, "weights");
+  lua_pushnumber(L, tsr_nmf_loss_weighted(V->m.data, M->m.data, W->m.data, H->m.data, n, p,
+                                          (int)k, beta));
   return 1;
 }
 

@@ -37,10 +37,12 @@ int tsr_nmf_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
   /* The pass-based solvers check V in their first pass, before they change W or H. */
   int euc_wh = prm->solver == TSR_NMF_MU && prm->beta == 2.0 && prm->order == TSR_NMF_ORDER_WH &&
                prm->update_W && prm->update_H;
-  int checks_v = prm->solver == TSR_NMF_CD || euc_wh;
+  int checks_v = (prm->solver == TSR_NMF_CD || euc_wh) && prm->weights == NULL;
   if (status == TSR_OK && !checks_v) status = tsr_check_entries(V, n, p, "V", err);
   if (status == TSR_OK) status = tsr_check_entries(W, n, k, "W", err);
   if (status == TSR_OK) status = tsr_check_entries(H, k, p, "H", err);
+  if (status == TSR_OK && prm->weights != NULL)
+    status = tsr_check_entries(prm->weights, n, p, "weights", err);
   if (status != TSR_OK) return status;
 
   /* `threads` sets both the fused loops and OpenBLAS (the CD solver's products) for the
@@ -48,7 +50,9 @@ int tsr_nmf_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
   int saved = openblas_get_num_threads();
   if (prm->threads > 0) openblas_set_num_threads(prm->threads);
   int parts = tsr_nmf_parts(prm->threads, p);
-  if (prm->solver == TSR_NMF_CD) {
+  if (prm->weights != NULL) {
+    status = tsr_nmf_weighted_fit(V, n, p, k, W, H, prm, parts, res, err);
+  } else if (prm->solver == TSR_NMF_CD) {
     status = tsr_nmf_cd_fit(V, n, p, k, W, H, prm, res, err);
   } else if (euc_wh) {
     status = tsr_nmf_mu_euc_fit(V, n, p, k, W, H, prm, res, err);

@@ -60,6 +60,13 @@ int tsr_nmf_track_iteration(tracker *tr, int it);
 /* The final objective (summed again only when the last check is not of these factors). */
 double tsr_nmf_track_final(tracker *tr);
 
+/* Weighted NMF (weighted.c): MU for any beta, CD on the EM completion; prm->weights set. */
+int tsr_nmf_weighted_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
+                         const tsr_nmf_params *prm, int parts, tsr_nmf_result *res,
+                         tsr_error *err);
+double tsr_nmf_loss_weighted_cols(const float *V, const float *M, const float *W, const float *H,
+                                  int64_t n, int64_t j0, int64_t j1, int k, double beta);
+
 /* The multiplicative-update solvers (mu.c: the fused passes, k <= 16 or any beta;
  * mu_gemm.c: the Euclidean loss for k > 8 through sgemm). */
 int tsr_nmf_mu_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,

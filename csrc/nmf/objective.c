@@ -23,7 +23,7 @@ double tsr_nmf_loss_cols(const float *V, const float *W, const float *H, int64_t
 
 /* The objective over `parts` column ranges as the pool's tasks, added in partition order. */
 typedef struct loss_job {
-  const float *V, *W, *H;
+  const float *V, *M, *W, *H;
   int64_t n, p;
   int k, parts;
   double beta;
@@ -33,15 +33,20 @@ typedef struct loss_job {
 static void loss_task(void *ctx, int t) {
   loss_job *lj = ctx;
   int64_t j0 = lj->p * t / lj->parts, j1 = lj->p * (t + 1) / lj->parts;
-  lj->part[t] = j0 < j1 ? tsr_nmf_loss_cols(lj->V, lj->W, lj->H, lj->n, j0, j1, lj->k, lj->beta)
-                        : 0.0;
+  if (j0 >= j1) lj->part[t] = 0.0;
+  else if (lj->M != NULL)
+    lj->part[t] = tsr_nmf_loss_weighted_cols(lj->V, lj->M, lj->W, lj->H, lj->n, j0, j1, lj->k,
+                                             lj->beta);
+  else
+    lj->part[t] = tsr_nmf_loss_cols(lj->V, lj->W, lj->H, lj->n, j0, j1, lj->k, lj->beta);
 }
 
 /* With pool NULL, a pool of `parts` threads of its own (or the caller alone, when even
- * that cannot be had: the sum is the same). */
-static double loss_pool(tsr_pool *pool, const float *V, const float *W, const float *H,
-                        int64_t n, int64_t p, int k, double beta, int parts) {
-  loss_job lj = {.V = V, .W = W, .H = H, .n = n, .p = p, .k = k, .parts = parts, .beta = beta};
+ * that cannot be had: the sum is the same). M: the weights, or NULL. */
+static double loss_pool(tsr_pool *pool, const float *V, const float *M, const float *W,
+                        const float *H, int64_t n, int64_t p, int k, double beta, int parts) {
+  loss_job lj = {.V = V, .M = M, .W = W, .H = H, .n = n, .p = p, .k = k, .parts = parts,
+                 .beta = beta};
   tsr_pool *own = pool == NULL && parts > 1 ? tsr_pool_open(parts) : NULL;
   if (pool == NULL) pool = own;
   if (pool != NULL) {
@@ -61,7 +66,13 @@ static double floor_at_zero(double loss) { return loss < 0.0 ? 0.0 : loss; }
 double tsr_nmf_loss(const float *V, const float *W, const float *H, int64_t n, int64_t p,
                     int k, double beta) {
   if (n <= 0 || p <= 0) return 0.0;
-  return floor_at_zero(loss_pool(NULL, V, W, H, n, p, k, beta, tsr_nmf_parts(0, p)));
+  return floor_at_zero(loss_pool(NULL, V, NULL, W, H, n, p, k, beta, tsr_nmf_parts(0, p)));
+}
+
+double tsr_nmf_loss_weighted(const float *V, const float *M, const float *W, const float *H,
+                             int64_t n, int64_t p, int k, double beta) {
+  if (n <= 0 || p <= 0) return 0.0;
+  return floor_at_zero(loss_pool(NULL, V, M, W, H, n, p, k, beta, tsr_nmf_parts(0, p)));
 }
 
 /* scikit-learn's convergence measure: sqrt(2 * its divergence), its Euclidean divergence
@@ -119,7 +130,7 @@ int tsr_nmf_track_start(tracker *tr, const tsr_nmf_params *prm, const float *V, 
   tr->V = V, tr->W = W, tr->H = H;
   tr->n = n, tr->p = p, tr->k = k, tr->parts = parts;
   tr->cls = beta_class(prm->beta);
-  tr->loss = loss_pool(tr->pool, V, W, H, n, p, k, prm->beta, parts);
+  tr->loss = loss_pool(tr->pool, V, prm->weights, W, H, n, p, k, prm->beta, parts);
   tr->e_init = tr->prev = sk_error(tr->cls, tr->loss);
   tr->checked = 1;
   tr->status = tsr_nmf_guard_loss(prm, 0, tr->loss, err);
@@ -133,7 +144,7 @@ int tsr_nmf_track_iteration(tracker *tr, int it) {
   if (tr->status != TSR_OK) return 3;
   if (it % tr->prm->every != 0) return 0;
   if (!tr->given)
-    tr->loss = loss_pool(tr->pool, tr->V, tr->W, tr->H, tr->n, tr->p, tr->k, tr->prm->beta,
+    tr->loss = loss_pool(tr->pool, tr->V, tr->prm->weights, tr->W, tr->H, tr->n, tr->p, tr->k, tr->prm->beta,
                          tr->parts);
   tr->given = 0;
   tr->checked = 1;
@@ -150,7 +161,7 @@ int tsr_nmf_track_iteration(tracker *tr, int it) {
 
 double tsr_nmf_track_final(tracker *tr) {
   if (!tr->checked)
-    tr->loss = loss_pool(tr->pool, tr->V, tr->W, tr->H, tr->n, tr->p, tr->k, tr->prm->beta,
+    tr->loss = loss_pool(tr->pool, tr->V, tr->prm->weights, tr->W, tr->H, tr->n, tr->p, tr->k, tr->prm->beta,
                          tr->parts);
   return floor_at_zero(tr->loss);
 }

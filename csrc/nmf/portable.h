@@ -113,31 +113,33 @@ static inline void axpys_c(float *restrict acc, int64_t n, int k, const float *r
 }
 
 /* Rows 0..m-1 of one column's share of the objective, in double. */
+/* One entry's divergence d(x | y), y = (W h)_i summed in double; y under FLT_MIN counts as
+ * EPS32 inside logs and negative powers (scikit-learn's guard). */
+static inline double entry_divergence(int cls, double beta, double x, double y) {
+  double ys = y < FLT_MIN ? (double)EPS32 : y;
+  switch (cls) {
+    case CLS_EUC: return (x - y) * (x - y);
+    case CLS_KL: return (x > 0.0 ? x * log(x / ys) : 0.0) - x + y;
+    case CLS_IS: return x > 0.0 ? x / ys - log(x / ys) - 1.0 : 0.0;
+    default:
+      /* (x^b + (b-1) y^b - b x y^(b-1)) / (b (b-1)); for b <= 0 it is undefined where
+       * x = 0, and those entries are left out. */
+      if (x > 0.0)
+        return (pow(x, beta) + (beta - 1.0) * pow(ys, beta) - beta * x * pow(ys, beta - 1.0)) /
+               (beta * (beta - 1.0));
+      return beta > 0.0 ? pow(y, beta) / beta : 0.0;
+  }
+}
+
 static inline double loss_col_c(int cls, double beta, const float *W, int64_t ld, int64_t m, int k,
                          const float *h, const float *v) {
   double s = 0.0;
   for (int64_t i = 0; i < m; i++) {
     /* W h in double: a float sum of k products rounds differently in another component
      * order, and a permutation of the components must leave the objective as it was. */
-    double y = 0.0, x = v[i];
+    double y = 0.0;
     for (int a = 0; a < k; a++) y += (double)W[i + a * ld] * h[a];
-    double ys = y < FLT_MIN ? (double)EPS32 : y;
-    switch (cls) {
-      case CLS_EUC: s += (x - y) * (x - y); break;
-      case CLS_KL: s += (x > 0.0 ? x * log(x / ys) : 0.0) - x + y; break;
-      case CLS_IS:
-        if (x > 0.0) s += x / ys - log(x / ys) - 1.0;
-        break;
-      default:
-        /* (x^b + (b-1) y^b - b x y^(b-1)) / (b (b-1)); for b <= 0 it is undefined where
-         * x = 0, and those entries are left out. */
-        if (x > 0.0)
-          s += (pow(x, beta) + (beta - 1.0) * pow(ys, beta) - beta * x * pow(ys, beta - 1.0)) /
-               (beta * (beta - 1.0));
-        else if (beta > 0.0)
-          s += pow(y, beta) / beta;
-        break;
-    }
+    s += entry_divergence(cls, beta, v[i], y);
   }
   return s;
 }

@@ -21,7 +21,10 @@
 --   update_W, update_H (true); alpha_W (0), alpha_H ("same"), l1_ratio (0) as scikit-learn
 --   1.2; on_iter = function(iteration, loss) ... end, called every `every` (10) iterations,
 --   returning false stops; progress (true: a progress line on stderr when it is a
---   terminal and the fit takes over a second); threads (what OpenBLAS uses).
+--   terminal and the fit takes over a second); threads (what OpenBLAS uses); weights (an
+--   n x p Matrix >= 0: weighted NMF, the objective sum M d(V | WH), an entry of weight 0
+--   held out, unseen by the fit and by its start; mu for every loss, cd on the EM
+--   completion, csrc/nmf/weighted.c).
 --
 -- A Model has W (n x k), H (k x p), k, n, p, loss (the final objective: ||V - WH||^2 with
 -- no 1/2, the generalised KL D(V || WH), Itakura-Saito or the beta-divergence), history
@@ -172,10 +175,11 @@ function nmf.fit(V, opts)
   return fit(C.fit, V, opts)
 end
 
--- tessera.nmf.loss(V, W, H [, loss]) -> the objective ("euclidean" by default): the
--- paper's ||V - WH||_F^2 (no 1/2) and D(V || WH), Itakura-Saito, or any beta-divergence.
-function nmf.loss(V, W, H, loss)
-  return C.loss(V, W, H, loss)
+-- tessera.nmf.loss(V, W, H [, loss [, weights]]) -> the objective ("euclidean" by
+-- default): the paper's ||V - WH||_F^2 (no 1/2) and D(V || WH), Itakura-Saito, or any
+-- beta-divergence; with weights (n x p, >= 0), sum weights * d(V | WH).
+function nmf.loss(V, W, H, loss, weights)
+  return C.loss(V, W, H, loss, weights)
 end
 
 local function is_model(m)

@@ -1,0 +1,241 @@
+/* Weighted NMF: every entry of V counts with its weight M[i, j] >= 0 in the objective
+ * sum M d_beta(V | WH) (a weight of 0 holds the entry out, as masked cross-validation does).
+ *
+ * MU, any beta: the unweighted rules with M inside both terms, Y = WH formed by sgemm,
+ *   H <- H * [W'(M V Y^(beta-2)) / (W'(M Y^(beta-1)) + l1 + l2 H)]^gamma
+ * and the same for W with H' on the right; gamma, the guards and the flush below FLUSH as
+ * the unweighted solvers (mu.c). Each half-step costs three products of n x p x k.
+ * CD (Euclidean): each iteration is one coordinate-descent iteration (cd.c) on the EM
+ * completion V~ = M'V + (1 - M')WH with M' = M / max M: the unweighted objective on V~ is
+ * the weighted one plus sum (1 - M')(WH - W0H0)^2, which vanishes at the current factors,
+ * so each iteration lowers the weighted objective (the alphas are divided by max M to keep
+ * the same minimiser). */
+#include "internal.h"
+#include "portable.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+double tsr_nmf_loss_weighted_cols(const float *V, const float *M, const float *W, const float *H,
+                                  int64_t n, int64_t j0, int64_t j1, int k, double beta) {
+  int cls = beta_class(beta);
+  double s = 0.0;
+  for (int64_t j = j0; j < j1; j++) {
+    const float *v = V + j * n, *m = M + j * n, *h = H + j * k;
+    for (int64_t i = 0; i < n; i++) {
+      if (m[i] == 0.0f) continue; /* held out: 0 even where d is not finite */
+      double y = 0.0;
+      for (int a = 0; a < k; a++) y += (double)W[i + a * n] * h[a];
+      s += (double)m[i] * entry_divergence(cls, beta, v[i], y);
+    }
+  }
+  return s;
+}
+
+/* The scratch of a weighted fit: Y = WH, the two weighted terms R and Q (n x p each), and
+ * the numerators and denominators of H's step (k x p) and W's (n x k). */
+typedef struct weighted_state {
+  const float *V, *M;
+  float *W, *H;
+  int64_t n, p;
+  int k;
+  double beta;
+  float *Y, *R, *Q, *numH, *denH, *numW, *denW;
+} weighted_state;
+
+static int weighted_alloc(weighted_state *s, tsr_error *err) {
+  size_t np_, bytes;
+  size_t nk = (size_t)s->n * (size_t)s->k, kp = (size_t)s->k * (size_t)s->p;
+  if (tsr_mul_size((size_t)s->n, (size_t)s->p, &np_) != 0 || tsr_mul_size(np_, 3, &bytes) != 0 ||
+      (bytes += 2 * (nk + kp)) < np_ || tsr_mul_size(bytes, sizeof(float), &bytes) != 0) {
+    tsr_seterror(err, "the scratch space of a weighted %lld x %lld fit overflows",
+                 (long long)s->n, (long long)s->p);
+    return TSR_ELIMIT;
+  }
+  float *block = tsr_alloc(bytes);
+  if (block == NULL) return tsr_alloc_failure(bytes, "the weighted fit's scratch space", err);
+  s->Y = block;
+  s->R = s->Y + np_;
+  s->Q = s->R + np_;
+  s->numH = s->Q + np_;
+  s->denH = s->numH + kp;
+  s->numW = s->denH + kp;
+  s->denW = s->numW + nk;
+  return TSR_OK;
+}
+
+static void form_wh(weighted_state *s) {
+  cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)s->n, (int)s->p, s->k, 1.0f, s->W,
+              (int)s->n, s->H, s->k, 0.0f, s->Y, (int)s->n);
+}
+
+/* R = M V g2(Y)^(beta-2) and Q = M g1(Y)^(beta-1), the guards of prep_beta. */
+static void weighted_terms(weighted_state *s) {
+  const size_t count = (size_t)s->n * (size_t)s->p;
+  const int cls = beta_class(s->beta);
+  const float *V = s->V, *M = s->M, *Y = s->Y;
+  float *R = s->R, *Q = s->Q;
+  const float br = (float)(s->beta - 2.0), bq = (float)(s->beta - 1.0);
+  const int guard_r = s->beta < 2.0, guard_q = s->beta < 1.0;
+  for (size_t e = 0; e < count; e++) {
+    float y = Y[e], m = M[e];
+    switch (cls) {
+      case CLS_EUC:
+        R[e] = m * V[e];
+        Q[e] = m * y;
+        break;
+      case CLS_KL:
+        R[e] = m * V[e] / (y < FLT_MIN ? EPS32 : y);
+        Q[e] = m;
+        break;
+      default: {
+        float yr = guard_r && y < FLT_MIN ? EPS32 : y;
+        float yq = guard_q ? yr : y;
+        R[e] = m * V[e] * powf(yr, br);
+        Q[e] = m * powf(yq, bq);
+      }
+    }
+  }
+}
+
+/* F <- F * [num / (den + l1 + l2 F)]^gamma, entries below FLUSH set to 0 when flush. */
+static void weighted_apply(float *F, const float *num, const float *den, size_t count, float l1,
+                           float l2, float gamma, int flush) {
+  for (size_t e = 0; e < count; e++) {
+    float d = den[e] + l1 + l2 * F[e];
+    float ratio = num[e] / (d == 0.0f ? EPS32 : d);
+    float f = F[e] * (gamma == 1.0f ? ratio : powf(ratio, gamma));
+    F[e] = flush && f < FLUSH ? 0.0f : f;
+  }
+}
+
+/* numH = W'R, denH = W'Q: H's step, from the terms of the current Y. */
+static void terms_h(weighted_state *s) {
+  int n = (int)s->n, p = (int)s->p, k = s->k;
+  cblas_sgemm(CblasColMajor, CblasTrans, CblasNoTrans, k, p, n, 1.0f, s->W, n, s->R, n, 0.0f,
+              s->numH, k);
+  cblas_sgemm(CblasColMajor, CblasTrans, CblasNoTrans, k, p, n, 1.0f, s->W, n, s->Q, n, 0.0f,
+              s->denH, k);
+}
+
+/* numW = R H', denW = Q H'. */
+static void terms_w(weighted_state *s) {
+  int n = (int)s->n, p = (int)s->p, k = s->k;
+  cblas_sgemm(CblasColMajor, CblasNoTrans, CblasTrans, n, k, p, 1.0f, s->R, n, s->H, k, 0.0f,
+              s->numW, n);
+  cblas_sgemm(CblasColMajor, CblasNoTrans, CblasTrans, n, k, p, 1.0f, s->Q, n, s->H, k, 0.0f,
+              s->denW, n);
+}
+
+/* l: l1 and l2 of W, then of H. The simultaneous order takes both factors' terms from the
+ * same Y before applying either. */
+static void mu_iteration(weighted_state *s, int order, int updW, int updH, const float l[4],
+                         float gamma, int flushW, int flushH) {
+  const size_t nk = (size_t)s->n * (size_t)s->k, kp = (size_t)s->k * (size_t)s->p;
+  if (order == TSR_NMF_ORDER_SIMULTANEOUS) {
+    form_wh(s);
+    weighted_terms(s);
+    if (updH) terms_h(s);
+    if (updW) terms_w(s);
+    if (updH) weighted_apply(s->H, s->numH, s->denH, kp, l[2], l[3], gamma, flushH);
+    if (updW) weighted_apply(s->W, s->numW, s->denW, nk, l[0], l[1], gamma, flushW);
+    return;
+  }
+  for (int half = 0; half < 2; half++) {
+    int doW = (half == 0) == (order == TSR_NMF_ORDER_WH);
+    if (doW ? !updW : !updH) continue;
+    form_wh(s);
+    weighted_terms(s);
+    if (doW) {
+      terms_w(s);
+      weighted_apply(s->W, s->numW, s->denW, nk, l[0], l[1], gamma, flushW);
+    } else {
+      terms_h(s);
+      weighted_apply(s->H, s->numH, s->denH, kp, l[2], l[3], gamma, flushH);
+    }
+  }
+}
+
+/* V~ = M'V + (1 - M')Y with M' = M / mx, into R. */
+static void em_completion(weighted_state *s, float inv_max) {
+  const size_t count = (size_t)s->n * (size_t)s->p;
+  form_wh(s);
+  for (size_t e = 0; e < count; e++) {
+    float m = s->M[e] * inv_max;
+    s->R[e] = m * s->V[e] + (1.0f - m) * s->Y[e];
+    if (s->R[e] < 0.0f) s->R[e] = 0.0f; /* rounding of 1 - m */
+  }
+}
+
+static float max_weight(const float *M, size_t count) {
+  float mx = 0.0f;
+  for (size_t e = 0; e < count; e++) mx = M[e] > mx ? M[e] : mx;
+  return mx;
+}
+
+int tsr_nmf_weighted_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
+                         const tsr_nmf_params *prm, int parts, tsr_nmf_result *res,
+                         tsr_error *err) {
+  if (n > INT32_MAX || p > INT32_MAX) {
+    tsr_seterror(err, "a %lld x %lld V is too large for BLAS", (long long)n, (long long)p);
+    return TSR_ELIMIT;
+  }
+  const float *M = prm->weights;
+  float mx = max_weight(M, (size_t)n * (size_t)p);
+  if (mx == 0.0f) {
+    tsr_seterror(err, "weights are all 0: no entry of V is seen");
+    return TSR_EINVAL;
+  }
+  const int cd = prm->solver == TSR_NMF_CD;
+  weighted_state s = {.V = V, .M = M, .W = W, .H = H, .n = n, .p = p, .k = k, .beta = prm->beta};
+  int status = weighted_alloc(&s, err);
+  if (status != TSR_OK) return status;
+  const float l[4] = {(float)((double)p * prm->alpha_W * prm->l1_ratio),
+                      (float)((double)p * prm->alpha_W * (1.0 - prm->l1_ratio)),
+                      (float)((double)n * prm->alpha_H * prm->l1_ratio),
+                      (float)((double)n * prm->alpha_H * (1.0 - prm->l1_ratio))};
+  const float gamma = prm->beta < 1.0 ? (float)(1.0 / (2.0 - prm->beta))
+                      : prm->beta > 2.0 ? (float)(1.0 / (prm->beta - 1.0)) : 1.0f;
+  const int flushW = prm->beta < 1.0, flushH = prm->beta <= 1.0;
+  const int updW = prm->update_W != 0, updH = prm->update_H != 0;
+  /* One unweighted CD iteration per step, on the completion, with the scaled alphas. */
+  tsr_nmf_params inner = *prm;
+  inner.weights = NULL;
+  inner.on_check = NULL;
+  inner.max_iter = 1;
+  inner.tol = 0.0;
+  inner.every = 1;
+  inner.alpha_W = prm->alpha_W / mx;
+  inner.alpha_H = prm->alpha_H / mx;
+
+  tsr_pool *pool = parts > 1 ? tsr_pool_open(parts) : NULL;
+  tracker tr;
+  int it = 0;
+  if (tsr_nmf_track_start(&tr, prm, V, W, H, n, p, k, parts, pool, err)) {
+    res->stopped = tr.status == TSR_OK;
+  } else {
+    for (it = 1; it <= prm->max_iter; it++) {
+      if (cd) {
+        em_completion(&s, 1.0f / mx);
+        status = tsr_nmf_cd_fit(s.R, n, p, k, W, H, &inner, NULL, err);
+        if (status != TSR_OK) break;
+      } else {
+        mu_iteration(&s, prm->order, updW, updH, l, gamma, flushW, flushH);
+      }
+      int stop = tsr_nmf_track_iteration(&tr, it);
+      if (stop) {
+        res->stopped = stop == 1;
+        res->converged = stop == 2;
+        break;
+      }
+    }
+    if (it > prm->max_iter) it = prm->max_iter;
+  }
+  if (status == TSR_OK) status = tr.status;
+  res->iterations = it;
+  if (status == TSR_OK) res->loss = tsr_nmf_track_final(&tr);
+  tsr_pool_close(pool);
+  tsr_free(s.Y);
+  return status;
+}
