@@ -27,6 +27,7 @@ cli.modules = {
   "batch_merge",
   "mix",
   "eval",
+  "rank",
 }
 
 local registry = {} -- name -> command

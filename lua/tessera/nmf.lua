@@ -182,6 +182,12 @@ function nmf.loss(V, W, H, loss, weights)
   return C.loss(V, W, H, loss, weights)
 end
 
+-- tessera.nmf.rank(V, opts) -> how many components V holds, by masked cross-validation
+-- and stability across seeds, with a suggested k and its reason (lua/tessera/rank.lua).
+function nmf.rank(V, opts)
+  return require("tessera.rank")(nmf, V, opts)
+end
+
 local function is_model(m)
   return type(m) == "table" and rawequal(raw_getmetatable(m), model_mt)
 end

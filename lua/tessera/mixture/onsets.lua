@@ -14,40 +14,17 @@
 -- The random numbers come from splitmix64 written in Lua (math.random's generator and
 -- seeding are the interpreter's business), one stream per stem seeded by the mixture's
 -- seed and the stem's name, so adding a stem leaves the others' onsets as they were.
-local ipairs, select = ipairs, select
+local ipairs = ipairs
 local floor = math.floor
 local format = string.format
 local sort = table.sort
 
+local rng = require "tessera.random"
+
 local onsets = {}
 
--- ---- the generator -------------------------------------------------------------------
-
--- Lua 5.4 integers are 64-bit and wrap, so this is splitmix64 bit for bit.
-local function splitmix64(state)
-  state = state + 0x9E3779B97F4A7C15
-  local z = state
-  z = (z ~ (z >> 30)) * 0xBF58476D1CE4E5B9
-  z = (z ~ (z >> 27)) * 0x94D049BB133111EB
-  return state, z ~ (z >> 31)
-end
-
--- FNV-1a of a string, 64-bit: the stem's name as a number.
-local function fnv1a(s)
-  local h = 0xcbf29ce484222325
-  for i = 1, #s do h = (h ~ s:byte(i)) * 0x100000001b3 end
-  return h
-end
-
--- onsets.generator(seed, name) -> a function returning uniform numbers in [0, 1).
-function onsets.generator(seed, name)
-  local state = select(2, splitmix64(seed ~ fnv1a(name)))
-  return function()
-    local z
-    state, z = splitmix64(state)
-    return (z >> 11) * 0x1p-53
-  end
-end
+-- onsets.generator(seed, name): tessera.random.generator (splitmix64, one stream per name).
+onsets.generator = rng.generator
 
 -- ---- the three forms -----------------------------------------------------------------
 

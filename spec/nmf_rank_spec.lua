@@ -1,0 +1,139 @@
+-- tessera.nmf.rank and `tessera rank`: masked cross-validation and stability find the rank
+-- of matrices whose rank is known, the evidence is consistent with itself, and bad options
+-- are refused.
+local tessera = require "tessera"
+local helpers = require "helpers"
+
+local matrix = tessera.matrix
+
+local function random_matrix(rows, cols, seed, lo)
+  math.randomseed(seed)
+  local t = {}
+  for i = 1, rows do
+    t[i] = {}
+    for j = 1, cols do t[i][j] = (lo or 0) + math.random() end
+  end
+  return matrix.from(t)
+end
+
+-- A non-negative matrix of rank r (sparse factors, so NMF's solution is unique) plus noise.
+local function low_rank(n, p, r, seed, noise)
+  math.randomseed(seed)
+  local W, H = {}, {}
+  for i = 1, n do
+    W[i] = {}
+    for a = 1, r do W[i][a] = math.random() < 0.4 and math.random() or 0 end
+  end
+  for a = 1, r do
+    H[a] = {}
+    for j = 1, p do H[a][j] = math.random() < 0.4 and math.random() or 0 end
+  end
+  local V = matrix.from(W) * matrix.from(H)
+  local N = random_matrix(n, p, seed + 1):scale(noise)
+  return V + N
+end
+
+describe("tessera.nmf.rank", function()
+  for _, case in ipairs {
+    { r = 3, loss = "euclidean" }, { r = 5, loss = "kl" }, { r = 4, loss = "euclidean", solver = "cd" },
+  } do
+    it(("suggests the rank of a rank-%d matrix plus noise (%s%s)"):format(case.r, case.loss,
+      case.solver and ", cd" or ""), function()
+      local V = low_rank(60, 80, case.r, 10 * case.r, 0.01)
+      local r = tessera.nmf.rank(V, { ks = { 1, 2, 3, 4, 5, 6, 7, 8 }, loss = case.loss,
+        solver = case.solver, max_iter = 400 })
+      assert.equal(case.r, r.suggested, r.reason)
+      -- the evidence agrees with itself: the suggestion is stable and at most k_cv, the
+      -- smallest k within one standard error of the lowest held-out error
+      local lowest, at = math.huge, nil
+      for _, row in ipairs(r.rows) do
+        if row.heldout < lowest then lowest, at = row.heldout, row end
+        local mean = 0
+        for _, x in ipairs(row.folds) do mean = mean + x end
+        assert.near(mean / #row.folds, row.heldout, 1e-12 * row.heldout)
+        assert.equal(row.weakest >= 0.9, row.stable)
+      end
+      local chosen = r.rows[r.suggested]
+      assert.is_true(chosen.stable)
+      assert.is_true(chosen.k <= r.k_cv)
+      assert.is_true(r.rows[r.k_cv].heldout <= lowest + at.heldout_se)
+      for k = 1, r.k_cv - 1 do assert.is_true(r.rows[k].heldout > lowest + at.heldout_se) end
+      assert.is_true(r.rows[1].heldout > 2 * chosen.heldout) -- too few components predict badly
+      assert.matches("k = " .. r.suggested, r.reason, 1, true)
+    end)
+  end
+
+  it("is the same for the same seed and reports its options", function()
+    local V = low_rank(30, 40, 2, 5, 0.01)
+    local a = tessera.nmf.rank(V, { ks = { 1, 2, 3 }, seed = 7 })
+    local b = tessera.nmf.rank(V, { ks = { 3, 1, 2 }, seed = 7 })
+    assert.same(a.rows, b.rows)
+    assert.same({ 1, 2, 3 }, a.ks)
+    assert.equal(3, a.options.folds)
+    assert.equal(0.1, a.options.holdout)
+    assert.equal("kl", a.options.loss)
+    local calls = 0
+    tessera.nmf.rank(V, { ks = { 1, 2 }, folds = 2, seeds = 2, on_progress = function(done, total)
+      calls = calls + 1
+      assert.equal(8, total)
+      assert.equal(calls, done)
+    end })
+    assert.equal(8, calls)
+  end)
+
+  it("takes a Spectrogram of real music and explains both criteria", function()
+    local a = tessera.audio.load(helpers.samples .. "/loop_amen.flac", { sr = 22050, duration = 1 })
+    local S = tessera.stft(a, { n_fft = 1024, hop = 256 })
+    local r = tessera.nmf.rank(S, { ks = { 1, 2, 3 }, max_iter = 50 })
+    assert.equal(3, #r.rows)
+    assert.matches("held%-out error is lowest at k = %d", r.criteria.cv)
+    assert.matches("fits from 3 random starts pair up", r.criteria.stability, 1, true)
+  end)
+
+  it("refuses bad options, naming them", function()
+    local V = random_matrix(10, 12, 1)
+    local function refused(opts, expected)
+      local ok, err = pcall(tessera.nmf.rank, V, opts)
+      assert.is_false(ok)
+      assert.equal(expected, (err:gsub("^.-:%d+: ", "")))
+    end
+    refused({ ks = {} }, "bad argument #2 to 'rank' (ks must be a non-empty list of integers)")
+    refused({ ks = { 2, 11 } },
+      "bad argument #2 to 'rank' (ks[2] must be an integer in 1..10 (the smaller of n and p), got 11)")
+    refused({ holdout = 0.7 }, "bad argument #2 to 'rank' (holdout must be in (0, 0.5], got 0.7)")
+    refused({ folds = 11 }, "bad argument #2 to 'rank' (folds must be an integer in 1..10, got 11)")
+    refused({ seeds = 1 }, "bad argument #2 to 'rank' (seeds must be an integer in 2..100, got 1)")
+    refused({ fold = 2 }, "bad argument #2 to 'rank' (unknown option 'fold' (valid: folds, holdout, " ..
+      "ks, loss, max_iter, on_progress, seed, seeds, solver, stable_at, tol))")
+    assert.has_error(function() tessera.nmf.rank("V") end,
+      "bad argument #1 to 'rank' (Matrix or Spectrogram expected, got string)")
+  end)
+end)
+
+describe("tessera rank", function()
+  local BIN = helpers.root .. "/bin/tessera"
+  local FILE = helpers.samples .. "/loop_amen.flac"
+
+  it("prints a table, a plot and the suggestion, or JSON", function()
+    local out, ok = helpers.run(("%s rank %s -k 1..3 --duration 1 --iter 30 2>&1"):format(
+      helpers.shell_quote(BIN), helpers.shell_quote(FILE)))
+    assert.is_true(ok, out)
+    assert.matches("held%-out error %(low is good%)", out)
+    assert.matches("\n   2  ", out)
+    assert.matches("<%- suggested", out)
+    assert.matches("\nsuggested k = %d: ", out)
+    local text = helpers.run(("%s rank %s -k 1,3 --duration 1 --iter 30 --json"):format(
+      helpers.shell_quote(BIN), helpers.shell_quote(FILE)))
+    local r = require("cjson").decode(text)
+    assert.same({ 1, 3 }, r.ks)
+    assert.equal(2, #r.rows)
+    assert.is_number(r.suggested)
+  end)
+
+  it("refuses a bad list of ks", function()
+    local out, ok = helpers.run(("%s rank %s -k 2..x 2>&1"):format(helpers.shell_quote(BIN),
+      helpers.shell_quote(FILE)))
+    assert.is_falsy(ok)
+    assert.equal("tessera: rank: -k expects a list like 2..12 or 2,3,4,6, got '2..x'\n", out)
+  end)
+end)
