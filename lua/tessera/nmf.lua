@@ -368,7 +368,9 @@ end
 -- must cover the same frames) or of W columns (the same frequency bins). pairs is a list
 -- of {a = i, b = j, corr = r} sorted by a (min(k1, k2) pairs); total is the sum of corr.
 function nmf.match(m1, m2, opts)
-  for i, m in ipairs({ m1, m2 }) do
+  local given = { m1, m2 }
+  for i = 1, 2 do -- not ipairs: a nil first argument would end the loop unchecked
+    local m = given[i]
     if not is_model(m) then
       error(fmt("bad argument #%d to 'match' (Model expected, got %s)", i, type(m)), 2)
     end
@@ -477,7 +479,9 @@ end
 -- (nmf.envelope(parts, members)). With by = "W" the roles swap: W columns, weighted by the
 -- L1 norms of the members' H rows (the group's summed spectrum).
 function nmf.group(parts, whole, opts)
-  for i, m in ipairs({ parts, whole }) do
+  local given = { parts, whole }
+  for i = 1, 2 do -- not ipairs: a nil first argument would end the loop unchecked
+    local m = given[i]
     if not is_model(m) then
       error(fmt("bad argument #%d to 'group' (Model expected, got %s)", i, type(m)), 2)
     end

@@ -77,4 +77,26 @@ function helpers.browser_selfcheck(index)
   return require("cjson").decode(json)
 end
 
+-- The axes boxes of a gnuplot SVG: its closed rectangular border paths, {x1, y1, x2, y2}.
+function helpers.svg_boxes(svg)
+  local boxes = {}
+  for x1, y1, y2, x2 in svg:gmatch("d='M([%d.]+),([%d.]+) L[%d.]+,([%d.]+) L([%d.]+),[%d.]+ L[%d.]+,[%d.]+ "
+                                   .. "L[%d.]+,[%d.]+ Z") do
+    local b = { x1 = tonumber(x1), y1 = tonumber(y1), x2 = tonumber(x2), y2 = tonumber(y2) }
+    local seen = false
+    for _, o in ipairs(boxes) do
+      seen = seen or (o.x1 == b.x1 and o.y1 == b.y1 and o.x2 == b.x2 and o.y2 == b.y2)
+    end
+    if not seen then boxes[#boxes + 1] = b end
+  end
+  return boxes
+end
+
+-- Where a gnuplot SVG writes a text (its group's translate), or nil.
+function helpers.svg_text_at(svg, text)
+  local escaped = text:gsub("&", "&amp;"):gsub("<", "&lt;"):gsub("%p", "%%%0")
+  local x, y = svg:match('<g transform="translate%(([%d.]+),([%d.]+)%)"[^>]*>%s*<text>' .. escaped .. "</text>")
+  return tonumber(x), tonumber(y)
+end
+
 return helpers
