@@ -92,11 +92,21 @@ function helpers.svg_boxes(svg)
   return boxes
 end
 
--- Where a gnuplot SVG writes a text (its group's translate), or nil.
-function helpers.svg_text_at(svg, text)
+-- Every place a gnuplot SVG writes a text (its group's translate): a list of {x =, y =}.
+function helpers.svg_text_positions(svg, text)
   local escaped = text:gsub("&", "&amp;"):gsub("<", "&lt;"):gsub("%p", "%%%0")
-  local x, y = svg:match('<g transform="translate%(([%d.]+),([%d.]+)%)"[^>]*>%s*<text>' .. escaped .. "</text>")
-  return tonumber(x), tonumber(y)
+  local found = {}
+  for x, y in svg:gmatch('<g transform="translate%(([%d.]+),([%d.]+)%)"[^>]*>%s*<text>' .. escaped .. "</text>") do
+    found[#found + 1] = { x = tonumber(x), y = tonumber(y) }
+  end
+  return found
+end
+
+-- Where a gnuplot SVG first writes a text: x, y, or nil.
+function helpers.svg_text_at(svg, text)
+  local first = helpers.svg_text_positions(svg, text)[1]
+  if first then return first.x, first.y end
+  return nil
 end
 
 return helpers
