@@ -209,7 +209,7 @@ for i, g in ipairs(groups46) do
   local members = #g.members > 0 and table.concat(g.members, "+") or "none"
   group_rows[i] = { i, pair.b, pair.corr, members, g.corr or "-" }
   if #g.members >= 2 then
-    split[#split + 1] = fmt("row %d to rows %s", i, listed(g.members))
+    split[#split + 1] = fmt("row %d takes rows %s", i, listed(g.members))
     if g.corr > pair.corr then
       better[#better + 1] = fmt("row %d (%.2f against %.2f)", i, g.corr, pair.corr)
     end
@@ -245,11 +245,11 @@ elseif #better == #split then
                 fmt("%d components of k = 4", #split))
 else
   verdict = fmt("The sum correlates better than the one-to-one partner for %d of these %d " ..
-                "rows%s; for the others the extra k = 6 rows add little to the match.",
+                "rows%s; for the others the sum correlates no better than the partner alone.",
                 #better, #split, #better > 0 and (": " .. listed(better)) or "")
 end
 report:paragraph(fmt("Given every k = 6 row, %d of the %d k = 4 rows take two or more: %s. %s",
-  #split, #groups46, #split > 0 and listed(split) or "none", verdict))
+  #split, #groups46, #split > 0 and table.concat(split, "; ") or "none", verdict))
 report:figure({ title = fmt("Loudness over time (||W_i||_1 H_i), %s", clips[1].name),
                 layout = { 2, 2 }, width = 1000, height = 640, panels = group_panels },
   { name = "figure1-groups", caption = "Each k = 4 component against the sum of the k = 6 " ..
@@ -326,7 +326,7 @@ for ci, clip in ipairs(clips) do
   end
   loss_panels[ci] = tessera.plot.loss_panel(series, { title = clip.name .. " (each method's own objective)" })
 end
-report:figure({ title = "Loss curves", panels = loss_panels, height = 380 },
+report:figure({ title = "Loss curves", panels = loss_panels, height = 420 },
   { name = "loss-curves", caption = "The objective each method minimises, at every check (log scale)." })
 
 progress("the study's own code")
@@ -356,18 +356,17 @@ local function last_iterations(m, label, color)
   end
   return { x = x, y = y, label = label, points = true, color = color }
 end
--- The median over odd iterations i of L(i) / L(i - 1): how far each odd iteration moves
--- the loss from the even one before it (1: not at all; the study's code swings back at
--- the next even iteration).
-local function median_odd_ratio(history)
+-- The median over iterations i of one parity (1: odd, 0: even) of L(i) / L(i - 1): how
+-- far an iteration moves the loss from the one before it (1: not at all).
+local function median_ratio(history, parity)
   local ratios = {}
   for i = 2, #history do
-    if history[i].iteration % 2 == 1 then ratios[#ratios + 1] = history[i].loss / history[i - 1].loss end
+    if history[i].iteration % 2 == parity then ratios[#ratios + 1] = history[i].loss / history[i - 1].loss end
   end
   return median(ratios)
 end
 
-local study_rows, study_panels, study_ratios, lee_seung_ratios = {}, {}, {}, {}
+local study_rows, study_panels, study_odd, study_even, lee_seung_ratios = {}, {}, {}, {}, {}
 for ci, clip in ipairs(clips) do
   local opts_s, opts_a = copy(study_code.opts), copy(alternating.opts)
   opts_s.k, opts_a.k = K, K
@@ -386,18 +385,20 @@ for ci, clip in ipairs(clips) do
       last_iterations(ma, "Lee-Seung (H then W)", COLOURS.lee_seung) },
     { title = fmt("%s, the last %d iterations", clip.name, ZOOM), xlabel = "iteration",
       ylabel = "loss", logy = true })
-  study_ratios[ci] = fmt("%.3g (%s)", median_odd_ratio(ms.history), clip.name)
-  lee_seung_ratios[ci] = fmt("%.6f", median_odd_ratio(ma.history))
+  study_odd[ci] = fmt("%.3g (%s)", median_ratio(ms.history, 1), clip.name)
+  study_even[ci] = fmt("%.3g", median_ratio(ms.history, 0))
+  lee_seung_ratios[ci] = fmt("%.6f", median_ratio(ma.history, 1))
 end
 report:table(study_rows, { header = { "clip", "updates", "iterations where the loss went up",
                                       "iterations compared", "largest rise (relative)",
                                       "final ||V - WH||^2" },
   caption = "A rise counts when it exceeds one part in a million; smaller ones are float32 rounding." })
 report:paragraph(fmt(
-  "The study's updates do not settle: every odd iteration multiplies the loss by a median of " ..
-  "%s, and the even iteration after it swings it back; Lee-Seung's updates multiply it by %s. " ..
-  "Even and odd iterations lie on two separate curves, so drawn as one line the loss fills the " ..
-  "band between them; the close-ups show the zigzag.", listed(study_ratios), listed(lee_seung_ratios)))
+  "The study's updates do not settle: an odd iteration multiplies the loss by a median of %s, " ..
+  "and the even iteration after it by %s; Lee-Seung's odd iterations multiply it by %s. Even " ..
+  "and odd iterations lie on two separate curves, so drawn as one line the loss fills the band " ..
+  "between them; the close-ups show the zigzag.", listed(study_odd), listed(study_even),
+  listed(lee_seung_ratios)))
 report:figure({ title = "Euclidean loss per iteration", panels = study_panels, layout = { 2, 2 },
                 width = 1000, height = 760 },
   { name = "study-code-loss", format = "svg",
@@ -512,8 +513,8 @@ for ci in ipairs(clips) do
   end
 end
 report:paragraph(fmt(
-  "Of the %d row pairs matched across methods (the table above, both clips), %d have the same " ..
-  "period within ±%d frames.", pairs_all, pairs_same, PERIOD_TOLERANCE))
+  "Of the %d row pairs matched across methods (\"Which component is which\", both clips), %d " ..
+  "have the same period within ±%d frames.", pairs_all, pairs_same, PERIOD_TOLERANCE))
 report:table(tempo_rows, { header = { "clip", "method", "tempo (BPM)", "beat (frames)", "strength" },
   caption = "tessera.analysis.tempo of each H: the rows' onsets, autocorrelated and weighted by " ..
             "energy, searched between 40 and 240 BPM with a prior for 120 BPM." })
