@@ -156,6 +156,40 @@ print(root.tag)
       assert.same({ 480, 360 }, { png_size(out) })
     end)
 
+    it("puts the legend outside the axes, where curves that fill the plot cannot hide it", function()
+      -- A loss that swings between two levels every step: as a line it fills the plot.
+      local y = {}
+      for i = 1, 1000 do y[i] = i % 2 == 0 and 1e7 or 8e7 end
+      local out = plot.lines({ { y = y, label = "swinging loss" }, { y = y, label = "again", points = true } },
+                             { out = dir .. "/key.svg", logy = true })
+      local svg = helpers.read_file(out)
+      local box = helpers.svg_boxes(svg)
+      assert.equal(1, #box)
+      for _, label in ipairs({ "swinging loss", "again" }) do
+        local x, ly = helpers.svg_text_at(svg, label)
+        assert.truthy(x, label .. " is not in the picture")
+        assert.is_true(ly > box[1].y2, string.format("%s at y %g, inside the axes (bottom %g)", label, ly, box[1].y2))
+      end
+      -- "inside" draws it over the data on an opaque box; "none" leaves it out.
+      local inside = helpers.read_file(plot.lines({ { y = y, label = "swinging loss" } },
+        { out = dir .. "/inside.svg", key = "inside" }))
+      local _, iy = helpers.svg_text_at(inside, "swinging loss")
+      local ibox = helpers.svg_boxes(inside)[1]
+      assert.is_true(iy > ibox.y1 and iy < ibox.y2)
+      local none = helpers.read_file(plot.lines({ { y = y, label = "swinging loss" } },
+        { out = dir .. "/none.svg", key = "none" }))
+      assert.is_nil(helpers.svg_text_at(none, "swinging loss"))
+    end)
+
+    it("draws a series in the colour it is given", function()
+      local out = plot.lines({ { y = { 1, 2, 3 }, label = "a", color = "#e69f00" } }, { out = dir .. "/c.svg" })
+      assert.truthy(helpers.read_file(out):find("rgb(230, 159,   0)", 1, true))
+      assert.has_error(function() plot.lines_panel({ { y = { 1 }, color = "orange" } }) end,
+        "tessera.plot: series 1 has colour 'orange' (expected #rrggbb)")
+      assert.has_error(function() plot.lines_panel({ { y = { 1 } } }, { key = "left" }) end,
+        "tessera.plot: unknown key placement 'left' (expected one of: below, inside, none, right)")
+    end)
+
     it("refuses values <= 0 on a log axis", function()
       assert.has_error(function() plot.lines({ { y = { 1, 0 } } }, { out = dir .. "/l.png", logy = true }) end,
         "tessera.plot: series 1 has a value <= 0 (0 at 2) on a log y axis")

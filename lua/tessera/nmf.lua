@@ -9,6 +9,7 @@
 --   m:save("out/amen-kl")                               -- W.npy, H.npy, model.json
 --   local again = tessera.nmf.load("out/amen-kl")
 --   local pairs, total = tessera.nmf.match(m, other)    -- which component is which
+--   local groups = tessera.nmf.group(m6, m4)            -- which components make up which
 --   tessera.nmf.loss(V, W, H, "kl")                     -- any objective for given factors
 --
 -- Options of tessera.nmf(V, opts) (all checked; an unknown key is an error):
@@ -334,7 +335,9 @@ model_mt.__tostring = Model.__tostring
 -- must cover the same frames) or of W columns (the same frequency bins). pairs is a list
 -- of {a = i, b = j, corr = r} sorted by a (min(k1, k2) pairs); total is the sum of corr.
 function nmf.match(m1, m2, opts)
-  for i, m in ipairs({ m1, m2 }) do
+  local given = { m1, m2 }
+  for i = 1, 2 do -- not ipairs: a nil first argument would end the loop unchecked
+    local m = given[i]
     if not is_model(m) then
       error(fmt("bad argument #%d to 'match' (Model expected, got %s)", i, type(m)), 2)
     end
@@ -380,6 +383,112 @@ function nmf.match(m1, m2, opts)
     end
   end
   return result, total
+end
+
+-- The L1 norm of each row (by_rows) or column of M, as a list.
+local function norms_l1(M, by_rows)
+  local t = M:totable()
+  local rows, cols = M:shape()
+  local out = {}
+  for a = 1, by_rows and rows or cols do out[a] = 0 end
+  for i = 1, rows do
+    for j = 1, cols do
+      local a = by_rows and i or j
+      out[a] = out[a] + math.abs(t[i][j])
+    end
+  end
+  return out
+end
+
+-- sum_j weights[j] * vectors[j] over the members j, as a list of `length` numbers.
+local function weighted_sum(vectors, weights, members, length)
+  local e = {}
+  for t = 1, length do e[t] = 0 end
+  for _, j in ipairs(members) do
+    local v, w = vectors[j], weights[j]
+    for t = 1, length do e[t] = e[t] + w * v[t] end
+  end
+  return e
+end
+
+-- The components argument of envelope(): one index or a list of them, each in 1..k.
+local function component_list(m, components)
+  local list = type(components) == "table" and components or { components }
+  for _, j in ipairs(list) do
+    if math.type(j) ~= "integer" or j < 1 or j > m.k then
+      error(fmt("bad argument #2 to 'envelope' (component must be an integer in 1..%d, got %s)",
+                m.k, tostring(j)), 3)
+    end
+  end
+  return list
+end
+
+-- tessera.nmf.envelope(m, components) -> a list of p numbers: how loud the components
+-- (one index or a list) are over time, sum_j ||W_j||_1 H_j, their share of the
+-- spectrogram summed over frequency. Unlike an H row, whose scale its W column can trade
+-- against, envelopes of different models and of sums of components are comparable.
+function nmf.envelope(m, components)
+  if not is_model(m) then
+    error(fmt("bad argument #1 to 'envelope' (Model expected, got %s)", type(m)), 2)
+  end
+  local list = component_list(m, components)
+  return weighted_sum(m.H:totable(), norms_l1(m.W, false), list, m.p)
+end
+
+-- tessera.nmf.group(parts, whole [, {by = "H" | "W"}]) -> groups
+-- Many components against fewer: assigns every component of `parts` to the component of
+-- `whole` it correlates best with (Pearson correlation of H rows by default, or of W
+-- columns; a tie goes to the lower index), then measures how well each group together
+-- stands for its target. groups[i] (one per component of whole, in order) is
+--   { target = i, members = {j, ...} (ascending), corr = r (nil without members),
+--     best = r1, best_member = j1 (the member correlating best on its own; nil without) }
+-- where corr is the correlation of whole's H row i with the members' summed envelope
+-- (nmf.envelope(parts, members)). With by = "W" the roles swap: W columns, weighted by the
+-- L1 norms of the members' H rows (the group's summed spectrum).
+function nmf.group(parts, whole, opts)
+  local given = { parts, whole }
+  for i = 1, 2 do -- not ipairs: a nil first argument would end the loop unchecked
+    local m = given[i]
+    if not is_model(m) then
+      error(fmt("bad argument #%d to 'group' (Model expected, got %s)", i, type(m)), 2)
+    end
+  end
+  if opts ~= nil and type(opts) ~= "table" then
+    error(fmt("bad argument #3 to 'group' (options must be a table, got %s)", type(opts)), 2)
+  end
+  local by = opts and opts.by or "H"
+  if by ~= "H" and by ~= "W" then
+    error(fmt("bad argument #3 to 'group' (invalid by '%s'; expected one of: H, W)", tostring(by)), 2)
+  end
+  local on_rows = by == "H"
+  local length1, length2 = on_rows and parts.p or parts.n, on_rows and whole.p or whole.n
+  if length1 ~= length2 then
+    error(fmt("bad argument #2 to 'group' (%s of different lengths: %d and %d %s)",
+              on_rows and "H rows" or "W columns", length1, length2, on_rows and "frames" or "bins"), 2)
+  end
+  local r = on_rows and C.correlate(parts.H, whole.H, "rows") or C.correlate(parts.W, whole.W, "cols")
+  local groups = {}
+  for i = 1, whole.k do groups[i] = { target = i, members = {} } end
+  for j = 1, parts.k do
+    local target, best = 1, r[j][1]
+    for i = 2, whole.k do
+      if r[j][i] > best then target, best = i, r[j][i] end
+    end
+    local g = groups[target]
+    g.members[#g.members + 1] = j
+    if not g.best or best > g.best then g.best, g.best_member = best, j end
+  end
+  -- Each group's summed vector: its members' weighted by the other factor's L1 norms.
+  local vectors = on_rows and parts.H:totable() or parts.W:T():totable()
+  local weights = on_rows and norms_l1(parts.W, false) or norms_l1(parts.H, true)
+  local sums = {}
+  for i, g in ipairs(groups) do sums[i] = weighted_sum(vectors, weights, g.members, length1) end
+  local rg = on_rows and C.correlate(whole.H, matrix.from(sums), "rows")
+                      or C.correlate(whole.W, matrix.from(sums):T(), "cols")
+  for i, g in ipairs(groups) do
+    if #g.members > 0 then g.corr = rg[i][i] end
+  end
+  return groups
 end
 
 nmf.Model = Model

@@ -160,15 +160,33 @@ function plot.heatmap_panel(M, opts)
   return { kind = "image", matrix = M, opts = opts }
 end
 
--- Line plots. series: { {y = {...}, x = {...} (optional, default 1..#y), label = "..."}, ...}.
--- Options: title, xlabel, ylabel, logy, logx.
+-- Where a line plot's legend goes. Outside the axes by default: curves that fill the
+-- plot (an oscillating loss) would otherwise be drawn over the legend and hide it.
+local key_commands = {
+  below = "set key below horizontal noopaque nobox",
+  right = "set key outside right top vertical noopaque nobox",
+  inside = "set key inside top right vertical opaque box", -- over the data, on a white box
+  none = "unset key",
+}
+
+-- Line plots. series: { {y = {...}, x = {...} (optional, default 1..#y), label = "...",
+-- points = true (a dot on every value, to see single steps), color = "#rrggbb" (default:
+-- gnuplot's next colour)}, ...}.
+-- Options: title, xlabel, ylabel, logy, logx, key = "below" (default) | "right" | "inside" |
+-- "none".
 function plot.lines_panel(series, opts)
   opts = opts or {}
   if type(series) ~= "table" or #series == 0 then fail("lines needs a list of series") end
+  if opts.key ~= nil and not key_commands[opts.key] then
+    fail("unknown key placement '%s' (expected one of: below, inside, none, right)", tostring(opts.key))
+  end
   for s, item in ipairs(series) do
     if type(item.y) ~= "table" or #item.y == 0 then fail("series %d has no y values", s) end
     if item.x and #item.x ~= #item.y then
       fail("series %d has %d x values and %d y values", s, #item.x, #item.y)
+    end
+    if item.color ~= nil and not (type(item.color) == "string" and item.color:match("^#%x%x%x%x%x%x$")) then
+      fail("series %d has colour '%s' (expected #rrggbb)", s, tostring(item.color))
     end
     for i, v in ipairs(item.y) do
       if type(v) ~= "number" or v ~= v or v == math.huge or v == -math.huge then
@@ -242,7 +260,7 @@ local function draw_image(panel, tmpdir, index, cmds, bare)
     gp_string(path), cols, out_rows, x0, y0, dx, dy)
 end
 
-local function draw_lines(panel, tmpdir, index, cmds)
+local function draw_lines(panel, tmpdir, index, cmds, bare)
   local o = panel.opts
   cmds[#cmds + 1] = "unset colorbox"
   cmds[#cmds + 1] = o.logy and "set logscale y" or "unset logscale y"
@@ -251,7 +269,7 @@ local function draw_lines(panel, tmpdir, index, cmds)
   cmds[#cmds + 1] = "set yrange [*:*]"
   cmds[#cmds + 1] = "set xtics autofreq"
   cmds[#cmds + 1] = "set ytics autofreq"
-  cmds[#cmds + 1] = "set key top right"
+  cmds[#cmds + 1] = key_commands[bare and "none" or o.key or "below"]
   local plots = {}
   for s, item in ipairs(panel.series) do
     local path = string.format("%s/panel%d-%d.bin", tmpdir, index, s)
@@ -264,8 +282,9 @@ local function draw_lines(panel, tmpdir, index, cmds)
     end)
     f:close()
     plots[#plots + 1] = string.format(
-      "%s binary record=(%d) format='%%float64%%float64' using 1:2 with lines lw 2 title %s",
-      gp_string(path), #y, gp_string(item.label or ("series " .. s)))
+      "%s binary record=(%d) format='%%float64%%float64' using 1:2 with %s%s title %s",
+      gp_string(path), #y, item.points and "linespoints lw 1 pt 7 ps 0.5" or "lines lw 2",
+      item.color and (" lc rgb " .. gp_string(item.color)) or "", gp_string(item.label or ("series " .. s)))
   end
   cmds[#cmds + 1] = "plot " .. table.concat(plots, ", ")
 end
@@ -331,7 +350,7 @@ function plot.figure(spec)
       cmds[#cmds + 1] = "unset logscale"
       draw_image(panel, tmpdir, index, cmds, bare)
     elseif panel.kind == "lines" then
-      draw_lines(panel, tmpdir, index, cmds)
+      draw_lines(panel, tmpdir, index, cmds, bare)
     else
       fail("panel %d has an unknown kind '%s'", index, tostring(panel.kind))
     end
@@ -437,11 +456,12 @@ for _, name in ipairs({ "W", "H", "spectrogram" }) do
   end
 end
 
--- Loss curves: histories = { {label=, iterations={...}, loss={...}}, ... }, log y.
+-- Loss curves: histories = { {label=, iterations={...}, loss={...}, color=, points=}, ... },
+-- log y.
 function plot.loss_panel(histories, opts)
   local series = {}
   for i, h in ipairs(histories) do
-    series[i] = { x = h.iterations, y = h.loss, label = h.label }
+    series[i] = { x = h.iterations, y = h.loss, label = h.label, color = h.color, points = h.points }
   end
   return plot.lines_panel(series, merged({ logy = true, xlabel = "iteration", ylabel = "loss",
                                            title = "loss" }, opts))

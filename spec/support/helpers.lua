@@ -77,4 +77,36 @@ function helpers.browser_selfcheck(index)
   return require("cjson").decode(json)
 end
 
+-- The axes boxes of a gnuplot SVG: its closed rectangular border paths, {x1, y1, x2, y2}.
+function helpers.svg_boxes(svg)
+  local boxes = {}
+  for x1, y1, y2, x2 in svg:gmatch("d='M([%d.]+),([%d.]+) L[%d.]+,([%d.]+) L([%d.]+),[%d.]+ L[%d.]+,[%d.]+ "
+                                   .. "L[%d.]+,[%d.]+ Z") do
+    local b = { x1 = tonumber(x1), y1 = tonumber(y1), x2 = tonumber(x2), y2 = tonumber(y2) }
+    local seen = false
+    for _, o in ipairs(boxes) do
+      seen = seen or (o.x1 == b.x1 and o.y1 == b.y1 and o.x2 == b.x2 and o.y2 == b.y2)
+    end
+    if not seen then boxes[#boxes + 1] = b end
+  end
+  return boxes
+end
+
+-- Every place a gnuplot SVG writes a text (its group's translate): a list of {x =, y =}.
+function helpers.svg_text_positions(svg, text)
+  local escaped = text:gsub("&", "&amp;"):gsub("<", "&lt;"):gsub("%p", "%%%0")
+  local found = {}
+  for x, y in svg:gmatch('<g transform="translate%(([%d.]+),([%d.]+)%)"[^>]*>%s*<text>' .. escaped .. "</text>") do
+    found[#found + 1] = { x = tonumber(x), y = tonumber(y) }
+  end
+  return found
+end
+
+-- Where a gnuplot SVG first writes a text: x, y, or nil.
+function helpers.svg_text_at(svg, text)
+  local first = helpers.svg_text_positions(svg, text)[1]
+  if first then return first.x, first.y end
+  return nil
+end
+
 return helpers
