@@ -252,7 +252,7 @@ end
 local function fit(run, method, k, seed)
   local preset = by_name[method]
   local opts = { k = k, seed = seed, max_iter = run.options.max_iter, tol = run.options.tol,
-                 progress = false }
+                 progress = false, threads = 1 }
   for key, v in pairs(preset.opts) do opts[key] = v end
   local V = run.V
   if preset.floor then
