@@ -27,6 +27,7 @@ cli.modules = {
   "batch_merge",
   "mix",
   "eval",
+  "compare",
 }
 
 local registry = {} -- name -> command
