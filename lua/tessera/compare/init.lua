@@ -223,7 +223,8 @@ local function options(opts)
     o[key] = v
   end
   o.tol = opts.tol == nil and DEFAULTS.tol or opts.tol
-  if type(o.tol) ~= "number" or not (o.tol >= 0) then fail("tol must be a number >= 0, got %s", show(o.tol)) end -- luacheck: ignore 581 (NaN fails too)
+  local tol_ok = type(o.tol) == "number" and o.tol >= 0 and o.tol < huge -- NaN fails too
+  if not tol_ok then fail("tol must be a finite number >= 0, got %s", show(o.tol)) end
   o.bss = opts.bss == true
   o.cache = opts.cache ~= false
   o.progress = opts.progress ~= false
