@@ -37,7 +37,7 @@ BINDINGS += l_eval
 OBJS = $(KERNELS:%=build/%.o) $(BINDINGS:%=build/lua/%.o)
 SAN_OBJS = $(KERNELS:%=build/asan/%.o) $(BINDINGS:%=build/asan/lua/%.o)
 
-.PHONY: all deps test asan demo bench bench-memory clean fuzz memcheck
+.PHONY: all deps test asan demo bench bench-memory bench-compare clean fuzz memcheck
 
 all: lua/tessera/core.so bin/tessera
 
@@ -106,6 +106,10 @@ bench: all
 # Peak memory of real runs (decompose, batch under --max-memory), appended to bench/results.md.
 bench-memory: all
 	@bench/memory.sh
+
+# The method comparison's grid (tessera.compare), cold and from the cache, into bench/results.md.
+bench-compare: all
+	@bin/tessera bench/compare_bench.lua
 
 # libFuzzer harnesses (fuzz/) with ASan+UBSan, FUZZ_SECONDS (default 60) each.
 fuzz: deps

@@ -20,6 +20,8 @@ local function path(name) return tmp .. "/" .. name end
 local a = tessera.audio.new(4096, 22050)
 local m = tessera.matrix.new(3, 3, 1)
 local S = tessera.stft(a)
+local c_mix = tessera.audio.from({ 0.5, -0.25, 0.125, 0.2 }, 22050)
+local c_ref = tessera.audio.from({ 0.1, 0.2, -0.3, 0.4 }, 22050)
 
 -- { id, function, bad input, expected message } -- the table of docs/bad-input.md.
 local rows = {
@@ -156,6 +158,20 @@ local rows = {
       .. "(tessera.eval compares mono signals: mix it down with a:mono())" },
   { "E8", "eval.onsets", "onsets out of order", function() return tessera.eval.onsets({ 0.5, 0.2 }, {}) end,
     "bad argument #1 to 'onsets' (estimated onsets must be in increasing order: onset 2 (0.2 s) comes after 0.5 s)" },
+  { "C1", "compare", "a reference shorter than the mix",
+    function() return tessera.compare(c_mix, { tessera.audio.from({ 1, 2 }, 22050) }) end,
+    "tessera.compare: reference 1 has 2 samples but the mix has 4 (the signals must have the same length)" },
+  { "C2", "compare", "a reference at another rate",
+    function() return tessera.compare(c_mix, { c_ref, tessera.audio.from({ 1, 2, 3, 4 }, 44100) }) end,
+    "tessera.compare: reference 2 is at 44100 Hz but the mix is at 22050 Hz (resample one of them)" },
+  { "C3", "compare", "a silent reference",
+    function() return tessera.compare(c_mix, { c_ref, tessera.audio.new(4, 22050) }) end,
+    "tessera.compare: reference 2 is silent (every sample is zero)" },
+  { "C4", "compare", "an unknown method",
+    function() return tessera.compare(c_mix, { c_ref }, { methods = { "nmf" } }) end,
+    "tessera.compare: unknown method 'nmf' (valid: cd, mu-euclidean, mu-kl, is, beta-0.5, study)" },
+  { "C5", "compare", "k = 0 in ks", function() return tessera.compare(c_mix, { c_ref }, { ks = { 2, 0 } }) end,
+    "tessera.compare: ks[2] must be an integer >= 1, got 0" },
 }
 
 describe("bad input", function()

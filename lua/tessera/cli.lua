@@ -28,6 +28,7 @@ cli.modules = {
   "mix",
   "eval",
   "rank",
+  "compare",
 }
 
 local registry = {} -- name -> command

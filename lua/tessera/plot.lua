@@ -147,7 +147,9 @@ end
 -- A heatmap of a Matrix: x = columns, y = rows. Options: title, xlabel, ylabel, x0, dx
 -- (column j sits at x0 + (j-1)*dx), y0, dy, db (true: amplitude dB; "power": power dB),
 -- top_db (80), logy (a log-frequency axis: needs dy as Hz per row), colormap, cblabel,
--- zmin, zmax, xtics (a table of {value, label}), ytics.
+-- zmin, zmax, xtics (a table of {value, label}), ytics, labels (text written over cells:
+-- { {x =, y =, text =, color = "white"}, ... } in axis units, e.g. the value of each cell of
+-- a small grid; black unless a colour is given).
 function plot.heatmap_panel(M, opts)
   opts = opts or {}
   if type(M) ~= "userdata" or not M.shape then fail("heatmap needs a Matrix, got %s", type(M)) end
@@ -251,9 +253,14 @@ local function draw_image(panel, tmpdir, index, cmds, bare)
   end
   cmds[#cmds + 1] = string.format("set xrange [%.17g:%.17g]", x0 - dx / 2, x0 + (cols - 0.5) * dx)
   cmds[#cmds + 1] = string.format("set yrange [%.17g:%.17g]", y0 - dy / 2, y0 + (out_rows - 0.5) * dy)
+  cmds[#cmds + 1] = "unset label"
   if not bare then
     cmds[#cmds + 1] = o.xtics and tics_command("x", o.xtics) or "set xtics autofreq"
     cmds[#cmds + 1] = ytics and tics_command("y", ytics) or "set ytics autofreq"
+    for i, l in ipairs(o.labels or {}) do
+      cmds[#cmds + 1] = string.format("set label %d %s at %.17g,%.17g center front font ',9' "
+        .. "textcolor rgb %s", i, gp_string(tostring(l.text)), l.x, l.y, gp_string(l.color or "black"))
+    end
   end
   cmds[#cmds + 1] = string.format(
     "plot %s binary array=(%d,%d) format='%%float32' origin=(%.17g,%.17g) dx=%.17g dy=%.17g with image notitle",
