@@ -14,20 +14,22 @@
 --     two fits are paired (nmf.match by W, Hungarian) and their spectra correlated. Where k
 --     exceeds what V supports, the extra components split the sounds differently from one
 --     start to the next and the weakest pair's correlation drops.
--- The suggestion: k_cv, the smallest k whose held-out error is within one standard error of
--- the lowest (the one-standard-error rule: no more components than the data pays for); then
--- the largest k <= k_cv whose fits are stable (weakest pair >= stable_at, 0.9), because a
--- k whose components change with the start cannot be interpreted. Both are in `reason`.
---
+-- The suggestion: the smallest k that achieves `explained` (0.9) of the fall in held-out
+-- error from the smallest k tried to the best one (the elbow of the curve: the components
+-- after it add detail to the sounds already there, not new ones; on real sounds the error
+-- keeps falling slowly, so "the lowest error" alone would pick the largest k). Stability
+-- is reported beside it, and the reason says whether the suggested k's fits are stable.
+-- The fall is measured up to the largest k tried: try ks well past the expected answer.
 -- Options (all checked): ks (a list of integers >= 1, at most min(n, p); default 2..12 as
 -- far as V allows), loss ("kl"), solver ("mu"; "cd" for the Euclidean loss), holdout
 -- (0.1, in (0, 0.5]), folds (3, at most 1 / holdout), seeds (3, >= 2), max_iter (200),
--- tol (1e-4), seed (0: the masks' and starts' seed), stable_at (0.9), on_progress
--- (function(done, total) called after each fit).
+-- tol (1e-4), seed (0: the masks' and starts' seed), explained (0.9, in (0, 1]),
+-- stable_at (0.9: a k is stable when its fits' weakest pair correlates at least this
+-- much), on_progress (function(done, total) called after each fit).
 --
 -- The result: { ks, rows = { { k, heldout (mean over folds), heldout_se, folds = {...},
 -- stability (mean pair correlation), weakest (the weakest pair's), stable } ... },
--- suggested, k_cv, reason, criteria = { cv = text, stability = text }, options }.
+-- suggested, reason, criteria = { cv = text, stability = text }, options }.
 local core = require "tessera.core"
 local random = require "tessera.random"
 
@@ -39,7 +41,7 @@ local sqrt, huge, floor = math.sqrt, math.huge, math.floor
 local matrix = core.matrix
 
 local KEYS = { ks = true, loss = true, solver = true, holdout = true, folds = true, seeds = true,
-  max_iter = true, tol = true, seed = true, stable_at = true, on_progress = true }
+  max_iter = true, tol = true, seed = true, explained = true, stable_at = true, on_progress = true }
 
 local function bad(msg, ...) error(format("bad argument #2 to 'rank' (" .. msg .. ")", ...), 3) end
 
@@ -89,7 +91,7 @@ local function check_options(V, opts)
       format("an integer in %d..%d", lo, hi))
     return v
   end
-  o.loss = opts.loss or "kl"
+  o.loss = opts.loss or "euclidean"
   o.solver = opts.solver or "mu"
   o.holdout = number("holdout", 0.1, function(x) return x > 0 and x <= 0.5 end, "in (0, 0.5]")
   local groups = floor(1 / o.holdout + 0.5)
@@ -98,6 +100,7 @@ local function check_options(V, opts)
   o.max_iter = integer("max_iter", 200, 1, 100000)
   o.tol = number("tol", 1e-4, function(x) return x >= 0 and x < huge end, "a finite number >= 0")
   o.seed = integer("seed", 0, 0, math.maxinteger)
+  o.explained = number("explained", 0.9, function(x) return x > 0 and x <= 1 end, "in (0, 1]")
   o.stable_at = number("stable_at", 0.9, function(x) return x > 0 and x <= 1 end, "in (0, 1]")
   if opts.on_progress ~= nil and type(opts.on_progress) ~= "function" then
     bad("on_progress must be a function, got %s", type(opts.on_progress))
@@ -146,37 +149,33 @@ local function suggest(rows, o)
   for i, r in ipairs(rows) do
     if r.heldout < rows[best].heldout then best = i end
   end
-  local limit = rows[best].heldout + rows[best].heldout_se
-  local cv = best
+  local first = rows[1].heldout
+  local fall = first - rows[best].heldout
+  local pick = best
   for i = 1, best do
-    if rows[i].heldout <= limit then cv = i break end
+    if first - rows[i].heldout >= o.explained * fall then pick = i break end
   end
-  local pick
-  for i = cv, 1, -1 do
-    if rows[i].stable then pick = i break end
+  local k = rows[pick].k
+  local cv_text
+  if best == 1 then
+    cv_text = format("held-out error is lowest at the smallest k tried, k = %d (%.4g per entry)",
+      k, first)
+  else
+    cv_text = format("held-out error falls from %.4g per entry at k = %d to %.4g at k = %d; " ..
+      "k = %d is the smallest k that gets %.0f%% of that fall", first, rows[1].k,
+      rows[best].heldout, rows[best].k, k, 100 * o.explained)
   end
-  local k_cv = rows[cv].k
-  local cv_text = format("held-out error is lowest at k = %d (%.4g per entry); the smallest k " ..
-    "within one standard error of it (%.4g) is k = %d", rows[best].k, rows[best].heldout, limit, k_cv)
   local stable = {}
   for _, r in ipairs(rows) do
     if r.stable then stable[#stable + 1] = tostring(r.k) end
   end
   local st_text = format("fits from %d random starts pair up with every correlation >= %.2f " ..
     "at k = %s", o.seeds, o.stable_at, #stable > 0 and concat(stable, ", ") or "none of the ks")
-  local k, reason
-  if pick == cv then
-    k, reason = k_cv, format("k = %d: %s, and its fits are stable", k_cv, cv_text)
-  elseif pick then
-    k = rows[pick].k
-    reason = format("k = %d: %s, but its components change with the start (weakest pair %.2f); " ..
-      "k = %d is the largest k below it whose fits are stable", k, cv_text, rows[cv].weakest, k)
-  else
-    k = k_cv
-    reason = format("k = %d: %s; no k up to it has stable fits, so the held-out error decides", k,
-      cv_text)
-  end
-  return k, k_cv, reason, { cv = cv_text, stability = st_text }
+  local reason = format("k = %d: %s; %s", k, cv_text, rows[pick].stable
+    and "its fits are stable across starts"
+    or format("its components change with the start (weakest pair %.2f), so listen before " ..
+      "trusting them", rows[pick].weakest))
+  return k, reason, { cv = cv_text, stability = st_text }
 end
 
 -- rank(nmf, V, opts): nmf is tessera.nmf (passed in: tessera.nmf requires this module).
@@ -221,11 +220,11 @@ return function(nmf, V, opts)
     rows[#rows + 1] = { k = k, heldout = mean, heldout_se = se, folds = scores,
       stability = sum / pairs_count, weakest = weakest, stable = weakest >= o.stable_at }
   end
-  local suggested, k_cv, reason, criteria = suggest(rows, o)
+  local suggested, reason, criteria = suggest(rows, o)
   local options = {}
   for key, v in pairs(o) do
     if key ~= "on_progress" then options[key] = v end
   end
-  return { ks = o.ks, rows = rows, suggested = suggested, k_cv = k_cv, reason = reason,
+  return { ks = o.ks, rows = rows, suggested = suggested, reason = reason,
     criteria = criteria, options = options }
 end

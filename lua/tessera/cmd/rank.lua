@@ -61,7 +61,7 @@ return {
   setup = function(parser)
     parser:argument("file", "Audio file (WAV, FLAC, Ogg, ...).")
     parser:option("-k", "The ks to try: 2..12, 2,3,4,6 or 2..8,10,12.", "2..12")
-    parser:option("--loss", "euclidean, kl or is.", "kl"):choices { "euclidean", "kl", "is" }
+    parser:option("--loss", "euclidean, kl or is.", "euclidean"):choices { "euclidean", "kl", "is" }
     parser:option("--solver", "mu or cd (cd: euclidean only).", "mu"):choices { "mu", "cd" }
     parser:option("--folds", "Cross-validation folds.", "3"):convert(math.tointeger)
     parser:option("--holdout", "Share of the entries each fold holds out.", "0.1"):convert(tonumber)
