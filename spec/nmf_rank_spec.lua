@@ -6,15 +6,7 @@ local helpers = require "helpers"
 
 local matrix = tessera.matrix
 
-local function random_matrix(rows, cols, seed, lo)
-  math.randomseed(seed)
-  local t = {}
-  for i = 1, rows do
-    t[i] = {}
-    for j = 1, cols do t[i][j] = (lo or 0) + math.random() end
-  end
-  return matrix.from(t)
-end
+local random_matrix = helpers.random_matrix
 
 -- A non-negative matrix of rank r (sparse factors, so NMF's solution is unique) plus noise.
 local function low_rank(n, p, r, seed, noise)

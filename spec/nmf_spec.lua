@@ -11,16 +11,7 @@ local SAMPLES = "/usr/share/sonic-pi/samples/"
 local PYTHON = "/usr/bin/python3"
 local SKLEARN = "spec/support/nmf_sklearn.py"
 
--- A matrix of uniform values on [lo, lo + 1) from a seeded generator.
-local function random_matrix(rows, cols, seed, lo)
-  math.randomseed(seed)
-  local t = {}
-  for i = 1, rows do
-    t[i] = {}
-    for j = 1, cols do t[i][j] = (lo or 0) + math.random() end
-  end
-  return matrix.from(t)
-end
+local random_matrix = helpers.random_matrix
 
 local amen_V
 -- The magnitude spectrogram of a real loop (1025 x 76).

@@ -2,21 +2,14 @@
 -- plainly in Lua, the weighted objective against a direct sum, held-out entries that the
 -- fit never sees, recovery of held-out entries of a low-rank matrix, and bad weights.
 local tessera = require "tessera"
+local helpers = require "helpers"
 
 local matrix = tessera.matrix
 local nmf = tessera.nmf
 
 local SAMPLES = "/usr/share/sonic-pi/samples/"
 
-local function random_matrix(rows, cols, seed, lo)
-  math.randomseed(seed)
-  local t = {}
-  for i = 1, rows do
-    t[i] = {}
-    for j = 1, cols do t[i][j] = (lo or 0) + math.random() end
-  end
-  return matrix.from(t)
-end
+local random_matrix = helpers.random_matrix
 
 -- A 0/1 mask holding out about `share` of the entries.
 local function mask(rows, cols, seed, share)

@@ -15,7 +15,6 @@
 
 #include <cblas.h>
 #include <math.h>
-#include <string.h>
 
 double tsr_nmf_loss_weighted_cols(const float *V, const float *M, const float *W, const float *H,
                                   int64_t n, int64_t j0, int64_t j1, int k, double beta) {

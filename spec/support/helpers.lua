@@ -8,6 +8,18 @@ helpers.root = here or "."
 
 helpers.shell_quote = fs.shell_quote
 
+-- A rows x cols Matrix of uniform values on [lo, lo + 1) (lo: 0) from math.random seeded
+-- with seed.
+function helpers.random_matrix(rows, cols, seed, lo)
+  math.randomseed(seed)
+  local t = {}
+  for i = 1, rows do
+    t[i] = {}
+    for j = 1, cols do t[i][j] = (lo or 0) + math.random() end
+  end
+  return require("tessera").matrix.from(t)
+end
+
 -- A fresh temporary folder; remove it with helpers.rmtree in a finally block.
 function helpers.tmpdir()
   local path = os.tmpname()
