@@ -1,7 +1,8 @@
 -- examples/paper.lua: reproduces "Music Creation through Non-negative Matrix
 -- Factorization" (Kaur, Joshi, Wesley) end to end on real music and writes one HTML report:
 -- every figure of the study, every component as sound, a mosaic of the two clips, and what
--- the study could not show (loss curves, a table of losses, component matching, periods).
+-- the study could not show (loss curves, a table of losses, component matching, periods),
+-- and which method separates a known mixture best (examples/paper_separation.lua).
 --
 --   bin/tessera examples/paper.lua [CLIP1 CLIP2 [OUTDIR]]
 --

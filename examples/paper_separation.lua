@@ -112,7 +112,8 @@ local function stands_out(stats, target)
   for _, method in ipairs(METHODS) do
     if method ~= target and not beyond_spread(stats[target], stats[method]) then within[#within + 1] = method end
   end
-  return "does not decide", fmt("%s's lies within the spread over seeds of %s's", target, listed(within))
+  local beyond = #above > 0 and fmt("is larger than %s's beyond the spread over seeds but ", listed(above)) or ""
+  return "does not decide", fmt("%s's %slies within the spread over seeds of %s's", target, beyond, listed(within))
 end
 
 local function by_method(stats, digits)
