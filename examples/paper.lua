@@ -1,7 +1,8 @@
 -- examples/paper.lua: reproduces "Music Creation through Non-negative Matrix
 -- Factorization" (Kaur, Joshi, Wesley) end to end on real music and writes one HTML report:
 -- every figure of the study, every component as sound, a mosaic of the two clips, and what
--- the study could not show (loss curves, a table of losses, component matching, periods).
+-- the study could not show (loss curves, a table of losses, component matching, periods),
+-- and which method separates a known mixture best (examples/paper_separation.lua).
 --
 --   bin/tessera examples/paper.lua [CLIP1 CLIP2 [OUTDIR]]
 --
@@ -553,6 +554,18 @@ report:players({ { audio = mosaic_audio, name = "mosaic", method = "recipe above
 report:figure({ panels = { tessera.plot.spectrogram_panel(summary.magnitude,
                              { sr = SR, n_fft = N_FFT, hop = HOP, title = "mosaic", logy = true }) } },
   { name = "mosaic-spectrogram", caption = "The mosaic's magnitude spectrogram (dB)." })
+
+-- Which method separates best: a known mixture in the first clip's rhythm (its own file).
+local here = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
+local separation = dofile(here .. "/paper_separation.lua")
+local clip1_tempos = {}
+for _, row in ipairs(tempo_rows) do
+  if row[1] == clips[1].name then clip1_tempos[#clip1_tempos + 1] = row[3] end
+end
+local separated = separation(report, { outdir = outdir, clip = clips[1].name, tempos = clip1_tempos,
+                                       progress = progress })
+decompositions.computed = decompositions.computed + separated.computed
+decompositions.cached = decompositions.cached + separated.cached
 
 report:heading("How this report was made")
 report:paragraph(fmt(

@@ -183,6 +183,21 @@ describe("tessera.compare", function()
         assert.is_true(again.rows[i].cached)
       end
     end)
+    it("hands on_fit each fitted model, the one its rows were scored from", function()
+      local calls = {}
+      local again = compare(mix, nil, { methods = GRID.methods, ks = GRID.ks, seeds = GRID.seeds,
+        progress = false, on_fit = function(done, total, method, k, seed, model)
+          calls[#calls + 1] = { done = done, total = total, method = method, k = k, seed = seed, model = model }
+        end })
+      assert.equal(8, #calls)
+      for i, c in ipairs(calls) do
+        local row = again.rows[(i - 1) * #again.stems + 1]
+        assert.same({ i, 8, row.method, row.k, row.seed }, { c.done, c.total, c.method, c.k, c.seed })
+        assert.equal(row.k, select(2, c.model.W:shape()))
+        assert.equal(row.k, c.model.k)
+        assert.equal(row.loss, c.model.loss)
+      end
+    end)
   end)
 
   it("splits the mix: the stems' estimates of one fit add up to the mix", function()

@@ -1,4 +1,4 @@
--- Specs for tessera.nmf.group and tessera.nmf.envelope: many components against fewer, on
+-- Specs for tessera.nmf.group, tessera.nmf.envelope and tessera.nmf.evenness: many components against fewer, on
 -- models built from known factors (a component of the few that the many split in two, with
 -- scales traded between W and H), against sums computed here by hand.
 local tessera = require "tessera"
@@ -147,6 +147,53 @@ describe("tessera.nmf", function()
         "bad argument #2 to 'envelope' (component must be an integer in 1..3, got 1.5)")
       assert.has_error(function() nmf.envelope("m", 1) end,
         "bad argument #1 to 'envelope' (Model expected, got string)")
+    end)
+  end)
+
+  describe("evenness()", function()
+    -- Shares and entropy by hand: component i holds ||W_i||_1 ||H_i||_1 of the sum of W H.
+    local function by_hand(W, H)
+      local k, shares, total = #H, {}, 0
+      for i = 1, k do
+        local wl1, hl1 = 0, 0
+        for f = 1, #W do wl1 = wl1 + W[f][i] end
+        for t = 1, #H[i] do hl1 = hl1 + H[i][t] end
+        shares[i] = wl1 * hl1
+        total = total + shares[i]
+      end
+      local e = 0
+      for i = 1, k do
+        shares[i] = shares[i] / total
+        if shares[i] > 0 then e = e - shares[i] * math.log(shares[i]) end
+      end
+      return e / math.log(k), shares
+    end
+
+    it("is the entropy of the components' shares of W H over log k", function()
+      local W, H = columns(w, v, { 1, 0, 0, 0, 0, 1 }), { a, b, hits(30, 2) }
+      local e, shares = nmf.evenness(model_of(W, H))
+      local e_hand, shares_hand = by_hand(W, H)
+      assert.near(e_hand, e, 1e-6)
+      for i = 1, 3 do assert.near(shares_hand[i], shares[i], 1e-6) end
+      assert.is_true(e > 0 and e < 1, tostring(e))
+    end)
+
+    it("is 1 for equal shares and near 0 when one component holds nearly all", function()
+      -- the same sound twice, its scale traded between W and H: equal shares
+      local e = nmf.evenness(model_of(columns(scaled(w, 0.1), w), { scaled(a, 10), a }))
+      assert.near(1, e, 1e-6)
+      local lopsided = nmf.evenness(model_of(columns(w, v), { a, scaled(b, 1e-6) }))
+      assert.is_true(lopsided < 1e-4, tostring(lopsided))
+      assert.equal(1.0, nmf.evenness(model_of(columns(w), { a })))
+    end)
+
+    it("refuses what is not a model, and a model with nothing in it", function()
+      assert.has_error(function() nmf.evenness({}) end,
+        "bad argument #1 to 'evenness' (Model expected, got table)")
+      local zeros = {}
+      for t = 1, P do zeros[t] = 0 end
+      assert.has_error(function() nmf.evenness(model_of(columns(w), { zeros })) end,
+        "bad argument #1 to 'evenness' (every component is zero)")
     end)
   end)
 end)

@@ -4,6 +4,8 @@
 -- with, and a second run takes every decomposition from the cache.
 local helpers = require "helpers"
 local tessera = require "tessera"
+local compare = require "tessera.compare"
+local json = require "tessera.json"
 
 local SR, HOP = 22050, 512
 local CLIPS = { "loop_amen_full", "loop_garzul" }
@@ -77,8 +79,9 @@ describe("examples/paper.lua", function()
   it("writes a report with every figure and a player for every component", function()
     local lines = run_paper(dir, cache_dir)
     assert.equal(dir .. "/index.html", lines[#lines])
-    -- 11 fits: figure 1's k = 4 coordinate descent is the one figures 4 and 5 show.
-    assert.truthy(lines[#lines - 1]:match("^11 decompositions computed, 1 from the cache"), lines[#lines - 1])
+    -- 11 fits (figure 1's k = 4 coordinate descent is the one figures 4 and 5 show) and 24
+    -- of the separation grid.
+    assert.truthy(lines[#lines - 1]:match("^35 decompositions computed, 1 from the cache"), lines[#lines - 1])
     local html = helpers.read_file(dir .. "/index.html")
     for _, figure in ipairs({ "figure1-k4-k6.png", "figure2-w-loop-garzul.png", "figure3-h-loop-garzul.png",
                               "figure4-w-loop-amen-full.png", "figure5-h-loop-amen-full.png",
@@ -239,10 +242,133 @@ describe("examples/paper.lua", function()
       string.format("Given every k = 6 row, %d of the 4 k = 4 rows take two or more", split), 1, true))
   end)
 
+  it("answers the study's three claims with numbers a recomputation agrees with", function()
+    local text = plain(helpers.read_file(dir .. "/index.html"))
+    local sep = dir .. "/separation/"
+    local results = json.decode(helpers.read_file(sep .. "results.json"))
+    local methods, seeds = results.methods, results.seeds
+    assert.same({ "cd", "mu-euclidean", "mu-kl", "study" }, methods)
+    assert.same({ 4, 6 }, results.ks)
+    assert.same({ "kick", "snare", "hat", "bass" }, results.stems)
+
+    -- The rhythm: the median of the first clip's tempos, kick on the beats, hats on eighths.
+    local tempos = {}
+    for _, row in ipairs(table_rows(helpers.read_file(dir .. "/index.html"), "<th>tempo (BPM)</th>")) do
+      if row[1] == CLIPS[1] then tempos[#tempos + 1] = tonumber(row[3]) end
+    end
+    local bpm = median(tempos)
+    assert.truthy(text:find(string.format("%s's tempo is %.2f BPM, the median", CLIPS[1], bpm), 1, true))
+    for stem, beats in pairs({ kick = 1, hat = 0.5 }) do
+      local times = {}
+      for line in helpers.read_file(sep .. "mixture/onsets/" .. stem .. ".csv"):gmatch("\n([%d.e-]+),") do
+        times[#times + 1] = tonumber(line)
+      end
+      assert.is_true(#times >= 8, stem)
+      for i = 2, #times do assert.near(beats * 60 / bpm, times[i] - times[i - 1], 1 / SR, stem) end
+    end
+
+    -- The best estimates' SI-SDR, from the saved audio.
+    for _, b in ipairs(results.best) do
+      local est = tessera.audio.load(sep .. "estimates/" .. b.stem .. ".wav")
+      local ref = tessera.audio.load(sep .. "mixture/stems/" .. b.stem .. ".wav")
+      assert.near(b.si_sdr, tessera.eval.si_sdr(est, ref), 1e-3, b.stem)
+    end
+
+    -- Per fit: its stems' scores; statistics over the seeds (std with n - 1).
+    local fits = {}
+    for _, r in ipairs(results.rows) do
+      local key = r.method .. "/" .. r.k .. "/" .. r.seed
+      fits[key] = fits[key] or { loss = r.loss, scores = {} }
+      fits[key].scores[#fits[key].scores + 1] = r.si_sdr
+    end
+    local function spread(values)
+      local m, ss = 0, 0
+      for _, v in ipairs(values) do m = m + v / #values end
+      for _, v in ipairs(values) do ss = ss + (v - m) ^ 2 end
+      return { mean = m, std = math.sqrt(ss / (#values - 1)) }
+    end
+    local function per_fit(method, k, f)
+      local values = {}
+      for i, seed in ipairs(seeds) do values[i] = f(fits[method .. "/" .. k .. "/" .. seed].scores, seed) end
+      return spread(values)
+    end
+    local function apart(a, b) return math.abs(a.mean - b.mean) > math.max(a.std, b.std) end
+    local function pm(x, digits)
+      local f = "%." .. (digits or 2) .. "f"
+      return string.format(f .. " ± " .. f, x.mean, x.std)
+    end
+    local function verdict(stat, target)
+      local above, below = 0, 0
+      for _, m in ipairs(methods) do
+        if m ~= target and apart(stat[target], stat[m]) then
+          if stat[target].mean > stat[m].mean then above = above + 1 else below = below + 1 end
+        end
+      end
+      return below > 0 and "refutes" or above == #methods - 1 and "supports" or "does not decide"
+    end
+
+    -- Claim 1: k = 4 against k = 6, mean over stems.
+    local mean = function(v) return spread(v).mean end
+    local four, six = 0, 0
+    for _, m in ipairs(methods) do
+      local a, b = per_fit(m, 4, mean), per_fit(m, 6, mean)
+      local which = not apart(a, b) and "within the spread" or a.mean > b.mean and "k = 4 better" or "k = 6 better"
+      if which == "k = 4 better" then four = four + 1 elseif which == "k = 6 better" then six = six + 1 end
+      local stated = string.format("%s %s against %s dB (%s)", m, pm(a), pm(b), which)
+      assert.truthy(text:find(stated, 1, true), stated)
+    end
+    local v1 = four > six and "supports" or six > four and "refutes" or "does not decide"
+    assert.truthy(text:find("k = 4 or 6: the comparison " .. v1 .. " the study's choice of k = 4", 1, true), v1)
+    assert.truthy(text:find(string.format("k = 4 is better beyond the spread over seeds for %d of the 4 " ..
+      "methods, k = 6 for %d.", four, six), 1, true))
+
+    -- Claim 2: coordinate descent's best stem less its worst, at k = 4.
+    local uneven, listed = {}, {}
+    for _, m in ipairs(methods) do
+      uneven[m] = per_fit(m, 4, function(v) return math.max(table.unpack(v)) - math.min(table.unpack(v)) end)
+      listed[#listed + 1] = m .. " " .. pm(uneven[m])
+    end
+    assert.truthy(text:find("musical instruments\": the comparison " .. verdict(uneven, "cd") .. " it.", 1, true))
+    assert.truthy(text:find(table.concat(listed, ", ") .. " dB (mean", 1, true), table.concat(listed, ", "))
+
+    -- Claim 3: every k = 4 fit again, from the saved mix with compare's options: the same
+    -- loss as the rows', and the entropy of its components' shares of W H, by hand.
+    local mix = tessera.audio.load(sep .. "mixture/mix.wav")
+    local V = tessera.stft(mix, { n_fft = results.options.n_fft, hop = results.options.hop }):magnitude()
+    local presets = {}
+    for _, p in ipairs(compare.methods) do presets[p.name] = p.opts end
+    local even, shown = {}, {}
+    for _, m in ipairs(methods) do
+      even[m] = per_fit(m, 4, function(_, seed)
+        local opts = { k = 4, seed = seed, max_iter = results.options.max_iter, tol = results.options.tol,
+                       progress = false, threads = 1 }
+        for key, v in pairs(presets[m]) do opts[key] = v end
+        local model = tessera.nmf(V, opts)
+        assert.near(fits[m .. "/4/" .. seed].loss, model.loss, 1e-6 * model.loss, m .. " seed " .. seed)
+        local W, H, mass, total, e = model.W:totable(), model.H:totable(), {}, 0, 0
+        for i = 1, 4 do
+          local wl1, hl1 = 0, 0
+          for f = 1, #W do wl1 = wl1 + W[f][i] end
+          for t = 1, #H[i] do hl1 = hl1 + H[i][t] end
+          mass[i] = wl1 * hl1
+          total = total + mass[i]
+        end
+        for i = 1, 4 do
+          local share = mass[i] / total
+          if share > 0 then e = e - share * math.log(share) end
+        end
+        return e / math.log(4)
+      end)
+      shown[#shown + 1] = m .. " " .. pm(even[m], 3)
+    end
+    assert.truthy(text:find("across components\": the comparison " .. verdict(even, "mu-kl") .. " it.", 1, true))
+    assert.truthy(text:find("it is " .. table.concat(shown, ", ") .. ";", 1, true), table.concat(shown, ", "))
+  end)
+
   it("opens in headless Chromium with every image decoded and every audio playable", function()
     local result, why = helpers.browser_selfcheck(dir .. "/index.html")
     assert.truthy(result, "the page's self-check did not run: " .. tostring(why))
-    assert.equal(10, #result.images)
+    assert.equal(14, #result.images)
     for _, img in ipairs(result.images) do assert.is_true(img.width > 0, img.src) end
     assert.equal(33, #result.audio)
     for _, a in ipairs(result.audio) do assert.near(10, a.duration, 0.01, a.src) end
@@ -250,6 +376,6 @@ describe("examples/paper.lua", function()
 
   it("takes every decomposition from the cache the second time", function()
     local lines = run_paper(dir, cache_dir)
-    assert.truthy(lines[#lines - 1]:match("^0 decompositions computed, 12 from the cache"), lines[#lines - 1])
+    assert.truthy(lines[#lines - 1]:match("^0 decompositions computed, 36 from the cache"), lines[#lines - 1])
   end)
 end)

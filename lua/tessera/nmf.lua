@@ -10,6 +10,7 @@
 --   local again = tessera.nmf.load("out/amen-kl")
 --   local pairs, total = tessera.nmf.match(m, other)    -- which component is which
 --   local groups = tessera.nmf.group(m6, m4)            -- which components make up which
+--   local e, shares = tessera.nmf.evenness(m)           -- 1: every component as loud
 --   tessera.nmf.loss(V, W, H, "kl")                     -- any objective for given factors
 --
 -- Options of tessera.nmf(V, opts) (all checked; an unknown key is an error):
@@ -433,6 +434,30 @@ function nmf.envelope(m, components)
   end
   local list = component_list(m, components)
   return weighted_sum(m.H:totable(), norms_l1(m.W, false), list, m.p)
+end
+
+-- tessera.nmf.evenness(m) -> e, shares: how evenly the model's mass is spread over its
+-- components. shares[i] = ||W_i||_1 ||H_i||_1 / sum_j ||W_j||_1 ||H_j||_1, component i's
+-- part of the sum of W H (scale traded between W and H does not change it); e is their
+-- entropy over log k, 1 when every share is 1/k and 0 when one component holds all (a
+-- one-component model is 1). The study's "the divergence spreads more evenly", as a number.
+function nmf.evenness(m)
+  if not is_model(m) then
+    error(fmt("bad argument #1 to 'evenness' (Model expected, got %s)", type(m)), 2)
+  end
+  local w, h = norms_l1(m.W, false), norms_l1(m.H, true)
+  local total, shares = 0, {}
+  for i = 1, m.k do
+    shares[i] = w[i] * h[i]
+    total = total + shares[i]
+  end
+  if total == 0 then error("bad argument #1 to 'evenness' (every component is zero)", 2) end
+  local entropy = 0
+  for i = 1, m.k do
+    shares[i] = shares[i] / total
+    if shares[i] > 0 then entropy = entropy - shares[i] * math.log(shares[i]) end
+  end
+  return m.k > 1 and entropy / math.log(m.k) or 1.0, shares
 end
 
 -- tessera.nmf.group(parts, whole [, {by = "H" | "W"}]) -> groups

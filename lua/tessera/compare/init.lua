@@ -24,7 +24,8 @@
 --   cache    false: fit everything anew (default: fits are kept in tessera.cache, so a
 --            second run, e.g. with bss = true, fits nothing)
 --   progress false: no progress line (default: one on stderr when it is a terminal)
---   on_fit   function(done, total, method, k, seed) called after each fit
+--   on_fit   function(done, total, method, k, seed, model) called after each fit (model:
+--            the fitted tessera.nmf Model, for measures of the factors themselves)
 --
 -- The result:
 --   { stems = {names}, sr =, frames =, methods = {names}, ks =, seeds =, options = {...},
@@ -431,7 +432,7 @@ local function run_compare(mix, refs, opts)
           end
           done = done + 1
           if line then line.show(done, total, method, k, seed) end
-          if o.on_fit then o.on_fit(done, total, method, k, seed) end
+          if o.on_fit then o.on_fit(done, total, method, k, seed, model) end
         end
       end
     end
