@@ -41,6 +41,9 @@ typedef struct tsr_nmf_params {
   /* Weighted NMF: n x p weights >= 0, the objective being sum M d(V | WH) (0 holds an entry
    * out, as masked cross-validation does). NULL: every entry weighs 1. */
   const float *weights;
+  /* Partial freezing: k flags each, 1 keeping that column of W (frozen_W) or row of H
+   * (frozen_H) as given, bit for bit, while the others adapt around it. NULL: none. */
+  const unsigned char *frozen_W, *frozen_H;
 } tsr_nmf_params;
 
 typedef struct tsr_nmf_result {

@@ -22,7 +22,7 @@ static const char *const INIT_NAMES[] = {"random", "uniform", "nndsvd", "nndsvda
 
 static const char *const FIT_OPTIONS[] = {
   "k", "loss", "solver", "init", "W", "H", "seed", "order", "max_iter", "tol", "update_W",
-  "update_H", "alpha_W", "alpha_H", "l1_ratio", "on_iter", "every", "progress", "threads", "weights", NULL};
+  "update_H", "alpha_W", "alpha_H", "l1_ratio", "on_iter", "every", "progress", "threads", "weights", "fixed_W", "fixed_H", NULL};
 
 static double now_seconds(void) {
   struct timespec ts;
@@ -123,6 +123,37 @@ static void check_entries(lua_State *L, const char *who, const tsr_matrix *m, co
   tsr_error err = {{0}};
   int status = tsr_check_entries(m->data, m->rows, m->cols, name, &err);
   if (status != TSR_OK) tsr_lua_fail(L, who, status, &err);
+}
+
+/* opts[key]: a list of distinct component numbers in 1..k, as k flags in a userdata left on
+ * the stack (it lives as long as the call); NULL when the key is absent. */
+static const unsigned char *opt_frozen(lua_State *L, int arg, const char *key, int k) {
+  int t = lua_getfield(L, arg, key);
+  if (t == LUA_TNIL) {
+    lua_pop(L, 1);
+    return NULL;
+  }
+  if (t != LUA_TTABLE)
+    luaL_argerror(L, arg, lua_pushfstring(L, "%s must be a list of component numbers, got %s",
+                                          key, luaL_typename(L, -1)));
+  int list = lua_gettop(L);
+  unsigned char *flags = lua_newuserdatauv(L, (size_t)k, 0);
+  memset(flags, 0, (size_t)k);
+  lua_Integer len = luaL_len(L, list);
+  for (lua_Integer i = 1; i <= len; i++) {
+    lua_geti(L, list, i);
+    int isnum = 0;
+    lua_Integer c = lua_tointegerx(L, -1, &isnum);
+    if (!isnum || c < 1 || c > k)
+      luaL_argerror(L, arg, lua_pushfstring(L, "%s[%I] must be a component number in 1..%d, got %s",
+                                            key, i, k, luaL_tolstring(L, -1, NULL)));
+    if (flags[c - 1])
+      luaL_argerror(L, arg, lua_pushfstring(L, "%s lists component %I twice", key, c));
+    flags[c - 1] = 1;
+    lua_pop(L, 1);
+  }
+  lua_remove(L, list);
+  return flags;
 }
 
 /* The state the kernel's on_check reaches the Lua side through. */
@@ -274,6 +305,8 @@ static int nmf_fit(lua_State *L) {
   lmatrix *M = opt_factor(L, 2, "weights", n, p);
   if (M != NULL) check_entries(L, "tessera.nmf", &M->m, "weights");
   prm.weights = M != NULL ? M->m.data : NULL;
+  prm.frozen_W = opt_frozen(L, 2, "fixed_W", k);
+  prm.frozen_H = opt_frozen(L, 2, "fixed_H", k);
   lmatrix *W0 = opt_factor(L, 2, "W", n, k);
   lmatrix *H0 = opt_factor(L, 2, "H", k, p);
   int given = W0 != NULL || H0 != NULL;

@@ -110,7 +110,7 @@ static int cd_report(const tsr_nmf_params *prm, int it, double loss) {
 /* A fit's scratch: V·Hᵀ, the Gram matrices, Vᵀ·W when W is fixed, MU's float copies, each
  * worker's block buffers, the chunks' partial sums, and the pool. */
 typedef struct cd_scratch {
-  float *VHt, *Qw, *Qh, *Gfix, *mus;
+  float *VHt, *Qw, *Qh, *Gfix, *mus, *freeW;
   double *WtW, *HHt;
   cd_worker *wk;
   cd_chunk *ch;
@@ -125,6 +125,7 @@ static void cd_scratch_close(cd_scratch *s) {
     tsr_free(s->wk[w].Gt);
     tsr_free(s->wk[w].Ht);
     tsr_free(s->wk[w].den);
+    tsr_free(s->wk[w].free);
   }
   tsr_free(s->wk);
   for (int c = 0; s->ch != NULL && c < s->nchunks; c++) {
@@ -133,6 +134,7 @@ static void cd_scratch_close(cd_scratch *s) {
   }
   tsr_free(s->ch);
   tsr_free(s->mus);
+  tsr_free(s->freeW);
   tsr_free(s->Gfix);
   tsr_free(s->HHt);
   tsr_free(s->WtW);
@@ -145,7 +147,8 @@ static void cd_scratch_close(cd_scratch *s) {
 /* The scratch for `want` workers and nchunks chunks of whole blocks; TSR_OK, or the first
  * failure (TSR_ENOMEM, TSR_ELIMIT) with s to be closed all the same. */
 static int cd_scratch_open(cd_scratch *s, int64_t n, int64_t p, int k, const nmf_cd_kernels *kr,
-                           int64_t nblocks, int nchunks, int want, int gfix, int mu) {
+                           int64_t nblocks, int nchunks, int want, int gfix, int mu,
+                           const tsr_nmf_params *prm) {
   int status = TSR_OK;
   const size_t kk = (size_t)k * (size_t)k, nk = (size_t)n * (size_t)k;
   memset(s, 0, sizeof *s);
@@ -158,12 +161,16 @@ static int cd_scratch_open(cd_scratch *s, int64_t n, int64_t p, int k, const nmf
   s->HHt = cd_alloc(kk, sizeof(double), &status);
   s->Gfix = gfix ? cd_alloc((size_t)k * (size_t)p, sizeof(float), &status) : NULL;
   s->mus = mu ? cd_alloc(kk + 8 * (size_t)k, sizeof(float), &status) : NULL;
+  s->freeW = prm->frozen_W != NULL
+               ? cd_alloc(tsr_nmf_cd_free_scratch(n, k), sizeof(float), &status) : NULL;
   cd_worker *wk = s->wk = cd_alloc((size_t)want, sizeof(cd_worker), &status);
   if (wk != NULL) memset(wk, 0, sizeof(cd_worker) * (size_t)want);
   for (int w = 0; wk != NULL && w < want; w++) {
     wk[w].Gt = cd_alloc((size_t)CD_BLOCK_MAX * (size_t)k, sizeof(float), &status);
     wk[w].Ht = cd_alloc((size_t)CD_BLOCK_MAX * (size_t)k, sizeof(float), &status);
     wk[w].den = cd_alloc((size_t)CD_BLOCK_MAX * (size_t)k, sizeof(float), &status);
+    if (prm->frozen_H != NULL)
+      wk[w].free = cd_alloc(tsr_nmf_cd_free_scratch(CD_BLOCK_MAX, k), sizeof(float), &status);
   }
   cd_chunk *ch = s->ch = cd_alloc((size_t)nchunks, sizeof(cd_chunk), &status);
   if (ch != NULL) memset(ch, 0, sizeof(cd_chunk) * (size_t)nchunks);
@@ -231,7 +238,7 @@ static int cd_solve(const float *V, int64_t n, int64_t p, int k, float *W, float
 
   const size_t kk = (size_t)k * (size_t)k;
   cd_scratch sc;
-  status = cd_scratch_open(&sc, n, p, k, kr, nblocks, nchunks, want, upd_H && !upd_W, mu);
+  status = cd_scratch_open(&sc, n, p, k, kr, nblocks, nchunks, want, upd_H && !upd_W, mu, prm);
   if (status != TSR_OK) {
     tsr_seterror(err, "cannot allocate the %s solver's scratch for a %lld x %lld "
                  "factorisation with k %d", mu ? "mu" : "cd", (long long)n, (long long)p, k);
@@ -244,7 +251,8 @@ static int cd_solve(const float *V, int64_t n, int64_t p, int k, float *W, float
   tsr_pool *pool = sc.pool;
 
   cd_pass ps = {.mode = CD_PASS_VHT, .V = V, .n = n, .p = p, .k = k, .W = W, .H = H,
-                .Gfix = Gfix, .Qh = Qh, .l1h = l1h, .kr = kr, .wk = wk, .ch = ch,
+                .Gfix = Gfix, .Qh = Qh, .l1h = l1h, .frozen_H = prm->frozen_H, .kr = kr,
+                .wk = wk, .ch = ch,
                 .nchunks = nchunks, .rule = rule, .WtW = WtW, .l2h = l2h};
 
   /* The state every iteration starts from: V·Hᵀ and H·Hᵀ for the current H, Wᵀ·W. */
@@ -314,7 +322,10 @@ static int cd_solve(const float *V, int64_t n, int64_t p, int k, float *W, float
           cd_mu_w(W, n, k, VHt, HHt, l1w, l2w, mus, mus + kk);
       } else {
         cd_gram_to_q(HHt, k, l2w, Qw);
-        violation += ps.kr->sweep(W, n, n, k, VHt, n, l1w, Qw);
+        violation += prm->frozen_W != NULL
+                       ? tsr_nmf_cd_sweep_free(kr, W, n, n, k, VHt, n, l1w, Qw, prm->frozen_W,
+                                               sc.freeW)
+                       : ps.kr->sweep(W, n, n, k, VHt, n, l1w, Qw);
       }
       memset(WtW, 0, sizeof(double) * kk);
       cd_gram_w(kr, W, n, k, WtW);

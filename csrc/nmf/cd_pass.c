@@ -47,6 +47,39 @@ static void cd_mu_block(float *Ht, int nb, int k, const float *Gt, const double 
   for (int64_t e = 0; e < (int64_t)nb * k; e++) Ht[e] *= Gt[e] / den[e];
 }
 
+size_t tsr_nmf_cd_free_scratch(int64_t m, int k) {
+  return 2 * (size_t)m * (size_t)k + (size_t)k * (size_t)k;
+}
+
+double tsr_nmf_cd_sweep_free(const nmf_cd_kernels *kr, float *X, int64_t m, int64_t ldx, int k,
+                             const float *A, int64_t lda, float l1, const float *Q,
+                             const unsigned char *frozen, float *scratch) {
+  int kf = 0;
+  for (int t = 0; t < k; t++) kf += !frozen[t];
+  if (kf == 0) return 0.0;
+  float *Xf = scratch, *Af = Xf + m * kf, *Qf = Af + m * kf;
+  for (int t = 0, a = 0; t < k; t++) {
+    if (frozen[t]) continue;
+    memcpy(Xf + a * m, X + t * ldx, (size_t)m * sizeof(float));
+    float *af = Af + a * m;
+    memcpy(af, A + t * lda, (size_t)m * sizeof(float));
+    for (int r = 0, b = 0; r < k; r++) {
+      const float q = Q[r + (int64_t)t * k];
+      if (!frozen[r]) {
+        Qf[a + (int64_t)(b++) * kf] = q;
+        continue;
+      }
+      const float *xr = X + r * ldx;
+      for (int64_t i = 0; i < m; i++) af[i] -= xr[i] * q;
+    }
+    a++;
+  }
+  double viol = kr->sweep(Xf, m, m, kf, Af, m, l1, Qf);
+  for (int t = 0, a = 0; t < k; t++)
+    if (!frozen[t]) memcpy(X + t * ldx, Xf + (a++) * m, (size_t)m * sizeof(float));
+  return viol;
+}
+
 static void cd_pass_run_chunk(const cd_pass *ps, cd_chunk *me, const cd_worker *scratch) {
   const int64_t n = ps->n;
   const int k = ps->k;
@@ -94,7 +127,10 @@ static void cd_pass_run_chunk(const cd_pass *ps, cd_chunk *me, const cd_worker *
       ps->kr->gt_block(ps->W, n, k, Vj, nb, Gt, vht ? NULL : Vnext);
     }
     cd_h_to_ht(Hj, k, nb, Ht);
-    if (ps->rule != CD_RULE_MU)
+    if (ps->rule != CD_RULE_MU && ps->frozen_H != NULL)
+      me->viol += tsr_nmf_cd_sweep_free(ps->kr, Ht, nb, nb, k, Gt, nb, ps->l1h, ps->Qh,
+                                        ps->frozen_H, scratch->free);
+    else if (ps->rule != CD_RULE_MU)
       me->viol += ps->kr->sweep(Ht, nb, nb, k, Gt, nb, ps->l1h, ps->Qh);
     else if (ps->kr->mu_block && k <= 16 && nb <= 8)
       ps->kr->mu_block(Ht, nb, k, Gt, ps->WtW, ps->l1h, ps->l2h);

@@ -30,6 +30,7 @@ typedef struct cd_chunk {
 typedef struct cd_worker {
   float *Gt, *Ht;     /* CD_BLOCK_MAX x k scratch */
   float *den;         /* CD_BLOCK_MAX x k: CD_RULE_MU's denominators for one block */
+  float *free;        /* tsr_nmf_cd_sweep_free's scratch for a block, when H has frozen rows */
 } cd_worker;
 
 /* What one pass over V computes, each worker over its own columns. */
@@ -55,6 +56,7 @@ typedef struct cd_pass {
                        * CD_PASS_FUSED instead of computing each block; else NULL */
   const float *Qh;    /* Wᵀ·W with l2_H on the diagonal */
   float l1h;
+  const unsigned char *frozen_H; /* k flags: rows of H the sweep keeps, or NULL */
   int need_vht;       /* CD_PASS_FUSED: accumulate V·Hᵀ for the next W sweep */
   int check_v;        /* CD_PASS_VHT / CD_PASS_GT: also check V and sum ‖V‖² */
   int want_loss;      /* also sum the exact ‖V − WH‖² (after the update, for FUSED), each
@@ -69,6 +71,17 @@ typedef struct cd_pass {
   atomic_int next;    /* the next chunk to take */
 } cd_pass;
 
+
+/* Floats of tsr_nmf_cd_sweep_free's scratch for m rows. */
+size_t tsr_nmf_cd_free_scratch(int64_t m, int k);
+
+/* The coordinate sweep of X's free components only (frozen[t] set: column t of X kept as it
+ * is): they are gathered into scratch with their gradient's share of the frozen ones moved
+ * into A (A' = A - X_F Q_F,t, exact since the sweep's gradient is -(A - l1) + X Q), swept,
+ * and put back. Returns the free components' summed |projected gradient|. */
+double tsr_nmf_cd_sweep_free(const nmf_cd_kernels *kr, float *X, int64_t m, int64_t ldx, int k,
+                             const float *A, int64_t lda, float l1, const float *Q,
+                             const unsigned char *frozen, float *scratch);
 
 /* Runs one pass on every worker of pool (chunks taken as workers come free). */
 void tsr_nmf_cd_pass_run(tsr_pool *pool, cd_pass *ps);

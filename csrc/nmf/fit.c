@@ -35,9 +35,13 @@ int tsr_nmf_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
   }
   int status = tsr_nmf_check_params(n, p, k, prm, err);
   /* The pass-based solvers check V in their first pass, before they change W or H. */
-  int euc_wh = prm->solver == TSR_NMF_MU && prm->beta == 2.0 && prm->order == TSR_NMF_ORDER_WH &&
-               prm->update_W && prm->update_H;
-  int checks_v = (prm->solver == TSR_NMF_CD || euc_wh) && prm->weights == NULL;
+  /* Weights, and frozen components under MU, take the general path (general.c); CD keeps
+   * frozen components in its own sweep. */
+  int general = prm->weights != NULL ||
+                (prm->solver == TSR_NMF_MU && (prm->frozen_W != NULL || prm->frozen_H != NULL));
+  int euc_wh = !general && prm->solver == TSR_NMF_MU && prm->beta == 2.0 &&
+               prm->order == TSR_NMF_ORDER_WH && prm->update_W && prm->update_H;
+  int checks_v = (prm->solver == TSR_NMF_CD || euc_wh) && !general;
   if (status == TSR_OK && !checks_v) status = tsr_check_entries(V, n, p, "V", err);
   if (status == TSR_OK) status = tsr_check_entries(W, n, k, "W", err);
   if (status == TSR_OK) status = tsr_check_entries(H, k, p, "H", err);
@@ -50,8 +54,8 @@ int tsr_nmf_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
   int saved = openblas_get_num_threads();
   if (prm->threads > 0) openblas_set_num_threads(prm->threads);
   int parts = tsr_nmf_parts(prm->threads, p);
-  if (prm->weights != NULL) {
-    status = tsr_nmf_weighted_fit(V, n, p, k, W, H, prm, parts, res, err);
+  if (general) {
+    status = tsr_nmf_general_fit(V, n, p, k, W, H, prm, parts, res, err);
   } else if (prm->solver == TSR_NMF_CD) {
     status = tsr_nmf_cd_fit(V, n, p, k, W, H, prm, res, err);
   } else if (euc_wh) {

@@ -60,8 +60,9 @@ int tsr_nmf_track_iteration(tracker *tr, int it);
 /* The final objective (summed again only when the last check is not of these factors). */
 double tsr_nmf_track_final(tracker *tr);
 
-/* Weighted NMF (weighted.c): MU for any beta, CD on the EM completion; prm->weights set. */
-int tsr_nmf_weighted_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
+/* The general path (general.c): weighted NMF (MU for any beta, CD on the EM completion) and
+ * MU with frozen components. */
+int tsr_nmf_general_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
                          const tsr_nmf_params *prm, int parts, tsr_nmf_result *res,
                          tsr_error *err);
 double tsr_nmf_loss_weighted_cols(const float *V, const float *M, const float *W, const float *H,

@@ -26,7 +26,9 @@
 --   terminal and the fit takes over a second); threads (what OpenBLAS uses); weights (an
 --   n x p Matrix >= 0: weighted NMF, the objective sum M d(V | WH), an entry of weight 0
 --   held out, unseen by the fit and by its start; mu for every loss, cd on the EM
---   completion, csrc/nmf/weighted.c).
+--   completion, csrc/nmf/general.c); fixed_W, fixed_H (lists of component numbers: those
+--   columns of W and rows of H are kept bit for bit while the others adapt around them, for
+--   every loss and both solvers; give their values with W = / H =).
 --
 -- A Model has W (n x k), H (k x p), k, n, p, loss (the final objective: ||V - WH||^2 with
 -- no 1/2, the generalised KL D(V || WH), Itakura-Saito or the beta-divergence), history

@@ -1,6 +1,8 @@
-/* Weighted NMF: every entry of V counts with its weight M[i, j] >= 0 in the objective
- * sum M d_beta(V | WH) (a weight of 0 holds the entry out, as masked cross-validation does).
+/* The general multiplicative-update path, plainly written with sgemm, for what the fused
+ * passes (mu.c, mu_gemm.c, cd.c's MU rule) do not carry: weights and frozen components.
  *
+ * Weighted NMF: every entry of V counts with its weight M[i, j] >= 0 in the objective
+ * sum M d_beta(V | WH) (a weight of 0 holds the entry out, as masked cross-validation does).
  * MU, any beta: the unweighted rules with M inside both terms, Y = WH formed by sgemm,
  *   H <- H * [W'(M V Y^(beta-2)) / (W'(M Y^(beta-1)) + l1 + l2 H)]^gamma
  * and the same for W with H' on the right; gamma, the guards and the flush below FLUSH as
@@ -9,7 +11,10 @@
  * completion V~ = M'V + (1 - M')WH with M' = M / max M: the unweighted objective on V~ is
  * the weighted one plus sum (1 - M')(WH - W0H0)^2, which vanishes at the current factors,
  * so each iteration lowers the weighted objective (the alphas are divided by max M to keep
- * the same minimiser). */
+ * the same minimiser).
+ *
+ * Frozen components (prm->frozen_W, frozen_H): a half-step leaves their entries as they
+ * are; the rules are separable by component, so the others still lower the objective. */
 #include "internal.h"
 #include "portable.h"
 
@@ -69,7 +74,7 @@ static void form_wh(weighted_state *s) {
               (int)s->n, s->H, s->k, 0.0f, s->Y, (int)s->n);
 }
 
-/* R = M V g2(Y)^(beta-2) and Q = M g1(Y)^(beta-1), the guards of prep_beta. */
+/* R = M V g2(Y)^(beta-2) and Q = M g1(Y)^(beta-1), the guards of prep_beta (M NULL: 1). */
 static void weighted_terms(weighted_state *s) {
   const size_t count = (size_t)s->n * (size_t)s->p;
   const int cls = beta_class(s->beta);
@@ -78,7 +83,7 @@ static void weighted_terms(weighted_state *s) {
   const float br = (float)(s->beta - 2.0), bq = (float)(s->beta - 1.0);
   const int guard_r = s->beta < 2.0, guard_q = s->beta < 1.0;
   for (size_t e = 0; e < count; e++) {
-    float y = Y[e], m = M[e];
+    float y = Y[e], m = M != NULL ? M[e] : 1.0f;
     switch (cls) {
       case CLS_EUC:
         R[e] = m * V[e];
@@ -98,14 +103,22 @@ static void weighted_terms(weighted_state *s) {
   }
 }
 
-/* F <- F * [num / (den + l1 + l2 F)]^gamma, entries below FLUSH set to 0 when flush. */
-static void weighted_apply(float *F, const float *num, const float *den, size_t count, float l1,
-                           float l2, float gamma, int flush) {
-  for (size_t e = 0; e < count; e++) {
-    float d = den[e] + l1 + l2 * F[e];
-    float ratio = num[e] / (d == 0.0f ? EPS32 : d);
-    float f = F[e] * (gamma == 1.0f ? ratio : powf(ratio, gamma));
-    F[e] = flush && f < FLUSH ? 0.0f : f;
+/* F <- F * [num / (den + l1 + l2 F)]^gamma, entries below FLUSH set to 0 when flush; F is
+ * rows x cols, and a component is a column (W: by = 0) or a row (H: by = 1); frozen ones
+ * are left as they are. */
+static void mu_apply(float *F, const float *num, const float *den, int64_t rows, int64_t cols,
+                     int by, const unsigned char *frozen, float l1, float l2, float gamma,
+                     int flush) {
+  for (int64_t j = 0; j < cols; j++) {
+    if (by == 0 && frozen != NULL && frozen[j]) continue;
+    for (int64_t i = 0; i < rows; i++) {
+      if (by == 1 && frozen != NULL && frozen[i]) continue;
+      size_t e = (size_t)j * (size_t)rows + (size_t)i;
+      float d = den[e] + l1 + l2 * F[e];
+      float ratio = num[e] / (d == 0.0f ? EPS32 : d);
+      float f = F[e] * (gamma == 1.0f ? ratio : powf(ratio, gamma));
+      F[e] = flush && f < FLUSH ? 0.0f : f;
+    }
   }
 }
 
@@ -129,16 +142,17 @@ static void terms_w(weighted_state *s) {
 
 /* l: l1 and l2 of W, then of H. The simultaneous order takes both factors' terms from the
  * same Y before applying either. */
-static void mu_iteration(weighted_state *s, int order, int updW, int updH, const float l[4],
+static void mu_iteration(weighted_state *s, const tsr_nmf_params *prm, const float l[4],
                          float gamma, int flushW, int flushH) {
-  const size_t nk = (size_t)s->n * (size_t)s->k, kp = (size_t)s->k * (size_t)s->p;
+  const int order = prm->order, updW = prm->update_W != 0, updH = prm->update_H != 0;
+  const int64_t n = s->n, p = s->p, k = s->k;
   if (order == TSR_NMF_ORDER_SIMULTANEOUS) {
     form_wh(s);
     weighted_terms(s);
     if (updH) terms_h(s);
     if (updW) terms_w(s);
-    if (updH) weighted_apply(s->H, s->numH, s->denH, kp, l[2], l[3], gamma, flushH);
-    if (updW) weighted_apply(s->W, s->numW, s->denW, nk, l[0], l[1], gamma, flushW);
+    if (updH) mu_apply(s->H, s->numH, s->denH, k, p, 1, prm->frozen_H, l[2], l[3], gamma, flushH);
+    if (updW) mu_apply(s->W, s->numW, s->denW, n, k, 0, prm->frozen_W, l[0], l[1], gamma, flushW);
     return;
   }
   for (int half = 0; half < 2; half++) {
@@ -148,10 +162,10 @@ static void mu_iteration(weighted_state *s, int order, int updW, int updH, const
     weighted_terms(s);
     if (doW) {
       terms_w(s);
-      weighted_apply(s->W, s->numW, s->denW, nk, l[0], l[1], gamma, flushW);
+      mu_apply(s->W, s->numW, s->denW, n, k, 0, prm->frozen_W, l[0], l[1], gamma, flushW);
     } else {
       terms_h(s);
-      weighted_apply(s->H, s->numH, s->denH, kp, l[2], l[3], gamma, flushH);
+      mu_apply(s->H, s->numH, s->denH, k, p, 1, prm->frozen_H, l[2], l[3], gamma, flushH);
     }
   }
 }
@@ -173,7 +187,7 @@ static float max_weight(const float *M, size_t count) {
   return mx;
 }
 
-int tsr_nmf_weighted_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
+int tsr_nmf_general_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
                          const tsr_nmf_params *prm, int parts, tsr_nmf_result *res,
                          tsr_error *err) {
   if (n > INT32_MAX || p > INT32_MAX) {
@@ -181,7 +195,7 @@ int tsr_nmf_weighted_fit(const float *V, int64_t n, int64_t p, int k, float *W, 
     return TSR_ELIMIT;
   }
   const float *M = prm->weights;
-  float mx = max_weight(M, (size_t)n * (size_t)p);
+  float mx = M != NULL ? max_weight(M, (size_t)n * (size_t)p) : 1.0f;
   if (mx == 0.0f) {
     tsr_seterror(err, "weights are all 0: no entry of V is seen");
     return TSR_EINVAL;
@@ -197,7 +211,6 @@ int tsr_nmf_weighted_fit(const float *V, int64_t n, int64_t p, int k, float *W, 
   const float gamma = prm->beta < 1.0 ? (float)(1.0 / (2.0 - prm->beta))
                       : prm->beta > 2.0 ? (float)(1.0 / (prm->beta - 1.0)) : 1.0f;
   const int flushW = prm->beta < 1.0, flushH = prm->beta <= 1.0;
-  const int updW = prm->update_W != 0, updH = prm->update_H != 0;
   /* One unweighted CD iteration per step, on the completion, with the scaled alphas. */
   tsr_nmf_params inner = *prm;
   inner.weights = NULL;
@@ -220,7 +233,7 @@ int tsr_nmf_weighted_fit(const float *V, int64_t n, int64_t p, int k, float *W, 
         status = tsr_nmf_cd_fit(s.R, n, p, k, W, H, &inner, NULL, err);
         if (status != TSR_OK) break;
       } else {
-        mu_iteration(&s, prm->order, updW, updH, l, gamma, flushW, flushH);
+        mu_iteration(&s, prm, l, gamma, flushW, flushH);
       }
       int stop = tsr_nmf_track_iteration(&tr, it);
       if (stop) {

@@ -1,0 +1,98 @@
+-- Partial freezing (fixed_W, fixed_H): frozen columns of W and rows of H are kept bit for
+-- bit by every loss and solver, the objective never rises, the free components adapt, and
+-- a fit with everything frozen returns its input.
+local tessera = require "tessera"
+local helpers = require "helpers"
+
+local matrix = tessera.matrix
+
+local V = tessera.stft(tessera.audio.load(helpers.samples .. "/loop_amen.flac",
+  { sr = 22050, duration = 1 })):magnitude()
+local n, p = V:shape()
+
+-- A deterministic, strictly positive start of k components.
+local function start(k)
+  local W, H = matrix.new(n, k), matrix.new(k, p)
+  for a = 1, k do
+    for i = 1, n do W:set(i, a, 0.01 + ((i * a) % 13) / 13) end
+    for j = 1, p do H:set(a, j, 0.05 + ((j * (a + 1)) % 7) / 7) end
+  end
+  return W, H
+end
+
+local function column(M, a) return M:col(a):totable() end
+local function row(M, a) return M:row(a):totable() end
+
+describe("tessera.nmf with fixed_W and fixed_H", function()
+  local cases = {
+    { loss = "euclidean" }, { loss = "kl" }, { loss = "is" }, { loss = 0.5, order = "WH" },
+    { loss = "euclidean", k = 10 }, { loss = "kl", order = "simultaneous" }, { solver = "cd" },
+    { solver = "cd", k = 10 }, { loss = "kl", weights = matrix.new(n, p, 1) },
+    { solver = "cd", weights = matrix.new(n, p, 1) }, { loss = "kl", threads = 1 },
+    { solver = "cd", threads = 1 },
+  }
+  for _, case in ipairs(cases) do
+    local name = ("%s %s%s%s%s"):format(tostring(case.loss or "euclidean"), case.solver or "mu",
+      case.order and (" " .. case.order) or "", case.k and (" k " .. case.k) or "",
+      case.weights and " weighted" or case.threads and " 1 thread" or "")
+    it("keeps frozen components bit for bit and lowers the objective (" .. name .. ")", function()
+      local k = case.k or 4
+      local W0, H0 = start(k)
+      local opts = { k = k, W = W0, H = H0, fixed_W = { 1, 3 }, fixed_H = { 2 }, max_iter = 40,
+        every = 1, tol = 0, progress = false }
+      for key, v in pairs(case) do opts[key] = v end
+      opts.k = k
+      local m = tessera.nmf(V, opts)
+      assert.same(column(W0, 1), column(m.W, 1))
+      assert.same(column(W0, 3), column(m.W, 3))
+      assert.same(row(H0, 2), row(m.H, 2))
+      assert.are_not.same(column(W0, 2), column(m.W, 2)) -- the free ones adapt
+      assert.are_not.same(row(H0, 1), row(m.H, 1))
+      if case.order ~= "simultaneous" then -- the study's update is not monotone
+        for i = 2, #m.history do
+          assert.is_true(m.history[i].loss <= m.history[i - 1].loss * (1 + 1e-6),
+            ("iteration %d: %g after %g"):format(i - 1, m.history[i].loss, m.history[i - 1].loss))
+        end
+      end
+      assert.is_true(m.loss < m.history[1].loss)
+    end)
+  end
+
+  it("returns its input when everything is frozen (mu and cd)", function()
+    for _, solver in ipairs { "mu", "cd" } do
+      local W0, H0 = start(3)
+      local m = tessera.nmf(V, { k = 3, W = W0, H = H0, fixed_W = { 1, 2, 3 }, fixed_H = { 3, 1, 2 },
+        solver = solver, max_iter = 20, progress = false })
+      assert.same(W0:totable(), m.W:totable())
+      assert.same(H0:totable(), m.H:totable())
+    end
+  end)
+
+  it("fits the rest around frozen templates: a frozen column W0 explains what it can", function()
+    -- V is W_true H_true; freezing the true first template leaves the fit free to find the
+    -- other, and the loss goes to nearly 0.
+    local Wt, Ht = start(2)
+    local Vt = Wt * Ht
+    local W0 = matrix.new(n, 2, 0.5)
+    for i = 1, n do W0:set(i, 1, Wt:get(i, 1)) end
+    local H0 = matrix.new(2, p, 0.5)
+    local m = tessera.nmf(Vt, { k = 2, W = W0, H = H0, fixed_W = { 1 }, max_iter = 500, tol = 0,
+      progress = false })
+    assert.same(column(Wt, 1), column(m.W, 1))
+    assert.is_true(m.loss < 1e-4 * m.history[1].loss, tostring(m.loss / m.history[1].loss))
+  end)
+
+  it("refuses bad lists, naming them", function()
+    local function refused(opts, expected)
+      opts.k, opts.progress = 4, false
+      local ok, err = pcall(tessera.nmf, V, opts)
+      assert.is_false(ok)
+      assert.equal(expected, (err:gsub("^.-:%d+: ", "")))
+    end
+    refused({ fixed_W = 1 }, "bad argument #2 to 'nmf' (fixed_W must be a list of component numbers, got number)")
+    refused({ fixed_W = { 5 } }, "bad argument #2 to 'nmf' (fixed_W[1] must be a component number in 1..4, got 5)")
+    refused({ fixed_H = { 1, "x" } },
+      "bad argument #2 to 'nmf' (fixed_H[2] must be a component number in 1..4, got x)")
+    refused({ fixed_H = { 2, 2 } }, "bad argument #2 to 'nmf' (fixed_H lists component 2 twice)")
+  end)
+end)
