@@ -230,10 +230,10 @@ int tsr_hpss_mask_share(const float *W, const float *H, int64_t bins, int64_t fr
     }
     for (int64_t i = 0; i < k; i++) {
       const double h = H[i + f * k];
-      if (h == 0.0) continue;
       for (int64_t b = 0; b < bins; b++) {
-        if (wh[b] <= 0.0) continue; /* W_i H_i is 0 there too */
-        double v = mag[b + f * bins] * (double)W[b + i * bins] * h / wh[b];
+        /* Where W H is 0 each component's mask is 1/k, as m:audio's Wiener masks. */
+        double share = wh[b] > 0.0 ? (double)W[b + i * bins] * h / wh[b] : 1.0 / (double)k;
+        double v = mag[b + f * bins] * share;
         double m = mask[b + f * bins];
         energy[i] += v * v;
         kept[i] += m * m * v * v;

@@ -24,7 +24,8 @@ static void opt_pair(lua_State *L, int arg, const char *key, int integer, double
       int ti = lua_geti(L, -1, i + 1);
       if (ti != LUA_TNUMBER || (integer && !lua_isinteger(L, -1)))
         luaL_argerror(L, arg, lua_pushfstring(L, "%s must be %s, got a pair holding %s", key,
-                                              expected, luaL_typename(L, -1)));
+                                              expected, ti == LUA_TNUMBER ? lua_tostring(L, -1)
+                                                                          : luaL_typename(L, -1)));
       v[i] = lua_tonumber(L, -1);
       lua_pop(L, 1);
     }
