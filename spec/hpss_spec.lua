@@ -265,6 +265,52 @@ describe("tessera.hpss", function()
     end)
   end)
 
+  describe("from recipes and decompose", function()
+    it("decomposes only a source's part with the recipe key hpss", function()
+      local mosaic = require "tessera.mosaic"
+      local dir = helpers.tmpdir()
+      finally(function() helpers.rmtree(dir) end)
+      local function render(part)
+        local src = { file = AMEN, duration = 1.5, k = 3, loss = "kl", max_iter = 30, hpss = part }
+        local _, summary = mosaic.render({ duration = 1.5, sources = { amen = src },
+                                           layers = { { W = "amen" } } }, { cache_dir = dir })
+        return summary.magnitude
+      end
+      local S = tessera.stft(tessera.audio.load(AMEN, { sr = SR, duration = 1.5, mono = true }))
+      local perc = tessera.hpss(S).percussive:magnitude()
+      local whole, of_perc, of_harm = render(nil), render("percussive"), render("harmonic")
+      local function dist(A, B) local D = A - B; return D:hadamard(D):sum() end
+      assert.is_true(dist(of_perc, perc) < 0.5 * dist(whole, perc))
+      assert.is_true(dist(of_harm, of_perc) > 0.1 * of_perc:hadamard(of_perc):sum(),
+        "the cache told the parts apart")
+      local ok, err = pcall(mosaic.render, { sources = { amen = { file = AMEN, k = 2, hpss = "drums" } },
+                                             layers = { { W = "amen" } } }, { cache_dir = dir })
+      assert.is_false(ok)
+      assert.matches("source 'amen': key 'hpss' must be 'harmonic', 'percussive' or 'residual', got "
+        .. "string 'drums'", err, 1, true)
+    end)
+
+    it("decomposes only a part with decompose --hpss and prints percussiveness", function()
+      local dir = helpers.tmpdir()
+      finally(function() helpers.rmtree(dir) end)
+      local out, ok = helpers.run(fmt("bin/tessera decompose %s -o %s -k 2 --iter 20 --hpss "
+        .. "percussive --hpss-kernel 17,31 --hpss-margin 2 --percussiveness 2>&1", AMEN, dir))
+      assert.is_true(ok, out)
+      assert.matches("'s percussive part", out, 1, true)
+      assert.matches("percussiveness: 1: %d%.%d+, 2: %d%.%d+", out)
+      assert.is_true(helpers.exists(dir .. "/percussive.wav"))
+      local part = tessera.audio.load(dir .. "/percussive.wav")
+      local sum = tessera.audio.load(dir .. "/sum.wav")
+      local worst = 0
+      for t = 1, #part, 7 do worst = max(worst, abs(part:get(t) - sum:get(t))) end
+      assert.is_true(worst < 1e-3, "the components add up to the part")
+      out, ok = helpers.run(fmt("bin/tessera decompose %s -o %s --hpss-kernel 3,x 2>&1", AMEN, dir))
+      assert.is_falsy(ok)
+      assert.equal("tessera: decompose: --hpss-kernel must be one number or two separated by a "
+        .. "comma, got '3,x'\n", out)
+    end)
+  end)
+
   describe("bad input", function()
     local S = tessera.stft(tessera.audio.from(noise(4096, 3), SR))
     local function rejects(opts, msg)
