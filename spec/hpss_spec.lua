@@ -106,6 +106,13 @@ for case in cases["cases"]:
 print(json.dumps(out))
 ]]
 
+-- Messages asserted below: docs/bad-input.md's HP rows must be among them.
+local asserted = {}
+local function refuses(fn, msg)
+  assert.has_error(fn, msg)
+  asserted[msg] = true
+end
+
 describe("tessera.hpss", function()
   describe("masks", function()
     it("equal a scipy.ndimage.median_filter reference to 1e-6", function()
@@ -314,7 +321,7 @@ describe("tessera.hpss", function()
   describe("bad input", function()
     local S = tessera.stft(tessera.audio.from(noise(4096, 3), SR))
     local function rejects(opts, msg)
-      assert.has_error(function() tessera.hpss(S, opts) end, "bad argument #2 to 'hpss' (" .. msg .. ")")
+      refuses(function() tessera.hpss(S, opts) end, "bad argument #2 to 'hpss' (" .. msg .. ")")
     end
 
     it("names the option and the value", function()
@@ -337,11 +344,11 @@ describe("tessera.hpss", function()
     end)
 
     it("refuses what is not a Spectrogram or Audio", function()
-      assert.has_error(function() tessera.hpss(3) end,
+      refuses(function() tessera.hpss(3) end,
         "bad argument #1 to 'hpss' (Spectrogram or Audio expected, got number)")
       assert.has_error(function() tessera.hpss(S:magnitude()) end,
         "bad argument #1 to 'hpss' (Spectrogram or Audio expected, got Matrix)")
-      assert.has_error(function() tessera.hpss(S, 3) end,
+      refuses(function() tessera.hpss(S, 3) end,
         "bad argument #2 to 'hpss' (table expected, got number)")
       assert.has_error(function() tessera.hpss.median_filter(S:magnitude(), 0, "time") end,
         "bad argument #2 to 'median_filter' (size must be in 1..1048576, got 0)")
@@ -350,11 +357,11 @@ describe("tessera.hpss", function()
     it("checks percussiveness's model, spectrogram and mask", function()
       local m = tessera.nmf(S:magnitude(), { k = 2, max_iter = 5, progress = false })
       local other = tessera.stft(tessera.audio.from(noise(8192, 4), SR))
-      assert.has_error(function() tessera.hpss.percussiveness({}, S) end,
+      refuses(function() tessera.hpss.percussiveness({}, S) end,
         "bad argument #1 to 'percussiveness' (NMF model expected, got table)")
       assert.has_error(function() tessera.hpss.percussiveness(m, "S") end,
         "bad argument #2 to 'percussiveness' (Spectrogram expected, got string)")
-      assert.has_error(function() tessera.hpss.percussiveness(m, other) end,
+      refuses(function() tessera.hpss.percussiveness(m, other) end,
         fmt("bad argument #2 to 'percussiveness' (spectrogram is 1025 x %d but the model is "
           .. "1025 x %d)", other.frames, S.frames))
       assert.has_error(function()
@@ -362,5 +369,16 @@ describe("tessera.hpss", function()
       end, fmt("bad argument #3 to 'percussiveness' (mask is 2 x 2 but the spectrogram is "
           .. "1025 x %d)", S.frames))
     end)
+  end)
+
+  it("lists its errors in docs/bad-input.md (the HP rows), each as asserted", function()
+    local doc = assert(helpers.read_file(helpers.root .. "/docs/bad-input.md"))
+    local n = 0
+    for line in doc:gmatch("\n(| HP%d+ |[^\n]*)") do
+      local msg = line:match("| `([^`]*)` |$")
+      assert.truthy(msg and asserted[msg], line)
+      n = n + 1
+    end
+    assert.is_true(n >= 8, tostring(n))
   end)
 end)
