@@ -34,6 +34,9 @@ BINDINGS = l_core l_aux l_memory l_matrix l_audio l_stft l_nmf l_util l_listen l
 # The separation metrics (tessera.eval): BSS Eval on double-precision FFTW and LAPACK.
 KERNELS += eval eval_bss
 BINDINGS += l_eval
+# Harmonic/percussive separation (tessera.hpss): median filters and masks.
+KERNELS += hpss
+BINDINGS += l_hpss
 OBJS = $(KERNELS:%=build/%.o) $(BINDINGS:%=build/lua/%.o)
 SAN_OBJS = $(KERNELS:%=build/asan/%.o) $(BINDINGS:%=build/asan/lua/%.o)
 

@@ -48,5 +48,6 @@ int luaopen_tessera_core(lua_State *L) {
   sandbox_open(L);
   crosssynth_open(L);
   eval_open(L);
+  hpss_open(L);
   return 1;
 }

@@ -26,6 +26,10 @@
 --         file = "/usr/share/sonic-pi/samples/loop_amen.flac",  -- relative: to the recipe
 --         offset = 0, duration = 4,  -- seconds of the file (default: all of it)
 --         sr = 22050, n_fft = 2048, hop = 512,  -- default: the recipe's
+--         hpss = "percussive",  -- decompose (and fit on) only this part of the source:
+--                               -- "harmonic", "percussive" or "residual" (tessera.hpss
+--                               -- with its defaults; a residual needs no margin > 1 to
+--                               -- exist but is then nearly silent). Default: all of it
 --         k = 4,             -- required: the number of components
 --         loss = "kl", seed = 0, ...  -- any tessera.nmf option but W, H, update_W/H and
 --                                     -- callbacks (seed default 0: renders repeat exactly)
@@ -71,7 +75,7 @@ local recipe = {}
 recipe.keys = {
   recipe = { "sources", "layers", "sr", "n_fft", "hop", "window", "duration", "out",
              "normalize", "phase", "griffinlim", "target" },
-  source = { "file", "offset", "duration", "sr", "n_fft", "hop" },
+  source = { "file", "offset", "duration", "sr", "n_fft", "hop", "hpss" },
   layer = { "W", "H", "gain", "shift", "stretch", "loop", "fit", "target", "name" },
   griffinlim = { "iter", "momentum", "seed" },
 }
@@ -79,6 +83,9 @@ recipe.keys = {
 -- tessera.nmf options a source may set (matrices and callbacks make no sense in a file).
 recipe.nmf_keys = { "k", "loss", "solver", "init", "seed", "max_iter", "tol", "order",
                     "alpha_W", "alpha_H", "l1_ratio", "every", "threads" }
+
+-- The parts of tessera.hpss a source's `hpss` key may name.
+recipe.hpss_parts = { harmonic = true, percussive = true, residual = true }
 
 recipe.defaults = { sr = 22050, n_fft = 2048, hop = 512, window = "hann", normalize = 0.99 }
 
@@ -367,6 +374,11 @@ local function check_source(ctx, name, s, top)
   }
   src.hop = integer(ctx, where, s, "hop", top.hop, function(v) return v >= 1 and v <= src.n_fft end,
     format("an integer in 1..%d", src.n_fft))
+  src.hpss = s.hpss
+  if src.hpss ~= nil and not recipe.hpss_parts[src.hpss] then
+    fail(ctx, where, "key 'hpss' must be 'harmonic', 'percussive' or 'residual', got %s",
+      describe(src.hpss))
+  end
   for _, key in ipairs(recipe.nmf_keys) do
     local v = s[key]
     if v ~= nil then

@@ -1,7 +1,19 @@
 -- `tessera decompose FILE -o DIR`: NMF of a file's magnitude spectrogram, written as
 -- W.npy, H.npy and model.json (tessera.nmf's format), one WAV per component and the WAV of
--- their sum, so every component can be listened to.
+-- their sum, so every component can be listened to. With --hpss PART only that part of a
+-- harmonic/percussive separation (tessera.hpss) is decomposed, and written as PART.wav.
 local format = string.format
+
+-- "31" -> 31, "31,17" -> {31, 17} (each through convert); an error naming the flag otherwise.
+local function pair(flag, text, convert)
+  local a, b = text:match("^%s*([^,]-)%s*,%s*([^,]-)%s*$")
+  local values = a and { convert(a), convert(b) } or { convert(text) }
+  if values[1] == nil or (a and values[2] == nil) then
+    error(format("decompose: %s must be one number or two separated by a comma, got '%s'", flag,
+      text), 0)
+  end
+  return a and values or values[1]
+end
 
 return {
   name = "decompose",
@@ -21,6 +33,15 @@ return {
     parser:option("--duration", "Seconds to keep (default: all)."):convert(tonumber)
     parser:option("--method", "How components are heard: wiener (they add up to the file) "
       .. "or phase (W_i H_i with the file's phase).", "wiener"):choices { "wiener", "phase" }
+    parser:option("--hpss", "Decompose only this part of a harmonic/percussive separation "
+      .. "(tessera.hpss), written as PART.wav too; the components then add up to it.")
+      :choices { "harmonic", "percussive", "residual" }
+    parser:option("--hpss-kernel", "Median kernel of the separation: frames (harmonic) and "
+      .. "bins (percussive), one integer or H,P.", "31")
+    parser:option("--hpss-margin", "Margin of the separation, one number or H,P (>= 1; above "
+      .. "1: hard masks and a residual).", "1")
+    parser:flag("--percussiveness", "Print each component's percussiveness: the share of its "
+      .. "energy the percussive mask of what was decomposed keeps (same kernel and margin).")
   end,
   run = function(args)
     local tessera = require "tessera"
@@ -36,6 +57,12 @@ return {
     local a = tessera.audio.load(args.file, { sr = args.sr, offset = args.offset,
                                               duration = args.duration, mono = true })
     local S = tessera.stft(a, { n_fft = args.n_fft, hop = args.hop })
+    local hpss_opts = { kernel = pair("--hpss-kernel", args.hpss_kernel, math.tointeger),
+                        margin = pair("--hpss-margin", args.hpss_margin, tonumber) }
+    if args.hpss then
+      S = tessera.hpss(S, hpss_opts)[args.hpss]
+      S:istft():save(format("%s/%s.wav", dir, args.hpss))
+    end
     local m = tessera.nmf(S:magnitude(), { k = args.k, loss = args.loss, solver = args.solver,
                                             seed = args.seed, max_iter = args.iter })
     m:save(dir)
@@ -44,8 +71,15 @@ return {
       m:audio(i, S, { method = args.method }):save(format("%s/component_%0" .. width .. "d.wav", dir, i))
     end
     m:audio(nil, S, { method = args.method }):save(dir .. "/sum.wav")
-    io.write(format("decomposed %s (%.2f s at %d Hz) into %d components: loss %s %.6g after %d "
-      .. "iterations; wrote %s/{W.npy, H.npy, model.json, component_*.wav, sum.wav}\n",
-      args.file, a:duration(), a.sr, m.k, args.loss, m.loss, m.iterations, dir))
+    io.write(format("decomposed %s%s (%.2f s at %d Hz) into %d components: loss %s %.6g after %d "
+      .. "iterations; wrote %s/{W.npy, H.npy, model.json, component_*.wav, sum.wav%s}\n",
+      args.file, args.hpss and format("'s %s part", args.hpss) or "", a:duration(), a.sr, m.k,
+      args.loss, m.loss, m.iterations, dir, args.hpss and ", " .. args.hpss .. ".wav" or ""))
+    if args.percussiveness then
+      -- Of what was decomposed: with --hpss, a separation of that part again.
+      local shares = tessera.hpss.percussiveness(m, S, hpss_opts)
+      for i, p in ipairs(shares) do shares[i] = format("%d: %.3f", i, p) end
+      io.write("percussiveness: ", table.concat(shares, ", "), "\n")
+    end
   end,
 }

@@ -10,7 +10,9 @@ local sources_of = require "tessera.mosaic.sources"
 
 local ipairs, pairs, pcall, tostring = ipairs, pairs, pcall, tostring
 
-local audio, matrix, spectrogram = core.audio, core.matrix, core.spectrogram
+local audio, matrix = core.audio, core.matrix
+-- Through its module, which adds frame_count to core.spectrogram (not loaded otherwise).
+local spectrogram = require "tessera.spectrogram"
 
 local render = {}
 

@@ -28,6 +28,14 @@ local function stft_parts(src, window)
   return { n_fft = src.n_fft, hop = src.hop, window = window, center = true }
 end
 
+-- What identifies a source's magnitude: its STFT and the part of it (hpss) it keeps. A
+-- source without `hpss` has the key it always had, so caches made before it stay valid.
+local function magnitude_parts(src, window)
+  local parts = stft_parts(src, window)
+  parts.hpss = src.hpss
+  return parts
+end
+
 local Sources = {}
 Sources.__index = Sources
 
@@ -67,10 +75,13 @@ function Sources:audio(name)
   return a
 end
 
--- The magnitude spectrogram of a source.
+-- The magnitude spectrogram of a source (of its hpss part, when it names one).
 function Sources:magnitude(name)
   local src = self.rec.sources[name]
   local ok, S = pcall(core.stft, self:audio(name), stft_parts(src, self.rec.window))
+  if ok and src.hpss then
+    ok, S = pcall(function() return require("tessera.hpss")(S)[src.hpss] end)
+  end
   if not ok then fail(self.ctx, format("source '%s'", name), "%s", tostring(S)) end
   return S:magnitude()
 end
@@ -95,7 +106,7 @@ end
 function Sources:model_parts(name)
   local src = self.rec.sources[name]
   return { "tessera.mosaic/model", core.version, self:digest(name), src.sr, src.offset,
-           src.duration or false, stft_parts(src, self.rec.window), src.nmf }
+           src.duration or false, magnitude_parts(src, self.rec.window), src.nmf }
 end
 
 -- The decomposition of a source (model, meta {length = samples}).
@@ -131,7 +142,7 @@ function Sources:fit(name, target)
   if f == nil then
     local src, tgt = self.rec.sources[name], self.rec.sources[target]
     local parts = { "tessera.mosaic/fit", self:model_parts(name), self:digest(target), tgt.sr,
-                    tgt.offset, tgt.duration or false, stft_parts(tgt, self.rec.window) }
+                    tgt.offset, tgt.duration or false, magnitude_parts(tgt, self.rec.window) }
     local meta, _
     f, _, meta = cache.model(parts, function()
       local m = self:model(name)
