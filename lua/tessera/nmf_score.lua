@@ -21,8 +21,8 @@
 -- fit updates these columns too (update_W = false keeps all of W).
 local core = require "tessera.core"
 
-local error, ipairs, pairs, pcall, tonumber, tostring, type =
-  error, ipairs, pairs, pcall, tonumber, tostring, type
+local error, ipairs, pairs, pcall, select, tonumber, tostring, type =
+  error, ipairs, pairs, pcall, select, tonumber, tostring, type
 local io, math = io, math
 local fmt = string.format
 local matrix = core.matrix
@@ -171,7 +171,8 @@ function score.resolve(fit, V, opts, start_factor)
   rest.init = "custom"
   rest.W = T and place_templates(W0, T) or W0
   rest.H = A and H0:hadamard(A) or H0
-  local _, m = T and T:shape()
+  local m
+  if T then m = select(2, T:shape()) end
   return rest, { init = init, allowed_H = A ~= nil, W_start = m }
 end
 
