@@ -22,7 +22,8 @@ static const char *const INIT_NAMES[] = {"random", "uniform", "nndsvd", "nndsvda
 
 static const char *const FIT_OPTIONS[] = {
   "k", "loss", "solver", "init", "W", "H", "seed", "order", "max_iter", "tol", "update_W",
-  "update_H", "alpha_W", "alpha_H", "l1_ratio", "on_iter", "every", "progress", "threads", "weights", "fixed_W", "fixed_H", NULL};
+  "update_H", "alpha_W", "alpha_H", "l1_ratio", "on_iter", "every", "progress", "threads", "weights",
+  "fixed_W", "fixed_H", "allowed_H", "W_start", NULL};
 
 static double now_seconds(void) {
   struct timespec ts;
@@ -251,6 +252,14 @@ static int nmf_fit(lua_State *L) {
   int64_t n = Vm->m.rows, p = Vm->m.cols;
   /* Unknown keys are mistakes (max_iters, alpha_w, ...), not silently ignored. */
   tsr_check_options(L, 2, FIT_OPTIONS);
+  /* Listed above so the unknown-option message names them; lua/tessera/nmf_score.lua turns
+   * them into the start (W and H) before the fit gets here. */
+  for (int i = 0; i < 2; i++) {
+    const char *key = i == 0 ? "allowed_H" : "W_start";
+    if (lua_getfield(L, 2, key) != LUA_TNIL)
+      luaL_argerror(L, 2, lua_pushfstring(L, "%s is resolved by tessera.nmf, not core.nmf.fit", key));
+    lua_pop(L, 1);
+  }
 
   if (lua_getfield(L, 2, "k") == LUA_TNIL) luaL_argerror(L, 2, "k is required");
   lua_pop(L, 1);

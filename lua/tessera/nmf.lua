@@ -28,7 +28,12 @@
 --   held out, unseen by the fit and by its start; mu for every loss, cd on the EM
 --   completion, csrc/nmf/general.c); fixed_W, fixed_H (lists of component numbers: those
 --   columns of W and rows of H are kept bit for bit while the others adapt around them, for
---   every loss and both solvers; give their values with W = / H =).
+--   every loss and both solvers; give their values with W = / H =); allowed_H (a k x p
+--   Matrix >= 0: where each component may sound, the start of H multiplied by it, so its
+--   zeros stay zero under mu; refused with cd) and W_start (an n x m Matrix, m <= k: the
+--   start of W's first m columns, e.g. nmf.templates of the sounds), lua/tessera/nmf_score.lua,
+--   where the model's options.score says what they did ({init = the usual start's,
+--   allowed_H =, W_start = m}).
 --
 -- A Model has W (n x k), H (k x p), k, n, p, loss (the final objective: ||V - WH||^2 with
 -- no 1/2, the generalised KL D(V || WH), Itakura-Saito or the beta-divergence), history
@@ -41,6 +46,7 @@ local cjson = require "cjson"
 local fs = require "tessera.fs"
 local json = require "tessera.json"
 local memory = require "tessera.memory"
+local score = require "tessera.nmf_score"
 
 local C = core.nmf
 local matrix = core.matrix
@@ -153,18 +159,24 @@ local function fit(nmf, V, opts) -- luacheck: ignore 431 (named so errors say "t
     V = V:magnitude()
   end
   local rest, cap = memory.split(opts, "nmf", 2, 2)
-  rest = start_factor(V, rest)
   local line = progress_line(rest)
   if line then rest = line.opts end
+  local scored -- what allowed_H and W_start made of the start, for the model's options
+  local function run()
+    local resolved
+    resolved, scored = score.resolve(nmf, V, rest, start_factor)
+    return nmf(V, start_factor(V, resolved))
+  end
   local ok, W, H, info
   if cap then
-    ok, W, H, info = pcall(memory.capped, cap, function() return nmf(V, rest) end)
+    ok, W, H, info = pcall(memory.capped, cap, run)
   else
-    ok, W, H, info = pcall(function() return nmf(V, rest) end)
+    ok, W, H, info = pcall(run)
   end
   if line then line.clear() end
   if not ok then error(W, 0) end
   info.spectrogram = geometry
+  if scored then info.options.score = scored end
   return new_model(W, H, info)
 end
 
@@ -190,6 +202,15 @@ end
 -- and stability across seeds, with a suggested k and its reason (lua/tessera/rank.lua).
 function nmf.rank(V, opts)
   return require("tessera.rank")(nmf, V, opts)
+end
+
+-- tessera.nmf.allowed_from_onsets(onsets, opts) -> k x p Matrix of 0 and 1 for allowed_H;
+-- tessera.nmf.templates(sounds, opts) -> n x m Matrix of unit spectra for W_start
+-- (lua/tessera/nmf_score.lua).
+nmf.allowed_from_onsets = score.allowed_from_onsets
+nmf.read_onsets = score.read_onsets
+function nmf.templates(sounds, opts)
+  return score.templates(sounds, opts, nmf)
 end
 
 local function is_model(m)

@@ -33,6 +33,11 @@
 --         k = 4,             -- required: the number of components
 --         loss = "kl", seed = 0, ...  -- any tessera.nmf option but W, H, update_W/H and
 --                                     -- callbacks (seed default 0: renders repeat exactly)
+--         templates = { "kick.wav" },  -- score-informed starts (tessera.nmf.templates):
+--         template_method = "mean",    -- each file's spectrum starts component 1, 2, ...
+--         onsets = { { 0, 1 }, { 0.5 } },  -- seconds (of the source as read) per component:
+--         onset_before = 0.05, onset_after = 0.5,  -- it sounds only near them (allowed_H;
+--                            -- a number or one per list; later components anywhere)
 --       },
 --       pads = { file = "/usr/share/sonic-pi/samples/loop_garzul.flac", k = 6 },
 --     },
@@ -75,7 +80,8 @@ local recipe = {}
 recipe.keys = {
   recipe = { "sources", "layers", "sr", "n_fft", "hop", "window", "duration", "out",
              "normalize", "phase", "griffinlim", "target" },
-  source = { "file", "offset", "duration", "sr", "n_fft", "hop", "hpss" },
+  source = { "file", "offset", "duration", "sr", "n_fft", "hop", "hpss", "templates",
+             "template_method", "onsets", "onset_before", "onset_after" },
   layer = { "W", "H", "gain", "shift", "stretch", "loop", "fit", "target", "name" },
   griffinlim = { "iter", "momentum", "seed" },
 }
@@ -345,6 +351,73 @@ local function as_written(msg, full, written)
   return (msg:gsub("'" .. full:gsub("%p", "%%%0") .. "'", "'" .. written:gsub("%%", "%%%%") .. "'", 1))
 end
 
+-- The score-informed keys of a source (templates, template_method, onsets, onset_before,
+-- onset_after) -> src.score, or nil. Template files are read under the rules of `file`.
+local function check_score(ctx, where, s, src, confine)
+  if s.templates == nil and s.onsets == nil then
+    for _, key in ipairs { "template_method", "onset_before", "onset_after" } do
+      if s[key] ~= nil then fail(ctx, where, "key '%s' needs templates or onsets", key) end
+    end
+    return nil
+  end
+  local sc = { templates = {}, method = s.template_method or "mean" }
+  if sc.method ~= "mean" and sc.method ~= "rank1" then
+    fail(ctx, where, "key 'template_method' must be 'mean' or 'rank1', got %s", describe(sc.method))
+  end
+  local function list_of(key, v)
+    if type(v) ~= "table" or getmetatable(v) ~= nil or #v == 0 or #v > src.nmf.k then
+      fail(ctx, where, "key '%s' must be a list of 1..%d entries (k), got %s", key, src.nmf.k,
+        type(v) == "table" and format("%d entries", #v) or describe(v))
+    end
+    return v
+  end
+  if s.templates ~= nil then
+    for i, file in ipairs(list_of("templates", s.templates)) do
+      if type(file) ~= "string" or file == "" then
+        fail(ctx, where, "key 'templates': entry %d must be a file name, got %s", i, describe(file))
+      end
+      sc.templates[i] = confine("templates", file)
+    end
+  end
+  if s.onsets ~= nil then
+    sc.onsets = {}
+    for i, list in ipairs(list_of("onsets", s.onsets)) do
+      if type(list) ~= "table" or getmetatable(list) ~= nil then
+        fail(ctx, where, "key 'onsets': entry %d must be a list of seconds, got %s", i, describe(list))
+      end
+      sc.onsets[i] = {}
+      for j, t in ipairs(list) do
+        if not finite(t) or t < 0 then
+          fail(ctx, where, "key 'onsets': onset %d of component %d must be seconds >= 0, got %s",
+            j, i, describe(t))
+        end
+        sc.onsets[i][j] = t
+      end
+    end
+  end
+  for _, key in ipairs { "onset_before", "onset_after" } do
+    local v = s[key]
+    if v ~= nil then
+      if sc.onsets == nil then fail(ctx, where, "key '%s' needs onsets", key) end
+      local ok = finite(v) and v >= 0
+      if type(v) == "table" and getmetatable(v) == nil and #v == #sc.onsets then
+        ok = true
+        for i = 1, #v do ok = ok and finite(v[i]) and v[i] >= 0 end
+      end
+      if not ok then
+        fail(ctx, where, "key '%s' must be seconds >= 0 or a list of %d of them, got %s", key,
+          #sc.onsets, describe(v))
+      end
+      sc[key:sub(7)] = v
+    end
+  end
+  if sc.onsets and src.nmf.solver == "cd" then
+    fail(ctx, where, "key 'onsets' needs solver 'mu' (coordinate descent can make a masked " ..
+      "activation positive)")
+  end
+  return sc
+end
+
 local function check_source(ctx, name, s, top)
   local where = format("source '%s'", name)
   check_table(ctx, nil, "sources." .. name, s)
@@ -353,15 +426,20 @@ local function check_source(ctx, name, s, top)
   if type(file) ~= "string" or file == "" then
     fail(ctx, where, "key 'file' must be a file name, got %s", describe(file))
   end
-  local path = fs.resolve(file, ctx.dir)
-  if ctx.confined and not recipe.readable(ctx, path) then
-    local how = inside_any(roots_of(ctx), path) and "leads (through a link) outside" or "is outside"
-    fail(ctx, where, "key 'file': '%s' %s the folders a recipe may read (its own, %s " ..
-      "and those given with --allow)", file, how, recipe.samples)
+  -- A file the recipe names (file, templates): inside the folders it may read, and regular.
+  local function confine(key, written)
+    local full = fs.resolve(written, ctx.dir)
+    if ctx.confined and not recipe.readable(ctx, full) then
+      local how = inside_any(roots_of(ctx), full) and "leads (through a link) outside" or "is outside"
+      fail(ctx, where, "key '%s': '%s' %s the folders a recipe may read (its own, %s " ..
+        "and those given with --allow)", key, written, how, recipe.samples)
+    end
+    -- Not a FIFO, device or folder: reading or hashing one would never end.
+    local ok, why = core.util.check_file(full)
+    if not ok then fail(ctx, where, "key '%s': %s", key, as_written(why, full, written)) end
+    return full
   end
-  -- Not a FIFO, device or folder: reading or hashing one would never end.
-  local ok, why = core.util.check_file(path)
-  if not ok then fail(ctx, where, "key 'file': %s", as_written(why, path, file)) end
+  local path = confine("file", file)
   local src = {
     name = name,
     file = path,
@@ -392,6 +470,7 @@ local function check_source(ctx, name, s, top)
   src.nmf.k = integer(ctx, where, s, "k", nil, function(v) return v >= 1 and v <= recipe.max_k end,
     format("an integer in 1..%d", recipe.max_k))
   if src.nmf.seed == nil then src.nmf.seed = 0 end -- renders are reproducible by default
+  src.score = check_score(ctx, where, s, src, confine)
   return src
 end
 

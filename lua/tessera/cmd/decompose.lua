@@ -2,6 +2,10 @@
 -- W.npy, H.npy and model.json (tessera.nmf's format), one WAV per component and the WAV of
 -- their sum, so every component can be listened to. With --hpss PART only that part of a
 -- harmonic/percussive separation (tessera.hpss) is decomposed, and written as PART.wav.
+-- Score-informed: --template FILE starts the next component's spectrum from FILE's
+-- (tessera.nmf.templates), --onsets CSV lets the next component sound only near those
+-- onsets (tessera.nmf.allowed_from_onsets); the components after them start and sound as
+-- usual.
 local format = string.format
 
 -- "31" -> 31, "31,17" -> {31, 17} (each through convert); an error naming the flag otherwise.
@@ -31,6 +35,17 @@ return {
     parser:option("--hop", "STFT hop.", "512"):convert(math.tointeger)
     parser:option("--offset", "Seconds to skip.", "0"):convert(tonumber)
     parser:option("--duration", "Seconds to keep (default: all)."):convert(tonumber)
+    parser:option("--template", "A sound whose spectrum starts the next component's template "
+      .. "(repeatable: component 1, 2, ... in order)."):count("*")
+    parser:option("--template-method", "The template of a sound: mean (its average magnitude "
+      .. "spectrum) or rank1 (its own one-component NMF).", "mean"):choices { "mean", "rank1" }
+    parser:option("--onsets", "A CSV of onset times in seconds (first column; a header line is "
+      .. "skipped): the next component sounds only near them (repeatable: component 1, 2, ... "
+      .. "in order; the rest sound anywhere). Needs --solver mu."):count("*")
+    parser:option("--onset-before", "Seconds a component may sound before its onset.", "0.05")
+      :convert(tonumber)
+    parser:option("--onset-after", "Seconds a component may sound after its onset.", "0.5")
+      :convert(tonumber)
     parser:option("--method", "How components are heard: wiener (they add up to the file) "
       .. "or phase (W_i H_i with the file's phase).", "wiener"):choices { "wiener", "phase" }
     parser:option("--hpss", "Decompose only this part of a harmonic/percussive separation "
@@ -63,8 +78,21 @@ return {
       S = tessera.hpss(S, hpss_opts)[args.hpss]
       S:istft():save(format("%s/%s.wav", dir, args.hpss))
     end
-    local m = tessera.nmf(S:magnitude(), { k = args.k, loss = args.loss, solver = args.solver,
-                                            seed = args.seed, max_iter = args.iter })
+    local V = S:magnitude()
+    local opts = { k = args.k, loss = args.loss, solver = args.solver, seed = args.seed,
+                   max_iter = args.iter }
+    if #args.template > 0 then
+      opts.W_start = tessera.nmf.templates(args.template, { sr = args.sr, n_fft = args.n_fft,
+        hop = args.hop, method = args.template_method })
+    end
+    if #args.onsets > 0 then
+      local lists = {}
+      for i, path in ipairs(args.onsets) do lists[i] = tessera.nmf.read_onsets(path) end
+      local _, p = V:shape()
+      opts.allowed_H = tessera.nmf.allowed_from_onsets(lists, { p = p, k = args.k, sr = args.sr,
+        n_fft = args.n_fft, hop = args.hop, before = args.onset_before, after = args.onset_after })
+    end
+    local m = tessera.nmf(V, opts)
     m:save(dir)
     local width = #tostring(m.k)
     for i = 1, m.k do

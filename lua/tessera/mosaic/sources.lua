@@ -6,7 +6,8 @@ local core = require "tessera.core"
 local cache = require "tessera.cache"
 local recipe = require "tessera.recipe"
 
-local pairs, pcall, require, setmetatable, tostring = pairs, pcall, require, setmetatable, tostring
+local ipairs, pairs, pcall, require, setmetatable, tostring =
+  ipairs, pairs, pcall, require, setmetatable, tostring
 local format = string.format
 
 local audio = core.audio
@@ -103,10 +104,44 @@ local function fit_nmf(ctx, where, V, opts, stats)
   return model
 end
 
+-- What identifies a source's score-informed start: its keys and the templates' content.
+local function score_parts(self, name, src)
+  local sc = src.score
+  if sc == nil then return false end
+  local digests = {}
+  for i, file in ipairs(sc.templates) do
+    local ok, value = pcall(core.util.sha256_file, file)
+    if not ok then fail(self.ctx, format("source '%s'", name), "%s", tostring(value)) end
+    digests[i] = value
+  end
+  return { digests, sc.method, sc.onsets or false, sc.before or false, sc.after or false }
+end
+
 function Sources:model_parts(name)
   local src = self.rec.sources[name]
   return { "tessera.mosaic/model", core.version, self:digest(name), src.sr, src.offset,
-           src.duration or false, magnitude_parts(src, self.rec.window), src.nmf }
+           src.duration or false, magnitude_parts(src, self.rec.window), src.nmf,
+           score_parts(self, name, src) }
+end
+
+-- The fit options allowed_H and W_start that a source's score keys ask for (V: n x p).
+local function score_options(self, name, src, V, opts)
+  local sc = src.score
+  if sc == nil then return end
+  local nmf = nmf_module()
+  local where = format("source '%s'", name)
+  local ok, err = pcall(function()
+    if #sc.templates > 0 then
+      opts.W_start = nmf.templates(sc.templates, { sr = src.sr, n_fft = src.n_fft, hop = src.hop,
+                                                   method = sc.method })
+    end
+    if sc.onsets then
+      local _, p = V:shape()
+      opts.allowed_H = nmf.allowed_from_onsets(sc.onsets, { p = p, k = src.nmf.k, sr = src.sr,
+        n_fft = src.n_fft, hop = src.hop, before = sc.before, after = sc.after })
+    end
+  end)
+  if not ok then fail(self.ctx, where, "%s", tostring(err)) end
 end
 
 -- The decomposition of a source (model, meta {length = samples}).
@@ -120,6 +155,7 @@ function Sources:model(name)
       local opts = {}
       for k, v in pairs(src.nmf) do opts[k] = v end
       opts.progress = false
+      score_options(self, name, src, V, opts)
       return fit_nmf(self.ctx, format("source '%s'", name), V, opts, self.stats),
              { length = self.lengths[name] }
     end)

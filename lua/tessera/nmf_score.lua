@@ -1,0 +1,399 @@
+-- tessera.nmf score-informed starts: a fit told where each component may sound (allowed_H)
+-- and what some of them sound like (W_start), both as starts of the ordinary fit.
+--
+--   local mix = tessera.mixture { ... }                          -- stems with onsets
+--   local S = tessera.stft(mix.mix)
+--   local _, p = S:magnitude():shape()
+--   local A = tessera.nmf.allowed_from_onsets(mix, { p = p, k = 4 })  -- k x p, 0/1
+--   local T = tessera.nmf.templates({ "kick.wav", "snare.wav" })      -- n x 2 templates
+--   local m = tessera.nmf(S, { k = 4, loss = "kl", allowed_H = A, W_start = T })
+--
+-- allowed_H (k x p, entries >= 0): the start of H (the usual one: init, seed, weights, or
+-- the given H) is multiplied by it entry by entry. Multiplicative updates multiply every
+-- entry, so an entry that starts at 0 stays exactly 0 for every loss: a component sounds
+-- only where the mask allows. Coordinate descent (solver "cd") sets entries anew and can
+-- make a zero positive, so allowed_H with cd is refused. A row of zeros (a component
+-- allowed nowhere) is refused as a mistake.
+--
+-- W_start (n x m, m <= k, entries >= 0, no zero column): the start of W's first m columns;
+-- each is scaled to the L2 norm of the usual start's column it replaces, so W H starts at
+-- the usual level; the other columns, and all of H, are the usual start. A start only: the
+-- fit updates these columns too (update_W = false keeps all of W).
+local core = require "tessera.core"
+
+local error, ipairs, pairs, pcall, select, tonumber, tostring, type =
+  error, ipairs, pairs, pcall, select, tonumber, tostring, type
+local io, math = io, math
+local fmt = string.format
+local matrix = core.matrix
+
+local score = {}
+
+-- "bad argument #arg to 'who' (msg)", raised without a position, as the C bindings' are.
+local function argerror(who, arg, msg, ...)
+  error(fmt("bad argument #%d to '%s' (%s)", arg, who, fmt(msg, ...)), 0)
+end
+
+local function finite(v)
+  return type(v) == "number" and v == v and v ~= math.huge and v ~= -math.huge
+end
+
+local function describe(v)
+  if type(v) == "string" then return fmt("'%s'", v) end
+  if type(v) == "userdata" then return core.type(v) or "userdata" end
+  if type(v) == "number" or type(v) == "boolean" then return tostring(v) end
+  return type(v)
+end
+
+-- A Matrix option of nmf: its shape checked, entries finite and >= 0 (rows x cols; cols
+-- nil: any number up to max_cols).
+local function check_matrix(key, M, rows, cols, max_cols)
+  if core.type(M) ~= "Matrix" then
+    argerror("nmf", 2, "%s must be a Matrix, got %s", key, describe(M))
+  end
+  local r, c = M:shape()
+  if cols then
+    if r ~= rows or c ~= cols then
+      argerror("nmf", 2, "%s must be %d x %d, got %d x %d", key, rows, cols, r, c)
+    end
+  elseif r ~= rows or c < 1 or c > max_cols then
+    argerror("nmf", 2, "%s must be %d x m with m in 1..%d (k), got %d x %d", key, rows,
+             max_cols, r, c)
+  end
+  if not M:isfinite() then
+    argerror("nmf", 2, "%s has a NaN or infinite entry", key)
+  end
+  if c > 0 and r > 0 and M:min() < 0 then
+    local t = M:totable()
+    for i = 1, r do
+      for j = 1, c do
+        if t[i][j] < 0 then
+          argerror("nmf", 2, "%s has a negative entry (%g at row %d, column %d)", key, t[i][j], i, j)
+        end
+      end
+    end
+  end
+end
+
+-- The index of the first row (by_rows) or column of M whose entries are all 0, or nil.
+local function zero_line(M, by_rows)
+  local t = M:totable()
+  local rows, cols = M:shape()
+  for a = 1, by_rows and rows or cols do
+    local any = false
+    for b = 1, by_rows and cols or rows do
+      local v = by_rows and t[a][b] or t[b][a]
+      if v ~= 0 then any = true break end
+    end
+    if not any then return a end
+  end
+  return nil
+end
+
+local function copy_without(opts, drop)
+  local t = {}
+  for key, value in pairs(opts) do
+    if not drop[key] then t[key] = value end
+  end
+  return t
+end
+
+local START_KEYS = { k = true, init = true, seed = true, weights = true, threads = true,
+                     solver = true }
+
+-- The usual start of a fit with these options (W and H as the fit would begin from them)
+-- and the init that made it: given factors (start_factor fills a missing one), else the C
+-- fit run for no iterations.
+local function usual_start(fit, V, opts, start_factor)
+  if opts.W ~= nil or opts.H ~= nil then
+    local t = start_factor(V, opts)
+    return t.W, t.H, "custom"
+  end
+  local t = {}
+  for key in pairs(START_KEYS) do t[key] = opts[key] end
+  t.max_iter, t.progress = 0, false
+  local W, H, info = fit(V, t)
+  return W, H, info.options.init
+end
+
+-- W0 with its first m columns replaced by T's, each scaled to W0's column's L2 norm.
+local function place_templates(W0, T)
+  local w, tt = W0:totable(), T:totable()
+  local n = W0:shape()
+  local _, m = T:shape()
+  for j = 1, m do
+    local target, own = 0, 0
+    for i = 1, n do
+      target = target + w[i][j] * w[i][j]
+      own = own + tt[i][j] * tt[i][j]
+    end
+    -- A zero column of the usual start (nndsvd can make one) gets the template as it is.
+    local factor = target > 0 and math.sqrt(target / own) or 1
+    for i = 1, n do w[i][j] = tt[i][j] * factor end
+  end
+  return matrix.from(w)
+end
+
+-- score.resolve(fit, V, opts, start_factor) -> opts for the C fit, and what to record in
+-- the model's options (nil when neither allowed_H nor W_start is given). V is a Matrix.
+function score.resolve(fit, V, opts, start_factor)
+  if type(opts) ~= "table" or (opts.allowed_H == nil and opts.W_start == nil) then
+    return opts, nil
+  end
+  local k = opts.k
+  if core.type(V) ~= "Matrix" or math.type(k) ~= "integer" or k < 1 then
+    return copy_without(opts, { allowed_H = true, W_start = true }), nil -- the C fit says why
+  end
+  local n, p = V:shape()
+  local A, T = opts.allowed_H, opts.W_start
+  if A ~= nil then
+    if opts.solver == "cd" then
+      argerror("nmf", 2, "allowed_H needs solver 'mu': multiplicative updates keep its zeros "
+               .. "at zero, coordinate descent can make them positive")
+    end
+    check_matrix("allowed_H", A, k, p)
+    local row = zero_line(A, true)
+    if row then
+      argerror("nmf", 2, "allowed_H allows component %d nowhere (row %d is all 0)", row, row)
+    end
+  end
+  if T ~= nil then
+    if opts.W ~= nil then
+      argerror("nmf", 2, "W_start and W cannot both be given (W is the whole start of W)")
+    end
+    check_matrix("W_start", T, n, nil, k)
+    local col = zero_line(T, false)
+    if col then argerror("nmf", 2, "W_start has a zero column (column %d)", col) end
+  end
+  local rest = copy_without(opts, { allowed_H = true, W_start = true, init = true })
+  if opts.init ~= nil and opts.init ~= "custom" then rest.init = opts.init end
+  local W0, H0, init = usual_start(fit, V, rest, start_factor)
+  rest.init = "custom"
+  rest.W = T and place_templates(W0, T) or W0
+  rest.H = A and H0:hadamard(A) or H0
+  local m
+  if T then m = select(2, T:shape()) end
+  return rest, { init = init, allowed_H = A ~= nil, W_start = m }
+end
+
+-- ---- onsets -> allowed regions -------------------------------------------------------
+
+-- The onset times (seconds) of one component's entry: a list of numbers, a list of
+-- {time = s} (tessera.mixture's onsets) or a stem table {onsets = ...}.
+local function onset_times(entry, i)
+  if type(entry) == "table" and entry.onsets ~= nil then entry = entry.onsets end
+  if type(entry) ~= "table" then
+    argerror("allowed_from_onsets", 1, "onsets of component %d must be a list of seconds, got %s",
+             i, describe(entry))
+  end
+  local times = {}
+  for j, o in ipairs(entry) do
+    local t = type(o) == "table" and o.time or o
+    if not finite(t) or t < 0 then
+      argerror("allowed_from_onsets", 1, "onset %d of component %d must be a number of seconds "
+               .. ">= 0, got %s", j, i, describe(t))
+    end
+    times[j] = t
+  end
+  return times
+end
+
+local function option(opts, key, def, ok, expected)
+  local v = opts[key]
+  if v == nil then return def end
+  if not finite(v) or not ok(v) then
+    argerror("allowed_from_onsets", 2, "%s must be %s, got %s", key, expected, describe(v))
+  end
+  return v
+end
+
+-- before or after: one number of seconds >= 0 for every list, or a list of one per list.
+local function seconds_per_component(opts, key, def, lists)
+  local v = opts[key]
+  if v == nil then v = def end
+  local t = {}
+  if type(v) == "table" then
+    if #v ~= lists then
+      argerror("allowed_from_onsets", 2, "%s must be a number or a list of %d (one per onset "
+               .. "list), got a list of %d", key, lists, #v)
+    end
+    for i = 1, lists do t[i] = v[i] end
+  else
+    for i = 1, lists do t[i] = v end
+  end
+  for i = 1, lists do
+    if not finite(t[i]) or t[i] < 0 then
+      argerror("allowed_from_onsets", 2, "%s must be seconds >= 0, got %s", key, describe(t[i]))
+    end
+  end
+  return t
+end
+
+local function positive_integer(v) return math.type(v) == "integer" and v >= 1 end
+
+local ONSET_OPTIONS = { p = true, k = true, sr = true, hop = true, n_fft = true, before = true,
+                        after = true }
+
+-- tessera.nmf.allowed_from_onsets(onsets, {p =, k =, sr = 22050, hop = 512, n_fft = 2048,
+-- before = 0.05, after = 0.5}) -> a k x p Matrix of 0 and 1 (before and after: seconds,
+-- or a list of one per onset list, as a sound's length differs from another's). onsets: one entry per
+-- component (a list of seconds, of {time = s}, or a stem table with onsets), or a
+-- tessera.mixture result (its stems in order). Frames are centred STFT frames: frame j is
+-- centred at (j - 1) * hop / sr and sees n_fft / 2 / sr seconds either side; component i is
+-- allowed in frame j when that window overlaps [onset - before, onset + after] for one of
+-- its onsets. Components after the lists (up to k, default the number of lists) are
+-- allowed everywhere ("the rest").
+function score.allowed_from_onsets(onsets, opts)
+  if type(onsets) == "table" and type(onsets.stems) == "table" then onsets = onsets.stems end
+  if type(onsets) ~= "table" then
+    argerror("allowed_from_onsets", 1, "onsets must be a list (one per component) or a "
+             .. "tessera.mixture result, got %s", describe(onsets))
+  end
+  if type(opts) ~= "table" then
+    argerror("allowed_from_onsets", 2, "options must be a table with p, got %s", describe(opts))
+  end
+  for key in pairs(opts) do
+    if not ONSET_OPTIONS[key] then
+      argerror("allowed_from_onsets", 2, "unknown option '%s' (valid: after, before, hop, k, "
+               .. "n_fft, p, sr)", tostring(key))
+    end
+  end
+  if opts.p == nil then argerror("allowed_from_onsets", 2, "p (the number of frames) is required") end
+  local p = option(opts, "p", nil, positive_integer, "an integer >= 1")
+  local lists = #onsets
+  local k = option(opts, "k", lists, function(v) return positive_integer(v) and v >= lists end,
+                   fmt("an integer >= %d (the number of onset lists)", lists))
+  if k < 1 then argerror("allowed_from_onsets", 1, "onsets is an empty list and k is not given") end
+  local sr = option(opts, "sr", 22050, positive_integer, "an integer >= 1")
+  local n_fft = option(opts, "n_fft", 2048, positive_integer, "an integer >= 1")
+  local hop = option(opts, "hop", 512, positive_integer, "an integer >= 1")
+  local before = seconds_per_component(opts, "before", 0.05, lists)
+  local after = seconds_per_component(opts, "after", 0.5, lists)
+  local length = p * hop / sr -- centred frames: the audio is shorter than p hops
+  local half = n_fft / 2 / sr
+  local rows = {}
+  for i = 1, k do
+    local row = {}
+    rows[i] = row
+    if i > lists then
+      for j = 1, p do row[j] = 1 end
+    else
+      for j = 1, p do row[j] = 0 end
+      for o, t in ipairs(onset_times(onsets[i], i)) do
+        if t >= length then
+          argerror("allowed_from_onsets", 1, "onset %d of component %d (%g s) is beyond the end "
+                   .. "(%d frames of hop %d at %d Hz: %g s)", o, i, t, p, hop, sr, length)
+        end
+        -- frames whose window [c - half, c + half] overlaps [t - before, t + after]
+        local first = math.ceil((t - before[i] - half) * sr / hop) + 1
+        local last = math.floor((t + after[i] + half) * sr / hop) + 1
+        for j = math.max(first, 1), math.min(last, p) do row[j] = 1 end
+      end
+    end
+  end
+  return matrix.from(rows)
+end
+
+-- score.read_onsets(path) -> a list of seconds: the first column of a CSV (a header line,
+-- such as tessera.mixture's "time,sample,gain", is skipped) or one number a line.
+function score.read_onsets(path)
+  local f, err = io.open(path, "r")
+  if not f then error(fmt("tessera.nmf: cannot open onsets '%s': %s", path, tostring(err)), 0) end
+  local times, line_no = {}, 0
+  for line in f:lines() do
+    line_no = line_no + 1
+    local first = line:match("^%s*([^,%s]*)")
+    if first ~= "" then
+      local t = tonumber(first)
+      if t == nil and not (line_no == 1 and first:match("^%a")) then
+        f:close()
+        error(fmt("tessera.nmf: onsets '%s' line %d: '%s' is not a number of seconds", path,
+                  line_no, first), 0)
+      end
+      times[#times + 1] = t
+    end
+  end
+  f:close()
+  return times
+end
+
+-- ---- templates -----------------------------------------------------------------------
+
+local TEMPLATE_OPTIONS = { sr = true, n_fft = true, hop = true, method = true, loss = true,
+                           max_iter = true }
+
+-- The column as a unit L2 vector (a list), or nil when it is all 0.
+local function unit_l2(M)
+  local t = M:totable()
+  local sum = 0
+  for i = 1, #t do sum = sum + t[i][1] * t[i][1] end
+  if sum == 0 then return nil end
+  local norm = math.sqrt(sum)
+  for i = 1, #t do t[i] = t[i][1] / norm end
+  return t
+end
+
+-- tessera.nmf.templates(sounds, {sr = 22050, n_fft = 2048, hop = 512, method = "mean" |
+-- "rank1", loss = "euclidean", max_iter = 200}) -> an n x m Matrix, one column per sound
+-- (a file path or a mono Audio at sr), each of unit L2 norm (as m:normalize() leaves W's
+-- columns): "mean", the sound's average magnitude spectrum over its frames; "rank1", the W
+-- of its own one-component NMF (loss, max_iter; seed 0).
+function score.templates(sounds, opts, nmf)
+  opts = opts or {}
+  if type(sounds) == "string" or core.type(sounds) == "Audio" then sounds = { sounds } end
+  if type(sounds) ~= "table" or #sounds == 0 then
+    argerror("templates", 1, "sounds must be a non-empty list of files or Audio, got %s",
+             describe(sounds))
+  end
+  if type(opts) ~= "table" then argerror("templates", 2, "options must be a table, got %s", describe(opts)) end
+  for key in pairs(opts) do
+    if not TEMPLATE_OPTIONS[key] then
+      argerror("templates", 2, "unknown option '%s' (valid: hop, loss, max_iter, method, n_fft, sr)",
+               tostring(key))
+    end
+  end
+  local method = opts.method or "mean"
+  if method ~= "mean" and method ~= "rank1" then
+    argerror("templates", 2, "method must be 'mean' or 'rank1', got %s", describe(method))
+  end
+  local sr = opts.sr or 22050
+  local stft_opts = { n_fft = opts.n_fft or 2048, hop = opts.hop or 512 }
+  local columns = {}
+  for i, sound in ipairs(sounds) do
+    local a = sound
+    if type(sound) == "string" then
+      local ok, loaded = pcall(core.audio.load, sound, { sr = sr, mono = true })
+      if not ok then error(fmt("tessera.nmf.templates: %s", (tostring(loaded):gsub("^[^:]*: ", "", 1))), 0) end
+      a = loaded
+    elseif core.type(sound) ~= "Audio" then
+      argerror("templates", 1, "sound %d must be a file name or an Audio, got %s", i, describe(sound))
+    elseif sound.sr ~= sr then
+      argerror("templates", 1, "sound %d is at %d Hz, expected %d (sr)", i, sound.sr, sr)
+    end
+    local V = core.stft(a, stft_opts):magnitude()
+    local column
+    if method == "mean" then
+      local _, p = V:shape()
+      column = V * matrix.new(p, 1, 1 / p)
+    else
+      local m = nmf(V, { k = 1, loss = opts.loss or "euclidean", max_iter = opts.max_iter,
+                         seed = 0, progress = false })
+      column = m.W
+    end
+    columns[i] = unit_l2(column)
+    if columns[i] == nil then
+      local name = type(sound) == "string" and fmt("'%s'", sound) or fmt("sound %d", i)
+      error(fmt("tessera.nmf.templates: %s is silent (its spectrum is all 0)", name), 0)
+    end
+  end
+  local n = #columns[1]
+  local rows = {}
+  for r = 1, n do
+    local row = {}
+    for j = 1, #columns do row[j] = columns[j][r] end
+    rows[r] = row
+  end
+  return matrix.from(rows)
+end
+
+return score
