@@ -363,7 +363,8 @@ describe("tessera.mosaic", function()
       local t = base { { W = "amen:1" } }
       t.sources.amen.kk = 3
       check(t, "tessera.mosaic: %s: source 'amen': key 'kk' is not a source option (expected one " ..
-        "of: file, offset, duration, sr, n_fft, hop, hpss, templates, template_method, onsets, " ..
+        "of: file, offset, duration, sr, n_fft, hop, hpss, templates, template_method, " ..
+        "freeze_templates, onsets, " ..
         "onset_before, onset_after, k, loss, solver, init, seed, max_iter, tol, " ..
         "order, alpha_W, alpha_H, l1_ratio, every, threads)")
     end)

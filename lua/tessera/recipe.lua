@@ -35,6 +35,7 @@
 --                                     -- callbacks (seed default 0: renders repeat exactly)
 --         templates = { "kick.wav" },  -- score-informed starts (tessera.nmf.templates):
 --         template_method = "mean",    -- each file's spectrum starts component 1, 2, ...
+--         freeze_templates = true,     -- and stays as it is (fixed_W), the rest adapting
 --         onsets = { { 0, 1 }, { 0.5 } },  -- seconds (of the source as read) per component:
 --         onset_before = 0.05, onset_after = 0.5,  -- it sounds only near them (allowed_H;
 --                            -- a number or one per list; later components anywhere)
@@ -81,7 +82,7 @@ recipe.keys = {
   recipe = { "sources", "layers", "sr", "n_fft", "hop", "window", "duration", "out",
              "normalize", "phase", "griffinlim", "target" },
   source = { "file", "offset", "duration", "sr", "n_fft", "hop", "hpss", "templates",
-             "template_method", "onsets", "onset_before", "onset_after" },
+             "template_method", "freeze_templates", "onsets", "onset_before", "onset_after" },
   layer = { "W", "H", "gain", "shift", "stretch", "loop", "fit", "target", "name" },
   griffinlim = { "iter", "momentum", "seed" },
 }
@@ -355,7 +356,7 @@ end
 -- onset_after) -> src.score, or nil. Template files are read under the rules of `file`.
 local function check_score(ctx, where, s, src, confine)
   if s.templates == nil and s.onsets == nil then
-    for _, key in ipairs { "template_method", "onset_before", "onset_after" } do
+    for _, key in ipairs { "template_method", "freeze_templates", "onset_before", "onset_after" } do
       if s[key] ~= nil then fail(ctx, where, "key '%s' needs templates or onsets", key) end
     end
     return nil
@@ -378,6 +379,13 @@ local function check_score(ctx, where, s, src, confine)
       end
       sc.templates[i] = confine("templates", file)
     end
+  end
+  if s.freeze_templates ~= nil then
+    if type(s.freeze_templates) ~= "boolean" then
+      fail(ctx, where, "key 'freeze_templates' must be true or false, got %s", describe(s.freeze_templates))
+    end
+    if s.templates == nil then fail(ctx, where, "key 'freeze_templates' needs templates") end
+    sc.freeze = s.freeze_templates
   end
   if s.onsets ~= nil then
     sc.onsets = {}

@@ -39,6 +39,8 @@ return {
       .. "(repeatable: component 1, 2, ... in order)."):count("*")
     parser:option("--template-method", "The template of a sound: mean (its average magnitude "
       .. "spectrum) or rank1 (its own one-component NMF).", "mean"):choices { "mean", "rank1" }
+    parser:flag("--freeze-templates", "Keep the --template spectra as they are (fixed_W): "
+      .. "the other components adapt around them.")
     parser:option("--onsets", "A CSV of onset times in seconds (first column; a header line is "
       .. "skipped): the next component sounds only near them (repeatable: component 1, 2, ... "
       .. "in order; the rest sound anywhere). Needs --solver mu."):count("*")
@@ -84,6 +86,12 @@ return {
     if #args.template > 0 then
       opts.W_start = tessera.nmf.templates(args.template, { sr = args.sr, n_fft = args.n_fft,
         hop = args.hop, method = args.template_method })
+      if args.freeze_templates then
+        opts.fixed_W = {}
+        for i = 1, #args.template do opts.fixed_W[i] = i end
+      end
+    elseif args.freeze_templates then
+      error("decompose: --freeze-templates needs --template", 0)
     end
     if #args.onsets > 0 then
       local lists = {}

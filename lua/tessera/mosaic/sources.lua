@@ -114,7 +114,8 @@ local function score_parts(self, name, src)
     if not ok then fail(self.ctx, format("source '%s'", name), "%s", tostring(value)) end
     digests[i] = value
   end
-  return { digests, sc.method, sc.onsets or false, sc.before or false, sc.after or false }
+  return { digests, sc.method, sc.onsets or false, sc.before or false, sc.after or false,
+           sc.freeze or false }
 end
 
 function Sources:model_parts(name)
@@ -124,7 +125,7 @@ function Sources:model_parts(name)
            score_parts(self, name, src) }
 end
 
--- The fit options allowed_H and W_start that a source's score keys ask for (V: n x p).
+-- The fit options allowed_H, W_start and fixed_W that a source's score keys ask for (V: n x p).
 local function score_options(self, name, src, V, opts)
   local sc = src.score
   if sc == nil then return end
@@ -134,6 +135,10 @@ local function score_options(self, name, src, V, opts)
     if #sc.templates > 0 then
       opts.W_start = nmf.templates(sc.templates, { sr = src.sr, n_fft = src.n_fft, hop = src.hop,
                                                    method = sc.method })
+      if sc.freeze then
+        opts.fixed_W = {}
+        for i = 1, #sc.templates do opts.fixed_W[i] = i end
+      end
     end
     if sc.onsets then
       local _, p = V:shape()
