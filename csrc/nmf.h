@@ -44,6 +44,10 @@ typedef struct tsr_nmf_params {
   /* Partial freezing: k flags each, 1 keeping that column of W (frozen_W) or row of H
    * (frozen_H) as given, bit for bit, while the others adapt around it. NULL: none. */
   const unsigned char *frozen_W, *frozen_H;
+  /* Temporal continuity of H (Virtanen 2007), MU only: k weights >= 0, component a's cost
+   * growing by smooth_H[a] D0 sum_j (h_aj - h_a,j-1)^2 / sum_j h_aj^2, D0 the objective at
+   * the start. NULL: none. */
+  const double *smooth_H;
 } tsr_nmf_params;
 
 typedef struct tsr_nmf_result {

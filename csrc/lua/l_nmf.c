@@ -23,7 +23,7 @@ static const char *const INIT_NAMES[] = {"random", "uniform", "nndsvd", "nndsvda
 static const char *const FIT_OPTIONS[] = {
   "k", "loss", "solver", "init", "W", "H", "seed", "order", "max_iter", "tol", "update_W",
   "update_H", "alpha_W", "alpha_H", "l1_ratio", "on_iter", "every", "progress", "threads", "weights",
-  "fixed_W", "fixed_H", "allowed_H", "W_start", NULL};
+  "fixed_W", "fixed_H", "smooth_H", "allowed_H", "W_start", NULL};
 
 static double now_seconds(void) {
   struct timespec ts;
@@ -155,6 +155,39 @@ static const unsigned char *opt_frozen(lua_State *L, int arg, const char *key, i
   }
   lua_remove(L, list);
   return flags;
+}
+
+/* opts.smooth_H: one weight >= 0 for every component or a list of k of them, as k doubles in
+ * a userdata left on the stack; NULL when absent or all 0. */
+static const double *opt_smooth(lua_State *L, int arg, int k) {
+  int t = lua_getfield(L, arg, "smooth_H");
+  if (t == LUA_TNIL) {
+    lua_pop(L, 1);
+    return NULL;
+  }
+  int given = lua_gettop(L);
+  if (t != LUA_TNUMBER && t != LUA_TTABLE)
+    luaL_argerror(L, arg, lua_pushfstring(L, "smooth_H must be a number or a list of %d numbers, "
+                                          "got %s", k, luaL_typename(L, -1)));
+  if (t == LUA_TTABLE && luaL_len(L, given) != k)
+    luaL_argerror(L, arg, lua_pushfstring(L, "smooth_H must list %d weights (one per component), "
+                                          "got %I", k, (lua_Integer)luaL_len(L, given)));
+  double *w = lua_newuserdatauv(L, (size_t)k * sizeof(double), 0);
+  int any = 0;
+  for (int a = 0; a < k; a++) {
+    if (t == LUA_TTABLE) lua_geti(L, given, a + 1);
+    else lua_pushvalue(L, given);
+    int isnum = 0;
+    double v = lua_tonumberx(L, -1, &isnum);
+    if (!isnum || !(v >= 0.0) || !isfinite(v))
+      luaL_argerror(L, arg, lua_pushfstring(L, "smooth_H weights must be finite numbers >= 0, "
+                                            "got %s", luaL_tolstring(L, -1, NULL)));
+    lua_pop(L, 1);
+    w[a] = v;
+    any |= v > 0.0;
+  }
+  lua_remove(L, given);
+  return any ? w : NULL;
 }
 
 /* The state the kernel's on_check reaches the Lua side through. */
@@ -316,6 +349,10 @@ static int nmf_fit(lua_State *L) {
   prm.weights = M != NULL ? M->m.data : NULL;
   prm.frozen_W = opt_frozen(L, 2, "fixed_W", k);
   prm.frozen_H = opt_frozen(L, 2, "fixed_H", k);
+  prm.smooth_H = opt_smooth(L, 2, k);
+  if (prm.smooth_H != NULL && prm.solver == TSR_NMF_CD)
+    luaL_argerror(L, 2, "smooth_H needs solver 'mu' (temporal continuity is a multiplicative "
+                        "update's prior)");
   lmatrix *W0 = opt_factor(L, 2, "W", n, k);
   lmatrix *H0 = opt_factor(L, 2, "H", k, p);
   int given = W0 != NULL || H0 != NULL;

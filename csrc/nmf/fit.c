@@ -35,10 +35,11 @@ int tsr_nmf_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
   }
   int status = tsr_nmf_check_params(n, p, k, prm, err);
   /* The pass-based solvers check V in their first pass, before they change W or H. */
-  /* Weights, and frozen components under MU, take the general path (general.c); CD keeps
+  /* Weights, and frozen components or temporal continuity under MU, take the general path (general.c); CD keeps
    * frozen components in its own sweep. */
   int general = prm->weights != NULL ||
-                (prm->solver == TSR_NMF_MU && (prm->frozen_W != NULL || prm->frozen_H != NULL));
+                (prm->solver == TSR_NMF_MU && (prm->frozen_W != NULL || prm->frozen_H != NULL ||
+                                               prm->smooth_H != NULL));
   int euc_wh = !general && prm->solver == TSR_NMF_MU && prm->beta == 2.0 &&
                prm->order == TSR_NMF_ORDER_WH && prm->update_W && prm->update_H;
   int checks_v = (prm->solver == TSR_NMF_CD || euc_wh) && !general;

@@ -14,7 +14,14 @@
  * the same minimiser).
  *
  * Frozen components (prm->frozen_W, frozen_H): a half-step leaves their entries as they
- * are; the rules are separable by component, so the others still lower the objective. */
+ * are; the rules are separable by component, so the others still lower the objective.
+ *
+ * Temporal continuity (prm->smooth_H, Virtanen 2007): component a's cost grows by
+ * c_a = w_a D0 sum_j (h_j - h_j-1)^2 / S with S = sum_j h_j^2 and D0 the objective at the
+ * start (so that w is the same for any scale of V: c_a is a share of the divergence); its
+ * gradient's positive part (2 w_a D0 m_j h_j / S, m_j the neighbours of frame j) joins H's
+ * denominator, its negative part (2 w_a D0 ((h_j-1 + h_j+1) / S + h_j D / S^2), D the sum
+ * of squared steps) the numerator: Virtanen's rule, not monotone by construction. */
 #include "internal.h"
 #include "portable.h"
 
@@ -46,6 +53,7 @@ typedef struct weighted_state {
   int k;
   double beta;
   float *Y, *R, *Q, *numH, *denH, *numW, *denW;
+  double scale; /* the objective at the start: temporal continuity's unit */
 } weighted_state;
 
 static int weighted_alloc(weighted_state *s, tsr_error *err) {
@@ -122,6 +130,34 @@ static void mu_apply(float *F, const float *num, const float *den, int64_t rows,
   }
 }
 
+/* Adds each smoothed row's continuity gradient (weights smooth times scale, the objective at
+ * the start) to H's numerator (negative part) and denominator (positive part), from the
+ * current H (k x p). */
+static void add_continuity(const float *H, int k, int64_t p, const double *smooth, double scale,
+                           float *numH, float *denH) {
+  for (int a = 0; a < k; a++) {
+    const double w = smooth[a];
+    if (!(w > 0.0) || p < 2) continue;
+    double S = 0.0, D = 0.0;
+    for (int64_t j = 0; j < p; j++) {
+      double h = H[a + j * k];
+      S += h * h;
+      if (j > 0) D += (h - H[a + (j - 1) * k]) * (h - H[a + (j - 1) * k]);
+    }
+    if (S == 0.0) continue;
+    const double c = 2.0 * w * scale / S;
+    for (int64_t j = 0; j < p; j++) {
+      const size_t e = (size_t)(a + j * k);
+      double h = H[e], around = 0.0;
+      int neighbours = 0;
+      if (j > 0) around += H[e - (size_t)k], neighbours++;
+      if (j + 1 < p) around += H[e + (size_t)k], neighbours++;
+      denH[e] += (float)(c * neighbours * h);
+      numH[e] += (float)(c * around + c * h * D / S);
+    }
+  }
+}
+
 /* numH = W'R, denH = W'Q: H's step, from the terms of the current Y. */
 static void terms_h(weighted_state *s) {
   int n = (int)s->n, p = (int)s->p, k = s->k;
@@ -150,6 +186,8 @@ static void mu_iteration(weighted_state *s, const tsr_nmf_params *prm, const flo
     form_wh(s);
     weighted_terms(s);
     if (updH) terms_h(s);
+    if (updH && prm->smooth_H != NULL)
+      add_continuity(s->H, s->k, s->p, prm->smooth_H, s->scale, s->numH, s->denH);
     if (updW) terms_w(s);
     if (updH) mu_apply(s->H, s->numH, s->denH, k, p, 1, prm->frozen_H, l[2], l[3], gamma, flushH);
     if (updW) mu_apply(s->W, s->numW, s->denW, n, k, 0, prm->frozen_W, l[0], l[1], gamma, flushW);
@@ -165,6 +203,8 @@ static void mu_iteration(weighted_state *s, const tsr_nmf_params *prm, const flo
       mu_apply(s->W, s->numW, s->denW, n, k, 0, prm->frozen_W, l[0], l[1], gamma, flushW);
     } else {
       terms_h(s);
+      if (prm->smooth_H != NULL)
+        add_continuity(s->H, s->k, s->p, prm->smooth_H, s->scale, s->numH, s->denH);
       mu_apply(s->H, s->numH, s->denH, k, p, 1, prm->frozen_H, l[2], l[3], gamma, flushH);
     }
   }
@@ -227,6 +267,7 @@ int tsr_nmf_general_fit(const float *V, int64_t n, int64_t p, int k, float *W, f
   if (tsr_nmf_track_start(&tr, prm, V, W, H, n, p, k, parts, pool, err)) {
     res->stopped = tr.status == TSR_OK;
   } else {
+    s.scale = tr.loss > 0.0 ? tr.loss : 0.0;
     for (it = 1; it <= prm->max_iter; it++) {
       if (cd) {
         em_completion(&s, 1.0f / mx);

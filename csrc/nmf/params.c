@@ -84,6 +84,11 @@ int tsr_nmf_check_params(int64_t n, int64_t p, int k, const tsr_nmf_params *prm,
     tsr_seterror(err, "l1_ratio must be in [0, 1], got %s", number(prm->l1_ratio, a));
     return TSR_EINVAL;
   }
+  if (prm->smooth_H != NULL && prm->solver == TSR_NMF_CD) {
+    tsr_seterror(err, "smooth_H needs solver 'mu' (temporal continuity is a multiplicative "
+                 "update's prior)");
+    return TSR_EINVAL;
+  }
   if (prm->threads < 0 || prm->threads > MAX_PARTS) {
     tsr_seterror(err, "threads must be in 1..%d, got %d", MAX_PARTS, prm->threads); /* 0: default */
     return TSR_EINVAL;

@@ -28,7 +28,10 @@
 --   held out, unseen by the fit and by its start; mu for every loss, cd on the EM
 --   completion, csrc/nmf/general.c); fixed_W, fixed_H (lists of component numbers: those
 --   columns of W and rows of H are kept bit for bit while the others adapt around them, for
---   every loss and both solvers; give their values with W = / H =); allowed_H (a k x p
+--   every loss and both solvers; give their values with W = / H =); smooth_H (temporal
+--   continuity of H, Virtanen 2007, mu only: one weight >= 0 or one per component, each
+--   relative to the divergence at the start, so 0.01 to 1 whatever the scale of V);
+--   allowed_H (a k x p
 --   Matrix >= 0: where each component may sound, the start of H multiplied by it, so its
 --   zeros stay zero under mu; refused with cd) and W_start (an n x m Matrix, m <= k: the
 --   start of W's first m columns, e.g. nmf.templates of the sounds), lua/tessera/nmf_score.lua,

@@ -89,7 +89,7 @@ recipe.keys = {
 
 -- tessera.nmf options a source may set (matrices and callbacks make no sense in a file).
 recipe.nmf_keys = { "k", "loss", "solver", "init", "seed", "max_iter", "tol", "order",
-                    "alpha_W", "alpha_H", "l1_ratio", "every", "threads" }
+                    "alpha_W", "alpha_H", "l1_ratio", "every", "threads", "smooth_H" }
 
 -- The parts of tessera.hpss a source's `hpss` key may name.
 recipe.hpss_parts = { harmonic = true, percussive = true, residual = true }

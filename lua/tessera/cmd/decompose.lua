@@ -39,6 +39,8 @@ return {
       .. "(repeatable: component 1, 2, ... in order)."):count("*")
     parser:option("--template-method", "The template of a sound: mean (its average magnitude "
       .. "spectrum) or rank1 (its own one-component NMF).", "mean"):choices { "mean", "rank1" }
+    parser:option("--smooth", "Temporal continuity of every activation (smooth_H, mu only): "
+      .. "a weight >= 0, relative to the divergence at the start (try 0.01 to 1)."):convert(tonumber)
     parser:flag("--freeze-templates", "Keep the --template spectra as they are (fixed_W): "
       .. "the other components adapt around them.")
     parser:option("--onsets", "A CSV of onset times in seconds (first column; a header line is "
@@ -82,7 +84,7 @@ return {
     end
     local V = S:magnitude()
     local opts = { k = args.k, loss = args.loss, solver = args.solver, seed = args.seed,
-                   max_iter = args.iter }
+                   max_iter = args.iter, smooth_H = args.smooth }
     if #args.template > 0 then
       opts.W_start = tessera.nmf.templates(args.template, { sr = args.sr, n_fft = args.n_fft,
         hop = args.hop, method = args.template_method })
