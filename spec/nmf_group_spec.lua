@@ -2,6 +2,7 @@
 -- models built from known factors (a component of the few that the many split in two, with
 -- scales traded between W and H), against sums computed here by hand.
 local tessera = require "tessera"
+local helpers = require "helpers"
 
 local nmf, matrix = tessera.nmf, tessera.matrix
 
@@ -45,17 +46,7 @@ local function columns(...)
   return W
 end
 
-local function pearson(x, y)
-  local n, mx, my = #x, 0, 0
-  for t = 1, n do mx, my = mx + x[t], my + y[t] end
-  mx, my = mx / n, my / n
-  local sxy, sxx, syy = 0, 0, 0
-  for t = 1, n do
-    sxy = sxy + (x[t] - mx) * (y[t] - my)
-    sxx, syy = sxx + (x[t] - mx) ^ 2, syy + (y[t] - my) ^ 2
-  end
-  return sxy / math.sqrt(sxx * syy)
-end
+local pearson = helpers.pearson
 
 -- Two sounds a (kick-like) and c (hat-like) play in one template w; b is another sound.
 local a, b, c = hits(8, 0), hits(12, 5), hits(8, 4)

@@ -48,17 +48,7 @@ local function factors(dir, name)
   return tessera.nmf.load(dir .. "/factors/" .. name)
 end
 
-local function pearson(x, y)
-  local n, mx, my = #x, 0, 0
-  for t = 1, n do mx, my = mx + x[t], my + y[t] end
-  mx, my = mx / n, my / n
-  local sxy, sxx, syy = 0, 0, 0
-  for t = 1, n do
-    sxy = sxy + (x[t] - mx) * (y[t] - my)
-    sxx, syy = sxx + (x[t] - mx) ^ 2, syy + (y[t] - my) ^ 2
-  end
-  return sxy / math.sqrt(sxx * syy)
-end
+local pearson = helpers.pearson
 
 local function median(list)
   table.sort(list)

@@ -20,6 +20,20 @@ function helpers.random_matrix(rows, cols, seed, lo)
   return require("tessera").matrix.from(t)
 end
 
+-- The Pearson correlation of two lists of numbers of one length, written plainly (the
+-- independent reference for nmf.match, nmf.group and the report's tables).
+function helpers.pearson(x, y)
+  local n, mx, my = #x, 0, 0
+  for t = 1, n do mx, my = mx + x[t], my + y[t] end
+  mx, my = mx / n, my / n
+  local sxy, sxx, syy = 0, 0, 0
+  for t = 1, n do
+    sxy = sxy + (x[t] - mx) * (y[t] - my)
+    sxx, syy = sxx + (x[t] - mx) ^ 2, syy + (y[t] - my) ^ 2
+  end
+  return sxy / math.sqrt(sxx * syy)
+end
+
 -- A fresh temporary folder; remove it with helpers.rmtree in a finally block.
 function helpers.tmpdir()
   local path = os.tmpname()
