@@ -124,4 +124,24 @@ void tsr_nmf_describe(const float *W, const float *H, int64_t n, int64_t p, int 
 void tsr_nmf_correlate(const float *A, int64_t arows, int64_t acols, const float *B,
                        int64_t brows, int64_t bcols, int by_rows, double *out);
 
+/* Convolutive NMF (NMFD, Smaragdis 2004; nmf/nmfd.c): V ~ sum_{t < T} W_t H->t, W_t the
+ * templates' frame t (n x k) and H->t H shifted t columns right, zeros entering. W is
+ * n x kT, column a + k t holding template a's frame t (T = 1: tsr_nmf_fit's W), H k x p.
+ * MU for any beta with tsr_nmf_fit's guards, order, update_W/H, alphas, frozen_W/frozen_H
+ * (a frozen component keeps its whole template or row), threads, every and on_check; no CD,
+ * weights or smooth_H. Returns as tsr_nmf_fit. */
+int tsr_nmfd_fit(const float *V, int64_t n, int64_t p, int k, int T, float *W, float *H,
+                 const tsr_nmf_params *prm, tsr_nmf_result *res, tsr_error *err);
+/* The one check of an NMFD fit's parameters: tsr_nmf_check_params's, then T in 1..p and the
+ * options NMFD does not take. */
+int tsr_nmfd_check(int64_t n, int64_t p, int k, int T, const tsr_nmf_params *prm,
+                   tsr_error *err);
+/* The objective of the convolutive model, as tsr_nmf_loss's (TSR_OK, or an allocation
+ * failure). */
+int tsr_nmfd_loss(const float *V, const float *W, const float *H, int64_t n, int64_t p, int k,
+                  int T, double beta, double *loss, tsr_error *err);
+/* out (n x p) = sum_t W_t H->t over the components a with sel[a] != 0 (sel NULL: all). */
+void tsr_nmfd_reconstruct(const float *W, const float *H, int64_t n, int64_t p, int k, int T,
+                          const unsigned char *sel, float *out);
+
 #endif

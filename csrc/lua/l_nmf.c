@@ -23,7 +23,7 @@ static const char *const INIT_NAMES[] = {"random", "uniform", "nndsvd", "nndsvda
 static const char *const FIT_OPTIONS[] = {
   "k", "loss", "solver", "init", "W", "H", "seed", "order", "max_iter", "tol", "update_W",
   "update_H", "alpha_W", "alpha_H", "l1_ratio", "on_iter", "every", "progress", "threads", "weights",
-  "fixed_W", "fixed_H", "smooth_H", "allowed_H", "W_start", NULL};
+  "fixed_W", "fixed_H", "smooth_H", "allowed_H", "W_start", "T", NULL};
 
 static double now_seconds(void) {
   struct timespec ts;
@@ -240,11 +240,15 @@ static int fit_on_check(void *ud, int iteration, double loss) {
 }
 
 /* The options as resolved, what was used and the defaults: a table on the stack. */
-static void push_options(lua_State *L, int k, const char *loss_name, const tsr_nmf_params *prm,
-                         int init, lua_Integer seed) {
-  lua_createtable(L, 0, 20);
+static void push_options(lua_State *L, int k, int T, const char *loss_name,
+                         const tsr_nmf_params *prm, int init, lua_Integer seed) {
+  lua_createtable(L, 0, 21);
   lua_pushinteger(L, k);
   lua_setfield(L, -2, "k");
+  if (T > 0) {
+    lua_pushinteger(L, T);
+    lua_setfield(L, -2, "T");
+  }
   if (loss_name) lua_pushstring(L, loss_name);
   else lua_pushnumber(L, prm->beta);
   lua_setfield(L, -2, "loss");
@@ -300,6 +304,12 @@ static int nmf_fit(lua_State *L) {
     luaL_argerror(L, 2, lua_pushfstring(L, "k is too large, got %I", tsr_opt_integer(L, 2, "k", 0)));
   int k = opt_int(L, 2, "k", 0, "must be >= 1");
   int64_t mn = n < p ? n : p;
+  /* T (convolutive NMF, nmf/nmfd.c): templates T frames long, W n x kT; 0 when absent. */
+  int T = opt_int(L, 2, "T", 0, "must be >= 1");
+  int conv = lua_getfield(L, 2, "T") != LUA_TNIL;
+  lua_pop(L, 1);
+  if (conv && T < 1) luaL_argerror(L, 2, lua_pushfstring(L, "T must be >= 1, got %d", T));
+  int wcols = conv ? k * (T > 0 && k <= INT32_MAX / T ? T : 1) : k;
 
   /* The options by type here; their ranges by the one check of the kernel. */
   tsr_nmf_params prm;
@@ -343,9 +353,10 @@ static int nmf_fit(lua_State *L) {
   tsr_error err = {{0}};
   if (tsr_nmf_check_params(n, p, k, &prm, &err) != TSR_OK)
     luaL_argerror(L, n < 1 || p < 1 ? 1 : 2, lua_pushstring(L, err.msg));
+  const char *who = conv ? "tessera.nmfd" : "tessera.nmf";
 
   lmatrix *M = opt_factor(L, 2, "weights", n, p);
-  if (M != NULL) check_entries(L, "tessera.nmf", &M->m, "weights");
+  if (M != NULL) check_entries(L, who, &M->m, "weights");
   prm.weights = M != NULL ? M->m.data : NULL;
   prm.frozen_W = opt_frozen(L, 2, "fixed_W", k);
   prm.frozen_H = opt_frozen(L, 2, "fixed_H", k);
@@ -353,33 +364,39 @@ static int nmf_fit(lua_State *L) {
   if (prm.smooth_H != NULL && prm.solver == TSR_NMF_CD)
     luaL_argerror(L, 2, "smooth_H needs solver 'mu' (temporal continuity is a multiplicative "
                         "update's prior)");
-  lmatrix *W0 = opt_factor(L, 2, "W", n, k);
+  if (conv && tsr_nmfd_check(n, p, k, T, &prm, &err) != TSR_OK)
+    luaL_argerror(L, 2, lua_pushstring(L, err.msg));
+  lmatrix *W0 = opt_factor(L, 2, "W", n, wcols);
   lmatrix *H0 = opt_factor(L, 2, "H", k, p);
   int given = W0 != NULL || H0 != NULL;
   int init = opt_name(L, 2, "init", INIT_NAMES,
-                      given ? INIT_CUSTOM : k <= mn ? TSR_NMF_INIT_NNDSVDA : TSR_NMF_INIT_RANDOM);
+                      given ? INIT_CUSTOM
+                      : k <= mn && !conv ? TSR_NMF_INIT_NNDSVDA : TSR_NMF_INIT_RANDOM);
   if (init == INIT_CUSTOM && !given) luaL_argerror(L, 2, "init 'custom' needs W or H");
   if (init != INIT_CUSTOM && given)
     luaL_argerror(L, 2, lua_pushfstring(L, "W and H are used only with init 'custom', got "
                                         "init '%s'", INIT_NAMES[init]));
+  if (init >= TSR_NMF_INIT_NNDSVD && init <= TSR_NMF_INIT_NNDSVDAR && conv && T > 1)
+    luaL_argerror(L, 2, lua_pushfstring(L, "init '%s' needs T = 1 (NMFD starts at 'random', "
+                                        "'uniform' or 'custom'), got T = %d", INIT_NAMES[init], T));
   if (init >= TSR_NMF_INIT_NNDSVD && init <= TSR_NMF_INIT_NNDSVDAR && k > mn)
     luaL_argerror(L, 2, lua_pushfstring(L, "init '%s' needs k <= %I, the smaller of n and p, "
                                         "got %d", INIT_NAMES[init], (lua_Integer)mn, k));
 
   /* Data checks, then allocation. */
-  check_entries(L, "tessera.nmf", &Vm->m, "V");
-  if (W0) check_entries(L, "tessera.nmf", &W0->m, "W");
-  if (H0) check_entries(L, "tessera.nmf", &H0->m, "H");
+  check_entries(L, who, &Vm->m, "V");
+  if (W0) check_entries(L, who, &W0->m, "W");
+  if (H0) check_entries(L, who, &H0->m, "H");
   lua_checkstack(L, 16);
-  lmatrix *W = lmatrix_push(L, n, k, "tessera.nmf");
+  lmatrix *W = lmatrix_push(L, n, wcols, who);
   int w_idx = lua_gettop(L);
-  lmatrix *H = lmatrix_push(L, k, p, "tessera.nmf");
+  lmatrix *H = lmatrix_push(L, k, p, who);
   int h_idx = lua_gettop(L);
   int status = TSR_OK;
   if (init == INIT_CUSTOM) {
     /* tessera.nmf (lua/tessera/nmf.lua) gives the missing factor its start. */
     if (W0 == NULL || H0 == NULL) luaL_argerror(L, 2, "init 'custom' here needs both W and H");
-    memcpy(W->m.data, W0->m.data, (size_t)n * (size_t)k * sizeof(float));
+    memcpy(W->m.data, W0->m.data, (size_t)n * (size_t)wcols * sizeof(float));
     memcpy(H->m.data, H0->m.data, (size_t)k * (size_t)p * sizeof(float));
   } else {
     /* The start sees only what the fit sees: entries of weight 0 are zeros for it. */
@@ -391,8 +408,17 @@ static int nmf_fit(lua_State *L) {
         seen->m.data[e] = M->m.data[e] > 0.0f ? Vm->m.data[e] : 0.0f;
       Vinit = seen->m.data;
     }
-    status = tsr_nmf_init(Vinit, n, p, (int)k, init, (uint64_t)seed, W->m.data, H->m.data, &err);
-    if (status != TSR_OK) return tsr_lua_fail(L, "tessera.nmf", status, &err);
+    if (wcols == k) {
+      status = tsr_nmf_init(Vinit, n, p, k, init, (uint64_t)seed, W->m.data, H->m.data, &err);
+    } else {
+      /* NMFD: the start of an NMF of rank kT (its scale sqrt(mean(V)/(kT)) fits the sum of
+       * kT products), H its first k rows. */
+      lmatrix *Hk = lmatrix_push(L, wcols, p, who);
+      status = tsr_nmf_init(Vinit, n, p, wcols, init, (uint64_t)seed, W->m.data, Hk->m.data, &err);
+      for (int64_t j = 0; j < p; j++)
+        memcpy(H->m.data + j * k, Hk->m.data + j * wcols, (size_t)k * sizeof(float));
+    }
+    if (status != TSR_OK) return tsr_lua_fail(L, who, status, &err);
   }
 
   lua_newtable(L); /* history */
@@ -405,10 +431,13 @@ static int nmf_fit(lua_State *L) {
   prm.on_check = fit_on_check;
   prm.ctx = &ctx;
   tsr_nmf_result res;
-  status = tsr_nmf_fit(Vm->m.data, n, p, (int)k, W->m.data, H->m.data, &prm, &res, &err);
+  if (conv)
+    status = tsr_nmfd_fit(Vm->m.data, n, p, k, T, W->m.data, H->m.data, &prm, &res, &err);
+  else
+    status = tsr_nmf_fit(Vm->m.data, n, p, k, W->m.data, H->m.data, &prm, &res, &err);
   double seconds = now_seconds() - start;
   if (ctx.failed) return lua_error(L); /* on_iter's error, as it was raised */
-  if (status != TSR_OK) return tsr_lua_fail(L, "tessera.nmf", status, &err);
+  if (status != TSR_OK) return tsr_lua_fail(L, who, status, &err);
 
   lua_pushvalue(L, w_idx);
   lua_pushvalue(L, h_idx);
@@ -425,27 +454,33 @@ static int nmf_fit(lua_State *L) {
   lua_setfield(L, -2, "seconds");
   lua_pushvalue(L, hist_idx);
   lua_setfield(L, -2, "history");
-  push_options(L, k, loss_name, &prm, init, seed);
+  push_options(L, k, conv ? T : 0, loss_name, &prm, init, seed);
   lua_setfield(L, -2, "options");
   return 3;
+}
+
+/* Argument `arg`: a loss name or a finite beta (absent: 2, the Euclidean loss). */
+static double arg_loss(lua_State *L, int arg) {
+  double beta = 2.0;
+  if (lua_type(L, arg) == LUA_TNUMBER) {
+    beta = lua_tonumber(L, arg);
+    luaL_argcheck(L, isfinite(beta), arg, "beta must be finite");
+  } else if (!lua_isnoneornil(L, arg)) {
+    const char *s = luaL_checkstring(L, arg);
+    int i = 0;
+    while (LOSS_NAMES[i] != NULL && strcmp(s, LOSS_NAMES[i]) != 0) i++;
+    if (LOSS_NAMES[i] == NULL)
+      luaL_argerror(L, arg, lua_pushfstring(L, "invalid loss '%s'; expected one of: euclidean, "
+                                            "kl, is, or a number", s));
+    beta = LOSS_BETAS[i];
+  }
+  return beta;
 }
 
 /* nmf.loss(V, W, H [, loss]) -> the objective */
 static int nmf_loss(lua_State *L) {
   lmatrix *V = lmatrix_check(L, 1), *W = lmatrix_check(L, 2), *H = lmatrix_check(L, 3);
-  double beta = 2.0;
-  if (lua_type(L, 4) == LUA_TNUMBER) {
-    beta = lua_tonumber(L, 4);
-    luaL_argcheck(L, isfinite(beta), 4, "beta must be finite");
-  } else if (!lua_isnoneornil(L, 4)) {
-    const char *s = luaL_checkstring(L, 4);
-    int i = 0;
-    while (LOSS_NAMES[i] != NULL && strcmp(s, LOSS_NAMES[i]) != 0) i++;
-    if (LOSS_NAMES[i] == NULL)
-      luaL_argerror(L, 4, lua_pushfstring(L, "invalid loss '%s'; expected one of: euclidean, "
-                                          "kl, is, or a number", s));
-    beta = LOSS_BETAS[i];
-  }
+  double beta = arg_loss(L, 4);
   int64_t n = V->m.rows, p = V->m.cols, k = W->m.cols;
   if (W->m.rows != n)
     luaL_argerror(L, 2, lua_pushfstring(L, "W must have %I rows like V, got %I", (lua_Integer)n,
@@ -481,6 +516,76 @@ static int check_pair(lua_State *L, lmatrix **W, lmatrix **H) {
     luaL_argerror(L, 2, lua_pushfstring(L, "H must have %I rows, one per column of W, got %I",
                                         (lua_Integer)(*W)->m.cols, (lua_Integer)(*H)->m.rows));
   return (int)(*W)->m.cols;
+}
+
+/* W (n x kT) and H (k x p) at 1, 2 and T at arg, as a convolutive model; returns k. */
+static int check_conv(lua_State *L, int arg, lmatrix **W, lmatrix **H, int *T) {
+  *W = lmatrix_check(L, 1);
+  *H = lmatrix_check(L, 2);
+  lua_Integer t = luaL_checkinteger(L, arg);
+  int64_t k = (*H)->m.rows, p = (*H)->m.cols;
+  luaL_argcheck(L, t >= 1 && t <= p, arg, lua_pushfstring(L, "T must be in 1..%I, got %I",
+                                                          (lua_Integer)p, t));
+  luaL_argcheck(L, k >= 1 && k <= INT32_MAX && (*W)->m.cols == k * t, 1,
+                lua_pushfstring(L, "W must have k T = %I columns, got %I", (lua_Integer)(k * t),
+                                (lua_Integer)(*W)->m.cols));
+  *T = (int)t;
+  return (int)k;
+}
+
+/* nmf.conv_loss(V, W, H, T [, loss]) -> the objective of the convolutive model */
+static int nmf_conv_loss(lua_State *L) {
+  lmatrix *V = lmatrix_check(L, 3), *W, *H;
+  int T;
+  lua_pushvalue(L, 3);
+  lua_pushvalue(L, 1);
+  lua_pushvalue(L, 2); /* check_conv reads W and H at 1, 2: rotate V away */
+  lua_replace(L, 3);
+  lua_replace(L, 2);
+  lua_replace(L, 1);
+  int k = check_conv(L, 4, &W, &H, &T);
+  double beta = arg_loss(L, 5);
+  if (V->m.rows != W->m.rows || V->m.cols != H->m.cols)
+    luaL_argerror(L, 3, lua_pushfstring(L, "V must be %I x %I like W H, got %I x %I",
+                                        (lua_Integer)W->m.rows, (lua_Integer)H->m.cols,
+                                        (lua_Integer)V->m.rows, (lua_Integer)V->m.cols));
+  check_entries(L, "tessera.nmfd.loss", &V->m, "V");
+  check_entries(L, "tessera.nmfd.loss", &W->m, "W");
+  check_entries(L, "tessera.nmfd.loss", &H->m, "H");
+  double loss = 0.0;
+  tsr_error err = {{0}};
+  int status = tsr_nmfd_loss(V->m.data, W->m.data, H->m.data, V->m.rows, V->m.cols, k, T, beta,
+                             &loss, &err);
+  if (status != TSR_OK) return tsr_lua_fail(L, "tessera.nmfd.loss", status, &err);
+  lua_pushnumber(L, loss);
+  return 1;
+}
+
+/* nmf.convolve(W, H, T [, components]) -> Matrix sum_t W_t H->t over the listed components
+ * (1-based; all when absent) */
+static int nmf_convolve(lua_State *L) {
+  lmatrix *W, *H;
+  int T;
+  int k = check_conv(L, 3, &W, &H, &T);
+  unsigned char *sel = NULL;
+  if (!lua_isnoneornil(L, 4)) {
+    luaL_checktype(L, 4, LUA_TTABLE);
+    sel = lua_newuserdatauv(L, (size_t)k, 0);
+    memset(sel, 0, (size_t)k);
+    lua_Integer len = luaL_len(L, 4);
+    for (lua_Integer i = 1; i <= len; i++) {
+      lua_geti(L, 4, i);
+      int ok = 0;
+      lua_Integer c = lua_tointegerx(L, -1, &ok);
+      lua_pop(L, 1);
+      luaL_argcheck(L, ok && c >= 1 && c <= k, 4,
+                    lua_pushfstring(L, "component %I of the list must be in 1..%d", i, k));
+      sel[c - 1] = 1;
+    }
+  }
+  lmatrix *out = lmatrix_push(L, W->m.rows, H->m.cols, "tessera.nmfd");
+  tsr_nmfd_reconstruct(W->m.data, H->m.data, W->m.rows, H->m.cols, k, T, sel, out->m.data);
+  return 1;
 }
 
 /* nmf.component(W, H, i) -> Matrix W[:, i] H[i, :], i 1-based */
@@ -589,6 +694,8 @@ static int nmf_mkdir(lua_State *L) {
 static const luaL_Reg nmf_functions[] = {
   {"fit", nmf_fit},
   {"loss", nmf_loss},
+  {"conv_loss", nmf_conv_loss},
+  {"convolve", nmf_convolve},
   {"component", nmf_component},
   {"normalize", nmf_normalize},
   {"permute", nmf_permute},

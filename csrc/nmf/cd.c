@@ -355,7 +355,7 @@ static int cd_solve(const float *V, int64_t n, int64_t p, int k, float *W, float
     } else {
       cross_known = 0;
     }
-    status = tsr_nmf_guard_factors(prm, W, n, H, p, k, it, err);
+    status = tsr_nmf_guard_factors(prm, W, n, k, H, p, k, it, err);
     if (status != TSR_OK) goto done;
 
     if (mu) {

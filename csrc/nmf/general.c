@@ -264,7 +264,7 @@ int tsr_nmf_general_fit(const float *V, int64_t n, int64_t p, int k, float *W, f
   tsr_pool *pool = parts > 1 ? tsr_pool_open(parts) : NULL;
   tracker tr;
   int it = 0;
-  if (tsr_nmf_track_start(&tr, prm, V, W, H, n, p, k, parts, pool, err)) {
+  if (tsr_nmf_track_start(&tr, prm, V, W, H, n, p, k, 1, parts, pool, err)) {
     res->stopped = tr.status == TSR_OK;
   } else {
     s.scale = tr.loss > 0.0 ? tr.loss : 0.0;

@@ -26,9 +26,10 @@ int tsr_nmf_chunks(int64_t p);
 
 /* The fit's guard, after every iteration (it; 0 for the initial factors): TSR_EINTR when
  * the run was interrupted (Ctrl-C, SIGTERM, a recipe's time limit), TSR_ENOTFINITE when a
- * factor being updated holds NaN or Inf, each with err naming the iteration; else TSR_OK. */
-int tsr_nmf_guard_factors(const tsr_nmf_params *prm, const float *W, int64_t n, const float *H,
-                          int64_t p, int k, int it, tsr_error *err);
+ * factor being updated holds NaN or Inf, each with err naming the iteration; else TSR_OK.
+ * W is n x wcols (k for NMF, k T for NMFD), H k x p. */
+int tsr_nmf_guard_factors(const tsr_nmf_params *prm, const float *W, int64_t n, int wcols,
+                          const float *H, int64_t p, int k, int it, tsr_error *err);
 /* At a check: TSR_ENOTFINITE when the objective is NaN or infinite (W·H overflowing
  * float32, or an extreme beta), with err naming the iteration; else TSR_OK. */
 int tsr_nmf_guard_loss(const tsr_nmf_params *prm, int it, double loss, tsr_error *err);
@@ -36,12 +37,13 @@ int tsr_nmf_guard_loss(const tsr_nmf_params *prm, int it, double loss, tsr_error
 /* The checks of a fit: the guards after every iteration, the objective every `every`
  * iterations (and at 0), reported through on_check, and scikit-learn's tol rule on it. The
  * objective is summed over `parts` column ranges as tasks of pool (its own pool when NULL),
- * added in partition order. */
+ * added in partition order. A convolutive fit (T > 1, nmfd.c) tracks its frame-reversed W
+ * (n x k T) and zero-padded H (k x (p + T - 1)), whose columns j..j+T-1 are V[:, j]'s. */
 typedef struct tracker {
   const tsr_nmf_params *prm;
   const float *V, *W, *H;
   int64_t n, p;
-  int k, cls, parts;
+  int k, T, cls, parts;
   tsr_pool *pool;
   double loss, e_init, prev;
   int checked; /* loss is that of the current factors */
@@ -50,9 +52,10 @@ typedef struct tracker {
   tsr_error *err;
 } tracker;
 
-/* Sums and reports check 0; nonzero when on_check or a guard stopped the fit. */
+/* Sums and reports check 0; nonzero when on_check or a guard stopped the fit. T is 1 for
+ * NMF; for NMFD, W and H are as the tracker's comment says. */
 int tsr_nmf_track_start(tracker *tr, const tsr_nmf_params *prm, const float *V, const float *W,
-                const float *H, int64_t n, int64_t p, int k, int parts, tsr_pool *pool,
+                const float *H, int64_t n, int64_t p, int k, int T, int parts, tsr_pool *pool,
                 tsr_error *err);
 /* After iteration it: 0 to go on, 1 when on_check stopped the fit, 2 when tol did, 3 when
  * a guard did (tr->status says why). */
@@ -67,6 +70,11 @@ int tsr_nmf_general_fit(const float *V, int64_t n, int64_t p, int k, float *W, f
                          tsr_error *err);
 double tsr_nmf_loss_weighted_cols(const float *V, const float *M, const float *W, const float *H,
                                   int64_t n, int64_t j0, int64_t j1, int k, double beta);
+
+/* The objective's share of columns j0..j1-1 under the convolutive model: Wr (n x k T, frames
+ * reversed) against the padded H's columns j..j+T-1 for V[:, j] (nmfd.c). */
+double tsr_nmfd_loss_cols(const float *V, const float *Wr, const float *Hpad, int64_t n,
+                          int64_t j0, int64_t j1, int k, int T, double beta);
 
 /* The multiplicative-update solvers (mu.c: the fused passes, k <= 16 or any beta;
  * mu_gemm.c: the Euclidean loss for k > 8 through sgemm). */

@@ -455,7 +455,7 @@ int tsr_nmf_mu_fit(const float *V, int64_t n, int64_t p, int k, float *W, float 
   int can_defer = m.kl512 && !both_wh && (updH || updW) && (Hkeep != NULL || !updH);
   int it = 0, pending = 0, deferred = 0;
   tracker tr;
-  if (tsr_nmf_track_start(&tr, prm, V, W, H, n, p, k, parts, m.pool, err)) {
+  if (tsr_nmf_track_start(&tr, prm, V, W, H, n, p, k, 1, parts, m.pool, err)) {
     res->stopped = tr.status == TSR_OK;
   } else {
     if (updH) mu_prep_h(&m);

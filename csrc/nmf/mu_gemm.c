@@ -61,7 +61,7 @@ int tsr_nmf_mu_gemm_fit(const float *V, int64_t n, int64_t p, int k, float *W, f
   /* The checks' objective on a pool of the fit's (its own pool per check when this one
    * cannot be had: the same sums). */
   tsr_pool *pool = parts > 1 ? tsr_pool_open(parts) : NULL;
-  if (tsr_nmf_track_start(&tr, prm, V, W, H, n, p, k, parts, pool, err)) {
+  if (tsr_nmf_track_start(&tr, prm, V, W, H, n, p, k, 1, parts, pool, err)) {
     res->stopped = tr.status == TSR_OK;
   } else {
     for (it = 1; it <= prm->max_iter; it++) {
