@@ -25,6 +25,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum { DO_H = 1, DO_W = 2 };
@@ -52,6 +53,13 @@ typedef struct nmfd_state {
   size_t fstride, dstride, statn;
   tsr_pool *pool;
   int flags;
+  /* The sgemm path (gemm): Y (n x p: L, then the ratio R), Q (n x p, when two), Hbig
+   * (K x p: column j is hb_j), G and G2 (K x p: H's step before its shift-sum), numW and
+   * denW (n x K per partition, summed into the first), WtWf (K x K), HHt (K x K per
+   * partition). */
+  int gemm;
+  float *gbuf, *Y, *Q, *Hbig, *G, *G2, *numW, *denW, *WtWf, *HHt;
+  float *rowden; /* K: apply_w's denominators of a row */
 } nmfd_state;
 
 static float *part_accN(const nmfd_state *m, int t) { return m->fpart + (size_t)t * m->fstride; }
@@ -145,7 +153,13 @@ static void pass_task(void *ctx, int t) { pass_part(ctx, t); }
 
 /* One pass over V, then the partitions' sums in partition order: H's step into numH and
  * denH, W's into partition 0's accumulators and hstat. */
+static void gemm_pass(nmfd_state *m, int flags);
+
 static void pass(nmfd_state *m, int flags) {
+  if (m->gemm) {
+    gemm_pass(m, flags);
+    return;
+  }
   m->flags = flags;
   tsr_pool_run(m->pool, m->parts, pass_task, m);
   const int k = m->k;
@@ -175,11 +189,126 @@ static void pass(nmfd_state *m, int flags) {
   }
 }
 
+/* out (k x (p + T - 1)) = the sum over columns j of G[:, j] (K x p) added at Hpad's columns
+ * j..j+T-1: H's step from its kT-row form, in column order. */
+static void shift_sum(const nmfd_state *m, const float *G, float *out) {
+  const size_t k = (size_t)m->k, K = (size_t)m->K;
+  memset(out, 0, k * (size_t)(m->p + m->T - 1) * sizeof(float));
+  for (int64_t j = 0; j < m->p; j++) add_floats(out + (size_t)j * k, G + (size_t)j * K, K);
+}
+
+/* Columns j0..j1-1: Y = V / guard(Y) (KL); R into Y and Q beside it for the others, as the kernels' prep and
+ * prep_beta (portable.h) form them column by column. */
+static void ratio_terms(nmfd_state *m, int64_t j0, int64_t j1) {
+  const size_t at = (size_t)j0 * (size_t)m->n, count = (size_t)(j1 - j0) * (size_t)m->n;
+  const float *V = m->V + at;
+  float *Y = m->Y + at, *Q = m->two ? m->Q + at : NULL;
+  if (m->cls == CLS_KL) {
+    for (size_t e = 0; e < count; e++) Y[e] = V[e] / (Y[e] < FLT_MIN ? EPS32 : Y[e]);
+    return;
+  }
+  if (m->cls == CLS_IS) {
+    for (size_t e = 0; e < count; e++) {
+      float t = 1.0f / (Y[e] < FLT_MIN ? EPS32 : Y[e]);
+      Q[e] = t;
+      Y[e] = t * t * V[e];
+    }
+    return;
+  }
+  const float br = (float)(m->beta - 2.0), bq = (float)(m->beta - 1.0);
+  const int guard_r = m->beta < 2.0, guard_q = m->beta < 1.0;
+  for (size_t e = 0; e < count; e++) {
+    float y = Y[e];
+    float yr = guard_r && y < FLT_MIN ? EPS32 : y;
+    float yq = guard_q ? yr : y;
+    float t = powf(yr, br);
+    Y[e] = V[e] * t;
+    Q[e] = y <= FLT_MAX ? yq * t : powf(yq, bq);
+  }
+}
+
+/* Partition t's share of a pass through sgemm (OpenBLAS on one thread: the partitions are
+ * the parallelism, fixed by the shape): L = Wr Hbig and the ratio for its columns, then H's
+ * step's terms into its columns of G (and G2) and W's into its own n x K sums. X is the
+ * ratio, or V for the Euclidean loss, whose denominators come from Gram matrices. */
+static void gemm_part(nmfd_state *m, int t) {
+  const int n = (int)m->n, K = m->K, flags = m->flags;
+  int64_t j0, j1;
+  part_range(m, t, &j0, &j1);
+  const int B = (int)(j1 - j0);
+  if (B == 0) return;
+  const float *Hb = m->Hbig + (size_t)j0 * K, *X = m->V + (size_t)j0 * n;
+  float *Y = m->Y + (size_t)j0 * n, *Q = m->two ? m->Q + (size_t)j0 * n : NULL;
+  if (m->cls != CLS_EUC) {
+    cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, B, K, 1.0f, m->Wr, n, Hb, K, 0.0f,
+                Y, n);
+    ratio_terms(m, j0, j1);
+    X = Y;
+  }
+  if (flags & DO_H) {
+    float *G = m->G + (size_t)j0 * K, *G2 = m->G2 + (size_t)j0 * K;
+    cblas_sgemm(CblasColMajor, CblasTrans, CblasNoTrans, K, B, n, 1.0f, m->Wr, n, X, n, 0.0f, G,
+                K);
+    if (m->cls == CLS_EUC)
+      cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, K, B, K, 1.0f, m->WtWf, K, Hb, K,
+                  0.0f, G2, K);
+    else if (m->two)
+      cblas_sgemm(CblasColMajor, CblasTrans, CblasNoTrans, K, B, n, 1.0f, m->Wr, n, Q, n, 0.0f,
+                  G2, K);
+  }
+  if (flags & DO_W) {
+    const size_t nK = (size_t)n * (size_t)K;
+    cblas_sgemm(CblasColMajor, CblasNoTrans, CblasTrans, n, K, B, 1.0f, X, n, Hb, K, 0.0f,
+                m->numW + (size_t)t * nK, n);
+    if (m->cls == CLS_EUC)
+      cblas_sgemm(CblasColMajor, CblasNoTrans, CblasTrans, K, K, B, 1.0f, Hb, K, Hb, K, 0.0f,
+                  m->HHt + (size_t)t * K * K, K);
+    else if (m->two)
+      cblas_sgemm(CblasColMajor, CblasNoTrans, CblasTrans, n, K, B, 1.0f, Q, n, Hb, K, 0.0f,
+                  m->denW + (size_t)t * nK, n);
+  }
+}
+
+static void gemm_task(void *ctx, int t) { gemm_part(ctx, t); }
+
+/* A pass on the sgemm path: the partitions, then their sums in partition order. */
+static void gemm_pass(nmfd_state *m, int flags) {
+  const int n = (int)m->n, K = m->K, k = m->k;
+  for (int64_t j = 0; j < m->p; j++)
+    memcpy(m->Hbig + (size_t)j * K, m->Hpad + (size_t)j * k, (size_t)K * sizeof(float));
+  if ((flags & DO_H) && m->cls == CLS_EUC)
+    cblas_sgemm(CblasColMajor, CblasTrans, CblasNoTrans, K, K, n, 1.0f, m->Wr, n, m->Wr, n, 0.0f,
+                m->WtWf, K);
+  m->flags = flags;
+  tsr_pool_run(m->pool, m->parts, gemm_task, m);
+  if (flags & DO_H) {
+    shift_sum(m, m->G, m->numH);
+    if (m->cls != CLS_KL) shift_sum(m, m->G2, m->denH);
+  }
+  if (!(flags & DO_W)) return;
+  const size_t nK = (size_t)n * (size_t)K, KK = (size_t)K * (size_t)K;
+  for (int t = 1; t < m->parts; t++) {
+    add_floats(m->numW, m->numW + (size_t)t * nK, nK);
+    if (m->two) add_floats(m->denW, m->denW + (size_t)t * nK, nK);
+    if (m->cls == CLS_EUC) add_floats(m->HHt, m->HHt + (size_t)t * KK, KK);
+  }
+  if (m->cls == CLS_EUC) {
+    cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, K, K, 1.0f, m->Wr, n, m->HHt, K,
+                0.0f, m->denW, n);
+  } else if (m->cls == CLS_KL) {
+    for (int c = 0; c < K; c++) {
+      double sum = 0.0;
+      for (int64_t j = 0; j < m->p; j++) sum += m->Hbig[(size_t)j * K + (size_t)c];
+      m->hstat[c] = sum;
+    }
+  }
+}
+
 /* What H's step needs of the current Wr: Wr'Wr (Euclidean) or its column sums (KL). */
 static void prep_h(nmfd_state *m) {
   const int64_t n = m->n;
   const int K = m->K;
-  if (m->cls == CLS_EUC) {
+  if (m->cls == CLS_EUC && !m->gemm) {
     for (int a = 0; a < K; a++)
       for (int b = a; b < K; b++) {
         const float *wa = m->Wr + (size_t)a * (size_t)n, *wb = m->Wr + (size_t)b * (size_t)n;
@@ -237,12 +366,15 @@ static void apply_h(nmfd_state *m) {
 static void apply_w(nmfd_state *m) {
   const int64_t n = m->n;
   const int k = m->k, K = m->K;
-  const float *accN = part_accN(m, 0), *accD = part_accD(m, 0);
-  float *den = part_g(m, 0);
+  const float *accN = m->gemm ? m->numW : part_accN(m, 0);
+  const float *accD = m->gemm ? m->denW : part_accD(m, 0);
+  float *den = m->rowden;
   for (int64_t i = 0; i < n; i++) {
     for (int c = 0; c < K; c++) {
       const size_t e = (size_t)c * (size_t)n + (size_t)i;
-      if (m->cls == CLS_EUC) {
+      if (m->gemm && m->cls != CLS_KL) {
+        den[c] = accD[e]; /* gemm_pass's: Wr (Hbig Hbig') or Q Hbig' */
+      } else if (m->cls == CLS_EUC) {
         const double *g = m->hstat + (size_t)c * (size_t)K;
         double s = 0.0;
         for (int b = 0; b < K; b++) s += (double)m->Wr[(size_t)b * (size_t)n + (size_t)i] * g[b];
@@ -266,16 +398,49 @@ static void reverse_frames(float *to, const float *from, int64_t n, int k, int T
                                      block * sizeof(float));
 }
 
+/* The sgemm path's buffers (see nmfd_state), freed by nmfd_free. */
+static int gemm_alloc(nmfd_state *m, tsr_error *err) {
+  const size_t n = (size_t)m->n, p = (size_t)m->p, K = (size_t)m->K, parts = (size_t)m->parts;
+  size_t np_, nK, Kp, KK, count, bytes;
+  if (tsr_mul_size(n, p, &np_) != 0 || tsr_mul_size(n, K, &nK) != 0 ||
+      tsr_mul_size(nK, parts * (m->two ? 2 : 1), &nK) != 0 || tsr_mul_size(K, p, &Kp) != 0 ||
+      tsr_mul_size(K, K * (parts + 1), &KK) != 0 ||
+      (count = np_ * (m->two ? 2 : 1)) < np_ || (count += 3 * Kp) < Kp ||
+      (count += nK + n * K) < nK || (count += KK) < KK ||
+      tsr_mul_size(count, sizeof(float), &bytes) != 0) {
+    tsr_seterror(err, "the scratch space of an NMFD fit with n = %lld, p = %lld, k T = %d "
+                 "overflows", (long long)m->n, (long long)m->p, m->K);
+    return TSR_ELIMIT;
+  }
+  m->gbuf = tsr_alloc(bytes);
+  if (m->gbuf == NULL) return tsr_alloc_failure(bytes, "the NMFD fit's scratch space", err);
+  m->Y = m->gbuf;
+  m->Q = m->two ? m->Y + np_ : NULL;
+  m->Hbig = m->Y + np_ * (m->two ? 2 : 1);
+  m->G = m->Hbig + Kp;
+  m->G2 = m->G + Kp;
+  m->numW = m->G2 + Kp;
+  /* Per partition n x K: numW's, then denW's (two); denW at least n x K (Euclidean). */
+  m->denW = m->numW + n * K * parts;
+  m->WtWf = m->denW + (m->two ? n * K * parts : n * K);
+  m->HHt = m->WtWf + K * K;
+  return TSR_OK;
+}
+
+/* The column pass's per-partition buffers (none for the sgemm path), Wr, Hpad, H's step,
+ * the double statistics and the pool. */
 static int nmfd_alloc(nmfd_state *m, int threads, tsr_error *err) {
   const size_t n = (size_t)m->n, K = (size_t)m->K, k = (size_t)m->k;
   const size_t width = k * (size_t)(m->p + m->T - 1);
-  size_t nK, per, shared, fbytes, dbytes;
-  if (tsr_mul_size(n, K, &nK) != 0 || tsr_mul_size(k, (size_t)m->span, &per) != 0 ||
-      tsr_mul_size(per, 2, &per) != 0 || (per += nK * (m->two ? 2 : 1)) < nK ||
-      (per += 2 * n + K + 31) < 2 * n ||
-      (per &= ~(size_t)31, tsr_mul_size(per, (size_t)m->parts, &fbytes)) != 0 ||
-      (shared = nK + 3 * width) < nK || (fbytes += shared) < shared ||
-      tsr_mul_size(fbytes, sizeof(float), &fbytes) != 0 || tsr_mul_size(K, K, &m->statn) != 0) {
+  size_t nK, per = 0, shared, fbytes, dbytes;
+  int over = tsr_mul_size(n, K, &nK) != 0 || tsr_mul_size(K, K, &m->statn) != 0;
+  if (!over && !m->gemm)
+    over = tsr_mul_size(k, (size_t)m->span, &per) != 0 || tsr_mul_size(per, 2, &per) != 0 ||
+           (per += nK * (m->two ? 2 : 1)) < nK || (per += 2 * n + K + 31) < 2 * n;
+  per &= ~(size_t)31;
+  if (over || tsr_mul_size(per, (size_t)m->parts, &fbytes) != 0 ||
+      (shared = nK + 3 * width + K) < nK || (fbytes += shared) < shared ||
+      tsr_mul_size(fbytes, sizeof(float), &fbytes) != 0) {
     tsr_seterror(err, "the scratch space of an NMFD fit with n = %lld, k = %d, T = %d overflows",
                  (long long)m->n, m->k, m->T);
     return TSR_ELIMIT;
@@ -296,20 +461,18 @@ static int nmfd_alloc(nmfd_state *m, int threads, tsr_error *err) {
   m->Hpad = m->Wr + nK;
   m->numH = m->Hpad + width;
   m->denH = m->numH + width;
+  m->rowden = m->denH + width;
   m->dpart = ds;
   m->WtW = ds + m->dstride * (size_t)m->parts;
   m->hstat = m->WtW + K * K;
   m->wsum = m->hstat + K * K;
   m->pool = tsr_pool_open(threads < m->parts ? threads : m->parts);
-  if (m->pool == NULL) {
-    tsr_free(ds);
-    tsr_free(fs);
-    return tsr_alloc_failure(sizeof(void *), "the NMFD fit's thread pool", err);
-  }
-  return TSR_OK;
+  if (m->pool == NULL) return tsr_alloc_failure(sizeof(void *), "the NMFD fit's thread pool", err);
+  return m->gemm ? gemm_alloc(m, err) : TSR_OK;
 }
 
 static void nmfd_free(nmfd_state *m) {
+  tsr_free(m->gbuf);
   tsr_pool_close(m->pool);
   tsr_free(m->dpart);
   tsr_free(m->fpart);
@@ -335,6 +498,20 @@ static void iteration(nmfd_state *m, const tsr_nmf_params *prm) {
       apply_h(m);
     }
   }
+}
+
+/* The path for V n x p and K = kT: the sgemm one when K passes NMFD_GEMM_MIN_K (there the
+ * products run at the machine's FMA rate, which the column loops, reading Wr from cache
+ * once per column, do not reach; see docs/DECISIONS.md), the column pass below it.
+ * TESSERA_NMFD_PATH=columns|gemm chooses one, for the specs that compare them. */
+enum { NMFD_GEMM_MIN_K = 1 };
+
+static int use_gemm(int64_t n, int64_t p, int K) {
+  if (n > INT32_MAX || p > INT32_MAX) return 0;
+  const char *forced = getenv("TESSERA_NMFD_PATH");
+  if (forced != NULL && strcmp(forced, "columns") == 0) return 0;
+  if (forced != NULL && strcmp(forced, "gemm") == 0) return 1;
+  return K >= NMFD_GEMM_MIN_K;
 }
 
 int tsr_nmfd_check(int64_t n, int64_t p, int k, int T, const tsr_nmf_params *prm,
@@ -399,8 +576,17 @@ int tsr_nmfd_fit(const float *V, int64_t n, int64_t p, int k, int T, float *W, f
   m.frozen_H = prm->frozen_H;
   m.parts = tsr_nmf_chunks(p);
   m.span = (p + m.parts - 1) / m.parts + T - 1;
+  m.gemm = use_gemm(n, p, m.K);
+  /* The partitions are the parallelism: OpenBLAS runs each partition's products on the
+   * worker's own thread (its thread count would change how it splits a product's sums). */
+  int saved = openblas_get_num_threads();
+  openblas_set_num_threads(1);
   status = nmfd_alloc(&m, tsr_nmf_parts(prm->threads, p), err);
-  if (status != TSR_OK) return status;
+  if (status != TSR_OK) {
+    nmfd_free(&m);
+    openblas_set_num_threads(saved);
+    return status;
+  }
   reverse_frames(m.Wr, W, n, k, T);
   memset(m.Hpad, 0, (size_t)k * (size_t)(T - 1) * sizeof(float));
   memcpy(m.Hpad + (size_t)k * (size_t)(T - 1), H, (size_t)k * (size_t)p * sizeof(float));
@@ -427,6 +613,7 @@ int tsr_nmfd_fit(const float *V, int64_t n, int64_t p, int k, int T, float *W, f
   reverse_frames(W, m.Wr, n, k, T);
   memcpy(H, m.Hpad + (size_t)k * (size_t)(T - 1), (size_t)k * (size_t)p * sizeof(float));
   nmfd_free(&m);
+  openblas_set_num_threads(saved);
   return status;
 }
 
