@@ -29,7 +29,7 @@ NMF = params fit mu mu_gemm cd cd_pass general nmfd nmfd_gemm nmfd_columns objec
 KERNELS = common memory simd pool matrix npy csv audio stft stft_generic stft_avx2 stft_avx512 hash \
           hash_sha listen crosssynth resample \
           $(NMF:%=nmf/%)
-BINDINGS = l_core l_aux l_memory l_matrix l_audio l_stft l_nmf l_util l_listen l_crosssynth \
+BINDINGS = l_core l_aux l_memory l_matrix l_audio l_stft l_nmf l_nmf_model l_util l_listen l_crosssynth \
            l_sandbox
 # The separation metrics (tessera.eval): BSS Eval on double-precision FFTW and LAPACK.
 KERNELS += eval eval_bss

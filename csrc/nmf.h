@@ -106,17 +106,20 @@ int tsr_nmf_init(const float *V, int64_t n, int64_t p, int k, int init, uint64_t
 /* out (n x p, caller's) = W[:, c] H[c, :], c 0-based. */
 void tsr_nmf_component(const float *W, const float *H, int64_t n, int64_t p, int k, int c,
                        float *out);
-/* Scales each column of W to unit L2 norm and the matching row of H by that norm, so W H
- * is unchanged up to rounding; zero columns are left alone. */
-void tsr_nmf_normalize(float *W, float *H, int64_t n, int64_t p, int k);
+/* The next three take W n x kT, component a's template being columns a + k t, t < T (T = 1
+ * for NMF; see tsr_nmfd_fit). */
+/* Scales each template of W to unit L2 (Frobenius) norm and the matching row of H by that
+ * norm, so the model is unchanged up to rounding; zero templates are left alone. */
+void tsr_nmf_normalize(float *W, float *H, int64_t n, int64_t p, int k, int T);
 /* Reorders the components in place: new component a is old perm[a] (0-based). Returns
  * TSR_OK, TSR_EINVAL (not a permutation) or TSR_ENOMEM. */
-int tsr_nmf_permute(float *W, float *H, int64_t n, int64_t p, int k, const int *perm,
+int tsr_nmf_permute(float *W, float *H, int64_t n, int64_t p, int k, int T, const int *perm,
                     tsr_error *err);
-/* Per component a (any output may be NULL): energy ||W_a||^2 ||H_a||^2 (that of W_a H_a),
- * spectral centroid sum_i i W_ia / sum_i W_ia and temporal centre sum_j j H_aj / sum_j H_aj
- * (0-based row and column indices; NaN when the vector sums to 0). */
-void tsr_nmf_describe(const float *W, const float *H, int64_t n, int64_t p, int k,
+/* Per component a (any output may be NULL): energy ||W_a||^2 ||H_a||^2 (that of W_a H_a for
+ * T = 1), spectral centroid sum_i i W_ia / sum_i W_ia over all its frames and temporal
+ * centre sum_j j H_aj / sum_j H_aj (0-based row and column indices; NaN when the vector sums
+ * to 0). */
+void tsr_nmf_describe(const float *W, const float *H, int64_t n, int64_t p, int k, int T,
                       double *energy, double *centroid, double *center);
 /* Pearson correlations between the rows (by_rows, needs acols == bcols) or columns (needs
  * arows == brows) of A and B: out[a + b * na] for A's vector a and B's vector b. A

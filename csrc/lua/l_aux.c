@@ -4,6 +4,12 @@
 
 #include "l_tessera.h"
 
+void laux_check_entries(lua_State *L, const char *who, const tsr_matrix *m, const char *name) {
+  tsr_error err = {{0}};
+  int status = tsr_check_entries(m->data, m->rows, m->cols, name, &err);
+  if (status != TSR_OK) laux_fail(L, who, status, &err);
+}
+
 int laux_fail(lua_State *L, const char *who, int status, const tsr_error *err) {
   const char *detail = (err != NULL && err->msg[0] != '\0') ? err->msg : tsr_strerror(status);
   return luaL_error(L, "%s: %s", who, detail);

@@ -1,18 +1,25 @@
-/* tessera.core.nmf: the NMF fit (options checked and resolved here, the work done by the
- * kernels in csrc/nmf/) and the helpers the Model in lua/tessera/nmf.lua is built on. */
+/* tessera.core.nmf.fit: the NMF and NMFD fit, its options checked and resolved here, the
+ * work done by the kernels in csrc/nmf/ (the Model's helpers: l_nmf_model.c). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
-#include <errno.h>
 
 #include "../nmf.h"
 #include "l_tessera.h"
 
 static const char *const LOSS_NAMES[] = {"euclidean", "kl", "is", NULL};
 static const double LOSS_BETAS[] = {2.0, 1.0, 0.0};
+
+double lnmf_loss_beta(lua_State *L, int arg, const char *s, const char **name) {
+  int i = 0;
+  while (LOSS_NAMES[i] != NULL && strcmp(s, LOSS_NAMES[i]) != 0) i++;
+  if (LOSS_NAMES[i] == NULL)
+    luaL_argerror(L, arg, lua_pushfstring(L, "invalid loss '%s'; expected one of: euclidean, kl, "
+                                          "is, or a number", s));
+  if (name != NULL) *name = LOSS_NAMES[i];
+  return LOSS_BETAS[i];
+}
 static const char *const SOLVER_NAMES[] = {"mu", "cd", NULL};
 static const char *const ORDER_NAMES[] = {"HW", "WH", "simultaneous", NULL};
 /* Indexed like enum tsr_nmf_init, then "custom". */
@@ -73,14 +80,7 @@ static double opt_loss(lua_State *L, int arg, const char **name) {
     beta = lua_tonumber(L, -1);
     *name = NULL; /* a finite one: tsr_nmf_check_params */
   } else if (t == LUA_TSTRING) {
-    const char *s = lua_tostring(L, -1);
-    int i = 0;
-    while (LOSS_NAMES[i] != NULL && strcmp(s, LOSS_NAMES[i]) != 0) i++;
-    if (LOSS_NAMES[i] == NULL)
-      return luaL_argerror(L, arg, lua_pushfstring(L, "invalid loss '%s'; expected one of: "
-                                                   "euclidean, kl, is, or a number", s)), 0.0;
-    beta = LOSS_BETAS[i];
-    *name = LOSS_NAMES[i];
+    beta = lnmf_loss_beta(L, arg, lua_tostring(L, -1), name);
   } else if (t != LUA_TNIL) {
     return luaL_argerror(L, arg, lua_pushfstring(L, "loss must be a string or a number, got %s",
                                                  luaL_typename(L, -1))), 0.0;
@@ -92,7 +92,7 @@ static double opt_loss(lua_State *L, int arg, const char **name) {
 /* Integer option `key` as an int: its range is tsr_nmf_check_params's to check, and a value
  * beyond an int's is said to be outside it (`range`, the kernel's words). */
 static int opt_int(lua_State *L, int arg, const char *key, int def, const char *range) {
-  lua_Integer v = tsr_opt_integer(L, arg, key, def);
+  lua_Integer v = laux_opt_integer(L, arg, key, def);
   if (v < INT32_MIN || v > INT32_MAX)
     luaL_argerror(L, arg, lua_pushfstring(L, "%s %s, got %I", key, range, v));
   return (int)v;
@@ -119,12 +119,6 @@ static lmatrix *opt_factor(lua_State *L, int arg, const char *key, int64_t rows,
   return M;
 }
 
-/* The one check of entries (tsr_check_entries) as the Lua error of `who`. */
-static void check_entries(lua_State *L, const char *who, const tsr_matrix *m, const char *name) {
-  tsr_error err = {{0}};
-  int status = tsr_check_entries(m->data, m->rows, m->cols, name, &err);
-  if (status != TSR_OK) tsr_lua_fail(L, who, status, &err);
-}
 
 /* opts[key]: a list of distinct component numbers in 1..k, as k flags in a userdata left on
  * the stack (it lives as long as the call); NULL when the key is absent. */
@@ -288,7 +282,7 @@ static int nmf_fit(lua_State *L) {
   luaL_checktype(L, 2, LUA_TTABLE);
   int64_t n = Vm->m.rows, p = Vm->m.cols;
   /* Unknown keys are mistakes (max_iters, alpha_w, ...), not silently ignored. */
-  tsr_check_options(L, 2, FIT_OPTIONS);
+  laux_check_options(L, 2, FIT_OPTIONS);
   /* Listed above so the unknown-option message names them; lua/tessera/nmf_score.lua turns
    * them into the start (W and H) before the fit gets here. */
   for (int i = 0; i < 2; i++) {
@@ -300,8 +294,8 @@ static int nmf_fit(lua_State *L) {
 
   if (lua_getfield(L, 2, "k") == LUA_TNIL) luaL_argerror(L, 2, "k is required");
   lua_pop(L, 1);
-  if (tsr_opt_integer(L, 2, "k", 0) > INT32_MAX)
-    luaL_argerror(L, 2, lua_pushfstring(L, "k is too large, got %I", tsr_opt_integer(L, 2, "k", 0)));
+  if (laux_opt_integer(L, 2, "k", 0) > INT32_MAX)
+    luaL_argerror(L, 2, lua_pushfstring(L, "k is too large, got %I", laux_opt_integer(L, 2, "k", 0)));
   int k = opt_int(L, 2, "k", 0, "must be >= 1");
   int64_t mn = n < p ? n : p;
   /* T (convolutive NMF, nmf/nmfd.c): templates T frames long, W n x kT; 0 when absent. */
@@ -319,10 +313,10 @@ static int nmf_fit(lua_State *L) {
   prm.solver = opt_name(L, 2, "solver", SOLVER_NAMES, TSR_NMF_MU);
   prm.order = opt_name(L, 2, "order", ORDER_NAMES, TSR_NMF_ORDER_HW);
   prm.max_iter = opt_int(L, 2, "max_iter", prm.max_iter, "must be >= 0");
-  prm.tol = tsr_opt_number(L, 2, "tol", prm.tol);
-  prm.update_W = tsr_opt_boolean(L, 2, "update_W", 1);
-  prm.update_H = tsr_opt_boolean(L, 2, "update_H", 1);
-  prm.alpha_W = tsr_opt_number(L, 2, "alpha_W", 0.0);
+  prm.tol = laux_opt_number(L, 2, "tol", prm.tol);
+  prm.update_W = laux_opt_boolean(L, 2, "update_W", 1);
+  prm.update_H = laux_opt_boolean(L, 2, "update_H", 1);
+  prm.alpha_W = laux_opt_number(L, 2, "alpha_W", 0.0);
   int alpha_same = 1;
   if (lua_getfield(L, 2, "alpha_H") == LUA_TSTRING) {
     if (strcmp(lua_tostring(L, -1), "same") != 0)
@@ -334,8 +328,8 @@ static int nmf_fit(lua_State *L) {
     alpha_same = lua_getfield(L, 2, "alpha_H") == LUA_TNIL;
     lua_pop(L, 1);
   }
-  prm.alpha_H = alpha_same ? prm.alpha_W : tsr_opt_number(L, 2, "alpha_H", 0.0);
-  prm.l1_ratio = tsr_opt_number(L, 2, "l1_ratio", 0.0);
+  prm.alpha_H = alpha_same ? prm.alpha_W : laux_opt_number(L, 2, "alpha_H", 0.0);
+  prm.l1_ratio = laux_opt_number(L, 2, "l1_ratio", 0.0);
   prm.every = opt_int(L, 2, "every", prm.every, "must be >= 1");
   /* threads = 0 is the kernel's "OpenBLAS's count", which here is the option left out. */
   int threads_given = lua_getfield(L, 2, "threads") != LUA_TNIL;
@@ -343,8 +337,8 @@ static int nmf_fit(lua_State *L) {
   prm.threads = opt_int(L, 2, "threads", 0, "must be in 1..64");
   if (threads_given && prm.threads == 0)
     luaL_argerror(L, 2, "threads must be in 1..64, got 0");
-  (void)tsr_opt_boolean(L, 2, "progress", 1); /* drawn by lua/tessera/nmf.lua */
-  lua_Integer seed = tsr_opt_integer(L, 2, "seed", 0);
+  (void)laux_opt_boolean(L, 2, "progress", 1); /* drawn by lua/tessera/nmf.lua */
+  lua_Integer seed = laux_opt_integer(L, 2, "seed", 0);
   int t_on_iter = lua_getfield(L, 2, "on_iter");
   if (t_on_iter != LUA_TNIL && t_on_iter != LUA_TFUNCTION)
     luaL_argerror(L, 2, lua_pushfstring(L, "on_iter must be a function, got %s",
@@ -356,7 +350,7 @@ static int nmf_fit(lua_State *L) {
   const char *who = conv ? "tessera.nmfd" : "tessera.nmf";
 
   lmatrix *M = opt_factor(L, 2, "weights", n, p);
-  if (M != NULL) check_entries(L, who, &M->m, "weights");
+  if (M != NULL) laux_check_entries(L, who, &M->m, "weights");
   prm.weights = M != NULL ? M->m.data : NULL;
   prm.frozen_W = opt_frozen(L, 2, "fixed_W", k);
   prm.frozen_H = opt_frozen(L, 2, "fixed_H", k);
@@ -384,9 +378,9 @@ static int nmf_fit(lua_State *L) {
                                         "got %d", INIT_NAMES[init], (lua_Integer)mn, k));
 
   /* Data checks, then allocation. */
-  check_entries(L, who, &Vm->m, "V");
-  if (W0) check_entries(L, who, &W0->m, "W");
-  if (H0) check_entries(L, who, &H0->m, "H");
+  laux_check_entries(L, who, &Vm->m, "V");
+  if (W0) laux_check_entries(L, who, &W0->m, "W");
+  if (H0) laux_check_entries(L, who, &H0->m, "H");
   lua_checkstack(L, 16);
   lmatrix *W = lmatrix_push(L, n, wcols, who);
   int w_idx = lua_gettop(L);
@@ -418,7 +412,7 @@ static int nmf_fit(lua_State *L) {
       for (int64_t j = 0; j < p; j++)
         memcpy(H->m.data + j * k, Hk->m.data + j * wcols, (size_t)k * sizeof(float));
     }
-    if (status != TSR_OK) return tsr_lua_fail(L, who, status, &err);
+    if (status != TSR_OK) return laux_fail(L, who, status, &err);
   }
 
   lua_newtable(L); /* history */
@@ -437,7 +431,7 @@ static int nmf_fit(lua_State *L) {
     status = tsr_nmf_fit(Vm->m.data, n, p, k, W->m.data, H->m.data, &prm, &res, &err);
   double seconds = now_seconds() - start;
   if (ctx.failed) return lua_error(L); /* on_iter's error, as it was raised */
-  if (status != TSR_OK) return tsr_lua_fail(L, who, status, &err);
+  if (status != TSR_OK) return laux_fail(L, who, status, &err);
 
   lua_pushvalue(L, w_idx);
   lua_pushvalue(L, h_idx);
@@ -459,253 +453,10 @@ static int nmf_fit(lua_State *L) {
   return 3;
 }
 
-/* Argument `arg`: a loss name or a finite beta (absent: 2, the Euclidean loss). */
-static double arg_loss(lua_State *L, int arg) {
-  double beta = 2.0;
-  if (lua_type(L, arg) == LUA_TNUMBER) {
-    beta = lua_tonumber(L, arg);
-    luaL_argcheck(L, isfinite(beta), arg, "beta must be finite");
-  } else if (!lua_isnoneornil(L, arg)) {
-    const char *s = luaL_checkstring(L, arg);
-    int i = 0;
-    while (LOSS_NAMES[i] != NULL && strcmp(s, LOSS_NAMES[i]) != 0) i++;
-    if (LOSS_NAMES[i] == NULL)
-      luaL_argerror(L, arg, lua_pushfstring(L, "invalid loss '%s'; expected one of: euclidean, "
-                                            "kl, is, or a number", s));
-    beta = LOSS_BETAS[i];
-  }
-  return beta;
-}
-
-/* nmf.loss(V, W, H [, loss]) -> the objective */
-static int nmf_loss(lua_State *L) {
-  lmatrix *V = lmatrix_check(L, 1), *W = lmatrix_check(L, 2), *H = lmatrix_check(L, 3);
-  double beta = arg_loss(L, 4);
-  int64_t n = V->m.rows, p = V->m.cols, k = W->m.cols;
-  if (W->m.rows != n)
-    luaL_argerror(L, 2, lua_pushfstring(L, "W must have %I rows like V, got %I", (lua_Integer)n,
-                                        (lua_Integer)W->m.rows));
-  if (H->m.rows != k || H->m.cols != p)
-    luaL_argerror(L, 3, lua_pushfstring(L, "H must be %I x %I, got %I x %I", (lua_Integer)k,
-                                        (lua_Integer)p, (lua_Integer)H->m.rows,
-                                        (lua_Integer)H->m.cols));
-  luaL_argcheck(L, k >= 1 && k <= INT32_MAX, 2, "W must have at least one column");
-  check_entries(L, "tessera.nmf.loss", &V->m, "V");
-  check_entries(L, "tessera.nmf.loss", &W->m, "W");
-  check_entries(L, "tessera.nmf.loss", &H->m, "H");
-  if (lua_isnoneornil(L, 5)) {
-    lua_pushnumber(L, tsr_nmf_loss(V->m.data, W->m.data, H->m.data, n, p, (int)k, beta));
-    return 1;
-  }
-  lmatrix *M = lmatrix_check(L, 5);
-  if (M->m.rows != n || M->m.cols != p)
-    luaL_argerror(L, 5, lua_pushfstring(L, "weights must be %I x %I like V, got %I x %I",
-                                        (lua_Integer)n, (lua_Integer)p, (lua_Integer)M->m.rows,
-                                        (lua_Integer)M->m.cols));
-  check_entries(L, "tessera.nmf.loss", &M->m, "weights");
-  lua_pushnumber(L, tsr_nmf_loss_weighted(V->m.data, M->m.data, W->m.data, H->m.data, n, p,
-                                          (int)k, beta));
-  return 1;
-}
-
-/* W and H at 1, 2 with matching k; returns k. */
-static int check_pair(lua_State *L, lmatrix **W, lmatrix **H) {
-  *W = lmatrix_check(L, 1);
-  *H = lmatrix_check(L, 2);
-  if ((*W)->m.cols != (*H)->m.rows)
-    luaL_argerror(L, 2, lua_pushfstring(L, "H must have %I rows, one per column of W, got %I",
-                                        (lua_Integer)(*W)->m.cols, (lua_Integer)(*H)->m.rows));
-  return (int)(*W)->m.cols;
-}
-
-/* W (n x kT) and H (k x p) at 1, 2 and T at arg, as a convolutive model; returns k. */
-static int check_conv(lua_State *L, int arg, lmatrix **W, lmatrix **H, int *T) {
-  *W = lmatrix_check(L, 1);
-  *H = lmatrix_check(L, 2);
-  lua_Integer t = luaL_checkinteger(L, arg);
-  int64_t k = (*H)->m.rows, p = (*H)->m.cols;
-  luaL_argcheck(L, t >= 1 && t <= p, arg, lua_pushfstring(L, "T must be in 1..%I, got %I",
-                                                          (lua_Integer)p, t));
-  luaL_argcheck(L, k >= 1 && k <= INT32_MAX && (*W)->m.cols == k * t, 1,
-                lua_pushfstring(L, "W must have k T = %I columns, got %I", (lua_Integer)(k * t),
-                                (lua_Integer)(*W)->m.cols));
-  *T = (int)t;
-  return (int)k;
-}
-
-/* nmf.conv_loss(V, W, H, T [, loss]) -> the objective of the convolutive model */
-static int nmf_conv_loss(lua_State *L) {
-  lmatrix *V = lmatrix_check(L, 3), *W, *H;
-  int T;
-  lua_pushvalue(L, 3);
-  lua_pushvalue(L, 1);
-  lua_pushvalue(L, 2); /* check_conv reads W and H at 1, 2: rotate V away */
-  lua_replace(L, 3);
-  lua_replace(L, 2);
-  lua_replace(L, 1);
-  int k = check_conv(L, 4, &W, &H, &T);
-  double beta = arg_loss(L, 5);
-  if (V->m.rows != W->m.rows || V->m.cols != H->m.cols)
-    luaL_argerror(L, 3, lua_pushfstring(L, "V must be %I x %I like W H, got %I x %I",
-                                        (lua_Integer)W->m.rows, (lua_Integer)H->m.cols,
-                                        (lua_Integer)V->m.rows, (lua_Integer)V->m.cols));
-  check_entries(L, "tessera.nmfd.loss", &V->m, "V");
-  check_entries(L, "tessera.nmfd.loss", &W->m, "W");
-  check_entries(L, "tessera.nmfd.loss", &H->m, "H");
-  double loss = 0.0;
-  tsr_error err = {{0}};
-  int status = tsr_nmfd_loss(V->m.data, W->m.data, H->m.data, V->m.rows, V->m.cols, k, T, beta,
-                             &loss, &err);
-  if (status != TSR_OK) return tsr_lua_fail(L, "tessera.nmfd.loss", status, &err);
-  lua_pushnumber(L, loss);
-  return 1;
-}
-
-/* nmf.convolve(W, H, T [, components]) -> Matrix sum_t W_t H->t over the listed components
- * (1-based; all when absent) */
-static int nmf_convolve(lua_State *L) {
-  lmatrix *W, *H;
-  int T;
-  int k = check_conv(L, 3, &W, &H, &T);
-  unsigned char *sel = NULL;
-  if (!lua_isnoneornil(L, 4)) {
-    luaL_checktype(L, 4, LUA_TTABLE);
-    sel = lua_newuserdatauv(L, (size_t)k, 0);
-    memset(sel, 0, (size_t)k);
-    lua_Integer len = luaL_len(L, 4);
-    for (lua_Integer i = 1; i <= len; i++) {
-      lua_geti(L, 4, i);
-      int ok = 0;
-      lua_Integer c = lua_tointegerx(L, -1, &ok);
-      lua_pop(L, 1);
-      luaL_argcheck(L, ok && c >= 1 && c <= k, 4,
-                    lua_pushfstring(L, "component %I of the list must be in 1..%d", i, k));
-      sel[c - 1] = 1;
-    }
-  }
-  lmatrix *out = lmatrix_push(L, W->m.rows, H->m.cols, "tessera.nmfd");
-  tsr_nmfd_reconstruct(W->m.data, H->m.data, W->m.rows, H->m.cols, k, T, sel, out->m.data);
-  return 1;
-}
-
-/* nmf.component(W, H, i) -> Matrix W[:, i] H[i, :], i 1-based */
-static int nmf_component(lua_State *L) {
-  lmatrix *W, *H;
-  int k = check_pair(L, &W, &H);
-  lua_Integer i = luaL_checkinteger(L, 3);
-  luaL_argcheck(L, i >= 1 && i <= k, 3, lua_pushfstring(L, "component must be in 1..%d, got %I",
-                                                        k, i));
-  lmatrix *out = lmatrix_push(L, W->m.rows, H->m.cols, "tessera.nmf.component");
-  tsr_nmf_component(W->m.data, H->m.data, W->m.rows, H->m.cols, k, (int)i - 1, out->m.data);
-  return 1;
-}
-
-/* nmf.normalize(W, H): in place */
-static int nmf_normalize(lua_State *L) {
-  lmatrix *W, *H;
-  int k = check_pair(L, &W, &H);
-  tsr_nmf_normalize(W->m.data, H->m.data, W->m.rows, H->m.cols, k);
-  return 0;
-}
-
-/* nmf.permute(W, H, perm): in place, new component i is old perm[i] (1-based) */
-static int nmf_permute(lua_State *L) {
-  lmatrix *W, *H;
-  int k = check_pair(L, &W, &H);
-  luaL_checktype(L, 3, LUA_TTABLE);
-  luaL_argcheck(L, luaL_len(L, 3) == k, 3, lua_pushfstring(L, "perm must have %d entries", k));
-  int *perm = lua_newuserdatauv(L, (size_t)k * sizeof *perm, 0);
-  for (int a = 0; a < k; a++) {
-    lua_geti(L, 3, a + 1);
-    int ok = 0;
-    lua_Integer v = lua_tointegerx(L, -1, &ok);
-    lua_pop(L, 1);
-    luaL_argcheck(L, ok && v >= 1 && v <= k, 3, "perm is not a permutation of 1..k");
-    perm[a] = (int)v - 1;
-  }
-  tsr_error err = {{0}};
-  int status = tsr_nmf_permute(W->m.data, H->m.data, W->m.rows, H->m.cols, k, perm, &err);
-  if (status == TSR_EINVAL) return luaL_argerror(L, 3, "perm is not a permutation of 1..k");
-  if (status != TSR_OK) return tsr_lua_fail(L, "tessera.nmf", status, &err);
-  return 0;
-}
-
-static void push_numbers(lua_State *L, const double *x, int k) {
-  lua_createtable(L, k, 0);
-  for (int a = 0; a < k; a++) {
-    lua_pushnumber(L, x[a]);
-    lua_rawseti(L, -2, a + 1);
-  }
-}
-
-/* nmf.describe(W, H) -> energy, centroid, center: per-component lists (see nmf.h) */
-static int nmf_describe(lua_State *L) {
-  lmatrix *W, *H;
-  int k = check_pair(L, &W, &H);
-  double *buf = lua_newuserdatauv(L, 3 * (size_t)(k > 0 ? k : 1) * sizeof *buf, 0);
-  tsr_nmf_describe(W->m.data, H->m.data, W->m.rows, H->m.cols, k, buf, buf + k, buf + 2 * k);
-  push_numbers(L, buf, k);
-  push_numbers(L, buf + k, k);
-  push_numbers(L, buf + 2 * k, k);
-  return 3;
-}
-
-/* nmf.correlate(A, B, by) -> r[i][j], the Pearson correlation of A's and B's rows
- * (by = "rows") or columns (by = "cols") */
-static int nmf_correlate(lua_State *L) {
-  static const char *const by_names[] = {"rows", "cols", NULL};
-  lmatrix *A = lmatrix_check(L, 1), *B = lmatrix_check(L, 2);
-  int by_rows = luaL_checkoption(L, 3, "rows", by_names) == 0;
-  if (by_rows)
-    luaL_argcheck(L, A->m.cols == B->m.cols, 2, lua_pushfstring(L, "rows of different lengths, "
-                  "%I and %I", (lua_Integer)A->m.cols, (lua_Integer)B->m.cols));
-  else
-    luaL_argcheck(L, A->m.rows == B->m.rows, 2, lua_pushfstring(L, "columns of different "
-                  "lengths, %I and %I", (lua_Integer)A->m.rows, (lua_Integer)B->m.rows));
-  int64_t na = by_rows ? A->m.rows : A->m.cols, nb = by_rows ? B->m.rows : B->m.cols;
-  luaL_argcheck(L, na <= 65536 && nb <= 65536, 1, "too many vectors to correlate");
-  double *r = lua_newuserdatauv(L, (size_t)(na * nb > 0 ? na * nb : 1) * sizeof *r, 0);
-  tsr_nmf_correlate(A->m.data, A->m.rows, A->m.cols, B->m.data, B->m.rows, B->m.cols, by_rows, r);
-  lua_createtable(L, (int)na, 0);
-  for (int64_t a = 0; a < na; a++) {
-    lua_createtable(L, (int)nb, 0);
-    for (int64_t b = 0; b < nb; b++) {
-      lua_pushnumber(L, r[a + b * na]);
-      lua_rawseti(L, -2, b + 1);
-    }
-    lua_rawseti(L, -2, a + 1);
-  }
-  return 1;
-}
-
-/* nmf.mkdir(path) -> true; an existing directory is fine */
-static int nmf_mkdir(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
-  struct stat st;
-  if (mkdir(path, 0777) != 0) {
-    int e = errno;
-    if (!(e == EEXIST && stat(path, &st) == 0 && S_ISDIR(st.st_mode)))
-      return luaL_error(L, "tessera.nmf: cannot create directory '%s': %s", path, strerror(e));
-  }
-  lua_pushboolean(L, 1);
-  return 1;
-}
-
-static const luaL_Reg nmf_functions[] = {
-  {"fit", nmf_fit},
-  {"loss", nmf_loss},
-  {"conv_loss", nmf_conv_loss},
-  {"convolve", nmf_convolve},
-  {"component", nmf_component},
-  {"normalize", nmf_normalize},
-  {"permute", nmf_permute},
-  {"describe", nmf_describe},
-  {"correlate", nmf_correlate},
-  {"mkdir", nmf_mkdir},
-  {NULL, NULL}
-};
-
 void nmf_open(lua_State *L) {
-  luaL_newlib(L, nmf_functions);
+  lua_newtable(L);
+  lua_pushcfunction(L, nmf_fit);
+  lua_setfield(L, -2, "fit");
+  nmf_model_functions(L);
   lua_setfield(L, -2, "nmf");
 }

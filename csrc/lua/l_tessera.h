@@ -88,14 +88,15 @@ const char *laux_opt_string(lua_State *L, int arg, const char *key, const char *
  * (NULL-terminated), so a misspelt option is never silently ignored. */
 void laux_check_options(lua_State *L, int arg, const char *const valid[]);
 
-/* The helpers' former names, for csrc/lua/l_nmf.c until its split (issue 14) renames its
- * calls; nothing else may use them. */
-#define tsr_lua_fail laux_fail
-#define tsr_opt_integer laux_opt_integer
-#define tsr_opt_number laux_opt_number
-#define tsr_opt_boolean laux_opt_boolean
-#define tsr_opt_string laux_opt_string
-#define tsr_check_options laux_check_options
+/* The one check of a Matrix's entries (tsr_check_entries: NaN, infinite, negative) as the
+ * error "<who>: <name> has ..."; does not return on failure. */
+void laux_check_entries(lua_State *L, const char *who, const tsr_matrix *m, const char *name);
+
+/* The beta of a loss name ("euclidean" 2, "kl" 1, "is" 0), *name (may be NULL) set to the
+ * name's constant; else raises "bad argument #arg (invalid loss ...)" (l_nmf.c). */
+double lnmf_loss_beta(lua_State *L, int arg, const char *s, const char **name);
+/* Adds the Model's helpers (l_nmf_model.c) to the table on top of the stack. */
+void nmf_model_functions(lua_State *L);
 
 /* Registration of each type and its functions into the module table on top of the stack. */
 void matrix_open(lua_State *L);

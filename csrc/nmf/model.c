@@ -18,21 +18,31 @@ void tsr_nmf_component(const float *W, const float *H, int64_t n, int64_t p, int
   }
 }
 
-void tsr_nmf_normalize(float *W, float *H, int64_t n, int64_t p, int k) {
+/* Component a's frame t of W (n x kT): column a + k t. */
+static float *frame_of(const float *W, int64_t n, int k, int a, int t) {
+  return (float *)W + ((size_t)t * (size_t)k + (size_t)a) * (size_t)n;
+}
+
+void tsr_nmf_normalize(float *W, float *H, int64_t n, int64_t p, int k, int T) {
   for (int a = 0; a < k; a++) {
-    float *w = W + (size_t)a * n;
     double s = 0.0;
-    for (int64_t i = 0; i < n; i++) s += (double)w[i] * w[i];
+    for (int t = 0; t < T; t++) {
+      const float *w = frame_of(W, n, k, a, t);
+      for (int64_t i = 0; i < n; i++) s += (double)w[i] * w[i];
+    }
     double norm = sqrt(s);
     if (norm == 0.0) continue;
-    for (int64_t i = 0; i < n; i++) w[i] = (float)(w[i] / norm);
+    for (int t = 0; t < T; t++) {
+      float *w = frame_of(W, n, k, a, t);
+      for (int64_t i = 0; i < n; i++) w[i] = (float)(w[i] / norm);
+    }
     for (int64_t j = 0; j < p; j++) H[a + j * k] = (float)(H[a + j * k] * norm);
   }
 }
 
-int tsr_nmf_permute(float *W, float *H, int64_t n, int64_t p, int k, const int *perm,
+int tsr_nmf_permute(float *W, float *H, int64_t n, int64_t p, int k, int T, const int *perm,
                     tsr_error *err) {
-  size_t nw = (size_t)n * k, nh = (size_t)k * p;
+  size_t nw = (size_t)n * k * (size_t)T, nh = (size_t)k * p;
   for (int a = 0; a < k; a++) {
     int bad = perm[a] < 0 || perm[a] >= k;
     for (int b = 0; b < a && !bad; b++) bad = perm[a] == perm[b];
@@ -44,7 +54,9 @@ int tsr_nmf_permute(float *W, float *H, int64_t n, int64_t p, int k, const int *
   float *copy = tsr_alloc((nw > nh ? nw : nh) * sizeof *copy);
   if (copy == NULL) return tsr_alloc_failure((nw > nh ? nw : nh) * sizeof *copy, "a permutation", err);
   memcpy(copy, W, nw * sizeof *W);
-  for (int a = 0; a < k; a++) memcpy(W + (size_t)a * n, copy + (size_t)perm[a] * n, (size_t)n * sizeof *W);
+  for (int t = 0; t < T; t++)
+    for (int a = 0; a < k; a++)
+      memcpy(frame_of(W, n, k, a, t), frame_of(copy, n, k, perm[a], t), (size_t)n * sizeof *W);
   memcpy(copy, H, nh * sizeof *H);
   for (int64_t j = 0; j < p; j++)
     for (int a = 0; a < k; a++) H[a + j * k] = copy[perm[a] + j * k];
@@ -52,15 +64,17 @@ int tsr_nmf_permute(float *W, float *H, int64_t n, int64_t p, int k, const int *
   return TSR_OK;
 }
 
-void tsr_nmf_describe(const float *W, const float *H, int64_t n, int64_t p, int k,
+void tsr_nmf_describe(const float *W, const float *H, int64_t n, int64_t p, int k, int T,
                       double *energy, double *centroid, double *center) {
   for (int a = 0; a < k; a++) {
-    const float *w = W + (size_t)a * n;
     double ww = 0.0, sw = 0.0, iw = 0.0, hh = 0.0, sh = 0.0, jh = 0.0;
-    for (int64_t i = 0; i < n; i++) {
-      ww += (double)w[i] * w[i];
-      sw += w[i];
-      iw += (double)i * w[i];
+    for (int t = 0; t < T; t++) {
+      const float *w = frame_of(W, n, k, a, t);
+      for (int64_t i = 0; i < n; i++) {
+        ww += (double)w[i] * w[i];
+        sw += w[i];
+        iw += (double)i * w[i];
+      }
     }
     for (int64_t j = 0; j < p; j++) {
       double h = H[a + j * k];
