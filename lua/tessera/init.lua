@@ -14,7 +14,7 @@ local tessera = {
 local areas = {
   matrix = true, audio = true, spectrogram = true, nmf = true,
   plot = true, report = true, mosaic = true, cli = true,
-  mixture = true, analysis = true, eval = true, compare = true, hpss = true,
+  mixture = true, analysis = true, eval = true, compare = true, hpss = true, nmfd = true,
 }
 
 setmetatable(tessera, {

@@ -63,8 +63,9 @@ local function selection(which, k)
 end
 
 -- W D H with D the k x k diagonal selector: the selected components' sum, by two
--- products (no copy of W's columns or H's rows).
-local function partial(W, H, k, sel)
+-- products (no copy of W's columns or H's rows); an NMFD model's (T) by its convolution.
+local function partial(W, H, k, sel, T)
+  if T then return core.nmf.convolve(W, H, T, #sel < k and sel or nil) end
   if #sel == k then return W * H end
   local D = matrix.new(k, k)
   for _, i in ipairs(sel) do D:set(i, i, 1) end
@@ -72,10 +73,10 @@ local function partial(W, H, k, sel)
 end
 
 -- m:audio([i | {i, ...} | nil], S [, {method = "phase" | "wiener"}]) -> Audio of S.length
--- samples at S.sr. "phase" (the default): the magnitude W_i H_i with S's phase, inverse
--- STFT. "wiener": S masked by W_i H_i / W H (where W H is 0 the mask is the selection's
--- share, #i / k), so the masks of all components add up to 1 and their audio to the
--- inverse STFT of S.
+-- samples at S.sr. "phase" (NMF's default): the magnitude W_i H_i with S's phase, inverse
+-- STFT. "wiener" (NMFD's default, whose components overlap in time by design): S masked by
+-- W_i H_i / W H (where W H is 0 the mask is the selection's share, #i / k), so the masks of
+-- all components add up to 1 and their audio to the inverse STFT of S.
 function listen.audio(m, which, S, opts)
   if type(m) ~= "table" or m.W == nil or m.H == nil then
     error(format("bad argument #0 to 'audio' (NMF model expected, got %s)", type(m)), 2)
@@ -88,14 +89,14 @@ function listen.audio(m, which, S, opts)
   for key in pairs(opts) do
     if key ~= "method" then argerror(3, format("unknown option '%s' (valid: method)", tostring(key))) end
   end
-  local method = opts.method or "phase"
+  local method = opts.method or (m.T and "wiener" or "phase")
   if not METHODS[method] then
     argerror(3, format("method must be 'phase' or 'wiener', got %s",
       type(method) == "string" and "'" .. method .. "'" or type(method)))
   end
   local W, H = m.W, m.H
-  local n, k = W:shape()
-  local _, p = H:shape()
+  local n = W:shape()
+  local k, p = H:shape()
   local bins, frames = S:shape()
   if bins ~= n or frames ~= p then
     argerror(2, format("spectrogram is %d x %d but the model is %d x %d", bins, frames, n, p))
@@ -110,12 +111,12 @@ function listen.audio(m, which, S, opts)
     end
   end
   local sel = selection(which, k)
-  local part = partial(W, H, k, sel)
+  local part = partial(W, H, k, sel, m.T)
   local Y
   if method == "phase" then
     Y = spectrogram.from_polar(part, S:phase(), S)
   else
-    local whole = #sel == k and part or W * H
+    local whole = #sel == k and part or partial(W, H, k, selection(nil, k), m.T)
     Y = S:mask(core.listen.ratio(part, whole, #sel / k))
   end
   return Y:istft()

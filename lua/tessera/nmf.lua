@@ -78,10 +78,10 @@ local model_mt = { __index = Model, __metatable = "tessera.nmf.Model" }
 local FORMAT = "tessera.nmf/1"
 
 local function new_model(W, H, info)
-  local n, k = W:shape()
-  local _, p = H:shape()
+  local n = W:shape()
+  local k, p = H:shape()
   return setmetatable({
-    W = W, H = H, k = k, n = n, p = p,
+    W = W, H = H, k = k, n = n, p = p, T = info.options and info.options.T,
     spectrogram = info.spectrogram,
     loss = info.loss,
     history = info.history,
@@ -107,14 +107,16 @@ end
 local function start_factor(V, opts)
   if type(opts) ~= "table" or (opts.W == nil) == (opts.H == nil) then return opts end
   if opts.init ~= nil and opts.init ~= "custom" then return opts end
-  local k = opts.k
+  local k, T = opts.k, opts.T or 1
   if core.type(V) ~= "Matrix" or math.type(k) ~= "integer" or k < 1 then return opts end
+  if math.type(T) ~= "integer" or T < 1 then return opts end
   local n, p = V:shape()
   if n < 1 or p < 1 then return opts end
-  local fill = opts.solver == "cd" and 0 or math.sqrt(V:sum() / (n * p) / k)
+  -- NMFD: W H sums k T products per entry.
+  local fill = opts.solver == "cd" and 0 or math.sqrt(V:sum() / (n * p) / (k * T))
   if not (fill >= 0 and fill < math.huge) then fill = 0 end -- V is bad: the C fit says how
   local t = copy(opts)
-  if t.W == nil then t.W = matrix.new(n, k, fill) else t.H = matrix.new(k, p, fill) end
+  if t.W == nil then t.W = matrix.new(n, k * T, fill) else t.H = matrix.new(k, p, fill) end
   return t
 end
 
@@ -123,6 +125,7 @@ end
 -- it wraps); cleared when the fit ends. Nil when there is none to draw.
 local function progress_line(opts)
   if type(opts) ~= "table" or opts.progress == false then return nil end
+  local who = opts.T ~= nil and "tessera.nmfd" or "tessera.nmf"
   if opts.on_iter ~= nil and type(opts.on_iter) ~= "function" then return nil end
   local ok, uv = pcall(require, "luv")
   if not ok or uv.guess_handle(2) ~= "tty" then return nil end
@@ -133,7 +136,7 @@ local function progress_line(opts)
   t.on_iter = function(iteration, loss)
     local seconds = now() - start
     if seconds >= 1 then
-      io.stderr:write(fmt("\rtessera.nmf: iteration %d/%s, loss %.6g, %.1f s ", iteration,
+      io.stderr:write(fmt("\r%s: iteration %d/%s, loss %.6g, %.1f s ", who, iteration,
                           tostring(max_iter), loss, seconds))
       io.stderr:flush()
       shown = true
@@ -151,7 +154,8 @@ local function progress_line(opts)
   }
 end
 
--- The fit behind tessera.nmf(V, opts) and nmf.fit. V may be a Spectrogram: its magnitude
+-- The fit behind tessera.nmf(V, opts), nmf.fit and tessera.nmfd (opts.T given: the
+-- convolutive fit, whose errors name 'nmfd'). V may be a Spectrogram: its magnitude
 -- is factored and the model remembers its geometry (sr, n_fft, hop, window), so m:audio
 -- refuses a spectrogram of another kind. opts.max_memory (bytes) caps what the fit may
 -- allocate, like TESSERA_MAX_MEMORY, for this call only.
@@ -168,6 +172,10 @@ local function fit(nmf, V, opts) -- luacheck: ignore 431 (named so errors say "t
   local function run()
     local resolved
     resolved, scored = score.resolve(nmf, V, rest, start_factor)
+    if type(rest) == "table" and rest.T ~= nil then
+      local nmfd = nmf -- luacheck: ignore 421 (named so errors say "to 'nmfd'")
+      return nmfd(V, start_factor(V, resolved))
+    end
     return nmf(V, start_factor(V, resolved))
   end
   local ok, W, H, info
@@ -227,21 +235,33 @@ local function check_index(m, i, who)
   end
 end
 
--- m:reconstruct() -> W H (n x p Matrix)
+-- m:reconstruct() -> W H (n x p Matrix); for an NMFD model sum_t W_t H shifted by t
 function Model:reconstruct()
+  if self.T then return C.convolve(self.W, self.H, self.T) end
   return self.W * self.H
 end
 
--- m:component(i) -> W[:, i] H[i, :] (n x p Matrix): component i's share of the model
+-- m:component(i) -> W[:, i] H[i, :] (n x p Matrix): component i's share of the model (NMFD:
+-- its template convolved with its activations)
 function Model:component(i)
   check_index(self, i, "component")
+  if self.T then return C.convolve(self.W, self.H, self.T, { i }) end
   return C.component(self.W, self.H, i)
 end
 
--- m:normalize() -> m: W's columns scaled to unit L2 norm, H's rows by the same factor, so
--- W H is unchanged (to float rounding). Zero columns are left alone.
+-- m:template(i) -> n x T Matrix: component i's template (an NMF model's: W's column i)
+function Model:template(i)
+  check_index(self, i, "template")
+  local T, k = self.T or 1, self.k
+  local picks = matrix.new(k * T, T)
+  for t = 1, T do picks:set(i + k * (t - 1), t, 1) end
+  return self.W * picks
+end
+
+-- m:normalize() -> m: W's templates scaled to unit L2 norm (all their frames), H's rows by
+-- the same factor, so the model is unchanged (to float rounding). Zero ones are left alone.
 function Model:normalize()
-  C.normalize(self.W, self.H)
+  C.normalize(self.W, self.H, self.T)
   return self
 end
 
@@ -257,7 +277,7 @@ function Model:sort(by)
     error(fmt("bad argument #1 to 'sort' (invalid key '%s'; expected one of: energy, centroid, "
               .. "time)", tostring(by)), 2)
   end
-  local energy, centroid, center = C.describe(self.W, self.H)
+  local energy, centroid, center = C.describe(self.W, self.H, self.T)
   local key = by == "energy" and energy or by == "centroid" and centroid or center
   local order = {}
   for i = 1, self.k do order[i] = i end
@@ -269,7 +289,7 @@ function Model:sort(by)
     if not xn and x ~= y then return x < y end
     return a < b
   end)
-  C.permute(self.W, self.H, order)
+  C.permute(self.W, self.H, order, self.T)
   return self, order
 end
 
@@ -329,9 +349,11 @@ function nmf.load(dir)
   end
   local W = matrix.load(dir .. "/W.npy")
   local H = matrix.load(dir .. "/H.npy")
-  local n, k = W:shape()
+  local T = type(info.options) == "table" and math.tointeger(info.options.T) or 1
+  local n, kT = W:shape()
   local k2, p = H:shape()
-  if n ~= info.n or k ~= info.k or k2 ~= info.k or p ~= info.p then
+  local k = kT // T
+  if n ~= info.n or kT ~= k * T or k ~= info.k or k2 ~= info.k or p ~= info.p then
     error(fmt("tessera.nmf.load: '%s' holds W %d x %d and H %d x %d, model.json says n = %s, "
               .. "k = %s, p = %s", dir, n, k, k2, p, tostring(info.n), tostring(info.k),
               tostring(info.p)), 2)
@@ -351,10 +373,27 @@ end
 
 function Model:__tostring()
   local loss = self.options and self.options.loss or "?"
-  return fmt("NMF model (k = %d, %d x %d, loss %s = %.6g after %d iterations)", self.k, self.n,
-             self.p, tostring(loss), self.loss, self.iterations)
+  local kind = self.T and fmt("NMFD model (k = %d, T = %d", self.k, self.T) or fmt("NMF model (k = %d", self.k)
+  return fmt("%s, %d x %d, loss %s = %.6g after %d iterations)", kind, self.n, self.p,
+             tostring(loss), self.loss, self.iterations)
 end
 model_mt.__tostring = Model.__tostring
+
+-- The model's templates as the columns of an (n T) x k Matrix, frame after frame: what
+-- matching, grouping and weighing treat as component i's spectrum (an NMF model's W).
+local function templates(m)
+  local T = m.T or 1
+  if T == 1 then return m.W end
+  local w, rows = m.W:totable(), {}
+  for t = 0, T - 1 do
+    for i = 1, m.n do
+      local row, src = {}, w[i]
+      for a = 1, m.k do row[a] = src[a + m.k * t] end
+      rows[#rows + 1] = row
+    end
+  end
+  return matrix.from(rows)
+end
 
 -- tessera.nmf.match(m1, m2 [, {by = "H" | "W"}]) -> pairs, total
 -- Pairs the components of two models so that the sum of correlations is largest
@@ -385,11 +424,13 @@ function nmf.match(m1, m2, opts)
     end
     r = C.correlate(m1.H, m2.H, "rows")
   else
-    if m1.n ~= m2.n then
+    local W1, W2 = templates(m1), templates(m2)
+    local n1, n2 = W1:shape(), W2:shape()
+    if n1 ~= n2 then
       error(fmt("bad argument #2 to 'match' (W columns of different lengths: %d and %d bins)",
-                m1.n, m2.n), 2)
+                n1, n2), 2)
     end
-    r = C.correlate(m1.W, m2.W, "cols")
+    r = C.correlate(W1, W2, "cols")
   end
   local k1, k2 = m1.k, m2.k
   local size = math.max(k1, k2)
@@ -459,7 +500,7 @@ function nmf.envelope(m, components)
     error(fmt("bad argument #1 to 'envelope' (Model expected, got %s)", type(m)), 2)
   end
   local list = component_list(m, components)
-  return weighted_sum(m.H:totable(), norms_l1(m.W, false), list, m.p)
+  return weighted_sum(m.H:totable(), norms_l1(templates(m), false), list, m.p)
 end
 
 -- tessera.nmf.evenness(m) -> e, shares: how evenly the model's mass is spread over its
@@ -471,7 +512,7 @@ function nmf.evenness(m)
   if not is_model(m) then
     error(fmt("bad argument #1 to 'evenness' (Model expected, got %s)", type(m)), 2)
   end
-  local w, h = norms_l1(m.W, false), norms_l1(m.H, true)
+  local w, h = norms_l1(templates(m), false), norms_l1(m.H, true)
   local total, shares = 0, {}
   for i = 1, m.k do
     shares[i] = w[i] * h[i]
@@ -512,12 +553,14 @@ function nmf.group(parts, whole, opts)
     error(fmt("bad argument #3 to 'group' (invalid by '%s'; expected one of: H, W)", tostring(by)), 2)
   end
   local on_rows = by == "H"
-  local length1, length2 = on_rows and parts.p or parts.n, on_rows and whole.p or whole.n
+  local partsW, wholeW = templates(parts), templates(whole)
+  local length1 = on_rows and parts.p or partsW:shape()
+  local length2 = on_rows and whole.p or wholeW:shape()
   if length1 ~= length2 then
     error(fmt("bad argument #2 to 'group' (%s of different lengths: %d and %d %s)",
               on_rows and "H rows" or "W columns", length1, length2, on_rows and "frames" or "bins"), 2)
   end
-  local r = on_rows and C.correlate(parts.H, whole.H, "rows") or C.correlate(parts.W, whole.W, "cols")
+  local r = on_rows and C.correlate(parts.H, whole.H, "rows") or C.correlate(partsW, wholeW, "cols")
   local groups = {}
   for i = 1, whole.k do groups[i] = { target = i, members = {} } end
   for j = 1, parts.k do
@@ -530,12 +573,12 @@ function nmf.group(parts, whole, opts)
     if not g.best or best > g.best then g.best, g.best_member = best, j end
   end
   -- Each group's summed vector: its members' weighted by the other factor's L1 norms.
-  local vectors = on_rows and parts.H:totable() or parts.W:T():totable()
-  local weights = on_rows and norms_l1(parts.W, false) or norms_l1(parts.H, true)
+  local vectors = on_rows and parts.H:totable() or partsW:T():totable()
+  local weights = on_rows and norms_l1(partsW, false) or norms_l1(parts.H, true)
   local sums = {}
   for i, g in ipairs(groups) do sums[i] = weighted_sum(vectors, weights, g.members, length1) end
   local rg = on_rows and C.correlate(whole.H, matrix.from(sums), "rows")
-                      or C.correlate(whole.W, matrix.from(sums):T(), "cols")
+                      or C.correlate(wholeW, matrix.from(sums):T(), "cols")
   for i, g in ipairs(groups) do
     if #g.members > 0 then g.corr = rg[i][i] end
   end

@@ -99,7 +99,7 @@ local function copy_without(opts, drop)
 end
 
 local START_KEYS = { k = true, init = true, seed = true, weights = true, threads = true,
-                     solver = true }
+                     solver = true, T = true }
 
 -- The usual start of a fit with these options (W and H as the fit would begin from them)
 -- and the init that made it: given factors (start_factor fills a missing one), else the C
@@ -116,22 +116,47 @@ local function usual_start(fit, V, opts, start_factor)
   return W, H, info.options.init
 end
 
--- W0 with its first m columns replaced by T's, each scaled to W0's column's L2 norm.
-local function place_templates(W0, T)
-  local w, tt = W0:totable(), T:totable()
+-- W0 (n x kT) with its first m templates replaced by start's (n x mT, template j in its
+-- columns (j-1)T+1..jT), each scaled to the L2 norm of the one it replaces. Template j's
+-- frame t is W0's column j + k t (frames = T = 1: plain columns).
+local function place_templates(W0, start, k, frames)
+  local w, tt = W0:totable(), start:totable()
   local n = W0:shape()
-  local _, m = T:shape()
-  for j = 1, m do
+  local _, cols = start:shape()
+  for j = 1, cols // frames do
     local target, own = 0, 0
-    for i = 1, n do
-      target = target + w[i][j] * w[i][j]
-      own = own + tt[i][j] * tt[i][j]
+    for t = 0, frames - 1 do
+      local to, from = j + k * t, (j - 1) * frames + t + 1
+      for i = 1, n do
+        target = target + w[i][to] * w[i][to]
+        own = own + tt[i][from] * tt[i][from]
+      end
     end
-    -- A zero column of the usual start (nndsvd can make one) gets the template as it is.
+    -- A zero template of the usual start (nndsvd can make one) gets the given one as it is.
     local factor = target > 0 and math.sqrt(target / own) or 1
-    for i = 1, n do w[i][j] = tt[i][j] * factor end
+    for t = 0, frames - 1 do
+      local to, from = j + k * t, (j - 1) * frames + t + 1
+      for i = 1, n do w[i][to] = tt[i][from] * factor end
+    end
   end
   return matrix.from(w)
+end
+
+-- The first of start's templates (blocks of `frames` columns) whose entries are all 0, or nil.
+local function zero_template(start, frames)
+  local t = start:totable()
+  local rows, cols = start:shape()
+  for j = 1, cols // frames do
+    local any = false
+    for c = (j - 1) * frames + 1, j * frames do
+      for i = 1, rows do
+        if t[i][c] ~= 0 then any = true break end
+      end
+      if any then break end
+    end
+    if not any then return j end
+  end
+  return nil
 end
 
 -- score.resolve(fit, V, opts, start_factor) -> opts for the C fit, and what to record in
@@ -140,12 +165,13 @@ function score.resolve(fit, V, opts, start_factor)
   if type(opts) ~= "table" or (opts.allowed_H == nil and opts.W_start == nil) then
     return opts, nil
   end
-  local k = opts.k
-  if core.type(V) ~= "Matrix" or math.type(k) ~= "integer" or k < 1 then
+  local k, frames = opts.k, opts.T or 1
+  if core.type(V) ~= "Matrix" or math.type(k) ~= "integer" or k < 1 or
+     math.type(frames) ~= "integer" or frames < 1 then
     return copy_without(opts, { allowed_H = true, W_start = true }), nil -- the C fit says why
   end
   local n, p = V:shape()
-  local A, T = opts.allowed_H, opts.W_start
+  local A, start = opts.allowed_H, opts.W_start
   if A ~= nil then
     if opts.solver == "cd" then
       argerror("nmf", 2, "allowed_H needs solver 'mu': multiplicative updates keep its zeros "
@@ -157,22 +183,28 @@ function score.resolve(fit, V, opts, start_factor)
       argerror("nmf", 2, "allowed_H allows component %d nowhere (row %d is all 0)", row, row)
     end
   end
-  if T ~= nil then
+  if start ~= nil then
     if opts.W ~= nil then
       argerror("nmf", 2, "W_start and W cannot both be given (W is the whole start of W)")
     end
-    check_matrix("W_start", T, n, nil, k)
-    local col = zero_line(T, false)
-    if col then argerror("nmf", 2, "W_start has a zero column (column %d)", col) end
+    check_matrix("W_start", start, n, nil, k * frames)
+    local _, cols = start:shape()
+    if cols % frames ~= 0 then
+      argerror("nmf", 2, "W_start must hold whole templates of T = %d frames, got %d columns",
+               frames, cols)
+    end
+    local bad = zero_template(start, frames)
+    if bad and frames == 1 then argerror("nmf", 2, "W_start has a zero column (column %d)", bad) end
+    if bad then argerror("nmf", 2, "W_start's template %d is all 0", bad) end
   end
   local rest = copy_without(opts, { allowed_H = true, W_start = true, init = true })
   if opts.init ~= nil and opts.init ~= "custom" then rest.init = opts.init end
   local W0, H0, init = usual_start(fit, V, rest, start_factor)
   rest.init = "custom"
-  rest.W = T and place_templates(W0, T) or W0
+  rest.W = start and place_templates(W0, start, k, frames) or W0
   rest.H = A and H0:hadamard(A) or H0
   local m
-  if T then m = select(2, T:shape()) end
+  if start then m = select(2, start:shape()) // frames end
   return rest, { init = init, allowed_H = A ~= nil, W_start = m }
 end
 
@@ -320,24 +352,34 @@ end
 -- ---- templates -----------------------------------------------------------------------
 
 local TEMPLATE_OPTIONS = { sr = true, n_fft = true, hop = true, method = true, loss = true,
-                           max_iter = true }
+                           max_iter = true, T = true }
 
--- The column as a unit L2 vector (a list), or nil when it is all 0.
+-- M's columns as lists, together of unit L2 norm; nil when M is all 0.
 local function unit_l2(M)
   local t = M:totable()
+  local _, cols = M:shape()
   local sum = 0
-  for i = 1, #t do sum = sum + t[i][1] * t[i][1] end
+  for i = 1, #t do
+    for j = 1, cols do sum = sum + t[i][j] * t[i][j] end
+  end
   if sum == 0 then return nil end
   local norm = math.sqrt(sum)
-  for i = 1, #t do t[i] = t[i][1] / norm end
-  return t
+  local out = {}
+  for j = 1, cols do
+    local c = {}
+    for i = 1, #t do c[i] = t[i][j] / norm end
+    out[j] = c
+  end
+  return out
 end
 
 -- tessera.nmf.templates(sounds, {sr = 22050, n_fft = 2048, hop = 512, method = "mean" |
 -- "rank1", loss = "euclidean", max_iter = 200}) -> an n x m Matrix, one column per sound
 -- (a file path or a mono Audio at sr), each of unit L2 norm (as m:normalize() leaves W's
 -- columns): "mean", the sound's average magnitude spectrum over its frames; "rank1", the W
--- of its own one-component NMF (loss, max_iter; seed 0).
+-- of its own one-component NMF (loss, max_iter; seed 0). With T (tessera.nmfd.templates;
+-- method "frames"): n x mT, each sound's first T magnitude frames (zeros past its end), a
+-- block of T columns of unit L2 norm, the start of an NMFD template.
 function score.templates(sounds, opts, nmf)
   opts = opts or {}
   if type(sounds) == "string" or core.type(sounds) == "Audio" then sounds = { sounds } end
@@ -348,12 +390,19 @@ function score.templates(sounds, opts, nmf)
   if type(opts) ~= "table" then argerror("templates", 2, "options must be a table, got %s", describe(opts)) end
   for key in pairs(opts) do
     if not TEMPLATE_OPTIONS[key] then
-      argerror("templates", 2, "unknown option '%s' (valid: hop, loss, max_iter, method, n_fft, sr)",
+      argerror("templates", 2, "unknown option '%s' (valid: T, hop, loss, max_iter, method, n_fft, sr)",
                tostring(key))
     end
   end
-  local method = opts.method or "mean"
-  if method ~= "mean" and method ~= "rank1" then
+  local frames = opts.T
+  if frames ~= nil and (math.type(frames) ~= "integer" or frames < 1) then
+    argerror("templates", 2, "T must be an integer >= 1, got %s", describe(frames))
+  end
+  local method = opts.method or (frames and "frames" or "mean")
+  if frames and method ~= "frames" then
+    argerror("templates", 2, "method must be 'frames' with T (templates T frames long), got %s",
+             describe(method))
+  elseif not frames and method ~= "mean" and method ~= "rank1" then
     argerror("templates", 2, "method must be 'mean' or 'rank1', got %s", describe(method))
   end
   local sr = opts.sr or 22050
@@ -375,6 +424,11 @@ function score.templates(sounds, opts, nmf)
     if method == "mean" then
       local _, p = V:shape()
       column = V * matrix.new(p, 1, 1 / p)
+    elseif method == "frames" then
+      local _, p = V:shape()
+      local picks = matrix.new(p, frames)
+      for t = 1, math.min(p, frames) do picks:set(t, t, 1) end
+      column = V * picks
     else
       local m = nmf(V, { k = 1, loss = opts.loss or "euclidean", max_iter = opts.max_iter,
                          seed = 0, progress = false })
@@ -386,11 +440,14 @@ function score.templates(sounds, opts, nmf)
       error(fmt("tessera.nmf.templates: %s is silent (its spectrum is all 0)", name), 0)
     end
   end
-  local n = #columns[1]
+  local flat = {}
+  for _, block in ipairs(columns) do
+    for _, c in ipairs(block) do flat[#flat + 1] = c end
+  end
   local rows = {}
-  for r = 1, n do
+  for r = 1, #flat[1] do
     local row = {}
-    for j = 1, #columns do row[j] = columns[j][r] end
+    for j = 1, #flat do row[j] = flat[j][r] end
     rows[r] = row
   end
   return matrix.from(rows)

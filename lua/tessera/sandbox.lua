@@ -182,6 +182,12 @@ local function tessera_api(box)
       if type(opts) == "table" then charge_work(V, opts.k, opts.max_iter or 200, 1 / 16) end
       return nmf(V, opts, ...)
     end })
+    api.nmfd = setmetatable({ load = api.nmf.load }, { __call = function(_, V, opts, ...)
+      if type(opts) == "table" and math.type(opts.T) == "integer" and math.type(opts.k) == "integer" then
+        charge_work(V, opts.k * opts.T, opts.max_iter or 200, 1 / 16)
+      end
+      return require("tessera.nmfd")(V, opts, ...)
+    end })
   end
   return api
 end
