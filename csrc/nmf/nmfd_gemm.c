@@ -25,7 +25,8 @@ static void shift_sum(const nmfd_state *m, const float *G, float *out) {
 }
 
 /* Columns j0..j1-1: Y = V / guard(Y) (KL); the ratio into Y and Q beside it for the others,
- * as the kernels' prep and prep_beta (portable.h) form them. */
+ * as the kernels' prep and prep_beta (portable.h) form them (IS's product in another
+ * order, see below). */
 static void ratio_terms(nmfd_state *m, int64_t j0, int64_t j1) {
   const size_t at = (size_t)j0 * (size_t)m->n, count = (size_t)(j1 - j0) * (size_t)m->n;
   const float *V = m->V + at;
@@ -38,7 +39,9 @@ static void ratio_terms(nmfd_state *m, int64_t j0, int64_t j1) {
     for (size_t e = 0; e < count; e++) {
       float t = 1.0f / (Y[e] < FLT_MIN ? EPS32 : Y[e]);
       Q[e] = t;
-      Y[e] = t * t * V[e];
+      /* (V t) t: V / L is near 1 where the fit is, so where L is tiny (frames a shifted
+       * template barely reaches) this stays finite when t t alone would overflow. */
+      Y[e] = (V[e] * t) * t;
     }
     return;
   }
