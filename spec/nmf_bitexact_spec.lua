@@ -11,21 +11,6 @@ local helpers = require "helpers"
 
 local EXPECTED = "spec/support/bitexact_expected.lua"
 
--- The kernel paths this CPU runs: what csrc/simd.c asks of it for each.
-local function cpu_paths()
-  local f = io.open("/proc/cpuinfo")
-  local info = f and f:read("*a") or ""
-  if f then f:close() end
-  local flags = {}
-  for flag in (info:match("\nflags%s*:([^\n]*)") or ""):gmatch("%S+") do flags[flag] = true end
-  local paths = { "generic" }
-  if flags.avx2 and flags.fma then
-    paths[#paths + 1] = "avx2"
-    if flags.avx512f and flags.avx512vl then paths[#paths + 1] = "avx512" end
-  end
-  return paths
-end
-
 local CAP = { generic = "generic", avx2 = "avx2", avx512 = "any" }
 
 local function fits(path)
@@ -44,7 +29,7 @@ end
 
 describe("tessera.nmf", function()
   describe("bit-exact fits", function()
-    local paths = cpu_paths()
+    local paths = helpers.cpu_paths()
 
     if os.getenv("TESSERA_BITEXACT_RECORD") then
       it("records the expected fits", function()

@@ -85,6 +85,22 @@ function helpers.python(script)
   return out, ok, code
 end
 
+-- The kernel paths this CPU runs (generic, avx2, avx512): what csrc/simd.c asks of it for
+-- each, so that a spec can run each in a child process capped by TESSERA_SIMD.
+function helpers.cpu_paths()
+  local f = io.open("/proc/cpuinfo")
+  local info = f and f:read("*a") or ""
+  if f then f:close() end
+  local flags = {}
+  for flag in (info:match("\nflags%s*:([^\n]*)") or ""):gmatch("%S+") do flags[flag] = true end
+  local paths = { "generic" }
+  if flags.avx2 and flags.fma then
+    paths[#paths + 1] = "avx2"
+    if flags.avx512f and flags.avx512vl then paths[#paths + 1] = "avx512" end
+  end
+  return paths
+end
+
 helpers.samples = "/usr/share/sonic-pi/samples"
 
 -- Opens a tessera report (index.html) in headless Chromium with its #selfcheck script, which
