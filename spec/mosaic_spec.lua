@@ -366,7 +366,7 @@ describe("tessera.mosaic", function()
         "of: file, offset, duration, sr, n_fft, hop, hpss, templates, template_method, " ..
         "freeze_templates, onsets, " ..
         "onset_before, onset_after, k, loss, solver, init, seed, max_iter, tol, " ..
-        "order, alpha_W, alpha_H, l1_ratio, every, threads, smooth_H)")
+        "order, alpha_W, alpha_H, l1_ratio, every, threads, smooth_H, T)")
     end)
 
     it("refuses missing sources and components out of range", function()

@@ -391,6 +391,56 @@ describe("tessera.nmfd", function()
     end)
   end)
 
+  describe("from decompose and recipes", function()
+    local q = helpers.shell_quote
+    local amen_file = helpers.samples .. "/loop_amen.flac"
+    local kick = helpers.samples .. "/drum_heavy_kick.flac"
+
+    it("decompose --frames writes an NMFD model whose components add up to the file", function()
+      local dir = helpers.tmpdir()
+      finally(function() helpers.rmtree(dir) end)
+      local out, ok = helpers.run(("%s decompose %s -k 3 --frames 6 --iter 20 --template %s "
+        .. "--freeze-templates -o %s 2>&1"):format(q(helpers.root .. "/bin/tessera"), q(amen_file),
+        q(kick), q(dir .. "/out")))
+      assert.is_true(ok, out)
+      assert.matches("into 3 6%-frame components", out)
+      local m = tessera.nmfd.load(dir .. "/out")
+      assert.equal(6, m.T)
+      -- The frozen template is the kick's first 6 frames, scaled.
+      local kit = tessera.nmfd.templates({ kick }, { T = 6 })
+      local got, want = m:template(1):totable(), kit:totable()
+      local scale = got[10][1] / want[10][1]
+      for i = 1, #want, 37 do
+        for t = 1, 6 do assert.near(want[i][t] * scale, got[i][t], 1e-5 * math.abs(got[i][t]) + 1e-9) end
+      end
+      local sum, whole = tessera.audio.load(dir .. "/out/sum.wav"), tessera.audio.load(amen_file, { sr = 22050, mono = true })
+      assert.is_true(rel_matrix(sum:matrix(), whole:matrix()) < 1e-3)
+      out, ok = helpers.run(("%s decompose %s -k 2 --frames 4 --template-method rank1 -o %s 2>&1"):format(
+        q(helpers.root .. "/bin/tessera"), q(amen_file), q(dir .. "/bad")))
+      assert.is_falsy(ok)
+      assert.matches("--template-method must be frames with --frames", out, 1, true)
+    end)
+
+    it("a recipe's source with T sounds its templates convolved with their activations", function()
+      local dir = helpers.tmpdir()
+      finally(function() helpers.rmtree(dir) end)
+      local rec = { sources = {
+        drums = { file = amen_file, k = 3, T = 6, loss = "kl", max_iter = 25 } },
+        layers = { { W = "drums:2" } } }
+      local _, summary = tessera.mosaic.render(rec, { cache_dir = dir, write = false })
+      local a = tessera.audio.load(amen_file, { sr = 22050, mono = true })
+      local m = tessera.nmfd(tessera.stft(a):magnitude(), { k = 3, T = 6, loss = "kl", max_iter = 25,
+                                                           seed = 0, progress = false })
+      assert.same({ m:component(2):shape() }, { summary.magnitude:shape() })
+      assert.is_true(rel_matrix(summary.magnitude, m:component(2)) < 1e-5)
+      local ok, err = pcall(tessera.mosaic.render, { sources = {
+        drums = { file = amen_file, k = 3, T = 6, templates = { kick }, template_method = "mean" } },
+        layers = { { W = "drums:1" } } }, { cache_dir = dir, write = false })
+      assert.is_false(ok)
+      assert.matches("key 'template_method' must be 'frames' with T", tostring(err), 1, true)
+    end)
+  end)
+
   it("refuses what it cannot fit, naming the option", function()
     local function refused(opts, expected)
       local ok, err = pcall(tessera.nmfd, V, opts)

@@ -33,6 +33,10 @@
 --         k = 4,             -- required: the number of components
 --         loss = "kl", seed = 0, ...  -- any tessera.nmf option but W, H, update_W/H and
 --                                     -- callbacks (seed default 0: renders repeat exactly)
+--         T = 8,             -- convolutive NMF (tessera.nmfd): templates T frames long; a
+--                            -- layer then sounds each template convolved with its
+--                            -- activations, and templates start from each file's first T
+--                            -- frames (template_method "frames")
 --         templates = { "kick.wav" },  -- score-informed starts (tessera.nmf.templates):
 --         template_method = "mean",    -- each file's spectrum starts component 1, 2, ...
 --         freeze_templates = true,     -- and stays as it is (fixed_W), the rest adapting
@@ -89,7 +93,7 @@ recipe.keys = {
 
 -- tessera.nmf options a source may set (matrices and callbacks make no sense in a file).
 recipe.nmf_keys = { "k", "loss", "solver", "init", "seed", "max_iter", "tol", "order",
-                    "alpha_W", "alpha_H", "l1_ratio", "every", "threads", "smooth_H" }
+                    "alpha_W", "alpha_H", "l1_ratio", "every", "threads", "smooth_H", "T" }
 
 -- The parts of tessera.hpss a source's `hpss` key may name.
 recipe.hpss_parts = { harmonic = true, percussive = true, residual = true }
@@ -361,8 +365,12 @@ local function check_score(ctx, where, s, src, confine)
     end
     return nil
   end
-  local sc = { templates = {}, method = s.template_method or "mean" }
-  if sc.method ~= "mean" and sc.method ~= "rank1" then
+  local conv = src.nmf.T ~= nil
+  local sc = { templates = {}, method = s.template_method or (conv and "frames" or "mean") }
+  if conv and sc.method ~= "frames" then
+    fail(ctx, where, "key 'template_method' must be 'frames' with T (templates T frames long), got %s",
+      describe(sc.method))
+  elseif not conv and sc.method ~= "mean" and sc.method ~= "rank1" then
     fail(ctx, where, "key 'template_method' must be 'mean' or 'rank1', got %s", describe(sc.method))
   end
   local function list_of(key, v)

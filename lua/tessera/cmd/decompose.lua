@@ -5,7 +5,8 @@
 -- Score-informed: --template FILE starts the next component's spectrum from FILE's
 -- (tessera.nmf.templates), --onsets CSV lets the next component sound only near those
 -- onsets (tessera.nmf.allowed_from_onsets); the components after them start and sound as
--- usual.
+-- usual. With --frames T the decomposition is convolutive (tessera.nmfd): each component a
+-- spectrogram T frames long, templates then starting from each file's first T frames.
 local format = string.format
 
 -- "31" -> 31, "31,17" -> {31, 17} (each through convert); an error naming the flag otherwise.
@@ -38,7 +39,10 @@ return {
     parser:option("--template", "A sound whose spectrum starts the next component's template "
       .. "(repeatable: component 1, 2, ... in order)."):count("*")
     parser:option("--template-method", "The template of a sound: mean (its average magnitude "
-      .. "spectrum) or rank1 (its own one-component NMF).", "mean"):choices { "mean", "rank1" }
+      .. "spectrum) or rank1 (its own one-component NMF); with --frames, frames (its first "
+      .. "frames).", "mean"):choices { "mean", "rank1", "frames" }
+    parser:option("--frames", "Convolutive NMF (tessera.nmfd): templates this many frames long, "
+      .. "so a drum's decay is one component (try 8).", nil):convert(math.tointeger)
     parser:option("--smooth", "Temporal continuity of every activation (smooth_H, mu only): "
       .. "a weight >= 0, relative to the divergence at the start (try 0.01 to 1)."):convert(tonumber)
     parser:flag("--freeze-templates", "Keep the --template spectra as they are (fixed_W): "
@@ -84,10 +88,14 @@ return {
     end
     local V = S:magnitude()
     local opts = { k = args.k, loss = args.loss, solver = args.solver, seed = args.seed,
-                   max_iter = args.iter, smooth_H = args.smooth }
+                   max_iter = args.iter, smooth_H = args.smooth, T = args.frames }
+    if args.frames and args.template_method ~= "mean" and args.template_method ~= "frames" then
+      error("decompose: --template-method must be frames with --frames", 0)
+    end
     if #args.template > 0 then
       opts.W_start = tessera.nmf.templates(args.template, { sr = args.sr, n_fft = args.n_fft,
-        hop = args.hop, method = args.template_method })
+        hop = args.hop, T = args.frames,
+        method = args.frames and "frames" or args.template_method })
       if args.freeze_templates then
         opts.fixed_W = {}
         for i = 1, #args.template do opts.fixed_W[i] = i end
@@ -102,17 +110,18 @@ return {
       opts.allowed_H = tessera.nmf.allowed_from_onsets(lists, { p = p, k = args.k, sr = args.sr,
         n_fft = args.n_fft, hop = args.hop, before = args.onset_before, after = args.onset_after })
     end
-    local m = tessera.nmf(V, opts)
+    local m = (args.frames and tessera.nmfd or tessera.nmf)(V, opts)
     m:save(dir)
     local width = #tostring(m.k)
     for i = 1, m.k do
       m:audio(i, S, { method = args.method }):save(format("%s/component_%0" .. width .. "d.wav", dir, i))
     end
     m:audio(nil, S, { method = args.method }):save(dir .. "/sum.wav")
-    io.write(format("decomposed %s%s (%.2f s at %d Hz) into %d components: loss %s %.6g after %d "
+    io.write(format("decomposed %s%s (%.2f s at %d Hz) into %d %scomponents: loss %s %.6g after %d "
       .. "iterations; wrote %s/{W.npy, H.npy, model.json, component_*.wav, sum.wav%s}\n",
       args.file, args.hpss and format("'s %s part", args.hpss) or "", a:duration(), a.sr, m.k,
-      args.loss, m.loss, m.iterations, dir, args.hpss and ", " .. args.hpss .. ".wav" or ""))
+      args.frames and format("%d-frame ", args.frames) or "", args.loss, m.loss, m.iterations, dir,
+      args.hpss and ", " .. args.hpss .. ".wav" or ""))
     if args.percussiveness then
       -- Of what was decomposed: with --hpss, a separation of that part again.
       local shares = tessera.hpss.percussiveness(m, S, hpss_opts)

@@ -44,12 +44,14 @@ local function placements_of(rec, steps, template_sources, sources)
   return placements, components
 end
 
--- The magnitude: one product W * (placed activations) per template source, summed.
+-- The magnitude: one product W * (placed activations) per template source, summed (for a
+-- convolutive source, T = ..., its templates convolved with them).
 local function magnitude(rec, template_sources, placements, frames, sources)
   local V
   for _, name in ipairs(template_sources) do
     local H = matrix.place(rec.sources[name].nmf.k, frames, placements[name])
-    local part = sources:model(name).W * H
+    local m = sources:model(name)
+    local part = m.T and core.nmf.convolve(m.W, H, m.T) or m.W * H
     V = V and V + part or part
   end
   return V

@@ -87,15 +87,15 @@ function Sources:magnitude(name)
   return S:magnitude()
 end
 
--- The bytes a fit of V (n x p) with k components holds, roughly: W and H, their update's
--- numerators and denominators, and two n x p products.
-local function fit_bytes(n, p, k)
-  return 4 * (3 * k * (n + p) + 2 * n * p)
+-- The bytes a fit of V (n x p) with k components of T frames holds, roughly: W and H,
+-- their update's numerators and denominators, and two n x p products.
+local function fit_bytes(n, p, k, T)
+  return 4 * (3 * k * ((n + 1) * T + p) + 2 * n * p)
 end
 
 local function fit_nmf(ctx, where, V, opts, stats)
   local n, p = V:shape()
-  local fits, why = core.util.memory_check(fit_bytes(n, p, opts.k),
+  local fits, why = core.util.memory_check(fit_bytes(n, p, opts.k, opts.T or 1),
     format("a fit with k = %d of %d x %d", opts.k, n, p))
   if not fits then fail(ctx, where, "%s", why) end
   local ok, model = pcall(nmf_module(), V, opts)
@@ -134,7 +134,7 @@ local function score_options(self, name, src, V, opts)
   local ok, err = pcall(function()
     if #sc.templates > 0 then
       opts.W_start = nmf.templates(sc.templates, { sr = src.sr, n_fft = src.n_fft, hop = src.hop,
-                                                   method = sc.method })
+                                                   method = sc.method, T = src.nmf.T })
       if sc.freeze then
         opts.fixed_W = {}
         for i = 1, #sc.templates do opts.fixed_W[i] = i end
@@ -166,7 +166,7 @@ function Sources:model(name)
     end)
     self.models[name] = m
     if meta and meta.length then self.lengths[name] = meta.length end
-    local n, k = m.W:shape()
+    local n, k = m.W:shape(), m.k
     if k ~= src.nmf.k or n ~= src.n_fft // 2 + 1 then
       fail(self.ctx, format("source '%s'", name), "its decomposition has W %d x %d, expected %d x %d",
         n, k, src.n_fft // 2 + 1, src.nmf.k)
