@@ -63,5 +63,7 @@ done
 "$PY" bench/sk_bench.py drive "$work" "$HOST" "[$list]" "$work/tessera.jsonl" "$work/sklearn.jsonl"
 
 "$HOST" bench/bench.lua report "$work"
+echo "bench: NMFD against the floor" >&2
+"$HOST" bench/nmfd_bench.lua "$work" >> bench/results.md
 "$HOST" bench/batch_bench.lua >> bench/results.md # tessera batch end to end, and the STFT alone
 bench/memory.sh bench/results.md # peak memory of real runs

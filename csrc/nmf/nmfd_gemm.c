@@ -1,15 +1,16 @@
-/* The convolutive NMF's passes through sgemm, the path the fit takes when its n x p scratch
- * fits under the memory cap. With Hbig the K x p matrix whose column j is hb_j (Hpad's kT
- * floats from column j: see nmfd.c), the model is L = Wr Hbig, and
+/* The convolutive NMF's passes through sgemm. With Hbig the K x p matrix whose column j is
+ * hb_j (Hpad's kT floats from column j: see nmfd.c), the model is L = Wr Hbig, and
  *   H's step: G = Wr' X (K x p; X the ratio, or V for the Euclidean loss), shifted and summed
  *     into Hpad's columns (column j's K entries land on Hpad's columns j..j+T-1); its
  *     denominators from (Wr'Wr) Hbig (Euclidean), Wr' Q (IS, other betas) or Wr's column
  *     sums (KL, nmfd.c);
  *   W's step: X Hbig' and Wr (Hbig Hbig'), Q Hbig', or Hbig's row sums.
- * Column partitions (fixed by the shape) form L, the ratio and G; row partitions form W's
- * step and apply it. OpenBLAS runs each partition's products on the worker's thread, with
- * its own thread count at 1 (nmfd.c): how a product's sums go then depends on its shape
- * alone, and so do the results. */
+ * Column partitions (fixed by the shape) go through their columns in blocks of about 256 kB
+ * of L: a block's L, ratio and products are formed while it is in cache, so V is read once
+ * per half-step and no n x p scratch exists. Each partition sums W's step on its own; row
+ * partitions add those sums in partition order and apply the update. OpenBLAS runs each
+ * partition's products on the worker's thread, with its own thread count at 1 (nmfd.c): how
+ * a product's sums go then depends on its shape alone, and so do the results. */
 #include "nmfd_internal.h"
 
 #include <cblas.h>
@@ -24,13 +25,10 @@ static void shift_sum(const nmfd_state *m, const float *G, float *out) {
   for (int64_t j = 0; j < m->p; j++) nmfd_add(out + (size_t)j * k, G + (size_t)j * K, K);
 }
 
-/* Columns j0..j1-1: Y = V / guard(Y) (KL); the ratio into Y and Q beside it for the others,
- * as the kernels' prep and prep_beta (portable.h) form them (IS's product in another
- * order, see below). */
-static void ratio_terms(nmfd_state *m, int64_t j0, int64_t j1) {
-  const size_t at = (size_t)j0 * (size_t)m->n, count = (size_t)(j1 - j0) * (size_t)m->n;
-  const float *V = m->V + at;
-  float *Y = m->Y + at, *Q = m->two ? m->Q + at : NULL;
+/* count entries: Y = V / guard(Y) (KL); the ratio into Y and Q beside it for the others, as
+ * the kernels' prep and prep_beta (portable.h) form them (IS's product in another order, see
+ * below). */
+static void ratio_terms(const nmfd_state *m, const float *V, float *Y, float *Q, size_t count) {
   if (m->cls == CLS_KL) {
     for (size_t e = 0; e < count; e++) Y[e] = V[e] / (Y[e] < FLT_MIN ? EPS32 : Y[e]);
     return;
@@ -57,74 +55,103 @@ static void ratio_terms(nmfd_state *m, int64_t j0, int64_t j1) {
   }
 }
 
-/* X: the ratio, or V for the Euclidean loss. */
-static const float *pass_x(const nmfd_state *m) { return m->cls == CLS_EUC ? m->V : m->Y; }
+/* Partition t's scratch: Y and Q (n x SB each: a block's L, then its ratio), its W-step sums
+ * numW and denW (n x K each) and HHt (K x K). */
+static float *part_base(const nmfd_state *m, int t) { return m->gbuf + (size_t)t * m->gstride; }
 
-/* Column partition t: L and the ratio for its columns, then H's step's terms there. */
+/* Partition t: its columns in blocks of SB, each block's L, ratio and products formed while
+ * the block is in cache (no n x p scratch): H's step into its columns of G (and G2), W's
+ * into the partition's own sums. */
 static void column_part(nmfd_state *m, int t) {
-  const int n = (int)m->n, K = m->K;
+  const int n = (int)m->n, K = m->K, flags = m->flags, SB = m->block;
+  const size_t nK = (size_t)n * (size_t)K, nS = (size_t)n * (size_t)SB;
   int64_t j0, j1;
   nmfd_range(m->p, m->parts, t, &j0, &j1);
-  const int B = (int)(j1 - j0);
-  if (B == 0) return;
-  const float *Hb = m->Hbig + (size_t)j0 * K;
-  if (m->cls != CLS_EUC) {
-    cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, B, K, 1.0f, m->Wr, n, Hb, K, 0.0f,
-                m->Y + (size_t)j0 * n, n);
-    ratio_terms(m, j0, j1);
+  float *Y = part_base(m, t), *Q = Y + nS, *numW = Q + (m->two ? nS : 0), *denW = numW + nK;
+  float *HHt = denW + (m->two ? nK : 0);
+  for (int64_t b0 = j0; b0 < j1; b0 += SB) {
+    const int B = (int)(j1 - b0 < SB ? j1 - b0 : SB);
+    const int first = b0 == j0;
+    const float *Hb = m->Hbig + (size_t)b0 * K, *X = m->V + (size_t)b0 * n;
+    if (m->cls != CLS_EUC) {
+      cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, B, K, 1.0f, m->Wr, n, Hb, K, 0.0f,
+                  Y, n);
+      ratio_terms(m, X, Y, m->two ? Q : NULL, (size_t)B * (size_t)n);
+      X = Y;
+    }
+    if (flags & NMFD_DO_H) {
+      float *G = m->G + (size_t)b0 * K, *G2 = m->G2 + (size_t)b0 * K;
+      cblas_sgemm(CblasColMajor, CblasTrans, CblasNoTrans, K, B, n, 1.0f, m->Wr, n, X, n, 0.0f,
+                  G, K);
+      if (m->cls == CLS_EUC)
+        cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, K, B, K, 1.0f, m->WtWf, K, Hb, K,
+                    0.0f, G2, K);
+      else if (m->two)
+        cblas_sgemm(CblasColMajor, CblasTrans, CblasNoTrans, K, B, n, 1.0f, m->Wr, n, Q, n, 0.0f,
+                    G2, K);
+    }
+    if (flags & NMFD_DO_W) {
+      const float keep = first ? 0.0f : 1.0f; /* the first block starts the sums */
+      cblas_sgemm(CblasColMajor, CblasNoTrans, CblasTrans, n, K, B, 1.0f, X, n, Hb, K, keep,
+                  numW, n);
+      if (m->cls == CLS_EUC)
+        cblas_sgemm(CblasColMajor, CblasNoTrans, CblasTrans, K, K, B, 1.0f, Hb, K, Hb, K, keep,
+                    HHt, K);
+      else if (m->two)
+        cblas_sgemm(CblasColMajor, CblasNoTrans, CblasTrans, n, K, B, 1.0f, Q, n, Hb, K, keep,
+                    denW, n);
+    }
   }
-  if (!(m->flags & NMFD_DO_H)) return;
-  const float *X = pass_x(m) + (size_t)j0 * n;
-  float *G = m->G + (size_t)j0 * K, *G2 = m->G2 + (size_t)j0 * K;
-  cblas_sgemm(CblasColMajor, CblasTrans, CblasNoTrans, K, B, n, 1.0f, m->Wr, n, X, n, 0.0f, G, K);
-  if (m->cls == CLS_EUC)
-    cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, K, B, K, 1.0f, m->WtWf, K, Hb, K, 0.0f,
-                G2, K);
-  else if (m->two)
-    cblas_sgemm(CblasColMajor, CblasTrans, CblasNoTrans, K, B, n, 1.0f, m->Wr, n,
-                m->Q + (size_t)j0 * n, n, 0.0f, G2, K);
-}
-
-/* Row partition t: W's step for its rows (over all of V's columns), then the update. */
-static void row_part(nmfd_state *m, int t) {
-  const int n = (int)m->n, p = (int)m->p, K = m->K;
-  int64_t i0, i1;
-  nmfd_range(m->n, m->row_parts, t, &i0, &i1);
-  const int R = (int)(i1 - i0);
-  if (R == 0) return;
-  float *num = m->numW + i0, *den = m->denW + i0;
-  cblas_sgemm(CblasColMajor, CblasNoTrans, CblasTrans, R, K, p, 1.0f, pass_x(m) + i0, n, m->Hbig,
-              K, 0.0f, num, n);
-  if (m->cls == CLS_EUC)
-    cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, R, K, K, 1.0f, m->Wr + i0, n, m->HHt, K,
-                0.0f, den, n);
-  else if (m->two)
-    cblas_sgemm(CblasColMajor, CblasNoTrans, CblasTrans, R, K, p, 1.0f, m->Q + i0, n, m->Hbig, K,
-                0.0f, den, n);
-  tsr_nmfd_apply_w_rows(m, i0, i1, m->numW, m->cls == CLS_KL ? NULL : m->denW,
-                        m->rowden + (size_t)t * (size_t)K);
 }
 
 static void column_task(void *ctx, int t) { column_part(ctx, t); }
+
+/* Row partition t of W's step: the partitions' sums added in partition order, then the
+ * update of those rows. */
+static void row_part(nmfd_state *m, int t) {
+  const int64_t n = m->n;
+  const int K = m->K;
+  const size_t nK = (size_t)n * (size_t)K;
+  int64_t i0, i1;
+  nmfd_range(n, m->row_parts, t, &i0, &i1);
+  float *num0 = part_base(m, 0) + (size_t)n * (size_t)m->block * (m->two ? 2 : 1);
+  float *den0 = m->two ? num0 + nK : m->denE;
+  for (int q = 1; q < m->parts; q++) {
+    const float *num = part_base(m, q) + (num0 - part_base(m, 0));
+    for (int c = 0; c < K; c++) {
+      const size_t at = (size_t)c * (size_t)n;
+      nmfd_add(num0 + at + i0, num + at + i0, (size_t)(i1 - i0));
+      if (m->two) nmfd_add(den0 + at + i0, num + nK + at + i0, (size_t)(i1 - i0));
+    }
+  }
+  tsr_nmfd_apply_w_rows(m, i0, i1, num0, m->cls == CLS_KL ? NULL : den0,
+                        m->rowden + (size_t)t * (size_t)K);
+}
+
 static void row_task(void *ctx, int t) { row_part(ctx, t); }
 
 void tsr_nmfd_gemm_pass(nmfd_state *m, int flags) {
-  const int n = (int)m->n, p = (int)m->p, K = m->K, k = m->k;
+  const int n = (int)m->n, K = m->K, k = m->k;
   for (int64_t j = 0; j < m->p; j++)
     memcpy(m->Hbig + (size_t)j * K, m->Hpad + (size_t)j * k, (size_t)K * sizeof(float));
   if ((flags & NMFD_DO_H) && m->cls == CLS_EUC)
     cblas_sgemm(CblasColMajor, CblasTrans, CblasNoTrans, K, K, n, 1.0f, m->Wr, n, m->Wr, n, 0.0f,
                 m->WtWf, K);
   m->flags = flags;
-  if ((flags & NMFD_DO_H) || m->cls != CLS_EUC) tsr_pool_run(m->pool, m->parts, column_task, m);
+  tsr_pool_run(m->pool, m->parts, column_task, m);
   if (flags & NMFD_DO_H) {
     shift_sum(m, m->G, m->numH);
     if (m->cls != CLS_KL) shift_sum(m, m->G2, m->denH);
   }
   if (!(flags & NMFD_DO_W)) return;
   if (m->cls == CLS_EUC) {
-    cblas_sgemm(CblasColMajor, CblasNoTrans, CblasTrans, K, K, p, 1.0f, m->Hbig, K, m->Hbig, K,
-                0.0f, m->HHt, K);
+    /* denE = Wr (sum of the partitions' Hb Hb'), before any row of Wr changes. */
+    const size_t KK = (size_t)K * (size_t)K;
+    const size_t off = (size_t)n * (size_t)K + (size_t)n * (size_t)m->block;
+    float *HHt0 = part_base(m, 0) + off;
+    for (int q = 1; q < m->parts; q++) nmfd_add(HHt0, part_base(m, q) + off, KK);
+    cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, K, K, 1.0f, m->Wr, n, HHt0, K, 0.0f,
+                m->denE, n);
   } else if (m->cls == CLS_KL) {
     for (int c = 0; c < K; c++) {
       double sum = 0.0;
@@ -137,26 +164,28 @@ void tsr_nmfd_gemm_pass(nmfd_state *m, int flags) {
 
 int tsr_nmfd_gemm_alloc(nmfd_state *m, tsr_error *err) {
   const size_t n = (size_t)m->n, p = (size_t)m->p, K = (size_t)m->K;
-  size_t np_, nK, Kp, count, bytes;
-  if (n > INT32_MAX || p > INT32_MAX || tsr_mul_size(n, p, &np_) != 0 ||
+  /* Blocks of about 256 kB of Y, a multiple of 8 columns: in L2 while they are used. */
+  size_t sb = (size_t)(1 << 16) / (n > 0 ? n : 1);
+  sb = sb < 8 ? 8 : sb > 256 ? 256 : sb & ~(size_t)7;
+  m->block = (int)sb;
+  size_t nS, nK, Kp, per, count, bytes;
+  if (n > INT32_MAX || p > INT32_MAX || tsr_mul_size(n, sb, &nS) != 0 ||
       tsr_mul_size(n, K, &nK) != 0 || tsr_mul_size(K, p, &Kp) != 0 ||
-      (count = np_ * (m->two ? 2 : 1)) < np_ || (count += 3 * Kp) < Kp ||
-      (count += 2 * nK) < nK || (count += 2 * K * K) < K * K ||
+      (per = (nS + nK) * (m->two ? 2 : 1)) < nS || (per += K * K + 31) < K * K ||
+      (per &= ~(size_t)31, tsr_mul_size(per, (size_t)m->parts, &count)) != 0 ||
+      (count += 3 * Kp) < Kp || (count += nK + K * K) < nK ||
       tsr_mul_size(count, sizeof(float), &bytes) != 0) {
     tsr_seterror(err, "the scratch space of an NMFD fit with n = %lld, p = %lld, k T = %d "
                  "overflows", (long long)m->n, (long long)m->p, m->K);
     return TSR_ELIMIT;
   }
+  m->gstride = per;
   m->gbuf = tsr_alloc(bytes);
   if (m->gbuf == NULL) return tsr_alloc_failure(bytes, "the NMFD fit's scratch space", err);
-  m->Y = m->gbuf;
-  m->Q = m->two ? m->Y + np_ : NULL;
-  m->Hbig = m->Y + np_ * (m->two ? 2 : 1);
+  m->Hbig = m->gbuf + per * (size_t)m->parts;
   m->G = m->Hbig + Kp;
   m->G2 = m->G + Kp;
-  m->numW = m->G2 + Kp;
-  m->denW = m->numW + nK;
-  m->WtWf = m->denW + nK;
-  m->HHt = m->WtWf + K * K;
+  m->denE = m->G2 + Kp;
+  m->WtWf = m->denE + nK;
   return TSR_OK;
 }

@@ -29,10 +29,13 @@ typedef struct nmfd_state {
   int flags;          /* the current pass's NMFD_DO_H | NMFD_DO_W */
   float *rowden;      /* K per row partition: a row's W denominators */
   int gemm;           /* 1: the sgemm path; 0: the column pass */
-  /* The sgemm path: Y (n x p: L, then the ratio R), Q (n x p, when two), Hbig (K x p:
-   * column j is hb_j), G and G2 (K x p: H's step before its shift-sum), numW and denW
-   * (n x K), WtWf and HHt (K x K). */
-  float *gbuf, *Y, *Q, *Hbig, *G, *G2, *numW, *denW, *WtWf, *HHt;
+  /* The sgemm path: per column partition gstride floats (Y, Q: n x block each, Q when two;
+   * numW, denW: n x K each, denW when two; HHt: K x K), then Hbig (K x p: column j is hb_j),
+   * G and G2 (K x p: H's step before its shift-sum), denE (n x K: the Euclidean W step's
+   * denominators) and WtWf (K x K). */
+  float *gbuf, *Hbig, *G, *G2, *denE, *WtWf;
+  size_t gstride;
+  int block;          /* columns per block: about 256 kB of Y */
   /* The column pass, per partition: fstride floats (accN, accD (n x K each; accD when two),
    * r, q (n), g (K), winN, winD (k x span)) and dstride doubles (its share of hstat). */
   int64_t span;       /* the longest partition's columns + T - 1: a window's width */
