@@ -23,8 +23,9 @@ endif
 
 # The NMF, one file per concern (csrc/nmf/, see docs/DECISIONS.md); its kernels one file per
 # instruction set, built with that set's flags below.
-NMF = params fit mu mu_gemm cd cd_pass general nmfd nmfd_gemm nmfd_columns objective init model kernels \
+NMF = params fit mu mu_gemm cd cd_pass general nmfd nmfd_blocks nmfd_columns objective init model kernels \
       kernels_generic kernels_avx2 kernels_avx512 cd_kernels_generic cd_kernels_avx2 \
+      nmfd_kernels_generic nmfd_kernels_avx2 nmfd_kernels_avx512 \
       cd_kernels_avx512
 KERNELS = common memory simd pool matrix npy csv audio stft stft_generic stft_avx2 stft_avx512 hash \
           hash_sha listen crosssynth resample \

@@ -10,7 +10,7 @@
  * Wr hb_j, hb_j being Hpad's kT contiguous floats from column j (its columns j..j+T-1).
  * H's columns are not independent here (one column of H reaches T columns of V), so a
  * half-step is a whole pass over V, then the update. Two passes compute the same terms:
- * nmfd_gemm.c through sgemm (the fit's path) and nmfd_columns.c on the kernel table's loops
+ * nmfd_blocks.c on block products (the fit's path) and nmfd_columns.c on the kernel table's loops
  * with no n x p scratch (the path when the memory cap leaves no room for that scratch). Both
  * split the work into partitions fixed by the shape and add them up in a fixed order, so the
  * results do not depend on the thread count. This file: the fit, the updates, the objective
@@ -110,7 +110,7 @@ static void reverse_frames(float *to, const float *from, int64_t n, int k, int T
 }
 
 static void pass(nmfd_state *m, int flags) {
-  if (m->gemm) tsr_nmfd_gemm_pass(m, flags);
+  if (m->blocks) tsr_nmfd_blocks_pass(m, flags);
   else tsr_nmfd_columns_pass(m, flags);
 }
 
@@ -136,9 +136,8 @@ static void iteration(nmfd_state *m, const tsr_nmf_params *prm) {
   }
 }
 
-/* Wr, Hpad, H's step, the statistics and the pool, then a path's buffers: the sgemm path's
- * unless TESSERA_NMFD_PATH=columns asks for the column pass (the specs compare the two), or
- * the memory cap leaves no room for its n x p scratch; "gemm" there insists on it. */
+/* Wr, Hpad, H's step, the statistics and the pool, then a path's buffers: the block path's
+ * unless TESSERA_NMFD_PATH=columns asks for the column pass (the specs compare the two). */
 static int nmfd_alloc(nmfd_state *m, int threads, tsr_error *err) {
   const size_t n = (size_t)m->n, K = (size_t)m->K, k = (size_t)m->k;
   const size_t width = k * (size_t)(m->p + m->T - 1);
@@ -164,16 +163,8 @@ static int nmfd_alloc(nmfd_state *m, int threads, tsr_error *err) {
   m->pool = tsr_pool_open(threads < most ? threads : most);
   if (m->pool == NULL) return tsr_alloc_failure(sizeof(void *), "the NMFD fit's thread pool", err);
   const char *forced = getenv("TESSERA_NMFD_PATH");
-  int columns = forced != NULL && strcmp(forced, "columns") == 0;
-  int gemm_only = forced != NULL && strcmp(forced, "gemm") == 0;
-  if (!columns) {
-    int status = tsr_nmfd_gemm_alloc(m, err);
-    if (status == TSR_OK || gemm_only) {
-      m->gemm = status == TSR_OK;
-      return status;
-    }
-  }
-  return tsr_nmfd_columns_alloc(m, err);
+  m->blocks = forced == NULL || strcmp(forced, "columns") != 0;
+  return m->blocks ? tsr_nmfd_blocks_alloc(m, err) : tsr_nmfd_columns_alloc(m, err);
 }
 
 static void nmfd_free(nmfd_state *m) {
@@ -247,14 +238,10 @@ int tsr_nmfd_fit(const float *V, int64_t n, int64_t p, int k, int T, float *W, f
   m.frozen_H = prm->frozen_H;
   m.parts = tsr_nmf_chunks(p);
   m.row_parts = tsr_nmf_chunks(n);
-  /* The partitions are the parallelism: OpenBLAS runs each partition's products on the
-   * worker's own thread (its thread count would change how it splits a product's sums). */
-  int saved = openblas_get_num_threads();
-  openblas_set_num_threads(1);
+  m.bk = tsr_nmfd_block_kernels();
   status = nmfd_alloc(&m, tsr_nmf_parts(prm->threads, p), err);
   if (status != TSR_OK) {
     nmfd_free(&m);
-    openblas_set_num_threads(saved);
     return status;
   }
   reverse_frames(m.Wr, W, n, k, T);
@@ -283,7 +270,6 @@ int tsr_nmfd_fit(const float *V, int64_t n, int64_t p, int k, int T, float *W, f
   reverse_frames(W, m.Wr, n, k, T);
   memcpy(H, m.Hpad + (size_t)k * (size_t)(T - 1), (size_t)k * (size_t)p * sizeof(float));
   nmfd_free(&m);
-  openblas_set_num_threads(saved);
   return status;
 }
 

@@ -1,5 +1,5 @@
 /* What the convolutive NMF's files share (nmfd.c: the fit, its updates and the model's
- * helpers; nmfd_gemm.c: the passes through sgemm; nmfd_columns.c: the column pass on the
+ * helpers; nmfd_blocks.c: the passes on block products (nmfd_block.h); nmfd_columns.c: the column pass on the
  * kernel table's loops). See nmfd.c for the model and the layout. */
 #ifndef TSR_NMFD_INTERNAL_H
 #define TSR_NMFD_INTERNAL_H
@@ -7,6 +7,27 @@
 #include "internal.h"
 
 enum { NMFD_DO_H = 1, NMFD_DO_W = 2 };
+
+/* The block products (nmfd_block.h), one table per instruction set (nmfd_kernels_*.c). */
+typedef struct nmfd_block_kernels {
+  /* C = A B (+ C when add), A m x K */
+  void (*mm_nn)(const float *A, int64_t lda, int64_t m, int K, const float *B, int64_t ldb,
+                int64_t N, float *C, int64_t ldc, int add);
+  /* C (K x N) = A' X, A m x K, X m x N */
+  void (*mm_tn)(const float *A, int64_t lda, int64_t m, int K, const float *X, int64_t ldx,
+                int64_t N, float *C, int64_t ldc);
+  /* C (m x K) = X H' (+ C when add), X m x N, H K x N */
+  void (*mm_nt)(const float *X, int64_t ldx, int64_t m, int64_t N, const float *H, int64_t ldh,
+                int K, float *C, int64_t ldc, int add);
+  /* Y = V / guard(Y), count entries */
+  void (*kl_ratio)(const float *V, float *Y, size_t count);
+} nmfd_block_kernels;
+
+extern const nmfd_block_kernels tsr_nmfd_block_generic;
+extern const nmfd_block_kernels *const tsr_nmfd_block_avx2;   /* NULL where not built */
+extern const nmfd_block_kernels *const tsr_nmfd_block_avx512; /* NULL where not built */
+/* The table of the level this process runs (simd.h). */
+const nmfd_block_kernels *tsr_nmfd_block_kernels(void);
 
 typedef struct nmfd_state {
   const float *V;
@@ -16,6 +37,7 @@ typedef struct nmfd_state {
   float gamma, l1W, l2W, l1H, l2H;
   const unsigned char *frozen_W, *frozen_H;
   const nmf_mu_kernels *kr;
+  const nmfd_block_kernels *bk;
   float *Wr;          /* n x K, frames reversed */
   float *Hpad;        /* k x (p + T - 1), the first T - 1 columns 0 */
   float *numH, *denH; /* k x (p + T - 1): H's step */
@@ -24,12 +46,12 @@ typedef struct nmfd_state {
   double *hstat;      /* K x K: sum hb hb' (Euclidean), or K: sum hb (KL), for W's step */
   size_t statn;       /* hstat's length */
   int parts;          /* column partitions, fixed by the shape */
-  int row_parts;      /* row partitions of the sgemm path's W step, fixed by the shape */
+  int row_parts;      /* row partitions of the block path's W step, fixed by the shape */
   tsr_pool *pool;
   int flags;          /* the current pass's NMFD_DO_H | NMFD_DO_W */
   float *rowden;      /* K per row partition: a row's W denominators */
-  int gemm;           /* 1: the sgemm path; 0: the column pass */
-  /* The sgemm path: per column partition gstride floats (Y, Q: n x block each, Q when two;
+  int blocks;         /* 1: the block path; 0: the column pass */
+  /* The block path: per column partition gstride floats (Y, Q: n x block each, Q when two;
    * numW, denW: n x K each, denW when two; HHt: K x K), then Hbig (K x p: column j is hb_j),
    * G and G2 (K x p: H's step before its shift-sum), denE (n x K: the Euclidean W step's
    * denominators) and WtWf (K x K). */
@@ -59,10 +81,10 @@ void tsr_nmfd_apply_w_rows(nmfd_state *m, int64_t i0, int64_t i1, const float *n
                            const float *den, float *rowden);
 
 /* A pass over V for H's step (into numH, denH) and/or W's step (applied to Wr): */
-void tsr_nmfd_gemm_pass(nmfd_state *m, int flags);
+void tsr_nmfd_blocks_pass(nmfd_state *m, int flags);
 void tsr_nmfd_columns_pass(nmfd_state *m, int flags);
 /* Their buffers, after the shared ones (nmfd.c); TSR_OK or an allocation failure. */
-int tsr_nmfd_gemm_alloc(nmfd_state *m, tsr_error *err);
+int tsr_nmfd_blocks_alloc(nmfd_state *m, tsr_error *err);
 int tsr_nmfd_columns_alloc(nmfd_state *m, tsr_error *err);
 
 #endif

@@ -1,5 +1,6 @@
-/* The convolutive NMF's passes through sgemm. With Hbig the K x p matrix whose column j is
- * hb_j (Hpad's kT floats from column j: see nmfd.c), the model is L = Wr Hbig, and
+/* The convolutive NMF's passes on block products (nmfd_block.h, at this CPU's SIMD level).
+ * With Hbig the K x p matrix whose column j is hb_j (Hpad's kT floats from column j: see
+ * nmfd.c), the model is L = Wr Hbig, and
  *   H's step: G = Wr' X (K x p; X the ratio, or V for the Euclidean loss), shifted and summed
  *     into Hpad's columns (column j's K entries land on Hpad's columns j..j+T-1); its
  *     denominators from (Wr'Wr) Hbig (Euclidean), Wr' Q (IS, other betas) or Wr's column
@@ -8,12 +9,10 @@
  * Column partitions (fixed by the shape) go through their columns in blocks of about 256 kB
  * of L: a block's L, ratio and products are formed while it is in cache, so V is read once
  * per half-step and no n x p scratch exists. Each partition sums W's step on its own; row
- * partitions add those sums in partition order and apply the update. OpenBLAS runs each
- * partition's products on the worker's thread, with its own thread count at 1 (nmfd.c): how
- * a product's sums go then depends on its shape alone, and so do the results. */
+ * partitions add those sums in partition order and apply the update. Every product sums in
+ * an order fixed by the shape, so results do not depend on the thread count. */
 #include "nmfd_internal.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
@@ -25,14 +24,10 @@ static void shift_sum(const nmfd_state *m, const float *G, float *out) {
   for (int64_t j = 0; j < m->p; j++) nmfd_add(out + (size_t)j * k, G + (size_t)j * K, K);
 }
 
-/* count entries: Y = V / guard(Y) (KL); the ratio into Y and Q beside it for the others, as
- * the kernels' prep and prep_beta (portable.h) form them (IS's product in another order, see
- * below). */
+/* count entries: the ratio into Y and Q beside it for IS and other betas (KL's is a block
+ * kernel), as the kernels' prep and prep_beta (portable.h) form them (IS's product in
+ * another order, see below). */
 static void ratio_terms(const nmfd_state *m, const float *V, float *Y, float *Q, size_t count) {
-  if (m->cls == CLS_KL) {
-    for (size_t e = 0; e < count; e++) Y[e] = V[e] / (Y[e] < FLT_MIN ? EPS32 : Y[e]);
-    return;
-  }
   if (m->cls == CLS_IS) {
     for (size_t e = 0; e < count; e++) {
       float t = 1.0f / (Y[e] < FLT_MIN ? EPS32 : Y[e]);
@@ -74,32 +69,22 @@ static void column_part(nmfd_state *m, int t) {
     const int first = b0 == j0;
     const float *Hb = m->Hbig + (size_t)b0 * K, *X = m->V + (size_t)b0 * n;
     if (m->cls != CLS_EUC) {
-      cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, B, K, 1.0f, m->Wr, n, Hb, K, 0.0f,
-                  Y, n);
-      ratio_terms(m, X, Y, m->two ? Q : NULL, (size_t)B * (size_t)n);
+      m->bk->mm_nn(m->Wr, n, n, K, Hb, K, B, Y, n, 0);
+      if (m->cls == CLS_KL) m->bk->kl_ratio(X, Y, (size_t)B * (size_t)n);
+      else ratio_terms(m, X, Y, Q, (size_t)B * (size_t)n);
       X = Y;
     }
     if (flags & NMFD_DO_H) {
       float *G = m->G + (size_t)b0 * K, *G2 = m->G2 + (size_t)b0 * K;
-      cblas_sgemm(CblasColMajor, CblasTrans, CblasNoTrans, K, B, n, 1.0f, m->Wr, n, X, n, 0.0f,
-                  G, K);
-      if (m->cls == CLS_EUC)
-        cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, K, B, K, 1.0f, m->WtWf, K, Hb, K,
-                    0.0f, G2, K);
-      else if (m->two)
-        cblas_sgemm(CblasColMajor, CblasTrans, CblasNoTrans, K, B, n, 1.0f, m->Wr, n, Q, n, 0.0f,
-                    G2, K);
+      m->bk->mm_tn(m->Wr, n, n, K, X, n, B, G, K);
+      if (m->cls == CLS_EUC) m->bk->mm_nn(m->WtWf, K, K, K, Hb, K, B, G2, K, 0);
+      else if (m->two) m->bk->mm_tn(m->Wr, n, n, K, Q, n, B, G2, K);
     }
     if (flags & NMFD_DO_W) {
-      const float keep = first ? 0.0f : 1.0f; /* the first block starts the sums */
-      cblas_sgemm(CblasColMajor, CblasNoTrans, CblasTrans, n, K, B, 1.0f, X, n, Hb, K, keep,
-                  numW, n);
-      if (m->cls == CLS_EUC)
-        cblas_sgemm(CblasColMajor, CblasNoTrans, CblasTrans, K, K, B, 1.0f, Hb, K, Hb, K, keep,
-                    HHt, K);
-      else if (m->two)
-        cblas_sgemm(CblasColMajor, CblasNoTrans, CblasTrans, n, K, B, 1.0f, Q, n, Hb, K, keep,
-                    denW, n);
+      const int add = !first; /* the first block starts the sums */
+      m->bk->mm_nt(X, n, n, B, Hb, K, K, numW, n, add);
+      if (m->cls == CLS_EUC) m->bk->mm_nt(Hb, K, K, B, Hb, K, K, HHt, K, add);
+      else if (m->two) m->bk->mm_nt(Q, n, n, B, Hb, K, K, denW, n, add);
     }
   }
 }
@@ -130,13 +115,12 @@ static void row_part(nmfd_state *m, int t) {
 
 static void row_task(void *ctx, int t) { row_part(ctx, t); }
 
-void tsr_nmfd_gemm_pass(nmfd_state *m, int flags) {
+void tsr_nmfd_blocks_pass(nmfd_state *m, int flags) {
   const int n = (int)m->n, K = m->K, k = m->k;
   for (int64_t j = 0; j < m->p; j++)
     memcpy(m->Hbig + (size_t)j * K, m->Hpad + (size_t)j * k, (size_t)K * sizeof(float));
   if ((flags & NMFD_DO_H) && m->cls == CLS_EUC)
-    cblas_sgemm(CblasColMajor, CblasTrans, CblasNoTrans, K, K, n, 1.0f, m->Wr, n, m->Wr, n, 0.0f,
-                m->WtWf, K);
+    m->bk->mm_tn(m->Wr, n, n, K, m->Wr, n, K, m->WtWf, K);
   m->flags = flags;
   tsr_pool_run(m->pool, m->parts, column_task, m);
   if (flags & NMFD_DO_H) {
@@ -150,8 +134,7 @@ void tsr_nmfd_gemm_pass(nmfd_state *m, int flags) {
     const size_t off = (size_t)n * (size_t)K + (size_t)n * (size_t)m->block;
     float *HHt0 = part_base(m, 0) + off;
     for (int q = 1; q < m->parts; q++) nmfd_add(HHt0, part_base(m, q) + off, KK);
-    cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, n, K, K, 1.0f, m->Wr, n, HHt0, K, 0.0f,
-                m->denE, n);
+    m->bk->mm_nn(m->Wr, n, n, K, HHt0, K, K, m->denE, n, 0);
   } else if (m->cls == CLS_KL) {
     for (int c = 0; c < K; c++) {
       double sum = 0.0;
@@ -162,7 +145,7 @@ void tsr_nmfd_gemm_pass(nmfd_state *m, int flags) {
   tsr_pool_run(m->pool, m->row_parts, row_task, m);
 }
 
-int tsr_nmfd_gemm_alloc(nmfd_state *m, tsr_error *err) {
+int tsr_nmfd_blocks_alloc(nmfd_state *m, tsr_error *err) {
   const size_t n = (size_t)m->n, p = (size_t)m->p, K = (size_t)m->K;
   /* Blocks of about 256 kB of Y, a multiple of 8 columns: in L2 while they are used. */
   size_t sb = (size_t)(1 << 16) / (n > 0 ? n : 1);

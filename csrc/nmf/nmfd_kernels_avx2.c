@@ -1,0 +1,14 @@
+/* The convolutive NMF's block products in AVX2 + FMA (8 lanes; built with -mavx2 -mfma, used
+ * only when tsr_simd_level() says the CPU has them). */
+#include "nmfd_internal.h"
+
+#if defined(__AVX2__) && defined(__FMA__)
+#define VL 8
+#define CG 2 /* 8 accumulators of mm_tn and its loads fit AVX2's 16 registers */
+#include "nmfd_block.h"
+
+static const nmfd_block_kernels table = NMFD_BLOCK_TABLE;
+const nmfd_block_kernels *const tsr_nmfd_block_avx2 = &table;
+#else
+const nmfd_block_kernels *const tsr_nmfd_block_avx2 = NULL;
+#endif
