@@ -67,6 +67,9 @@ ifeq ($(shell uname -m),x86_64)
 build/%_avx2.o: ALL_CFLAGS += -mavx2 -mfma
 build/%_avx512.o: ALL_CFLAGS += -mavx512f -mavx512vl -mavx2 -mfma
 build/%_sha.o: ALL_CFLAGS += -msha -msse4.1 -mssse3
+# The NMFD block products are plain vector arithmetic: -std=c11 would keep acc += a * b as a
+# multiply and an add; contracted, each is one FMA where the instruction set has it.
+build/nmf/nmfd_kernels_%.o build/asan/nmf/nmfd_kernels_%.o: ALL_CFLAGS += -ffp-contract=fast
 endif
 
 # The STFT's float loops call sqrtf, which the compiler vectorises only without errno; no

@@ -1,7 +1,8 @@
 /* The convolutive NMF's block products, written once on GCC's vector extensions and compiled
  * per instruction set by nmfd_kernels_generic.c, nmfd_kernels_avx2.c and nmfd_kernels_avx512.c,
- * each defining VL (floats per vector: 4, 8, 16) and CG (rows of A' per block of mm_tn)
- * first. All matrices are column-major with explicit leading dimensions. Every output entry
+ * each defining VL (floats per vector: 4, 8, 16), RV (vectors of rows per block of mm_nn and
+ * mm_nt) and CG (rows of A' per block of mm_tn) first, so that a block's accumulators and
+ * loads fit the instruction set's registers. All matrices are column-major with explicit leading dimensions. Every output entry
  * is summed in one fixed order (over the inner index, ascending, one lane per residue of the
  * row index in mm_tn), so a result depends on the instruction set and the shape only, never
  * on the thread count. With FMA the compiler contracts acc += a * b into one instruction. */
@@ -19,12 +20,33 @@ static inline vf load(const float *p) { return *(const vfu *)p; }
 static inline void store(float *p, vf x) { *(vfu *)p = x; }
 static inline vf splat(float x) { return (vf){0} + x; }
 
-/* C (m x N, ldc) = A (m x K, lda) B (K x N, ldb), or C += A B when add. Blocks of 2 vectors
- * of rows by 4 columns (8 accumulators), then the rest row by row. */
+/* Rows i..i+R*VL-1 of mm_nn's 4 columns c (from b), R a constant once inlined. */
+static inline __attribute__((always_inline)) void
+nn_block(const float *A, int64_t lda, int K, const float *const *b, float *const *c, int64_t i,
+         int add, const int R) {
+  vf acc[4][RV];
+  _Pragma("GCC unroll 4") for (int q = 0; q < 4; q++)
+    _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
+      acc[q][r] = add ? load(c[q] + i + r * VL) : splat(0);
+  for (int k = 0; k < K; k++) {
+    const float *a = A + k * lda + i;
+    vf x[RV];
+    _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) x[r] = load(a + r * VL);
+    _Pragma("GCC unroll 4") for (int q = 0; q < 4; q++) {
+      const vf h = splat(b[q][k]);
+      _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) acc[q][r] += x[r] * h;
+    }
+  }
+  /* Padding columns (q >= nc) repeat column j: stored first, then column j's own. */
+  _Pragma("GCC unroll 4") for (int q = 3; q >= 0; q--)
+    _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) store(c[q] + i + r * VL, acc[q][r]);
+}
+
+/* C (m x N, ldc) = A (m x K, lda) B (K x N, ldb), or C += A B when add. Blocks of RV vectors
+ * of rows by 4 columns (4 RV accumulators), then of one vector, then the rest row by row. */
 static void mm_nn(const float *A, int64_t lda, int64_t m, int K, const float *B, int64_t ldb,
                   int64_t N, float *C, int64_t ldc, int add) {
-  int64_t j = 0;
-  for (; j < N; j += 4) {
+  for (int64_t j = 0; j < N; j += 4) {
     const int nc = N - j < 4 ? (int)(N - j) : 4;
     const float *b[4];
     float *c[4];
@@ -33,27 +55,8 @@ static void mm_nn(const float *A, int64_t lda, int64_t m, int K, const float *B,
       c[q] = C + (j + (q < nc ? q : 0)) * ldc;
     }
     int64_t i = 0;
-    for (; i + 2 * VL <= m; i += 2 * VL) {
-      vf a00 = splat(0), a01 = splat(0), a10 = splat(0), a11 = splat(0);
-      vf a20 = splat(0), a21 = splat(0), a30 = splat(0), a31 = splat(0);
-      if (add) {
-        a00 = load(c[0] + i), a01 = load(c[0] + i + VL), a10 = load(c[1] + i);
-        a11 = load(c[1] + i + VL), a20 = load(c[2] + i), a21 = load(c[2] + i + VL);
-        a30 = load(c[3] + i), a31 = load(c[3] + i + VL);
-      }
-      for (int k = 0; k < K; k++) {
-        const float *a = A + k * lda + i;
-        const vf x0 = load(a), x1 = load(a + VL);
-        const vf h0 = splat(b[0][k]), h1 = splat(b[1][k]), h2 = splat(b[2][k]), h3 = splat(b[3][k]);
-        a00 += x0 * h0, a01 += x1 * h0, a10 += x0 * h1, a11 += x1 * h1;
-        a20 += x0 * h2, a21 += x1 * h2, a30 += x0 * h3, a31 += x1 * h3;
-      }
-      /* Padding columns (q >= nc) repeat column j: stored last, from the first's sums. */
-      store(c[3] + i, a30), store(c[3] + i + VL, a31);
-      store(c[2] + i, a20), store(c[2] + i + VL, a21);
-      store(c[1] + i, a10), store(c[1] + i + VL, a11);
-      store(c[0] + i, a00), store(c[0] + i + VL, a01);
-    }
+    for (; i + RV * VL <= m; i += RV * VL) nn_block(A, lda, K, b, c, i, add, RV);
+    for (; i + VL <= m; i += VL) nn_block(A, lda, K, b, c, i, add, 1);
     for (; i < m; i++)
       for (int q = 0; q < nc; q++) {
         float s = add ? c[q][i] : 0.0f;
@@ -99,8 +102,31 @@ static void mm_tn(const float *A, int64_t lda, int64_t m, int K, const float *X,
   }
 }
 
-/* C (m x K, ldc) (+)= X H' with X m x N (ldx) and H K x N (ldh): blocks of 2 vectors of rows
- * by 4 columns of C, the sum over N in order; add 0 starts from zero. */
+/* Rows i..i+R*VL-1 of mm_nt's 4 columns c (H's rows off), R a constant once inlined. */
+static inline __attribute__((always_inline)) void
+nt_block(const float *X, int64_t ldx, int64_t N, const float *H, int64_t ldh, const int *off,
+         float *const *c, int64_t i, int add, const int R) {
+  vf acc[4][RV];
+  _Pragma("GCC unroll 4") for (int q = 0; q < 4; q++)
+    _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
+      acc[q][r] = add ? load(c[q] + i + r * VL) : splat(0);
+  for (int64_t j = 0; j < N; j++) {
+    const float *x = X + j * ldx + i;
+    const float *h = H + j * ldh;
+    vf xv[RV];
+    _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) xv[r] = load(x + r * VL);
+    _Pragma("GCC unroll 4") for (int q = 0; q < 4; q++) {
+      const vf hv = splat(h[off[q]]);
+      _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) acc[q][r] += xv[r] * hv;
+    }
+  }
+  _Pragma("GCC unroll 4") for (int q = 3; q >= 0; q--)
+    _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) store(c[q] + i + r * VL, acc[q][r]);
+}
+
+/* C (m x K, ldc) (+)= X H' with X m x N (ldx) and H K x N (ldh): blocks of RV vectors of
+ * rows by 4 columns of C, then of one vector, then row by row, the sum over N in order; add
+ * 0 starts from zero. */
 static void mm_nt(const float *X, int64_t ldx, int64_t m, int64_t N, const float *H, int64_t ldh,
                   int K, float *C, int64_t ldc, int add) {
   for (int k0 = 0; k0 < K; k0 += 4) {
@@ -112,28 +138,8 @@ static void mm_nt(const float *X, int64_t ldx, int64_t m, int64_t N, const float
       c[q] = C + off[q] * ldc;
     }
     int64_t i = 0;
-    for (; i + 2 * VL <= m; i += 2 * VL) {
-      vf a00 = splat(0), a01 = splat(0), a10 = splat(0), a11 = splat(0);
-      vf a20 = splat(0), a21 = splat(0), a30 = splat(0), a31 = splat(0);
-      if (add) {
-        a00 = load(c[0] + i), a01 = load(c[0] + i + VL), a10 = load(c[1] + i);
-        a11 = load(c[1] + i + VL), a20 = load(c[2] + i), a21 = load(c[2] + i + VL);
-        a30 = load(c[3] + i), a31 = load(c[3] + i + VL);
-      }
-      for (int64_t j = 0; j < N; j++) {
-        const float *x = X + j * ldx + i;
-        const float *h = H + j * ldh;
-        const vf x0 = load(x), x1 = load(x + VL);
-        const vf h0 = splat(h[off[0]]), h1 = splat(h[off[1]]), h2 = splat(h[off[2]]),
-                 h3 = splat(h[off[3]]);
-        a00 += x0 * h0, a01 += x1 * h0, a10 += x0 * h1, a11 += x1 * h1;
-        a20 += x0 * h2, a21 += x1 * h2, a30 += x0 * h3, a31 += x1 * h3;
-      }
-      store(c[3] + i, a30), store(c[3] + i + VL, a31);
-      store(c[2] + i, a20), store(c[2] + i + VL, a21);
-      store(c[1] + i, a10), store(c[1] + i + VL, a11);
-      store(c[0] + i, a00), store(c[0] + i + VL, a01);
-    }
+    for (; i + RV * VL <= m; i += RV * VL) nt_block(X, ldx, N, H, ldh, off, c, i, add, RV);
+    for (; i + VL <= m; i += VL) nt_block(X, ldx, N, H, ldh, off, c, i, add, 1);
     for (; i < m; i++)
       for (int q = 0; q < kc; q++) {
         float s = add ? c[q][i] : 0.0f;

@@ -50,7 +50,7 @@ static void ratio_terms(const nmfd_state *m, const float *V, float *Y, float *Q,
   }
 }
 
-/* Partition t's scratch: Y and Q (n x SB each: a block's L, then its ratio), its W-step sums
+/* Partition t's scratch: Y and Q (ld x SB each: a block's L, then its ratio), its W-step sums
  * numW and denW (n x K each) and HHt (K x K). */
 static float *part_base(const nmfd_state *m, int t) { return m->gbuf + (size_t)t * m->gstride; }
 
@@ -59,7 +59,8 @@ static float *part_base(const nmfd_state *m, int t) { return m->gbuf + (size_t)t
  * into the partition's own sums. */
 static void column_part(nmfd_state *m, int t) {
   const int n = (int)m->n, K = m->K, flags = m->flags, SB = m->block;
-  const size_t nK = (size_t)n * (size_t)K, nS = (size_t)n * (size_t)SB;
+  const int64_t ld = m->ld;
+  const size_t nK = (size_t)n * (size_t)K, nS = (size_t)ld * (size_t)SB;
   int64_t j0, j1;
   nmfd_range(m->p, m->parts, t, &j0, &j1);
   float *Y = part_base(m, t), *Q = Y + nS, *numW = Q + (m->two ? nS : 0), *denW = numW + nK;
@@ -68,23 +69,36 @@ static void column_part(nmfd_state *m, int t) {
     const int B = (int)(j1 - b0 < SB ? j1 - b0 : SB);
     const int first = b0 == j0;
     const float *Hb = m->Hbig + (size_t)b0 * K, *X = m->V + (size_t)b0 * n;
+    int64_t ldx = n;
     if (m->cls != CLS_EUC) {
-      m->bk->mm_nn(m->Wr, n, n, K, Hb, K, B, Y, n, 0);
-      if (m->cls == CLS_KL) m->bk->kl_ratio(X, Y, (size_t)B * (size_t)n);
-      else ratio_terms(m, X, Y, Q, (size_t)B * (size_t)n);
+      m->bk->mm_nn(m->Wp, ld, n, K, Hb, K, B, Y, ld, 0);
+      for (int j = 0; j < B; j++) {
+        const float *v = X + (size_t)j * n;
+        float *y = Y + (size_t)j * ld;
+        if (m->cls == CLS_KL) m->bk->kl_ratio(v, y, (size_t)n);
+        else ratio_terms(m, v, y, Q + (size_t)j * ld, (size_t)n);
+      }
       X = Y;
+      ldx = ld;
+    } else if (flags & NMFD_DO_W) {
+      /* mm_nt reads the block once per 4 columns of W: V's own columns (n floats apart)
+       * can share L1 sets (at n = 1025 nearly all of them), a copy at ld does not. */
+      for (int j = 0; j < B; j++)
+        memcpy(Y + (size_t)j * ld, X + (size_t)j * n, (size_t)n * sizeof(float));
+      X = Y;
+      ldx = ld;
     }
     if (flags & NMFD_DO_H) {
       float *G = m->G + (size_t)b0 * K, *G2 = m->G2 + (size_t)b0 * K;
-      m->bk->mm_tn(m->Wr, n, n, K, X, n, B, G, K);
+      m->bk->mm_tn(m->Wp, ld, n, K, X, ldx, B, G, K);
       if (m->cls == CLS_EUC) m->bk->mm_nn(m->WtWf, K, K, K, Hb, K, B, G2, K, 0);
-      else if (m->two) m->bk->mm_tn(m->Wr, n, n, K, Q, n, B, G2, K);
+      else if (m->two) m->bk->mm_tn(m->Wp, ld, n, K, Q, ld, B, G2, K);
     }
     if (flags & NMFD_DO_W) {
       const int add = !first; /* the first block starts the sums */
-      m->bk->mm_nt(X, n, n, B, Hb, K, K, numW, n, add);
+      m->bk->mm_nt(X, ldx, n, B, Hb, K, K, numW, n, add);
       if (m->cls == CLS_EUC) m->bk->mm_nt(Hb, K, K, B, Hb, K, K, HHt, K, add);
-      else if (m->two) m->bk->mm_nt(Q, n, n, B, Hb, K, K, denW, n, add);
+      else if (m->two) m->bk->mm_nt(Q, ld, n, B, Hb, K, K, denW, n, add);
     }
   }
 }
@@ -99,8 +113,10 @@ static void row_part(nmfd_state *m, int t) {
   const size_t nK = (size_t)n * (size_t)K;
   int64_t i0, i1;
   nmfd_range(n, m->row_parts, t, &i0, &i1);
-  float *num0 = part_base(m, 0) + (size_t)n * (size_t)m->block * (m->two ? 2 : 1);
+  float *num0 = part_base(m, 0) + (size_t)m->ld * (size_t)m->block * (m->two ? 2 : 1);
   float *den0 = m->two ? num0 + nK : m->denE;
+  if (m->cls == CLS_EUC) /* these rows of Wr (Hbig Hbig'), before they change */
+    m->bk->mm_nn(m->Wp + i0, m->ld, i1 - i0, K, m->HHt0, K, K, m->denE + i0, n, 0);
   for (int q = 1; q < m->parts; q++) {
     const float *num = part_base(m, q) + (num0 - part_base(m, 0));
     for (int c = 0; c < K; c++) {
@@ -119,8 +135,10 @@ void tsr_nmfd_blocks_pass(nmfd_state *m, int flags) {
   const int n = (int)m->n, K = m->K, k = m->k;
   for (int64_t j = 0; j < m->p; j++)
     memcpy(m->Hbig + (size_t)j * K, m->Hpad + (size_t)j * k, (size_t)K * sizeof(float));
+  for (int c = 0; c < K; c++)
+    memcpy(m->Wp + (size_t)c * (size_t)m->ld, m->Wr + (size_t)c * (size_t)n, (size_t)n * sizeof(float));
   if ((flags & NMFD_DO_H) && m->cls == CLS_EUC)
-    m->bk->mm_tn(m->Wr, n, n, K, m->Wr, n, K, m->WtWf, K);
+    m->bk->mm_tn(m->Wp, m->ld, n, K, m->Wp, m->ld, K, m->WtWf, K);
   m->flags = flags;
   tsr_pool_run(m->pool, m->parts, column_task, m);
   if (flags & NMFD_DO_H) {
@@ -129,12 +147,11 @@ void tsr_nmfd_blocks_pass(nmfd_state *m, int flags) {
   }
   if (!(flags & NMFD_DO_W)) return;
   if (m->cls == CLS_EUC) {
-    /* denE = Wr (sum of the partitions' Hb Hb'), before any row of Wr changes. */
+    /* The sum of the partitions' Hb Hb', whose product with Wr the row partitions form. */
     const size_t KK = (size_t)K * (size_t)K;
-    const size_t off = (size_t)n * (size_t)K + (size_t)n * (size_t)m->block;
-    float *HHt0 = part_base(m, 0) + off;
-    for (int q = 1; q < m->parts; q++) nmfd_add(HHt0, part_base(m, q) + off, KK);
-    m->bk->mm_nn(m->Wr, n, n, K, HHt0, K, K, m->denE, n, 0);
+    const size_t off = (size_t)n * (size_t)K + (size_t)m->ld * (size_t)m->block;
+    m->HHt0 = part_base(m, 0) + off;
+    for (int q = 1; q < m->parts; q++) nmfd_add(m->HHt0, part_base(m, q) + off, KK);
   } else if (m->cls == CLS_KL) {
     for (int c = 0; c < K; c++) {
       double sum = 0.0;
@@ -151,12 +168,19 @@ int tsr_nmfd_blocks_alloc(nmfd_state *m, tsr_error *err) {
   size_t sb = (size_t)(1 << 16) / (n > 0 ? n : 1);
   sb = sb < 8 ? 8 : sb > 256 ? 256 : sb & ~(size_t)7;
   m->block = (int)sb;
+  /* Wp, Y and Q's columns: n rounded up to whole 64-byte lines, an odd number of them or at
+   * least not a multiple of 8, so that row i of consecutive columns falls in different L1
+   * sets (at n = 1025, 4100-byte columns put them all in one set, as mu.c found). */
+  size_t lines = (n + 15) / 16;
+  while (lines % 8 == 0) lines++;
+  m->ld = (int64_t)(lines * 16);
+  const size_t ld = (size_t)m->ld;
   size_t nS, nK, Kp, per, count, bytes;
-  if (n > INT32_MAX || p > INT32_MAX || tsr_mul_size(n, sb, &nS) != 0 ||
-      tsr_mul_size(n, K, &nK) != 0 || tsr_mul_size(K, p, &Kp) != 0 ||
+  if (n > INT32_MAX || p > INT32_MAX || tsr_mul_size(ld, sb, &nS) != 0 ||
+      tsr_mul_size(ld, K, &nK) != 0 || tsr_mul_size(K, p, &Kp) != 0 ||
       (per = (nS + nK) * (m->two ? 2 : 1)) < nS || (per += K * K + 31) < K * K ||
       (per &= ~(size_t)31, tsr_mul_size(per, (size_t)m->parts, &count)) != 0 ||
-      (count += 3 * Kp) < Kp || (count += nK + K * K) < nK ||
+      (count += 3 * Kp) < Kp || (count += 2 * nK + K * K) < nK ||
       tsr_mul_size(count, sizeof(float), &bytes) != 0) {
     tsr_seterror(err, "the scratch space of an NMFD fit with n = %lld, p = %lld, k T = %d "
                  "overflows", (long long)m->n, (long long)m->p, m->K);
@@ -169,6 +193,7 @@ int tsr_nmfd_blocks_alloc(nmfd_state *m, tsr_error *err) {
   m->G = m->Hbig + Kp;
   m->G2 = m->G + Kp;
   m->denE = m->G2 + Kp;
-  m->WtWf = m->denE + nK;
+  m->Wp = m->denE + nK;
+  m->WtWf = m->Wp + nK;
   return TSR_OK;
 }

@@ -51,11 +51,14 @@ typedef struct nmfd_state {
   int flags;          /* the current pass's NMFD_DO_H | NMFD_DO_W */
   float *rowden;      /* K per row partition: a row's W denominators */
   int blocks;         /* 1: the block path; 0: the column pass */
-  /* The block path: per column partition gstride floats (Y, Q: n x block each, Q when two;
+  /* The block path: per column partition gstride floats (Y, Q: ld x block each, Q when two;
    * numW, denW: n x K each, denW when two; HHt: K x K), then Hbig (K x p: column j is hb_j),
    * G and G2 (K x p: H's step before its shift-sum), denE (n x K: the Euclidean W step's
    * denominators) and WtWf (K x K). */
   float *gbuf, *Hbig, *G, *G2, *denE, *WtWf;
+  float *Wp;          /* Wr with leading dimension ld, copied at each pass */
+  float *HHt0;        /* the Euclidean W step's sum Hbig Hbig' (K x K) */
+  int64_t ld;         /* of Wp, Y and Q */
   size_t gstride;
   int block;          /* columns per block: about 256 kB of Y */
   /* The column pass, per partition: fstride floats (accN, accD (n x K each; accD when two),

@@ -4,6 +4,7 @@
 
 #if defined(__AVX2__) && defined(__FMA__)
 #define VL 8
+#define RV 2
 #define CG 2 /* 8 accumulators of mm_tn and its loads fit AVX2's 16 registers */
 #include "nmfd_block.h"
 

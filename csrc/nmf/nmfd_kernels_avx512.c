@@ -4,6 +4,7 @@
 
 #if defined(__AVX512F__) && defined(__AVX512VL__)
 #define VL 16
+#define RV 4
 #define CG 4 /* 16 accumulators of mm_tn: half of AVX-512's 32 registers */
 #include "nmfd_block.h"
 

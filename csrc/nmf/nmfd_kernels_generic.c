@@ -1,6 +1,7 @@
 /* The convolutive NMF's block products for every CPU (4 lanes: what the baseline instruction
  * set, or NEON, vectorises), and the choice of this process's table. */
 #define VL 4
+#define RV 2
 #define CG 2
 #include "nmfd_block.h"
 
