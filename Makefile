@@ -23,7 +23,7 @@ endif
 
 # The NMF, one file per concern (csrc/nmf/, see docs/DECISIONS.md); its kernels one file per
 # instruction set, built with that set's flags below.
-NMF = params fit mu mu_gemm cd cd_pass general nmfd nmfd_blocks nmfd_columns objective init model kernels \
+NMF = params fit mu mu_gemm cd cd_pass general nmfd nmfd_blocks objective init model kernels \
       kernels_generic kernels_avx2 kernels_avx512 cd_kernels_generic cd_kernels_avx2 \
       nmfd_kernels_generic nmfd_kernels_avx2 nmfd_kernels_avx512 \
       cd_kernels_avx512

@@ -9,17 +9,14 @@
  * s holding frame T-1-s) and H padded with T-1 zero columns in front (Hpad), L[:, j] =
  * Wr hb_j, hb_j being Hpad's kT contiguous floats from column j (its columns j..j+T-1).
  * H's columns are not independent here (one column of H reaches T columns of V), so a
- * half-step is a whole pass over V, then the update. Two passes compute the same terms:
- * nmfd_blocks.c on block products (the fit's path) and nmfd_columns.c on the kernel table's loops
- * with no n x p scratch (the path when the memory cap leaves no room for that scratch). Both
- * split the work into partitions fixed by the shape and add them up in a fixed order, so the
- * results do not depend on the thread count. This file: the fit, the updates, the objective
- * and the model's reconstruction. */
+ * half-step is a whole pass over V (nmfd_blocks.c, on block products at the CPU's SIMD level:
+ * nmfd_block.h), then the update. The pass splits its work into partitions fixed by the shape
+ * and adds them up in a fixed order, so the results do not depend on the thread count. This
+ * file: the fit, the updates, the objective and the model's reconstruction. */
 #include "nmfd_internal.h"
 
 #include <cblas.h>
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 /* The KL H step's denominators come from Wr's column sums. */
@@ -69,36 +66,18 @@ static void apply_h(nmfd_state *m) {
   }
 }
 
-/* With den, column by column (contiguous rows); without it, the Euclidean denominators of a
- * row read that whole row of Wr before it changes, so row by row. */
 void tsr_nmfd_apply_w_rows(nmfd_state *m, int64_t i0, int64_t i1, const float *num,
-                           const float *den, float *rowden) {
+                           const float *den) {
   const int64_t n = m->n;
-  const int k = m->k, K = m->K;
-  if (den != NULL || m->cls != CLS_EUC) {
-    for (int c = 0; c < K; c++) {
-      if (m->frozen_W != NULL && m->frozen_W[c % k]) continue;
-      const size_t at = (size_t)c * (size_t)n;
-      float *w = m->Wr + at;
-      const float sum = den == NULL ? (float)m->hstat[c] : 0.0f;
-      for (int64_t i = i0; i < i1; i++)
-        w[i] = mu_step(w[i], num[at + i], den != NULL ? den[at + i] : sum, m->l1W, m->l2W,
-                       m->gamma, m->flushW);
-    }
-    return;
-  }
-  for (int64_t i = i0; i < i1; i++) {
-    for (int c = 0; c < K; c++) {
-      const double *g = m->hstat + (size_t)c * (size_t)K;
-      double s = 0.0;
-      for (int b = 0; b < K; b++) s += (double)m->Wr[(size_t)b * (size_t)n + (size_t)i] * g[b];
-      rowden[c] = (float)s;
-    }
-    for (int c = 0; c < K; c++) {
-      if (m->frozen_W != NULL && m->frozen_W[c % k]) continue;
-      const size_t e = (size_t)c * (size_t)n + (size_t)i;
-      m->Wr[e] = mu_step(m->Wr[e], num[e], rowden[c], m->l1W, m->l2W, m->gamma, m->flushW);
-    }
+  const int k = m->k;
+  for (int c = 0; c < m->K; c++) {
+    if (m->frozen_W != NULL && m->frozen_W[c % k]) continue;
+    const size_t at = (size_t)c * (size_t)n;
+    float *w = m->Wr + at;
+    const float sum = den == NULL ? (float)m->hstat[c] : 0.0f;
+    for (int64_t i = i0; i < i1; i++)
+      w[i] = mu_step(w[i], num[at + i], den != NULL ? den[at + i] : sum, m->l1W, m->l2W,
+                     m->gamma, m->flushW);
   }
 }
 
@@ -109,68 +88,55 @@ static void reverse_frames(float *to, const float *from, int64_t n, int k, int T
                                      block * sizeof(float));
 }
 
-static void pass(nmfd_state *m, int flags) {
-  if (m->blocks) tsr_nmfd_blocks_pass(m, flags);
-  else tsr_nmfd_columns_pass(m, flags);
-}
-
 /* One iteration in the fit's order; a pass with NMFD_DO_W applies W's step itself. */
 static void iteration(nmfd_state *m, const tsr_nmf_params *prm) {
   const int updW = prm->update_W != 0, updH = prm->update_H != 0;
   if (prm->order == TSR_NMF_ORDER_SIMULTANEOUS) {
     /* H's step is summed before W changes; applying it after is the same. */
     if (updH && m->cls == CLS_KL) column_sums(m);
-    pass(m, (updH ? NMFD_DO_H : 0) | (updW ? NMFD_DO_W : 0));
+    tsr_nmfd_blocks_pass(m, (updH ? NMFD_DO_H : 0) | (updW ? NMFD_DO_W : 0));
     if (updH) apply_h(m);
     return;
   }
   for (int half = 0; half < 2; half++) {
     int doW = (half == 0) == (prm->order == TSR_NMF_ORDER_WH);
     if (doW && updW) {
-      pass(m, NMFD_DO_W);
+      tsr_nmfd_blocks_pass(m, NMFD_DO_W);
     } else if (!doW && updH) {
       if (m->cls == CLS_KL) column_sums(m);
-      pass(m, NMFD_DO_H);
+      tsr_nmfd_blocks_pass(m, NMFD_DO_H);
       apply_h(m);
     }
   }
 }
 
-/* Wr, Hpad, H's step, the statistics and the pool, then a path's buffers: the block path's
- * unless TESSERA_NMFD_PATH=columns asks for the column pass (the specs compare the two). */
+/* Wr, Hpad, H's step, the statistics and the pool, then the pass's buffers. */
 static int nmfd_alloc(nmfd_state *m, int threads, tsr_error *err) {
   const size_t n = (size_t)m->n, K = (size_t)m->K, k = (size_t)m->k;
   const size_t width = k * (size_t)(m->p + m->T - 1);
   const int most = m->parts > m->row_parts ? m->parts : m->row_parts;
-  size_t nK, fbytes, dbytes;
+  size_t nK, fbytes;
   if (tsr_mul_size(n, K, &nK) != 0 || (fbytes = nK + 3 * width) < nK ||
-      (fbytes += K * (size_t)m->row_parts) < nK || tsr_mul_size(fbytes, sizeof(float), &fbytes) != 0 ||
-      tsr_mul_size(K, K, &m->statn) != 0 || tsr_mul_size(m->statn + K, sizeof(double), &dbytes) != 0) {
+      tsr_mul_size(fbytes, sizeof(float), &fbytes) != 0) {
     tsr_seterror(err, "the scratch space of an NMFD fit with n = %lld, k = %d, T = %d overflows",
                  (long long)m->n, m->k, m->T);
     return TSR_ELIMIT;
   }
-  if (m->cls != CLS_EUC) m->statn = m->cls == CLS_KL ? K : 0;
   m->Wr = tsr_alloc(fbytes);
   if (m->Wr == NULL) return tsr_alloc_failure(fbytes, "the NMFD fit's scratch space", err);
   m->Hpad = m->Wr + nK;
   m->numH = m->Hpad + width;
   m->denH = m->numH + width;
-  m->rowden = m->denH + width;
-  m->hstat = tsr_alloc(dbytes);
-  if (m->hstat == NULL) return tsr_alloc_failure(dbytes, "the NMFD fit's scratch space", err);
-  m->wsum = m->hstat + K * K;
+  m->hstat = tsr_alloc(2 * K * sizeof(double));
+  if (m->hstat == NULL) return tsr_alloc_failure(2 * K * sizeof(double), "the NMFD fit's sums", err);
+  m->wsum = m->hstat + K;
   m->pool = tsr_pool_open(threads < most ? threads : most);
   if (m->pool == NULL) return tsr_alloc_failure(sizeof(void *), "the NMFD fit's thread pool", err);
-  const char *forced = getenv("TESSERA_NMFD_PATH");
-  m->blocks = forced == NULL || strcmp(forced, "columns") != 0;
-  return m->blocks ? tsr_nmfd_blocks_alloc(m, err) : tsr_nmfd_columns_alloc(m, err);
+  return tsr_nmfd_blocks_alloc(m, err);
 }
 
 static void nmfd_free(nmfd_state *m) {
   tsr_free(m->gbuf);
-  tsr_free(m->dpart);
-  tsr_free(m->fpart);
   tsr_pool_close(m->pool);
   tsr_free(m->hstat);
   tsr_free(m->Wr);
@@ -225,7 +191,6 @@ int tsr_nmfd_fit(const float *V, int64_t n, int64_t p, int k, int T, float *W, f
   m.beta = prm->beta;
   m.cls = beta_class(prm->beta);
   m.two = m.cls == CLS_IS || m.cls == CLS_BETA;
-  m.kr = tsr_nmf_mu_kernels();
   m.gamma = prm->beta < 1.0 ? (float)(1.0 / (2.0 - prm->beta))
             : prm->beta > 2.0 ? (float)(1.0 / (prm->beta - 1.0)) : 1.0f;
   m.flushW = prm->beta < 1.0;

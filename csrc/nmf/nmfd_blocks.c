@@ -125,8 +125,7 @@ static void row_part(nmfd_state *m, int t) {
       if (m->two) nmfd_add(den0 + at + i0, num + nK + at + i0, (size_t)(i1 - i0));
     }
   }
-  tsr_nmfd_apply_w_rows(m, i0, i1, num0, m->cls == CLS_KL ? NULL : den0,
-                        m->rowden + (size_t)t * (size_t)K);
+  tsr_nmfd_apply_w_rows(m, i0, i1, num0, m->cls == CLS_KL ? NULL : den0);
 }
 
 static void row_task(void *ctx, int t) { row_part(ctx, t); }

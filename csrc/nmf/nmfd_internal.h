@@ -1,6 +1,6 @@
 /* What the convolutive NMF's files share (nmfd.c: the fit, its updates and the model's
- * helpers; nmfd_blocks.c: the passes on block products (nmfd_block.h); nmfd_columns.c: the column pass on the
- * kernel table's loops). See nmfd.c for the model and the layout. */
+ * helpers; nmfd_blocks.c: the passes, on the block products of nmfd_block.h). See nmfd.c for
+ * the model and the layout. */
 #ifndef TSR_NMFD_INTERNAL_H
 #define TSR_NMFD_INTERNAL_H
 
@@ -36,21 +36,16 @@ typedef struct nmfd_state {
   double beta;
   float gamma, l1W, l2W, l1H, l2H;
   const unsigned char *frozen_W, *frozen_H;
-  const nmf_mu_kernels *kr;
   const nmfd_block_kernels *bk;
   float *Wr;          /* n x K, frames reversed */
   float *Hpad;        /* k x (p + T - 1), the first T - 1 columns 0 */
   float *numH, *denH; /* k x (p + T - 1): H's step */
-  double *WtW;        /* K x K: Wr'Wr (the column pass's Euclidean H step) */
   double *wsum;       /* K: Wr's column sums (KL H step) */
-  double *hstat;      /* K x K: sum hb hb' (Euclidean), or K: sum hb (KL), for W's step */
-  size_t statn;       /* hstat's length */
+  double *hstat;      /* K: sum_j hb_j (KL W step) */
   int parts;          /* column partitions, fixed by the shape */
   int row_parts;      /* row partitions of the block path's W step, fixed by the shape */
   tsr_pool *pool;
   int flags;          /* the current pass's NMFD_DO_H | NMFD_DO_W */
-  float *rowden;      /* K per row partition: a row's W denominators */
-  int blocks;         /* 1: the block path; 0: the column pass */
   /* The block path: per column partition gstride floats (Y, Q: ld x block each, Q when two;
    * numW, denW: n x K each, denW when two; HHt: K x K), then Hbig (K x p: column j is hb_j),
    * G and G2 (K x p: H's step before its shift-sum), denE (n x K: the Euclidean W step's
@@ -61,12 +56,6 @@ typedef struct nmfd_state {
   int64_t ld;         /* of Wp, Y and Q */
   size_t gstride;
   int block;          /* columns per block: about 256 kB of Y */
-  /* The column pass, per partition: fstride floats (accN, accD (n x K each; accD when two),
-   * r, q (n), g (K), winN, winD (k x span)) and dstride doubles (its share of hstat). */
-  int64_t span;       /* the longest partition's columns + T - 1: a window's width */
-  float *fpart;
-  double *dpart;
-  size_t fstride, dstride;
 } nmfd_state;
 
 static inline void nmfd_add(float *restrict acc, const float *restrict x, size_t count) {
@@ -78,16 +67,14 @@ static inline void nmfd_range(int64_t total, int parts, int t, int64_t *i0, int6
   *i1 = total * (t + 1) / parts;
 }
 
-/* W's update of rows i0..i1-1 from its numerators (n x K) and denominators: den (n x K)
- * when given, else from hstat (the Euclidean Wr hstat, or the KL sums); rowden: K floats. */
+/* W's update of rows i0..i1-1 from its numerators (n x K) and denominators: den (n x K), or
+ * for the KL loss (den NULL) hstat's sums. */
 void tsr_nmfd_apply_w_rows(nmfd_state *m, int64_t i0, int64_t i1, const float *num,
-                           const float *den, float *rowden);
+                           const float *den);
 
-/* A pass over V for H's step (into numH, denH) and/or W's step (applied to Wr): */
+/* A pass over V for H's step (into numH, denH) and/or W's step (applied to Wr), and its
+ * buffers, after the shared ones (nmfd.c): TSR_OK or an allocation failure. */
 void tsr_nmfd_blocks_pass(nmfd_state *m, int flags);
-void tsr_nmfd_columns_pass(nmfd_state *m, int flags);
-/* Their buffers, after the shared ones (nmfd.c); TSR_OK or an allocation failure. */
 int tsr_nmfd_blocks_alloc(nmfd_state *m, tsr_error *err);
-int tsr_nmfd_columns_alloc(nmfd_state *m, tsr_error *err);
 
 #endif
