@@ -35,7 +35,8 @@ static void column_sums(nmfd_state *m) {
 }
 
 /* f <- f * (num / (den + l1 + l2 f))^gamma, scikit-learn's guard and flush. */
-static inline float mu_step(float f, float num, float d, float l1, float l2, float gamma, int flush) {
+static inline float mu_step(float f, float num, float d, float l1, float l2, float gamma,
+                            int flush) {
   if (l1 > 0.0f) d += l1;
   if (l2 > 0.0f) d += l2 * f;
   float delta = num / (d == 0.0f ? EPS32 : d);
@@ -128,7 +129,8 @@ static int nmfd_alloc(nmfd_state *m, int threads, tsr_error *err) {
   m->numH = m->Hpad + width;
   m->denH = m->numH + width;
   m->hstat = tsr_alloc(2 * K * sizeof(double));
-  if (m->hstat == NULL) return tsr_alloc_failure(2 * K * sizeof(double), "the NMFD fit's sums", err);
+  if (m->hstat == NULL)
+    return tsr_alloc_failure(2 * K * sizeof(double), "the NMFD fit's sums", err);
   m->wsum = m->hstat + K;
   m->pool = tsr_pool_open(threads < most ? threads : most);
   if (m->pool == NULL) return tsr_alloc_failure(sizeof(void *), "the NMFD fit's thread pool", err);
@@ -243,7 +245,8 @@ double tsr_nmfd_loss_cols(const float *V, const float *Wr, const float *Hpad, in
   const nmf_mu_kernels *kr = tsr_nmf_mu_kernels();
   const int cls = beta_class(beta);
   double s = 0.0;
-  for (int64_t j = j0; j < j1; j++) s += kr->loss_col(cls, beta, Wr, n, k * T, Hpad + j * k, V + j * n);
+  for (int64_t j = j0; j < j1; j++)
+    s += kr->loss_col(cls, beta, Wr, n, k * T, Hpad + j * k, V + j * n);
   return s;
 }
 

@@ -1,11 +1,13 @@
 /* The convolutive NMF's block products, written once on GCC's vector extensions and compiled
- * per instruction set by nmfd_kernels_generic.c, nmfd_kernels_avx2.c and nmfd_kernels_avx512.c,
- * each defining VL (floats per vector: 4, 8, 16), RV (vectors of rows per block of mm_nn and
- * mm_nt) and CG (rows of A' per block of mm_tn) first, so that a block's accumulators and
- * loads fit the instruction set's registers. All matrices are column-major with explicit leading dimensions. Every output entry
- * is summed in one fixed order (over the inner index, ascending, one lane per residue of the
- * row index in mm_tn), so a result depends on the instruction set and the shape only, never
- * on the thread count. With FMA the compiler contracts acc += a * b into one instruction. */
+ * per instruction set by nmfd_kernels_generic.c, nmfd_kernels_avx2.c and
+ * nmfd_kernels_avx512.c, each defining VL (floats per vector: 4, 8, 16), RV (vectors of rows
+ * per block of mm_nn and mm_nt) and CG (rows of A' per block of mm_tn) first, so that a
+ * block's accumulators and loads fit the instruction set's registers. All matrices are
+ * column-major with explicit leading dimensions. Every output entry is summed in one fixed
+ * order (over the inner index, ascending; in mm_tn one lane per residue of the row index,
+ * the lanes added in order), so a result depends on the instruction set and the shape only,
+ * never on the thread count. The Makefile builds these files with -ffp-contract=fast, so
+ * that acc += a * b is one FMA where the instruction set has it. */
 #ifndef TSR_NMFD_BLOCK_H
 #define TSR_NMFD_BLOCK_H
 

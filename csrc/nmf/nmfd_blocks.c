@@ -135,7 +135,8 @@ void tsr_nmfd_blocks_pass(nmfd_state *m, int flags) {
   for (int64_t j = 0; j < m->p; j++)
     memcpy(m->Hbig + (size_t)j * K, m->Hpad + (size_t)j * k, (size_t)K * sizeof(float));
   for (int c = 0; c < K; c++)
-    memcpy(m->Wp + (size_t)c * (size_t)m->ld, m->Wr + (size_t)c * (size_t)n, (size_t)n * sizeof(float));
+    memcpy(m->Wp + (size_t)c * (size_t)m->ld, m->Wr + (size_t)c * (size_t)n,
+           (size_t)n * sizeof(float));
   if ((flags & NMFD_DO_H) && m->cls == CLS_EUC)
     m->bk->mm_tn(m->Wp, m->ld, n, K, m->Wp, m->ld, K, m->WtWf, K);
   m->flags = flags;

@@ -155,8 +155,8 @@ int tsr_nmf_track_iteration(tracker *tr, int it) {
   if (tr->status != TSR_OK) return 3;
   if (it % tr->prm->every != 0) return 0;
   if (!tr->given)
-    tr->loss = loss_pool(tr->pool, tr->V, tr->prm->weights, tr->W, tr->H, tr->n, tr->p, tr->k, tr->T,
-                         tr->prm->beta, tr->parts);
+    tr->loss = loss_pool(tr->pool, tr->V, tr->prm->weights, tr->W, tr->H, tr->n, tr->p, tr->k,
+                         tr->T, tr->prm->beta, tr->parts);
   tr->given = 0;
   tr->checked = 1;
   tr->status = tsr_nmf_guard_loss(tr->prm, it, tr->loss, tr->err);
@@ -172,7 +172,7 @@ int tsr_nmf_track_iteration(tracker *tr, int it) {
 
 double tsr_nmf_track_final(tracker *tr) {
   if (!tr->checked)
-    tr->loss = loss_pool(tr->pool, tr->V, tr->prm->weights, tr->W, tr->H, tr->n, tr->p, tr->k, tr->T,
-                         tr->prm->beta, tr->parts);
+    tr->loss = loss_pool(tr->pool, tr->V, tr->prm->weights, tr->W, tr->H, tr->n, tr->p, tr->k,
+                         tr->T, tr->prm->beta, tr->parts);
   return floor_at_zero(tr->loss);
 }
