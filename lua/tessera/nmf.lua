@@ -36,7 +36,8 @@
 --   zeros stay zero under mu; refused with cd) and W_start (an n x m Matrix, m <= k: the
 --   start of W's first m columns, e.g. nmf.templates of the sounds), lua/tessera/nmf_score.lua,
 --   where the model's options.score says what they did ({init = the usual start's,
---   allowed_H =, W_start = m}).
+--   allowed_H =, W_start = m}); T (convolutive NMF, templates T frames long: what
+--   tessera.nmfd, lua/tessera/nmfd.lua, sets; W is then n x kT and the model has m.T).
 --
 -- A Model has W (n x k), H (k x p), k, n, p, loss (the final objective: ||V - WH||^2 with
 -- no 1/2, the generalised KL D(V || WH), Itakura-Saito or the beta-divergence), history
