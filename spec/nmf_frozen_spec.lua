@@ -152,6 +152,55 @@ describe("tessera.nmf with fixed_W and fixed_H", function()
     assert.matches("source 'a': key 'freeze_templates' needs templates or onsets", err, 1, true)
   end)
 
+  it("takes templates and activations from another source of a recipe, frozen", function()
+    local dir = helpers.tmpdir()
+    finally(function() helpers.rmtree(dir) end)
+    local recipe = require "tessera.recipe"
+    local cache = require "tessera.cache"
+    local saved = cache.root
+    finally(function() cache.root = saved end)
+    cache.root = dir
+    local amen, garzul = helpers.samples .. "/loop_amen.flac", helpers.samples .. "/loop_garzul.flac"
+    local rec = recipe.check({ sources = {
+      kit = { file = amen, k = 3, max_iter = 30, loss = "kl" },
+      pads = { file = garzul, duration = 3, k = 4, max_iter = 30, templates_from = "kit:1,3",
+               freeze_templates = true },
+      again = { file = amen, k = 3, max_iter = 30, activations_from = "kit:2", freeze_activations = true },
+    }, layers = { { W = "pads:1" } } }, { name = "t", dir = dir })
+    local sources = require("tessera.mosaic.sources").new(rec, { nmf = 0 })
+    local kit, pads, again = sources:model("kit"), sources:model("pads"), sources:model("again")
+    -- pads' first two templates are kit's 1 and 3, each scaled once, then kept.
+    for c, from in ipairs({ 1, 3 }) do
+      local w, t = pads.W:col(c):totable(), kit.W:col(from):totable()
+      local scale = w[1][1] / t[1][1]
+      for i = 1, #t, 17 do assert.near(t[i][1] * scale, w[i][1], 1e-5 * math.abs(w[i][1]) + 1e-12) end
+    end
+    assert.same(kit.H:row(2):totable(), again.H:row(1):totable())
+    local function refused(sources_, expected)
+      local ok, err = pcall(recipe.check, { sources = sources_, layers = { { W = "a:1" } } },
+                            { name = "t", dir = dir })
+      assert.is_false(ok)
+      assert.matches(expected, tostring(err), 1, true)
+    end
+    refused({ a = { file = amen, k = 2, templates_from = "b:1" }, b = { file = amen, k = 2, templates_from = "a:1" } },
+            "templates_from / activations_from make a cycle: a -> b -> a")
+    refused({ a = { file = amen, k = 2, templates_from = "a:1" } }, "make a cycle: a -> a")
+    refused({ a = { file = amen, k = 1, templates_from = "b" }, b = { file = amen, k = 2 } },
+            "key 'templates_from' selects 2 components, more than k = 1")
+    refused({ a = { file = amen, k = 2, templates_from = "b:1", n_fft = 1024 }, b = { file = amen, k = 2 } },
+            "source 'b' has n_fft 2048 and T 1, this one n_fft 1024 and T 1")
+    refused({ a = { file = amen, k = 2, freeze_activations = true, templates_from = "b:1" },
+              b = { file = amen, k = 2 } }, "key 'freeze_activations' needs activations_from")
+    local short = recipe.check({ sources = {
+      a = { file = amen, k = 2, duration = 1, max_iter = 5, activations_from = "b:1" },
+      b = { file = amen, k = 2, max_iter = 5 } }, layers = { { W = "a:1" } } }, { name = "t", dir = dir })
+    local ok, err = pcall(function()
+      return require("tessera.mosaic.sources").new(short, { nmf = 0 }):model("a")
+    end)
+    assert.is_false(ok)
+    assert.matches("key 'activations_from': source 'b' has 76 frames, this one 44", tostring(err), 1, true)
+  end)
+
   it("refuses bad lists, naming them", function()
     local function refused(opts, expected)
       opts.k, opts.progress = 4, false

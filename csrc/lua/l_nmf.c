@@ -30,7 +30,7 @@ static const char *const INIT_NAMES[] = {"random", "uniform", "nndsvd", "nndsvda
 static const char *const FIT_OPTIONS[] = {
   "k", "loss", "solver", "init", "W", "H", "seed", "order", "max_iter", "tol", "update_W",
   "update_H", "alpha_W", "alpha_H", "l1_ratio", "on_iter", "every", "progress", "threads", "weights",
-  "fixed_W", "fixed_H", "smooth_H", "allowed_H", "W_start", "T", NULL};
+  "fixed_W", "fixed_H", "smooth_H", "allowed_H", "W_start", "H_start", "T", NULL};
 
 static double now_seconds(void) {
   struct timespec ts;
@@ -285,8 +285,8 @@ static int nmf_fit(lua_State *L) {
   laux_check_options(L, 2, FIT_OPTIONS);
   /* Listed above so the unknown-option message names them; lua/tessera/nmf_score.lua turns
    * them into the start (W and H) before the fit gets here. */
-  for (int i = 0; i < 2; i++) {
-    const char *key = i == 0 ? "allowed_H" : "W_start";
+  for (int i = 0; i < 3; i++) {
+    const char *key = i == 0 ? "allowed_H" : i == 1 ? "W_start" : "H_start";
     if (lua_getfield(L, 2, key) != LUA_TNIL)
       luaL_argerror(L, 2, lua_pushfstring(L, "%s is resolved by tessera.nmf, not core.nmf.fit", key));
     lua_pop(L, 1);

@@ -34,7 +34,8 @@
 --   allowed_H (a k x p
 --   Matrix >= 0: where each component may sound, the start of H multiplied by it, so its
 --   zeros stay zero under mu; refused with cd) and W_start (an n x m Matrix, m <= k: the
---   start of W's first m columns, e.g. nmf.templates of the sounds), lua/tessera/nmf_score.lua,
+--   start of W's first m columns, e.g. nmf.templates of the sounds), H_start (an m x p
+--   Matrix, m <= k: the start of H's first m rows), lua/tessera/nmf_score.lua,
 --   where the model's options.score says what they did ({init = the usual start's,
 --   allowed_H =, W_start = m}); T (convolutive NMF, templates T frames long: what
 --   tessera.nmfd, lua/tessera/nmfd.lua, sets; W is then n x kT and the model has m.T).

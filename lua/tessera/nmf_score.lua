@@ -15,6 +15,9 @@
 -- make a zero positive, so allowed_H with cd is refused. A row of zeros (a component
 -- allowed nowhere) is refused as a mistake.
 --
+-- H_start (m x p, m <= k, entries >= 0): the start of H's first m rows, as they are (another
+-- fit's activations, say); with fixed_H they stay.
+--
 -- W_start (n x m, m <= k, entries >= 0, no zero column): the start of W's first m columns;
 -- each is scaled to the L2 norm of the usual start's column it replaces, so W H starts at
 -- the usual level; the other columns, and all of H, are the usual start. A start only: the
@@ -142,6 +145,13 @@ local function place_templates(W0, start, k, frames)
   return matrix.from(w)
 end
 
+-- H0 with its first m rows replaced by start's (m x p), as they are.
+local function place_rows(H0, start)
+  local h, s = H0:totable(), start:totable()
+  for a = 1, #s do h[a] = s[a] end
+  return matrix.from(h)
+end
+
 -- The first of start's templates (blocks of `frames` columns) whose entries are all 0, or nil.
 local function zero_template(start, frames)
   local t = start:totable()
@@ -162,16 +172,16 @@ end
 -- score.resolve(fit, V, opts, start_factor) -> opts for the C fit, and what to record in
 -- the model's options (nil when neither allowed_H nor W_start is given). V is a Matrix.
 function score.resolve(fit, V, opts, start_factor)
-  if type(opts) ~= "table" or (opts.allowed_H == nil and opts.W_start == nil) then
+  if type(opts) ~= "table" or (opts.allowed_H == nil and opts.W_start == nil and opts.H_start == nil) then
     return opts, nil
   end
   local k, frames = opts.k, opts.T or 1
   if core.type(V) ~= "Matrix" or math.type(k) ~= "integer" or k < 1 or
      math.type(frames) ~= "integer" or frames < 1 then
-    return copy_without(opts, { allowed_H = true, W_start = true }), nil -- the C fit says why
+    return copy_without(opts, { allowed_H = true, W_start = true, H_start = true }), nil -- the C fit says why
   end
   local n, p = V:shape()
-  local A, start = opts.allowed_H, opts.W_start
+  local A, start, hstart = opts.allowed_H, opts.W_start, opts.H_start
   if A ~= nil then
     if opts.solver == "cd" then
       argerror("nmf", 2, "allowed_H needs solver 'mu': multiplicative updates keep its zeros "
@@ -197,15 +207,30 @@ function score.resolve(fit, V, opts, start_factor)
     if bad and frames == 1 then argerror("nmf", 2, "W_start has a zero column (column %d)", bad) end
     if bad then argerror("nmf", 2, "W_start's template %d is all 0", bad) end
   end
-  local rest = copy_without(opts, { allowed_H = true, W_start = true, init = true })
+  if hstart ~= nil then
+    if opts.H ~= nil then
+      argerror("nmf", 2, "H_start and H cannot both be given (H is the whole start of H)")
+    end
+    if core.type(hstart) ~= "Matrix" then
+      argerror("nmf", 2, "H_start must be a Matrix, got %s", describe(hstart))
+    end
+    local r, c = hstart:shape()
+    if c ~= p or r < 1 or r > k then
+      argerror("nmf", 2, "H_start must be m x %d with m in 1..%d (k), got %d x %d", p, k, r, c)
+    end
+    check_matrix("H_start", hstart, r, p)
+  end
+  local rest = copy_without(opts, { allowed_H = true, W_start = true, H_start = true, init = true })
   if opts.init ~= nil and opts.init ~= "custom" then rest.init = opts.init end
   local W0, H0, init = usual_start(fit, V, rest, start_factor)
   rest.init = "custom"
   rest.W = start and place_templates(W0, start, k, frames) or W0
+  if hstart then H0 = place_rows(H0, hstart) end
   rest.H = A and H0:hadamard(A) or H0
   local m
   if start then m = select(2, start:shape()) // frames end
-  return rest, { init = init, allowed_H = A ~= nil, W_start = m }
+  return rest, { init = init, allowed_H = A ~= nil, W_start = m,
+                 H_start = hstart and (hstart:shape()) or nil }
 end
 
 -- ---- onsets -> allowed regions -------------------------------------------------------

@@ -40,6 +40,10 @@
 --         templates = { "kick.wav" },  -- score-informed starts (tessera.nmf.templates):
 --         template_method = "mean",    -- each file's spectrum starts component 1, 2, ...
 --         freeze_templates = true,     -- and stays as it is (fixed_W), the rest adapting
+--         templates_from = "kit:1-3",  -- or: another source's templates start components
+--                                      -- 1, 2, ... (its decomposition, same n_fft and T)
+--         activations_from = "drums:2",   -- another source's activations start rows 1, ...
+--         freeze_activations = true,      -- of H (same frame count) and stay (fixed_H)
 --         onsets = { { 0, 1 }, { 0.5 } },  -- seconds (of the source as read) per component:
 --         onset_before = 0.05, onset_after = 0.5,  -- it sounds only near them (allowed_H;
 --                            -- a number or one per list; later components anywhere)
@@ -86,7 +90,8 @@ recipe.keys = {
   recipe = { "sources", "layers", "sr", "n_fft", "hop", "window", "duration", "out",
              "normalize", "phase", "griffinlim", "target" },
   source = { "file", "offset", "duration", "sr", "n_fft", "hop", "hpss", "templates",
-             "template_method", "freeze_templates", "onsets", "onset_before", "onset_after" },
+             "template_method", "templates_from", "freeze_templates", "activations_from",
+             "freeze_activations", "onsets", "onset_before", "onset_after" },
   layer = { "W", "H", "gain", "shift", "stretch", "loop", "fit", "target", "name" },
   griffinlim = { "iter", "momentum", "seed" },
 }
@@ -356,83 +361,11 @@ local function as_written(msg, full, written)
   return (msg:gsub("'" .. full:gsub("%p", "%%%0") .. "'", "'" .. written:gsub("%%", "%%%%") .. "'", 1))
 end
 
--- The score-informed keys of a source (templates, template_method, onsets, onset_before,
--- onset_after) -> src.score, or nil. Template files are read under the rules of `file`.
-local function check_score(ctx, where, s, src, confine)
-  if s.templates == nil and s.onsets == nil then
-    for _, key in ipairs { "template_method", "freeze_templates", "onset_before", "onset_after" } do
-      if s[key] ~= nil then fail(ctx, where, "key '%s' needs templates or onsets", key) end
-    end
-    return nil
-  end
-  local conv = src.nmf.T ~= nil
-  local sc = { templates = {}, method = s.template_method or (conv and "frames" or "mean") }
-  if conv and sc.method ~= "frames" then
-    fail(ctx, where, "key 'template_method' must be 'frames' with T (templates T frames long), got %s",
-      describe(sc.method))
-  elseif not conv and sc.method ~= "mean" and sc.method ~= "rank1" then
-    fail(ctx, where, "key 'template_method' must be 'mean' or 'rank1', got %s", describe(sc.method))
-  end
-  local function list_of(key, v)
-    if type(v) ~= "table" or getmetatable(v) ~= nil or #v == 0 or #v > src.nmf.k then
-      fail(ctx, where, "key '%s' must be a list of 1..%d entries (k), got %s", key, src.nmf.k,
-        type(v) == "table" and format("%d entries", #v) or describe(v))
-    end
-    return v
-  end
-  if s.templates ~= nil then
-    for i, file in ipairs(list_of("templates", s.templates)) do
-      if type(file) ~= "string" or file == "" then
-        fail(ctx, where, "key 'templates': entry %d must be a file name, got %s", i, describe(file))
-      end
-      sc.templates[i] = confine("templates", file)
-    end
-  end
-  if s.freeze_templates ~= nil then
-    if type(s.freeze_templates) ~= "boolean" then
-      fail(ctx, where, "key 'freeze_templates' must be true or false, got %s", describe(s.freeze_templates))
-    end
-    if s.templates == nil then fail(ctx, where, "key 'freeze_templates' needs templates") end
-    sc.freeze = s.freeze_templates
-  end
-  if s.onsets ~= nil then
-    sc.onsets = {}
-    for i, list in ipairs(list_of("onsets", s.onsets)) do
-      if type(list) ~= "table" or getmetatable(list) ~= nil then
-        fail(ctx, where, "key 'onsets': entry %d must be a list of seconds, got %s", i, describe(list))
-      end
-      sc.onsets[i] = {}
-      for j, t in ipairs(list) do
-        if not finite(t) or t < 0 then
-          fail(ctx, where, "key 'onsets': onset %d of component %d must be seconds >= 0, got %s",
-            j, i, describe(t))
-        end
-        sc.onsets[i][j] = t
-      end
-    end
-  end
-  for _, key in ipairs { "onset_before", "onset_after" } do
-    local v = s[key]
-    if v ~= nil then
-      if sc.onsets == nil then fail(ctx, where, "key '%s' needs onsets", key) end
-      local ok = finite(v) and v >= 0
-      if type(v) == "table" and getmetatable(v) == nil and #v == #sc.onsets then
-        ok = true
-        for i = 1, #v do ok = ok and finite(v[i]) and v[i] >= 0 end
-      end
-      if not ok then
-        fail(ctx, where, "key '%s' must be seconds >= 0 or a list of %d of them, got %s", key,
-          #sc.onsets, describe(v))
-      end
-      sc[key:sub(7)] = v
-    end
-  end
-  if sc.onsets and src.nmf.solver == "cd" then
-    fail(ctx, where, "key 'onsets' needs solver 'mu' (coordinate descent can make a masked " ..
-      "activation positive)")
-  end
-  return sc
-end
+-- The score-informed keys of a source (lua/tessera/recipe_score.lua).
+local score = require("tessera.recipe_score")({
+  fail = fail, describe = describe, finite = finite, names_of = names_of,
+  parse_selectors = parse_selectors, expand = recipe.expand,
+})
 
 local function check_source(ctx, name, s, top)
   local where = format("source '%s'", name)
@@ -486,7 +419,7 @@ local function check_source(ctx, name, s, top)
   src.nmf.k = integer(ctx, where, s, "k", nil, function(v) return v >= 1 and v <= recipe.max_k end,
     format("an integer in 1..%d", recipe.max_k))
   if src.nmf.seed == nil then src.nmf.seed = 0 end -- renders are reproducible by default
-  src.score = check_score(ctx, where, s, src, confine)
+  src.score = score.check(ctx, where, s, src, confine)
   return src
 end
 
@@ -597,6 +530,7 @@ function recipe.check(t, ctx)
   for _, name in ipairs(names_of(t.sources)) do
     top.sources[name] = check_source(ctx, name, t.sources[name], top)
   end
+  score.check_lent(ctx, t.sources, top.sources)
 
   if t.target ~= nil then
     top.target = string_of(ctx, nil, t, "target")

@@ -104,7 +104,17 @@ local function fit_nmf(ctx, where, V, opts, stats)
   return model
 end
 
--- What identifies a source's score-informed start: its keys and the templates' content.
+-- What identifies the components another source lends (templates_from, activations_from):
+-- that source's model's identity and the indices.
+local function lent_parts(self, list)
+  if list == nil then return false end
+  local parts = {}
+  for i, c in ipairs(list) do parts[i] = { self:model_parts(c.source), c.index } end
+  return parts
+end
+
+-- What identifies a source's score-informed start: its keys and the templates' content. A
+-- source without templates_from / activations_from has the key it always had.
 local function score_parts(self, name, src)
   local sc = src.score
   if sc == nil then return false end
@@ -114,8 +124,13 @@ local function score_parts(self, name, src)
     if not ok then fail(self.ctx, format("source '%s'", name), "%s", tostring(value)) end
     digests[i] = value
   end
-  return { digests, sc.method, sc.onsets or false, sc.before or false, sc.after or false,
-           sc.freeze or false }
+  local parts = { digests, sc.method, sc.onsets or false, sc.before or false, sc.after or false,
+                  sc.freeze or false }
+  if sc.templates_from or sc.activations_from then
+    parts[#parts + 1] = { lent_parts(self, sc.templates_from), lent_parts(self, sc.activations_from),
+                          sc.freeze_activations or false }
+  end
+  return parts
 end
 
 function Sources:model_parts(name)
@@ -125,20 +140,60 @@ function Sources:model_parts(name)
            score_parts(self, name, src) }
 end
 
--- The fit options allowed_H, W_start and fixed_W that a source's score keys ask for (V: n x p).
+-- The templates (an n x mT Matrix, template after template) or activations (m x p) that
+-- other sources' models lend.
+local function lent(self, list, what)
+  local rows = {}
+  for _, c in ipairs(list) do
+    local m = self:model(c.source)
+    if what == "templates" then
+      local t = m:template(c.index):totable()
+      for i, row in ipairs(t) do
+        local r = rows[i] or {}
+        for _, x in ipairs(row) do r[#r + 1] = x end
+        rows[i] = r
+      end
+    else
+      rows[#rows + 1] = m.H:row(c.index):totable()[1]
+    end
+  end
+  return core.matrix.from(rows)
+end
+
+local function first_ones(m)
+  local t = {}
+  for i = 1, m do t[i] = i end
+  return t
+end
+
+-- The fit options allowed_H, W_start, H_start, fixed_W and fixed_H that a source's score keys
+-- ask for (V: n x p).
 local function score_options(self, name, src, V, opts)
   local sc = src.score
   if sc == nil then return end
   local nmf = nmf_module()
   local where = format("source '%s'", name)
+  if sc.activations_from then
+    local _, p = V:shape()
+    for _, c in ipairs(sc.activations_from) do
+      local other = self:model(c.source)
+      if other.p ~= p then
+        fail(self.ctx, where, "key 'activations_from': source '%s' has %d frames, this one %d " ..
+          "(activations need the same length and hop)", c.source, other.p, p)
+      end
+    end
+  end
   local ok, err = pcall(function()
     if #sc.templates > 0 then
       opts.W_start = nmf.templates(sc.templates, { sr = src.sr, n_fft = src.n_fft, hop = src.hop,
                                                    method = sc.method, T = src.nmf.T })
-      if sc.freeze then
-        opts.fixed_W = {}
-        for i = 1, #sc.templates do opts.fixed_W[i] = i end
-      end
+    elseif sc.templates_from then
+      opts.W_start = lent(self, sc.templates_from, "templates")
+    end
+    if sc.freeze then opts.fixed_W = first_ones(#sc.templates > 0 and #sc.templates or #sc.templates_from) end
+    if sc.activations_from then
+      opts.H_start = lent(self, sc.activations_from, "activations")
+      if sc.freeze_activations then opts.fixed_H = first_ones(#sc.activations_from) end
     end
     if sc.onsets then
       local _, p = V:shape()
