@@ -264,4 +264,41 @@ return { sources = { d = { file = "mix.wav", k = 2, templates = { "/etc/passwd" 
         message(function() return tessera.mosaic.render(tmp .. "/mix/bad.lua", { out = tmp .. "/b.wav" }) end))
     end)
   end)
+  it("reads a recipe source's allowed regions from a file (allowed_H = 'mask.npy')", function()
+    local dir = helpers.tmpdir()
+    finally(function() helpers.rmtree(dir) end)
+    local recipe = require "tessera.recipe"
+    local cache = require "tessera.cache"
+    local saved = cache.root
+    finally(function() cache.root = saved end)
+    cache.root = dir
+    local amen = SAMPLES .. "loop_amen.flac"
+    local frames = select(2, tessera.stft(tessera.audio.load(amen, { sr = 22050, mono = true })):shape())
+    local rows = {}
+    for j = 1, frames do rows[1] = rows[1] or {}; rows[1][j] = j <= frames // 2 and 0 or 1 end
+    tessera.matrix.from(rows):save(dir .. "/mask.npy")
+    local function source(extra)
+      local src = { file = amen, k = 3, max_iter = 20, loss = "kl", allowed_H = dir .. "/mask.npy" }
+      for key, v in pairs(extra or {}) do src[key] = v end
+      return recipe.check({ sources = { a = src }, layers = { { W = "a:1" } } }, { name = "t", dir = dir })
+    end
+    local m = require("tessera.mosaic.sources").new(source(), { nmf = 0 }):model("a")
+    local h = m.H:totable()
+    for j = 1, frames // 2 do assert.equal(0, h[1][j]) end
+    local later = 0
+    for j = frames // 2 + 1, frames do later = later + h[1][j] end
+    assert.is_true(later > 0)
+    local function refused(extra, expected, build)
+      local ok, err = pcall(function()
+        local rec = source(extra)
+        if build then return require("tessera.mosaic.sources").new(rec, { nmf = 0 }):model("a") end
+      end)
+      assert.is_false(ok)
+      assert.matches(expected, tostring(err), 1, true)
+    end
+    refused({ solver = "cd", loss = "euclidean" }, "key 'allowed_H' needs solver 'mu'")
+    refused({ onsets = { { 0 } } }, "keys 'onsets' and 'allowed_H' cannot both be given")
+    refused({ allowed_H = dir .. "/mask.txt" }, "key 'allowed_H': '" .. dir .. "/mask.txt' must end in .npy or .csv")
+    refused({ duration = 1 }, ("key 'allowed_H': the file holds 1 x %d, expected m x 44"):format(frames), true)
+  end)
 end)

@@ -47,6 +47,9 @@
 --         onsets = { { 0, 1 }, { 0.5 } },  -- seconds (of the source as read) per component:
 --         onset_before = 0.05, onset_after = 0.5,  -- it sounds only near them (allowed_H;
 --                            -- a number or one per list; later components anywhere)
+--         allowed_H = "mask.npy",  -- or: where components 1..m may sound, an m x p file
+--                            -- (.npy or .csv, entries >= 0, p the source's frames); the
+--                            -- components after m anywhere
 --       },
 --       pads = { file = "/usr/share/sonic-pi/samples/loop_garzul.flac", k = 6 },
 --     },
@@ -91,7 +94,7 @@ recipe.keys = {
              "normalize", "phase", "griffinlim", "target" },
   source = { "file", "offset", "duration", "sr", "n_fft", "hop", "hpss", "templates",
              "template_method", "templates_from", "freeze_templates", "activations_from",
-             "freeze_activations", "onsets", "onset_before", "onset_after" },
+             "freeze_activations", "onsets", "onset_before", "onset_after", "allowed_H" },
   layer = { "W", "H", "gain", "shift", "stretch", "loop", "fit", "target", "name" },
   griffinlim = { "iter", "momentum", "seed" },
 }

@@ -1,6 +1,6 @@
 -- tessera.recipe's checks of a source's score-informed keys (templates, template_method,
 -- templates_from, freeze_templates, activations_from, freeze_activations, onsets,
--- onset_before, onset_after): lua/tessera/recipe.lua calls this module with its helpers
+-- onset_before, onset_after, allowed_H): lua/tessera/recipe.lua calls this module with its helpers
 -- and gets score.check (one source) and score.check_lent (the keys that name other sources,
 -- once all are known).
 local format = string.format
@@ -15,7 +15,7 @@ return function(h)
   -- onset_after) -> src.score, or nil. Template files are read under the rules of `file`.
   function score.check(ctx, where, s, src, confine)
     if s.templates == nil and s.onsets == nil and s.templates_from == nil and
-       s.activations_from == nil then
+       s.activations_from == nil and s.allowed_H == nil then
       for _, key in ipairs { "template_method", "freeze_templates", "onset_before", "onset_after",
                              "freeze_activations" } do
         if s[key] ~= nil then fail(ctx, where, "key '%s' needs templates or onsets", key) end
@@ -98,9 +98,25 @@ return function(h)
         sc[key:sub(7)] = v
       end
     end
-    if sc.onsets and src.nmf.solver == "cd" then
-      fail(ctx, where, "key 'onsets' needs solver 'mu' (coordinate descent can make a masked " ..
-        "activation positive)")
+    if s.allowed_H ~= nil then
+      if type(s.allowed_H) ~= "string" or s.allowed_H == "" then
+        fail(ctx, where, "key 'allowed_H' must be a file name (.npy or .csv), got %s",
+          describe(s.allowed_H))
+      end
+      if not (s.allowed_H:match("%.npy$") or s.allowed_H:match("%.csv$")) then
+        fail(ctx, where, "key 'allowed_H': '%s' must end in .npy or .csv", s.allowed_H)
+      end
+      if sc.onsets then
+        fail(ctx, where, "keys 'onsets' and 'allowed_H' cannot both be given (both say where " ..
+          "components sound)")
+      end
+      sc.allowed_file = confine("allowed_H", s.allowed_H)
+    end
+    for _, key in ipairs { "onsets", "allowed_H" } do
+      if s[key] ~= nil and src.nmf.solver == "cd" then
+        fail(ctx, where, "key '%s' needs solver 'mu' (coordinate descent can make a masked " ..
+          "activation positive)", key)
+      end
     end
     return sc
   end

@@ -130,6 +130,11 @@ local function score_parts(self, name, src)
     parts[#parts + 1] = { lent_parts(self, sc.templates_from), lent_parts(self, sc.activations_from),
                           sc.freeze_activations or false }
   end
+  if sc.allowed_file then
+    local ok, value = pcall(core.util.sha256_file, sc.allowed_file)
+    if not ok then fail(self.ctx, format("source '%s'", name), "%s", tostring(value)) end
+    parts[#parts + 1] = { allowed = value }
+  end
   return parts
 end
 
@@ -182,6 +187,26 @@ local function score_options(self, name, src, V, opts)
           "(activations need the same length and hop)", c.source, other.p, p)
       end
     end
+  end
+  if sc.allowed_file then
+    local ok, A = pcall(core.matrix.load, sc.allowed_file)
+    if not ok then fail(self.ctx, where, "key 'allowed_H': %s", (tostring(A):gsub("^[^:]*: ", "", 1))) end
+    local rows, cols = A:shape()
+    local _, p = V:shape()
+    if cols ~= p or rows < 1 or rows > src.nmf.k then
+      fail(self.ctx, where, "key 'allowed_H': the file holds %d x %d, expected m x %d with m in " ..
+        "1..%d (k rows at most, one column per frame)", rows, cols, p, src.nmf.k)
+    end
+    if rows < src.nmf.k then -- the components after the file's rows may sound anywhere
+      local t = A:totable()
+      for a = rows + 1, src.nmf.k do
+        local row = {}
+        for j = 1, p do row[j] = 1 end
+        t[a] = row
+      end
+      A = core.matrix.from(t)
+    end
+    opts.allowed_H = A
   end
   local ok, err = pcall(function()
     if #sc.templates > 0 then
