@@ -94,7 +94,7 @@ describe("tessera eval", function()
       { "", "tessera: eval: nothing to evaluate (give ESTIMATES... --ref REFERENCES..., or "
           .. "--onsets and --ref-onsets)" },
       { fmt("--onsets %s --ref-onsets %s", q(dir .. "/bad.txt"), q(dir .. "/ref.txt")),
-        fmt("tessera: eval: '%s/bad.txt' line 2: expected a time in seconds, got 'half'", dir) },
+        fmt("tessera: eval: onsets '%s/bad.txt' line 2: 'half' is not a number of seconds", dir) },
     }
     for _, case in ipairs(cases) do
       local out, ok, code = run(case[1])

@@ -351,20 +351,27 @@ function score.allowed_from_onsets(onsets, opts)
   return matrix.from(rows)
 end
 
--- score.read_onsets(path) -> a list of seconds: the first column of a CSV (a header line,
--- such as tessera.mixture's "time,sample,gain", is skipped) or one number a line.
-function score.read_onsets(path)
+-- score.read_onsets(path [, {header = true, who = "tessera.nmf"}]) -> a list of seconds: the
+-- first column of a CSV (tessera.mixture's onsets/*.csv, a label track). Blank lines and
+-- lines starting with # are skipped; with header (the default) a first line whose first
+-- field starts with a letter is a header, without it that line is an error like any field
+-- that is not a number. Errors start with `who`.
+function score.read_onsets(path, opts)
+  local who = opts and opts.who or "tessera.nmf"
+  local header = not (opts and opts.header == false)
   local f, err = io.open(path, "r")
-  if not f then error(fmt("tessera.nmf: cannot open onsets '%s': %s", path, tostring(err)), 0) end
+  if not f then
+    error(fmt("%s: cannot open onsets '%s': %s", who, path, (tostring(err):gsub("^[^:]*: ", ""))), 0)
+  end
   local times, line_no = {}, 0
   for line in f:lines() do
     line_no = line_no + 1
     local first = line:match("^%s*([^,%s]*)")
-    if first ~= "" then
+    if first ~= "" and first:sub(1, 1) ~= "#" then
       local t = tonumber(first)
-      if t == nil and not (line_no == 1 and first:match("^%a")) then
+      if t == nil and not (header and line_no == 1 and first:match("^%a")) then
         f:close()
-        error(fmt("tessera.nmf: onsets '%s' line %d: '%s' is not a number of seconds", path,
+        error(fmt("%s: onsets '%s' line %d: '%s' is not a number of seconds", who, path,
                   line_no, first), 0)
       end
       times[#times + 1] = t
