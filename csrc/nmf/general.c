@@ -278,8 +278,7 @@ int tsr_nmf_general_fit(const float *V, int64_t n, int64_t p, int k, float *W, f
       }
       int stop = tsr_nmf_track_iteration(&tr, it);
       if (stop) {
-        res->stopped = stop == 1;
-        res->converged = stop == 2;
+        tsr_nmf_track_record(res, stop);
         break;
       }
     }

@@ -60,6 +60,11 @@ int tsr_nmf_track_start(tracker *tr, const tsr_nmf_params *prm, const float *V, 
 /* After iteration it: 0 to go on, 1 when on_check stopped the fit, 2 when tol did, 3 when
  * a guard did (tr->status says why). */
 int tsr_nmf_track_iteration(tracker *tr, int it);
+/* Records in res why a fit stopped: stop is tsr_nmf_track_iteration's nonzero answer. */
+static inline void tsr_nmf_track_record(tsr_nmf_result *res, int stop) {
+  res->stopped = stop == 1;
+  res->converged = stop == 2;
+}
 /* The final objective (summed again only when the last check is not of these factors). */
 double tsr_nmf_track_final(tracker *tr);
 

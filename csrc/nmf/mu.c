@@ -494,8 +494,7 @@ int tsr_nmf_mu_fit(const float *V, int64_t n, int64_t p, int k, float *W, float 
             /* Back to the checked iteration: its H; W is still its own. */
             if (updH) memcpy(H, Hkeep, hbytes);
             it--;
-            res->stopped = stop == 1;
-            res->converged = stop == 2;
+            tsr_nmf_track_record(res, stop);
             break;
           }
         }
@@ -510,8 +509,7 @@ int tsr_nmf_mu_fit(const float *V, int64_t n, int64_t p, int k, float *W, float 
       }
       stop = tsr_nmf_track_iteration(&tr, it);
       if (stop) {
-        res->stopped = stop == 1;
-        res->converged = stop == 2;
+        tsr_nmf_track_record(res, stop);
         break;
       }
     }

@@ -224,8 +224,7 @@ int tsr_nmfd_fit(const float *V, int64_t n, int64_t p, int k, int T, float *W, f
       iteration(&m, prm);
       int stop = tsr_nmf_track_iteration(&tr, it);
       if (stop) {
-        res->stopped = stop == 1;
-        res->converged = stop == 2;
+        tsr_nmf_track_record(res, stop);
         break;
       }
     }
