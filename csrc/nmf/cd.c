@@ -216,11 +216,8 @@ static int cd_solve(const float *V, int64_t n, int64_t p, int k, float *W, float
   const int mu = rule == CD_RULE_MU;
   /* The MU rule updates both factors (tsr_nmf_fit sends it nothing else). */
   const int upd_W = mu || prm->update_W != 0, upd_H = mu || prm->update_H != 0;
-  /* scikit-learn's _compute_regularization, with our V as its X (n samples, p features). */
-  const float l1w = (float)((double)p * prm->alpha_W * prm->l1_ratio);
-  const float l2w = (float)((double)p * prm->alpha_W * (1.0 - prm->l1_ratio));
-  const float l1h = (float)((double)n * prm->alpha_H * prm->l1_ratio);
-  const float l2h = (float)((double)n * prm->alpha_H * (1.0 - prm->l1_ratio));
+  const nmf_update_consts uc = tsr_nmf_update_consts(prm, n, p);
+  const float l1w = uc.l1W, l2w = uc.l2W, l1h = uc.l1H, l2h = uc.l2H;
 
   const nmf_cd_kernels *kr = tsr_nmf_cd_kernels();
   const int64_t nblocks = (p + kr->block - 1) / kr->block;

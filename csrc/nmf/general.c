@@ -244,13 +244,10 @@ int tsr_nmf_general_fit(const float *V, int64_t n, int64_t p, int k, float *W, f
   weighted_state s = {.V = V, .M = M, .W = W, .H = H, .n = n, .p = p, .k = k, .beta = prm->beta};
   int status = weighted_alloc(&s, err);
   if (status != TSR_OK) return status;
-  const float l[4] = {(float)((double)p * prm->alpha_W * prm->l1_ratio),
-                      (float)((double)p * prm->alpha_W * (1.0 - prm->l1_ratio)),
-                      (float)((double)n * prm->alpha_H * prm->l1_ratio),
-                      (float)((double)n * prm->alpha_H * (1.0 - prm->l1_ratio))};
-  const float gamma = prm->beta < 1.0 ? (float)(1.0 / (2.0 - prm->beta))
-                      : prm->beta > 2.0 ? (float)(1.0 / (prm->beta - 1.0)) : 1.0f;
-  const int flushW = prm->beta < 1.0, flushH = prm->beta <= 1.0;
+  const nmf_update_consts uc = tsr_nmf_update_consts(prm, n, p);
+  const float l[4] = {uc.l1W, uc.l2W, uc.l1H, uc.l2H};
+  const float gamma = uc.gamma;
+  const int flushW = uc.flushW, flushH = uc.flushH;
   /* One unweighted CD iteration per step, on the completion, with the scaled alphas. */
   tsr_nmf_params inner = *prm;
   inner.weights = NULL;

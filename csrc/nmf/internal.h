@@ -24,6 +24,28 @@ int tsr_nmf_parts(int threads, int64_t p);
  * the shape alone so that results summed task by task do not depend on the thread count. */
 int tsr_nmf_chunks(int64_t p);
 
+/* The constants of a fit's update rules for V n x p: scikit-learn's regularisation
+ * (_compute_regularization, with our V as its X), Fevotte-Idier's exponent gamma (1 for
+ * beta in [1, 2]), and scikit-learn's flush of tiny entries of W (beta < 1) and H (<= 1). */
+typedef struct nmf_update_consts {
+  float l1W, l2W, l1H, l2H, gamma;
+  int flushW, flushH;
+} nmf_update_consts;
+
+static inline nmf_update_consts tsr_nmf_update_consts(const tsr_nmf_params *prm, int64_t n,
+                                                      int64_t p) {
+  nmf_update_consts c;
+  c.l1W = (float)((double)p * prm->alpha_W * prm->l1_ratio);
+  c.l2W = (float)((double)p * prm->alpha_W * (1.0 - prm->l1_ratio));
+  c.l1H = (float)((double)n * prm->alpha_H * prm->l1_ratio);
+  c.l2H = (float)((double)n * prm->alpha_H * (1.0 - prm->l1_ratio));
+  c.gamma = prm->beta < 1.0 ? (float)(1.0 / (2.0 - prm->beta))
+            : prm->beta > 2.0 ? (float)(1.0 / (prm->beta - 1.0)) : 1.0f;
+  c.flushW = prm->beta < 1.0;
+  c.flushH = prm->beta <= 1.0;
+  return c;
+}
+
 /* The fit's guard, after every iteration (it; 0 for the initial factors): TSR_EINTR when
  * the run was interrupted (Ctrl-C, SIGTERM, a recipe's time limit), TSR_ENOTFINITE when a
  * factor being updated holds NaN or Inf, each with err naming the iteration; else TSR_OK.

@@ -51,10 +51,8 @@ int tsr_nmf_mu_gemm_fit(const float *V, int64_t n, int64_t p, int k, float *W, f
   float *scratch = tsr_alloc(bytes);
   if (scratch == NULL) return tsr_alloc_failure(bytes, "the fit's scratch space", err);
   float *NH = scratch, *DH = NH + nh, *NW = DH + nh, *DW = NW + nw, *G = DW + nw;
-  float l1W = (float)((double)p * prm->alpha_W * prm->l1_ratio);
-  float l2W = (float)((double)p * prm->alpha_W * (1.0 - prm->l1_ratio));
-  float l1H = (float)((double)n * prm->alpha_H * prm->l1_ratio);
-  float l2H = (float)((double)n * prm->alpha_H * (1.0 - prm->l1_ratio));
+  const nmf_update_consts uc = tsr_nmf_update_consts(prm, n, p);
+  const float l1W = uc.l1W, l2W = uc.l2W, l1H = uc.l1H, l2H = uc.l2H;
   int ni = (int)n, pi = (int)p, updW = prm->update_W != 0, updH = prm->update_H != 0;
   int it = 0;
   tracker tr;

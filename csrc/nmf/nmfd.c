@@ -193,14 +193,11 @@ int tsr_nmfd_fit(const float *V, int64_t n, int64_t p, int k, int T, float *W, f
   m.beta = prm->beta;
   m.cls = beta_class(prm->beta);
   m.two = m.cls == CLS_IS || m.cls == CLS_BETA;
-  m.gamma = prm->beta < 1.0 ? (float)(1.0 / (2.0 - prm->beta))
-            : prm->beta > 2.0 ? (float)(1.0 / (prm->beta - 1.0)) : 1.0f;
-  m.flushW = prm->beta < 1.0;
-  m.flushH = prm->beta <= 1.0;
-  m.l1W = (float)((double)p * prm->alpha_W * prm->l1_ratio);
-  m.l2W = (float)((double)p * prm->alpha_W * (1.0 - prm->l1_ratio));
-  m.l1H = (float)((double)n * prm->alpha_H * prm->l1_ratio);
-  m.l2H = (float)((double)n * prm->alpha_H * (1.0 - prm->l1_ratio));
+  const nmf_update_consts uc = tsr_nmf_update_consts(prm, n, p);
+  m.gamma = uc.gamma;
+  m.flushW = uc.flushW;
+  m.flushH = uc.flushH;
+  m.l1W = uc.l1W, m.l2W = uc.l2W, m.l1H = uc.l1H, m.l2H = uc.l2H;
   m.frozen_W = prm->frozen_W;
   m.frozen_H = prm->frozen_H;
   m.parts = tsr_nmf_chunks(p);
