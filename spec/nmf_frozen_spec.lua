@@ -154,20 +154,16 @@ describe("tessera.nmf with fixed_W and fixed_H", function()
 
   it("takes templates and activations from another source of a recipe, frozen", function()
     local dir = helpers.tmpdir()
-    finally(function() helpers.rmtree(dir) end)
+    local restore = helpers.use_cache(dir)
+    finally(function() restore(); helpers.rmtree(dir) end) -- busted keeps one finally per test
     local recipe = require "tessera.recipe"
-    local cache = require "tessera.cache"
-    local saved = cache.root
-    finally(function() cache.root = saved end)
-    cache.root = dir
     local amen, garzul = helpers.samples .. "/loop_amen.flac", helpers.samples .. "/loop_garzul.flac"
-    local rec = recipe.check({ sources = {
+    local sources = helpers.recipe_sources({ sources = {
       kit = { file = amen, k = 3, max_iter = 30, loss = "kl" },
       pads = { file = garzul, duration = 3, k = 4, max_iter = 30, templates_from = "kit:1,3",
                freeze_templates = true },
       again = { file = amen, k = 3, max_iter = 30, activations_from = "kit:2", freeze_activations = true },
-    }, layers = { { W = "pads:1" } } }, { name = "t", dir = dir })
-    local sources = require("tessera.mosaic.sources").new(rec, { nmf = 0 })
+    }, layers = { { W = "pads:1" } } }, dir)
     local kit, pads, again = sources:model("kit"), sources:model("pads"), sources:model("again")
     -- pads' first two templates are kit's 1 and 3, each scaled once, then kept.
     for c, from in ipairs({ 1, 3 }) do
@@ -191,11 +187,10 @@ describe("tessera.nmf with fixed_W and fixed_H", function()
             "source 'b' has n_fft 2048 and T 1, this one n_fft 1024 and T 1")
     refused({ a = { file = amen, k = 2, freeze_activations = true, templates_from = "b:1" },
               b = { file = amen, k = 2 } }, "key 'freeze_activations' needs activations_from")
-    local short = recipe.check({ sources = {
-      a = { file = amen, k = 2, duration = 1, max_iter = 5, activations_from = "b:1" },
-      b = { file = amen, k = 2, max_iter = 5 } }, layers = { { W = "a:1" } } }, { name = "t", dir = dir })
     local ok, err = pcall(function()
-      return require("tessera.mosaic.sources").new(short, { nmf = 0 }):model("a")
+      return helpers.recipe_sources({ sources = {
+        a = { file = amen, k = 2, duration = 1, max_iter = 5, activations_from = "b:1" },
+        b = { file = amen, k = 2, max_iter = 5 } }, layers = { { W = "a:1" } } }, dir):model("a")
     end)
     assert.is_false(ok)
     assert.matches("key 'activations_from': source 'b' has 76 frames, this one 44", tostring(err), 1, true)

@@ -266,23 +266,19 @@ return { sources = { d = { file = "mix.wav", k = 2, templates = { "/etc/passwd" 
   end)
   it("reads a recipe source's allowed regions from a file (allowed_H = 'mask.npy')", function()
     local dir = helpers.tmpdir()
-    finally(function() helpers.rmtree(dir) end)
-    local recipe = require "tessera.recipe"
-    local cache = require "tessera.cache"
-    local saved = cache.root
-    finally(function() cache.root = saved end)
-    cache.root = dir
+    local restore = helpers.use_cache(dir)
+    finally(function() restore(); helpers.rmtree(dir) end) -- busted keeps one finally per test
     local amen = SAMPLES .. "loop_amen.flac"
     local frames = select(2, tessera.stft(tessera.audio.load(amen, { sr = 22050, mono = true })):shape())
     local rows = {}
     for j = 1, frames do rows[1] = rows[1] or {}; rows[1][j] = j <= frames // 2 and 0 or 1 end
     tessera.matrix.from(rows):save(dir .. "/mask.npy")
-    local function source(extra)
+    local function sources(extra)
       local src = { file = amen, k = 3, max_iter = 20, loss = "kl", allowed_H = dir .. "/mask.npy" }
       for key, v in pairs(extra or {}) do src[key] = v end
-      return recipe.check({ sources = { a = src }, layers = { { W = "a:1" } } }, { name = "t", dir = dir })
+      return helpers.recipe_sources({ sources = { a = src }, layers = { { W = "a:1" } } }, dir)
     end
-    local m = require("tessera.mosaic.sources").new(source(), { nmf = 0 }):model("a")
+    local m = sources():model("a")
     local h = m.H:totable()
     for j = 1, frames // 2 do assert.equal(0, h[1][j]) end
     local later = 0
@@ -290,8 +286,8 @@ return { sources = { d = { file = "mix.wav", k = 2, templates = { "/etc/passwd" 
     assert.is_true(later > 0)
     local function refused(extra, expected, build)
       local ok, err = pcall(function()
-        local rec = source(extra)
-        if build then return require("tessera.mosaic.sources").new(rec, { nmf = 0 }):model("a") end
+        local built = sources(extra)
+        if build then return built:model("a") end
       end)
       assert.is_false(ok)
       assert.matches(expected, tostring(err), 1, true)

@@ -103,6 +103,20 @@ end
 
 helpers.samples = "/usr/share/sonic-pi/samples"
 
+-- Points tessera.cache at dir; returns what puts it back, for finally().
+function helpers.use_cache(dir)
+  local cache = require "tessera.cache"
+  local saved = cache.root
+  cache.root = dir
+  return function() cache.root = saved end
+end
+
+-- The sources (tessera.mosaic.sources) of recipe table t, checked with dir as its folder.
+function helpers.recipe_sources(t, dir)
+  local rec = require("tessera.recipe").check(t, { name = "t", dir = dir })
+  return require("tessera.mosaic.sources").new(rec, { nmf = 0 })
+end
+
 -- Opens a tessera report (index.html) in headless Chromium with its #selfcheck script, which
 -- waits for every image and audio element; returns the decoded result
 -- {images = {{src=, width=}}, audio = {{src=, duration=}}}, or nil and what Chromium printed.
