@@ -11,6 +11,8 @@
 #include "../nmf.h"
 
 #include <float.h>
+#include <math.h>
+#include <stddef.h>
 
 /* scikit-learn's guard for zero denominators: np.finfo(np.float32).eps. WH below the
  * smallest normal float is guarded too (scikit-learn replaces exact zeros only), since
@@ -25,6 +27,27 @@ enum { CLS_EUC, CLS_KL, CLS_IS, CLS_BETA };
 
 static inline int beta_class(double beta) {
   return beta == 2.0 ? CLS_EUC : beta == 1.0 ? CLS_KL : beta == 0.0 ? CLS_IS : CLS_BETA;
+}
+
+/* Any beta (scikit-learn's guards), count entries: r = v guard2(y)^(beta-2) and
+ * q = guard1(y)^(beta-1), where guardX replaces 0 (and subnormals) by EPS32 when beta < X.
+ * One power per entry: q = y t with t = guard2(y)^(beta-2), which is exact where the two
+ * guards agree and, where they do not (1 < beta < 2, y under FLT_MIN), 0 for y = 0 as the
+ * power is, and next to nothing for a subnormal y. y may be r or q (each entry is read
+ * before it is written). */
+static inline void beta_terms(const float *v, const float *y, float *r, float *q, size_t count,
+                              double beta) {
+  const float br = (float)(beta - 2.0), bq = (float)(beta - 1.0);
+  const int guard_r = beta < 2.0, guard_q = beta < 1.0;
+  for (size_t i = 0; i < count; i++) {
+    const float yi = y[i];
+    const float yr = guard_r && yi < FLT_MIN ? EPS32 : yi;
+    const float yq = guard_q ? yr : yi;
+    const float t = powf(yr, br);
+    r[i] = v[i] * t;
+    /* An overflowed y (inf, where y t would be inf x 0) takes its own power. */
+    q[i] = yi <= FLT_MAX ? yq * t : powf(yq, bq);
+  }
 }
 
 /* The multiplicative updates' and the objective's loops. A column is n floats; W is n x k

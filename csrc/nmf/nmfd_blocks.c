@@ -38,16 +38,7 @@ static void ratio_terms(const nmfd_state *m, const float *V, float *Y, float *Q,
     }
     return;
   }
-  const float br = (float)(m->beta - 2.0), bq = (float)(m->beta - 1.0);
-  const int guard_r = m->beta < 2.0, guard_q = m->beta < 1.0;
-  for (size_t e = 0; e < count; e++) {
-    float y = Y[e];
-    float yr = guard_r && y < FLT_MIN ? EPS32 : y;
-    float yq = guard_q ? yr : y;
-    float t = powf(yr, br);
-    Y[e] = V[e] * t;
-    Q[e] = y <= FLT_MAX ? yq * t : powf(yq, bq);
-  }
+  beta_terms(V, Y, Y, Q, count, m->beta);
 }
 
 /* Partition t's scratch: Y and Q (ld x SB each: a block's L, then its ratio), its W-step sums

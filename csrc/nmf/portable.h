@@ -63,26 +63,12 @@ static inline void prep_c(const float *restrict W, int64_t ld, int64_t m, int k,
   }
 }
 
-/* Any beta (scikit-learn's guards), rows 0..m-1: r = v guard2(W h)^(beta-2) and
- * q = guard1(W h)^(beta-1), where guardX replaces 0 (and subnormals) by EPS32 when
- * beta < X. One power per row: q = y t with t = guard2(y)^(beta-2), which is exact where
- * the two guards agree and, where they do not (1 < beta < 2, y under FLT_MIN), 0 for
- * y = 0 as the power is, and next to nothing for a subnormal y. */
+/* Any beta, rows 0..m-1: beta_terms (kernels.h) on W h. */
 static inline void prep_beta(const float *restrict W, int64_t ld, int64_t m, int k,
                       const float *restrict h, const float *restrict v, double beta,
                       float *restrict r, float *restrict q) {
-  const float br = (float)(beta - 2.0), bq = (float)(beta - 1.0);
-  const int guard_r = beta < 2.0, guard_q = beta < 1.0;
   wh_c(W, ld, m, k, h, q);
-  for (int64_t i = 0; i < m; i++) {
-    float y = q[i];
-    float yr = guard_r && y < FLT_MIN ? EPS32 : y;
-    float yq = guard_q ? yr : y;
-    float t = powf(yr, br);
-    r[i] = v[i] * t;
-    /* An overflowed W h (inf, where y t would be inf x 0) takes its own power. */
-    q[i] = y <= FLT_MAX ? yq * t : powf(yq, bq);
-  }
+  beta_terms(v, q, r, q, (size_t)m, beta);
 }
 
 /* sum_i w[i] x[i] as eight interleaved partial sums: a float sum in one chain cannot be
