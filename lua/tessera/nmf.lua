@@ -44,7 +44,8 @@
 -- no 1/2, the generalised KL D(V || WH), Itakura-Saito or the beta-divergence), history
 -- (one {iteration = i, loss = x} per check, iteration 0 first), iterations, converged (tol
 -- stopped it), stopped (on_iter did), seconds (the fit's wall time) and options (every
--- option as used, defaults included), and the methods below.
+-- option as used, defaults included), and the methods below. An NMFD model (tessera.nmfd)
+-- also has T, and its W is n x kT; every method knows the convolution.
 local core = require "tessera.core"
 local hungarian = require("tessera.assign").hungarian
 local cjson = require "cjson"
