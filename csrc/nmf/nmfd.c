@@ -71,14 +71,25 @@ void tsr_nmfd_apply_w_rows(nmfd_state *m, int64_t i0, int64_t i1, const float *n
                            const float *den) {
   const int64_t n = m->n;
   const int k = m->k;
+  /* Lee-Seung's plain rule (no prior, gamma 1, no flush): a loop the compiler vectorises. */
+  const int plain = m->l1W == 0.0f && m->l2W == 0.0f && m->gamma == 1.0f && !m->flushW;
   for (int c = 0; c < m->K; c++) {
     if (m->frozen_W != NULL && m->frozen_W[c % k]) continue;
     const size_t at = (size_t)c * (size_t)n;
-    float *w = m->Wr + at;
+    float *restrict w = m->Wr + at;
+    const float *restrict nu = num + at;
     const float sum = den == NULL ? (float)m->hstat[c] : 0.0f;
-    for (int64_t i = i0; i < i1; i++)
-      w[i] = mu_step(w[i], num[at + i], den != NULL ? den[at + i] : sum, m->l1W, m->l2W,
-                     m->gamma, m->flushW);
+    if (plain && den != NULL) {
+      const float *restrict d = den + at;
+      for (int64_t i = i0; i < i1; i++) w[i] *= nu[i] / (d[i] == 0.0f ? EPS32 : d[i]);
+    } else if (plain) {
+      const float d = sum == 0.0f ? EPS32 : sum;
+      for (int64_t i = i0; i < i1; i++) w[i] *= nu[i] / d;
+    } else {
+      for (int64_t i = i0; i < i1; i++)
+        w[i] = mu_step(w[i], nu[i], den != NULL ? den[at + i] : sum, m->l1W, m->l2W, m->gamma,
+                       m->flushW);
+    }
   }
 }
 

@@ -41,8 +41,8 @@ static void ratio_terms(const nmfd_state *m, const float *V, float *Y, float *Q,
   beta_terms(V, Y, Y, Q, count, m->beta);
 }
 
-/* Partition t's scratch: Y and Q (ld x SB each: a block's L, then its ratio), its W-step sums
- * numW and denW (n x K each) and HHt (K x K). */
+/* Partition t's scratch: Y and Q (ld x SB each: a block's L, then its ratio) and its W-step
+ * sums numW and denW (n x K each; partition 0's numW is the Euclidean step's too). */
 static float *part_base(const nmfd_state *m, int t) { return m->gbuf + (size_t)t * m->gstride; }
 
 /* Partition t: its columns in blocks of SB, each block's L, ratio and products formed while
@@ -55,7 +55,6 @@ static void column_part(nmfd_state *m, int t) {
   int64_t j0, j1;
   nmfd_range(m->p, m->parts, t, &j0, &j1);
   float *Y = part_base(m, t), *Q = Y + nS, *numW = Q + (m->two ? nS : 0), *denW = numW + nK;
-  float *HHt = denW + (m->two ? nK : 0);
   for (int64_t b0 = j0; b0 < j1; b0 += SB) {
     const int B = (int)(j1 - b0 < SB ? j1 - b0 : SB);
     const int first = b0 == j0;
@@ -71,13 +70,6 @@ static void column_part(nmfd_state *m, int t) {
       }
       X = Y;
       ldx = ld;
-    } else if (flags & NMFD_DO_W) {
-      /* mm_nt reads the block once per 4 columns of W: V's own columns (n floats apart)
-       * can share L1 sets (at n = 1025 nearly all of them), a copy at ld does not. */
-      for (int j = 0; j < B; j++)
-        memcpy(Y + (size_t)j * ld, X + (size_t)j * n, (size_t)n * sizeof(float));
-      X = Y;
-      ldx = ld;
     }
     if (flags & NMFD_DO_H) {
       float *G = m->G + (size_t)b0 * K, *G2 = m->G2 + (size_t)b0 * K;
@@ -85,29 +77,44 @@ static void column_part(nmfd_state *m, int t) {
       if (m->cls == CLS_EUC) m->bk->mm_nn(m->WtWf, K, K, K, Hb, K, B, G2, K, 0);
       else if (m->two) m->bk->mm_tn(m->Wp, ld, n, K, Q, ld, B, G2, K);
     }
-    if (flags & NMFD_DO_W) {
+    if ((flags & NMFD_DO_W) && m->cls != CLS_EUC) { /* the Euclidean one: row_part */
       const int add = !first; /* the first block starts the sums */
       m->bk->mm_nt(X, ldx, n, B, Hb, K, K, numW, n, add);
-      if (m->cls == CLS_EUC) m->bk->mm_nt(Hb, K, K, B, Hb, K, K, HHt, K, add);
-      else if (m->two) m->bk->mm_nt(Q, ld, n, B, Hb, K, K, denW, n, add);
+      if (m->two) m->bk->mm_nt(Q, ld, n, B, Hb, K, K, denW, n, add);
     }
   }
 }
 
 static void column_task(void *ctx, int t) { column_part(ctx, t); }
 
-/* Row partition t of W's step: the partitions' sums added in partition order, then the
- * update of those rows. */
+/* Row partition t of W's step, then the update of those rows. The Euclidean step needs no
+ * ratio, so its rows read V itself: V Hbig' and Wr (Hbig Hbig'); the others add up the
+ * column partitions' sums, in partition order. */
 static void row_part(nmfd_state *m, int t) {
   const int64_t n = m->n;
   const int K = m->K;
   const size_t nK = (size_t)n * (size_t)K;
+  /* Rows in runs of 16 (64 bytes) per partition, so that two workers rarely write to one
+   * cache line of a column. */
   int64_t i0, i1;
-  nmfd_range(n, m->row_parts, t, &i0, &i1);
+  nmfd_range(n / 16, m->row_parts, t, &i0, &i1);
+  i0 *= 16;
+  i1 = t + 1 == m->row_parts ? n : i1 * 16;
   float *num0 = part_base(m, 0) + (size_t)m->ld * (size_t)m->block * (m->two ? 2 : 1);
   float *den0 = m->two ? num0 + nK : m->denE;
-  if (m->cls == CLS_EUC) /* these rows of Wr (Hbig Hbig'), before they change */
-    m->bk->mm_nn(m->Wp + i0, m->ld, i1 - i0, K, m->HHt0, K, K, m->denE + i0, n, 0);
+  if (m->cls == CLS_EUC) {
+    /* V's columns in blocks, so that the rows' slab of a block stays in cache while every
+     * column of W takes its share. */
+    const int64_t cols = m->block * 8;
+    for (int64_t j0 = 0; j0 < m->p; j0 += cols) {
+      const int64_t B = m->p - j0 < cols ? m->p - j0 : cols;
+      m->bk->mm_nt(m->V + j0 * n + i0, n, i1 - i0, B, m->Hbig + j0 * K, K, K, num0 + i0, n,
+                   j0 > 0);
+    }
+    m->bk->mm_nn(m->Wp + i0, m->ld, i1 - i0, K, m->HHt, K, K, m->denE + i0, n, 0);
+    tsr_nmfd_apply_w_rows(m, i0, i1, num0, m->denE);
+    return;
+  }
   for (int q = 1; q < m->parts; q++) {
     const float *num = part_base(m, q) + (num0 - part_base(m, 0));
     for (int c = 0; c < K; c++) {
@@ -131,18 +138,15 @@ void tsr_nmfd_blocks_pass(nmfd_state *m, int flags) {
   if ((flags & NMFD_DO_H) && m->cls == CLS_EUC)
     m->bk->mm_tn(m->Wp, m->ld, n, K, m->Wp, m->ld, K, m->WtWf, K);
   m->flags = flags;
-  tsr_pool_run(m->pool, m->parts, column_task, m);
+  if ((flags & NMFD_DO_H) || m->cls != CLS_EUC) tsr_pool_run(m->pool, m->parts, column_task, m);
   if (flags & NMFD_DO_H) {
     shift_sum(m, m->G, m->numH);
     if (m->cls != CLS_KL) shift_sum(m, m->G2, m->denH);
   }
   if (!(flags & NMFD_DO_W)) return;
   if (m->cls == CLS_EUC) {
-    /* The sum of the partitions' Hb Hb', whose product with Wr the row partitions form. */
-    const size_t KK = (size_t)K * (size_t)K;
-    const size_t off = (size_t)n * (size_t)K + (size_t)m->ld * (size_t)m->block;
-    m->HHt0 = part_base(m, 0) + off;
-    for (int q = 1; q < m->parts; q++) nmfd_add(m->HHt0, part_base(m, q) + off, KK);
+    /* Hbig Hbig', whose product with Wr the row partitions form. */
+    m->bk->mm_nt(m->Hbig, K, K, m->p, m->Hbig, K, K, m->HHt, K, 0);
   } else if (m->cls == CLS_KL) {
     for (int c = 0; c < K; c++) {
       double sum = 0.0;
@@ -169,9 +173,9 @@ int tsr_nmfd_blocks_alloc(nmfd_state *m, tsr_error *err) {
   size_t nS, nK, Kp, per, count, bytes;
   if (n > INT32_MAX || p > INT32_MAX || tsr_mul_size(ld, sb, &nS) != 0 ||
       tsr_mul_size(ld, K, &nK) != 0 || tsr_mul_size(K, p, &Kp) != 0 ||
-      (per = (nS + nK) * (m->two ? 2 : 1)) < nS || (per += K * K + 31) < K * K ||
+      (per = (nS + nK) * (m->two ? 2 : 1)) < nS || (per += 31) < 31 ||
       (per &= ~(size_t)31, tsr_mul_size(per, (size_t)m->parts, &count)) != 0 ||
-      (count += 3 * Kp) < Kp || (count += 2 * nK + K * K) < nK ||
+      (count += 3 * Kp) < Kp || (count += 2 * nK + 2 * K * K) < nK ||
       tsr_mul_size(count, sizeof(float), &bytes) != 0) {
     tsr_seterror(err, "the scratch space of an NMFD fit with n = %lld, p = %lld, k T = %d "
                  "overflows", (long long)m->n, (long long)m->p, m->K);
@@ -186,5 +190,6 @@ int tsr_nmfd_blocks_alloc(nmfd_state *m, tsr_error *err) {
   m->denE = m->G2 + Kp;
   m->Wp = m->denE + nK;
   m->WtWf = m->Wp + nK;
+  m->HHt = m->WtWf + K * K;
   return TSR_OK;
 }

@@ -47,12 +47,12 @@ typedef struct nmfd_state {
   tsr_pool *pool;
   int flags;          /* the current pass's NMFD_DO_H | NMFD_DO_W */
   /* The block path: per column partition gstride floats (Y, Q: ld x block each, Q when two;
-   * numW, denW: n x K each, denW when two; HHt: K x K), then Hbig (K x p: column j is hb_j),
+   * numW, denW: n x K each, denW when two), then Hbig (K x p: column j is hb_j),
    * G and G2 (K x p: H's step before its shift-sum), denE (n x K: the Euclidean W step's
    * denominators) and WtWf (K x K). */
   float *gbuf, *Hbig, *G, *G2, *denE, *WtWf;
   float *Wp;          /* Wr with leading dimension ld, copied at each pass */
-  float *HHt0;        /* the Euclidean W step's sum Hbig Hbig' (K x K) */
+  float *HHt;         /* K x K: Hbig Hbig', the Euclidean W step's */
   int64_t ld;         /* of Wp, Y and Q */
   size_t gstride;
   int block;          /* columns per block: about 256 kB of Y */
