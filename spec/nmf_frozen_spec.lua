@@ -187,6 +187,8 @@ describe("tessera.nmf with fixed_W and fixed_H", function()
             "source 'b' has n_fft 2048 and T 1, this one n_fft 1024 and T 1")
     refused({ a = { file = amen, k = 2, freeze_activations = true, templates_from = "b:1" },
               b = { file = amen, k = 2 } }, "key 'freeze_activations' needs activations_from")
+    refused({ a = { file = amen, k = 2, freeze_activations = true } },
+            "source 'a': key 'freeze_activations' needs activations_from")
     local ok, err = pcall(function()
       return helpers.recipe_sources({ sources = {
         a = { file = amen, k = 2, duration = 1, max_iter = 5, activations_from = "b:1" },

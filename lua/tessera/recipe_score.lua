@@ -16,9 +16,11 @@ return function(h)
   function score.check(ctx, where, s, src, confine)
     if s.templates == nil and s.onsets == nil and s.templates_from == nil and
        s.activations_from == nil and s.allowed_H == nil then
-      for _, key in ipairs { "template_method", "freeze_templates", "onset_before", "onset_after",
-                             "freeze_activations" } do
+      for _, key in ipairs { "template_method", "freeze_templates", "onset_before", "onset_after" } do
         if s[key] ~= nil then fail(ctx, where, "key '%s' needs templates or onsets", key) end
+      end
+      if s.freeze_activations ~= nil then
+        fail(ctx, where, "key 'freeze_activations' needs activations_from")
       end
       return nil
     end
