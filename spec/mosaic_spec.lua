@@ -365,7 +365,7 @@ describe("tessera.mosaic", function()
       check(t, "tessera.mosaic: %s: source 'amen': key 'kk' is not a source option (expected one " ..
         "of: file, offset, duration, sr, n_fft, hop, hpss, templates, template_method, " ..
         "templates_from, freeze_templates, activations_from, freeze_activations, onsets, " ..
-        "onset_before, onset_after, k, loss, solver, init, seed, max_iter, tol, " ..
+        "onset_before, onset_after, allowed_H, k, loss, solver, init, seed, max_iter, tol, " ..
         "order, alpha_W, alpha_H, l1_ratio, every, threads, smooth_H, T)")
     end)
 
