@@ -165,7 +165,8 @@ local function lent(self, list, what)
   return core.matrix.from(rows)
 end
 
-local function first_ones(m)
+-- {1, 2, ..., m}: the components a start fills, for fixed_W or fixed_H.
+local function first_components(m)
   local t = {}
   for i = 1, m do t[i] = i end
   return t
@@ -215,10 +216,10 @@ local function score_options(self, name, src, V, opts)
     elseif sc.templates_from then
       opts.W_start = lent(self, sc.templates_from, "templates")
     end
-    if sc.freeze then opts.fixed_W = first_ones(#sc.templates > 0 and #sc.templates or #sc.templates_from) end
+    if sc.freeze then opts.fixed_W = first_components(#sc.templates > 0 and #sc.templates or #sc.templates_from) end
     if sc.activations_from then
       opts.H_start = lent(self, sc.activations_from, "activations")
-      if sc.freeze_activations then opts.fixed_H = first_ones(#sc.activations_from) end
+      if sc.freeze_activations then opts.fixed_H = first_components(#sc.activations_from) end
     end
     if sc.onsets then
       local _, p = V:shape()
