@@ -21,15 +21,7 @@ local function load(path, seconds)
   return audio.load(path, { sr = SR, duration = seconds })
 end
 
--- A deterministic noise sequence in [-1, 1).
-local function noise(n, seed)
-  local state, out = seed, {}
-  for i = 1, n do
-    state = (state * 1103515245 + 12345) % 2147483648
-    out[i] = state / 1073741824 - 1
-  end
-  return out
-end
+local noise = helpers.noise
 
 -- sum over k of gains[k] * signals[k], then a short FIR (taps: {delay, gain}), a slow gain
 -- wobble of the given depth and noise of the given level: an estimate with every kind of

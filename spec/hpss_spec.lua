@@ -26,15 +26,7 @@ local function sine_and_clicks(seconds)
   return from(sine, SR), from(clicks, SR), from(mix, SR)
 end
 
--- A reproducible pseudo-random signal in [-1, 1) (a 32-bit LCG).
-local function noise(n, seed)
-  local state, x = seed, {}
-  for i = 1, n do
-    state = (1103515245 * state + 12345) % 2147483648
-    x[i] = state / 1073741824 - 1
-  end
-  return x
-end
+local noise = helpers.noise
 
 local function amen_spectrogram()
   return tessera.stft(tessera.audio.load(AMEN, { sr = SR, duration = 2, mono = true }))

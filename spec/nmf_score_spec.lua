@@ -7,11 +7,7 @@ local SAMPLES = helpers.samples .. "/"
 local KICK, SNARE, HAT = SAMPLES .. "drum_bass_hard.flac", SAMPLES .. "drum_snare_hard.flac",
   SAMPLES .. "drum_cymbal_closed.flac"
 
-local function message(fn)
-  local ok, err = pcall(fn)
-  assert.is_false(ok, "expected an error")
-  return (tostring(err):gsub("^[^:\n]+%.lua:%d+: ", ""))
-end
+local message = helpers.error_message
 
 -- A 0/1 mask with a few zeros in every row and at least one 1 in every column.
 local function mask(k, p, seed)

@@ -8,16 +8,7 @@ local abs, cos, sin, sqrt, pi, floor = math.abs, math.cos, math.sin, math.sqrt, 
 
 local AMEN = "/usr/share/sonic-pi/samples/loop_amen.flac"
 
--- A reproducible pseudo-random signal in [-1, 1) (a 32-bit LCG, so it does not depend on
--- math.random's generator).
-local function noise(n, seed)
-  local state, x = seed or 12345, {}
-  for i = 1, n do
-    state = (1103515245 * state + 12345) % 2147483648
-    x[i] = state / 1073741824 - 1
-  end
-  return x
-end
+local noise = helpers.noise
 
 local function audio_of(samples, sr) return tessera.audio.from(samples, sr or 22050) end
 

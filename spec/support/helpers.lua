@@ -34,6 +34,25 @@ function helpers.pearson(x, y)
   return sxy / math.sqrt(sxx * syy)
 end
 
+-- A reproducible pseudo-random signal of n samples in [-1, 1) (a 32-bit LCG from seed,
+-- default 12345, so specs do not depend on math.random's generator).
+function helpers.noise(n, seed)
+  local state, x = seed or 12345, {}
+  for i = 1, n do
+    state = (1103515245 * state + 12345) % 2147483648
+    x[i] = state / 1073741824 - 1
+  end
+  return x
+end
+
+-- The error fn(...) raises (asserting that it does), without the "file.lua:line: " a Lua
+-- error starts with, so that specs compare the message itself.
+function helpers.error_message(fn, ...)
+  local ok, err = pcall(fn, ...)
+  assert(not ok, "expected an error")
+  return (tostring(err):gsub("^[^:\n]+%.lua:%d+: ", ""))
+end
+
 -- A fresh temporary folder; remove it with helpers.rmtree in a finally block.
 function helpers.tmpdir()
   local path = os.tmpname()
