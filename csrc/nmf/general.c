@@ -230,10 +230,7 @@ static float max_weight(const float *M, size_t count) {
 int tsr_nmf_general_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
                          const tsr_nmf_params *prm, int parts, tsr_nmf_result *res,
                          tsr_error *err) {
-  if (n > INT32_MAX || p > INT32_MAX) {
-    tsr_seterror(err, "a %lld x %lld V is too large for BLAS", (long long)n, (long long)p);
-    return TSR_ELIMIT;
-  }
+  if (tsr_nmf_check_blas_size(n, p, err) != TSR_OK) return TSR_ELIMIT;
   const float *M = prm->weights;
   float mx = M != NULL ? max_weight(M, (size_t)n * (size_t)p) : 1.0f;
   if (mx == 0.0f) {

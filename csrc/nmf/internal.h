@@ -24,6 +24,14 @@ int tsr_nmf_parts(int threads, int64_t p);
  * the shape alone so that results summed task by task do not depend on the thread count. */
 int tsr_nmf_chunks(int64_t p);
 
+/* TSR_OK when V (n x p) fits BLAS's int dimensions, else TSR_ELIMIT with err saying so: the
+ * check of the solvers that call sgemm on whole factors (general.c, mu_gemm.c). */
+static inline int tsr_nmf_check_blas_size(int64_t n, int64_t p, tsr_error *err) {
+  if (n <= INT32_MAX && p <= INT32_MAX) return TSR_OK;
+  tsr_seterror(err, "a %lld x %lld V is too large for BLAS", (long long)n, (long long)p);
+  return TSR_ELIMIT;
+}
+
 /* The constants of a fit's update rules for V n x p: scikit-learn's regularisation
  * (_compute_regularization, with our V as its X), Fevotte-Idier's exponent gamma (1 for
  * beta in [1, 2]), and scikit-learn's flush of tiny entries of W (beta < 1) and H (<= 1). */

@@ -38,10 +38,7 @@ static void gemm_w_terms(const float *V, const float *W, const float *H, int n, 
 int tsr_nmf_mu_gemm_fit(const float *V, int64_t n, int64_t p, int k, float *W, float *H,
                        const tsr_nmf_params *prm, int parts, tsr_nmf_result *res,
                        tsr_error *err) {
-  if (n > INT32_MAX || p > INT32_MAX) {
-    tsr_seterror(err, "a %lld x %lld V is too large for BLAS", (long long)n, (long long)p);
-    return TSR_ELIMIT;
-  }
+  if (tsr_nmf_check_blas_size(n, p, err) != TSR_OK) return TSR_ELIMIT;
   size_t nh = (size_t)k * (size_t)p, nw = (size_t)n * (size_t)k, count, bytes;
   if (tsr_mul_size(nh + nw, 2, &count) != 0 || (count += (size_t)k * k) < nh ||
       tsr_mul_size(count, sizeof(float), &bytes) != 0) {
