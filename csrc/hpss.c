@@ -211,28 +211,43 @@ int tsr_hpss_masks(const float *mag, int64_t bins, int64_t frames, const tsr_hps
 /* ---- percussiveness of NMF components ---------------------------------------------- */
 
 int tsr_hpss_mask_share(const float *W, const float *H, int64_t bins, int64_t frames, int64_t k,
-                        const float *mag, const float *mask, double *out, tsr_error *err) {
-  size_t doubles = (size_t)bins + 2 * (size_t)k, bytes = doubles * sizeof(double);
-  double *wh = tsr_alloc(bytes);
-  if (wh == NULL) return tsr_alloc_failure(bytes, "the components' energies", err);
-  double *energy = wh + bins, *kept = energy + k;
+                        int64_t T, const float *mag, const float *mask, double *out,
+                        tsr_error *err) {
+  size_t kb, doubles, bytes;
+  if (tsr_mul_size((size_t)k, (size_t)bins, &kb) != 0 ||
+      (doubles = kb + (size_t)bins + 2 * (size_t)k) < kb ||
+      tsr_mul_size(doubles, sizeof(double), &bytes) != 0) {
+    tsr_seterror(err, "the components' energies for k = %lld overflow", (long long)k);
+    return TSR_ELIMIT;
+  }
+  double *comp = tsr_alloc(bytes);
+  if (comp == NULL) return tsr_alloc_failure(bytes, "the components' energies", err);
+  double *wh = comp + kb, *energy = wh + bins, *kept = energy + k;
   memset(energy, 0, 2 * (size_t)k * sizeof(double));
   for (int64_t f = 0; f < frames; f++) {
     if (tsr_interrupted()) {
-      tsr_free(wh);
+      tsr_free(comp);
       tsr_seterror(err, "interrupted");
       return TSR_EINTR;
     }
-    for (int64_t b = 0; b < bins; b++) wh[b] = 0.0;
+    /* Each component's column of this frame (its template's frames against its earlier
+     * activations when T > 1), then their sum W H. */
     for (int64_t i = 0; i < k; i++) {
-      const double h = H[i + f * k];
-      for (int64_t b = 0; b < bins; b++) wh[b] += (double)W[b + i * bins] * h;
+      double *c = comp + i * bins;
+      for (int64_t b = 0; b < bins; b++) c[b] = 0.0;
+      for (int64_t t = 0; t < T && t <= f; t++) {
+        const double h = H[i + (f - t) * k];
+        const float *w = W + (i + t * k) * bins;
+        for (int64_t b = 0; b < bins; b++) c[b] += (double)w[b] * h;
+      }
     }
+    for (int64_t b = 0; b < bins; b++) wh[b] = 0.0;
+    for (int64_t i = 0; i < k; i++)
+      for (int64_t b = 0; b < bins; b++) wh[b] += comp[i * bins + b];
     for (int64_t i = 0; i < k; i++) {
-      const double h = H[i + f * k];
       for (int64_t b = 0; b < bins; b++) {
         /* Where W H is 0 each component's mask is 1/k, as m:audio's Wiener masks. */
-        double share = wh[b] > 0.0 ? (double)W[b + i * bins] * h / wh[b] : 1.0 / (double)k;
+        double share = wh[b] > 0.0 ? comp[i * bins + b] / wh[b] : 1.0 / (double)k;
         double v = mag[b + f * bins] * share;
         double m = mask[b + f * bins];
         energy[i] += v * v;
@@ -241,6 +256,6 @@ int tsr_hpss_mask_share(const float *W, const float *H, int64_t bins, int64_t fr
     }
   }
   for (int64_t i = 0; i < k; i++) out[i] = energy[i] > 0.0 ? kept[i] / energy[i] : 0.0;
-  tsr_free(wh);
+  tsr_free(comp);
   return TSR_OK;
 }

@@ -45,9 +45,12 @@ int tsr_hpss_masks(const float *mag, int64_t bins, int64_t frames, const tsr_hps
 /* For each of the k components of the model W (bins x k) H (k x frames), the share of its
  * Wiener energy sum (mag W_i H_i / W H)^2 that the mask keeps, sum (mask mag W_i H_i /
  * W H)^2 / that, into out[i] (0 for a component with no energy; where W H is 0 each
- * component's Wiener share is 1/k, as m:audio's). mag and mask are
- * bins x frames; all column-major. Returns TSR_OK, TSR_ENOMEM, TSR_ELIMIT, TSR_EINTR. */
+ * component's Wiener share is 1/k, as m:audio's). With T > 1 the model is convolutive
+ * (tsr_nmfd_fit's): W is bins x kT and component i is its template convolved with its
+ * activations. mag and mask are bins x frames; all column-major. Returns TSR_OK,
+ * TSR_ENOMEM, TSR_ELIMIT, TSR_EINTR. */
 int tsr_hpss_mask_share(const float *W, const float *H, int64_t bins, int64_t frames, int64_t k,
-                        const float *mag, const float *mask, double *out, tsr_error *err);
+                        int64_t T, const float *mag, const float *mask, double *out,
+                        tsr_error *err);
 
 #endif

@@ -374,6 +374,18 @@ describe("tessera.nmfd", function()
       assert.is_true(err < 1e-4, ("%.3g"):format(err))
     end)
 
+    it("has a percussiveness: the Wiener shares of its convolved components", function()
+      -- The definition written from the model's own components, as the reference.
+      local mask = tessera.hpss(amen).masks.percussive
+      local whole, mag = m:reconstruct(), amen:magnitude()
+      local shares = tessera.hpss.percussiveness(m, amen, { mask = mask })
+      for i = 1, m.k do
+        local v = mag:hadamard(tessera.core.listen.ratio(m:component(i), whole, 1 / m.k))
+        local kept = v:hadamard(mask)
+        assert.near(kept:hadamard(kept):sum() / v:hadamard(v):sum(), shares[i], 1e-5)
+      end
+    end)
+
     it("normalizes, sorts, saves and loads without changing the model", function()
       local c = tessera.nmfd(amen, { k = 3, T = 6, loss = "kl", max_iter = 20, seed = 1, progress = false })
       local before = c:reconstruct()

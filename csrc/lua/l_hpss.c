@@ -121,12 +121,15 @@ static void check_shape(lua_State *L, int arg, const char *what, const lmatrix *
                                           (lua_Integer)rows, (lua_Integer)cols));
 }
 
-/* mask_share(W, H, magnitude, mask) -> {share of component 1, ...}: the part of each
- * component's Wiener energy the mask keeps (tsr_hpss_mask_share). */
+/* mask_share(W, H, magnitude, mask [, T]) -> {share of component 1, ...}: the part of each
+ * component's Wiener energy the mask keeps (tsr_hpss_mask_share; T > 1: an NMFD model). */
 static int hpss_mask_share(lua_State *L) {
   lmatrix *W = lmatrix_check(L, 1), *H = lmatrix_check(L, 2);
   lmatrix *mag = lmatrix_check(L, 3), *mask = lmatrix_check(L, 4);
-  const int64_t bins = W->m.rows, k = W->m.cols, frames = H->m.cols;
+  const lua_Integer T = luaL_optinteger(L, 5, 1);
+  luaL_argcheck(L, T >= 1 && T <= W->m.cols, 5, "T must be in 1..W's columns");
+  const int64_t bins = W->m.rows, k = W->m.cols / T, frames = H->m.cols;
+  luaL_argcheck(L, k * T == W->m.cols, 1, "W's columns must be k T");
   check_shape(L, 2, "H", H, k, frames);
   check_shape(L, 3, "magnitude", mag, bins, frames);
   check_shape(L, 4, "mask", mask, bins, frames);
@@ -134,7 +137,7 @@ static int hpss_mask_share(lua_State *L) {
   double *out = lmem_push_block(L, (size_t)(k > 0 ? k : 1) * sizeof(double), 0, "percussiveness",
                                 "the components' shares");
   tsr_error err = {{0}};
-  int status = tsr_hpss_mask_share(W->m.data, H->m.data, bins, frames, k, mag->m.data,
+  int status = tsr_hpss_mask_share(W->m.data, H->m.data, bins, frames, k, T, mag->m.data,
                                    mask->m.data, out, &err);
   if (status != TSR_OK) return laux_fail(L, "percussiveness", status, &err);
   lua_createtable(L, (int)k, 0);

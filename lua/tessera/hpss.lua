@@ -62,19 +62,6 @@ local function call(_, x, opts)
            residual = parts.residual:istft(), masks = parts.masks, spectrogram = S }
 end
 
--- The shares of an NMFD model (tessera.nmfd), from its components' convolutions: what
--- core.hpss.mask_share computes for W H, with the same 1/k where the model is 0.
-local function conv_shares(m, mag, mask)
-  local whole, shares = m:reconstruct(), {}
-  for i = 1, m.k do
-    local v = mag:hadamard(core.listen.ratio(m:component(i), whole, 1 / m.k))
-    local kept = v:hadamard(mask)
-    local energy = v:hadamard(v):sum()
-    shares[i] = energy > 0 and kept:hadamard(kept):sum() / energy or 0
-  end
-  return shares
-end
-
 -- tessera.hpss.percussiveness(model, S [, opts]) -> {p_1, ..., p_k}: for each component of
 -- the NMF or NMFD model (H k x p, fitted on S's magnitude), the share of its Wiener energy
 -- (S's magnitude times W_i H_i / W H, squared and summed) that the percussive mask keeps,
@@ -111,9 +98,8 @@ function hpss.percussiveness(m, S, opts)
   else
     mask = separate(S, opts).masks.percussive
   end
-  if m.T then return conv_shares(m, S:magnitude(), mask) end
   local percussiveness = core.hpss.mask_share
-  local shares = percussiveness(m.W, m.H, S:magnitude(), mask)
+  local shares = percussiveness(m.W, m.H, S:magnitude(), mask, m.T)
   return shares
 end
 
