@@ -8,17 +8,11 @@
 
 enum { NMFD_DO_H = 1, NMFD_DO_W = 2 };
 
-/* The block products (nmfd_block.h), one table per instruction set (nmfd_kernels_*.c). */
+/* The block product (nmfd_block.h), one table per instruction set (nmfd_kernels_*.c). */
 typedef struct nmfd_block_kernels {
-  /* C = A B (+ C when add), A m x K */
-  void (*mm_nn)(const float *A, int64_t lda, int64_t m, int K, const float *B, int64_t ldb,
-                int64_t N, float *C, int64_t ldc, int add);
-  /* C (K x N) = A' X, A m x K, X m x N */
-  void (*mm_tn)(const float *A, int64_t lda, int64_t m, int K, const float *X, int64_t ldx,
-                int64_t N, float *C, int64_t ldc);
-  /* C (m x K) = X H' (+ C when add), X m x N, H K x N */
-  void (*mm_nt)(const float *X, int64_t ldx, int64_t m, int64_t N, const float *H, int64_t ldh,
-                int K, float *C, int64_t ldc, int add);
+  /* C (m x N, ldc) = A B (+ C when add): A m x kin (lda), B's entry (x, q) at B[x bsi + q bsq] */
+  void (*gemm)(const float *A, int64_t lda, int64_t m, int64_t kin, const float *B, int64_t bsi,
+               int64_t bsq, int64_t N, float *C, int64_t ldc, int add);
   /* Y = V / guard(Y), count entries */
   void (*kl_ratio)(const float *V, float *Y, size_t count);
 } nmfd_block_kernels;
@@ -32,7 +26,8 @@ const nmfd_block_kernels *tsr_nmfd_block_kernels(void);
 typedef struct nmfd_state {
   const float *V;
   int64_t n, p;
-  int k, T, K, cls, two, flushW, flushH; /* K = k T; two: denominators need q (IS, beta) */
+  int k, T, K, Kp, cls, two, flushW, flushH; /* K = k T, Kp = K rounded up to 16; two:
+                                              * denominators need q (IS, beta) */
   double beta;
   float gamma, l1W, l2W, l1H, l2H;
   const unsigned char *frozen_W, *frozen_H;
@@ -48,11 +43,13 @@ typedef struct nmfd_state {
   int flags;          /* the current pass's NMFD_DO_H | NMFD_DO_W */
   /* The block path: per column partition gstride floats (Y, Q: ld x block each, Q when two;
    * numW, denW: n x K each, denW when two), then Hbig (K x p: column j is hb_j),
-   * G and G2 (K x p: H's step before its shift-sum), denE (n x K: the Euclidean W step's
-   * denominators) and WtWf (K x K). */
-  float *gbuf, *Hbig, *G, *G2, *denE, *WtWf;
+   * G and G2 (Kp x p: H's step before its shift-sum), denE (n x K: the Euclidean W step's
+   * denominators), Wt (Kp x n: Wr', rows past K zero) and WtWf (Kp x K: Wr'Wr). */
+  float *gbuf, *Hbig, *G, *G2, *denE, *Wt, *WtWf;
   float *Wp;          /* Wr with leading dimension ld, copied at each pass */
   float *HHt;         /* K x K: Hbig Hbig', the Euclidean W step's */
+  float *gram;        /* per partition, its share of Wr'Wr (Kp x K) or of Hbig Hbig' (K x K) */
+  int derived;        /* Wp, Wt and Wr'Wr's shares are Wr's (the last W step formed them) */
   int64_t ld;         /* of Wp, Y and Q */
   size_t gstride;
   int block;          /* columns per block: about 256 kB of Y */

@@ -5,7 +5,7 @@
 #if defined(__AVX2__) && defined(__FMA__)
 #define VL 8
 #define RV 2
-#define CG 2 /* 8 accumulators of mm_tn and its loads fit AVX2's 16 registers */
+#define QN 4 /* 8 accumulators, 2 loads and a broadcast: within AVX2's 16 registers */
 #include "nmfd_block.h"
 
 static const nmfd_block_kernels table = NMFD_BLOCK_TABLE;

@@ -4,8 +4,8 @@
 
 #if defined(__AVX512F__) && defined(__AVX512VL__)
 #define VL 16
-#define RV 4
-#define CG 4 /* 16 accumulators of mm_tn: half of AVX-512's 32 registers */
+#define RV 3
+#define QN 8 /* 24 accumulators, 3 loads and a broadcast: within AVX-512's 32 registers */
 #include "nmfd_block.h"
 
 static const nmfd_block_kernels table = NMFD_BLOCK_TABLE;

@@ -2,7 +2,7 @@
  * set, or NEON, vectorises), and the choice of this process's table. */
 #define VL 4
 #define RV 2
-#define CG 2
+#define QN 4
 #include "nmfd_block.h"
 
 #include "../simd.h"
