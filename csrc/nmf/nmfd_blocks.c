@@ -69,26 +69,33 @@ static void column_part(nmfd_state *m, int t) {
   for (int64_t b0 = j0; b0 < j1; b0 += SB) {
     const int B = (int)(j1 - b0 < SB ? j1 - b0 : SB);
     const int first = b0 == j0;
-    const float *Hb = m->Hbig + (size_t)b0 * K, *X = m->V + (size_t)b0 * n;
-    if (m->cls != CLS_EUC) m->bk->gemm(m->Wp, ld, n, K, Hb, 1, K, B, Y, ld, 0);
-    /* Y: the block's ratio, or for the Euclidean loss V itself, read in order and put at
-     * leading dimension ld (V's own may map a row of every column to one L1 set). */
-    for (int j = 0; j < B; j++) {
-      const float *v = X + (size_t)j * n;
-      float *y = Y + (size_t)j * ld;
-      if (m->cls == CLS_EUC) memcpy(y, v, (size_t)n * sizeof(float));
-      else if (m->cls == CLS_KL) m->bk->kl_ratio(v, y, (size_t)n);
-      else ratio_terms(m, v, y, Q + (size_t)j * ld, (size_t)n);
+    const float *Hb = m->Hbig + (size_t)b0 * K;
+    /* X: the block's ratio in Y, or for the Euclidean loss V itself: read where it is when
+     * it fits in cache (m->direct), else read in order into Y at leading dimension ld (V's
+     * own may map a row of every column to one L1 set). */
+    const float *X = m->V + (size_t)b0 * n;
+    int64_t ldx = n;
+    if (!m->direct) {
+      if (m->cls != CLS_EUC) m->bk->gemm(m->Wp, ld, n, K, Hb, 1, K, B, Y, ld, 0);
+      for (int j = 0; j < B; j++) {
+        const float *v = X + (size_t)j * n;
+        float *y = Y + (size_t)j * ld;
+        if (m->cls == CLS_EUC) memcpy(y, v, (size_t)n * sizeof(float));
+        else if (m->cls == CLS_KL) m->bk->kl_ratio(v, y, (size_t)n);
+        else ratio_terms(m, v, y, Q + (size_t)j * ld, (size_t)n);
+      }
+      X = Y;
+      ldx = ld;
     }
     if (flags & NMFD_DO_H) {
       float *G = m->G + (size_t)b0 * Kp, *G2 = m->G2 + (size_t)b0 * Kp;
-      m->bk->gemm(m->Wt, Kp, Kp, n, Y, 1, ld, B, G, Kp, 0);
+      m->bk->gemm(m->Wt, Kp, Kp, n, X, 1, ldx, B, G, Kp, 0);
       if (m->cls == CLS_EUC) m->bk->gemm(m->WtWf, Kp, Kp, K, Hb, 1, K, B, G2, Kp, 0);
       else if (m->two) m->bk->gemm(m->Wt, Kp, Kp, n, Q, 1, ld, B, G2, Kp, 0);
     }
-    if (flags & NMFD_DO_W) {
+    if ((flags & NMFD_DO_W) && !m->direct) {
       const int add = !first; /* the first block starts the sums */
-      m->bk->gemm(Y, ld, n, B, Hb, K, 1, K, numW, n, add);
+      m->bk->gemm(X, ldx, n, B, Hb, K, 1, K, numW, n, add);
       if (m->two) m->bk->gemm(Q, ld, n, B, Hb, K, 1, K, denW, n, add);
     }
   }
@@ -142,9 +149,9 @@ static float *num_total(const nmfd_state *m) {
   return part_base(m, 0) + (size_t)m->ld * (size_t)m->block * (m->two ? 2 : 1);
 }
 
-/* Row partition t of W's step: the column partitions' sums added up in partition order (the
- * Euclidean denominators are Wr (Hbig Hbig') instead), then the update of those rows and
- * what the next pass reads of them. */
+/* Row partition t of W's step: the column partitions' sums added up in partition order, or
+ * where the Euclidean loss reads V itself its rows of V Hbig' (its denominators are always
+ * Wr (Hbig Hbig')), then the update of those rows and what the next pass reads of them. */
 static void row_part(nmfd_state *m, int t) {
   const int64_t n = m->n;
   const int K = m->K;
@@ -153,12 +160,16 @@ static void row_part(nmfd_state *m, int t) {
   row_range(m, t, &i0, &i1);
   float *num0 = num_total(m);
   float *den0 = m->two ? num0 + nK : m->denE;
-  for (int q = 1; q < m->parts; q++) {
-    const float *num = part_base(m, q) + (num0 - part_base(m, 0));
-    for (int c = 0; c < K; c++) {
-      const size_t at = (size_t)c * (size_t)n;
-      nmfd_add(num0 + at + i0, num + at + i0, (size_t)(i1 - i0));
-      if (m->two) nmfd_add(den0 + at + i0, num + nK + at + i0, (size_t)(i1 - i0));
+  if (m->direct) {
+    m->bk->gemm(m->V + i0, n, i1 - i0, m->p, m->Hbig, K, 1, K, num0 + i0, n, 0);
+  } else {
+    for (int q = 1; q < m->parts; q++) {
+      const float *num = part_base(m, q) + (num0 - part_base(m, 0));
+      for (int c = 0; c < K; c++) {
+        const size_t at = (size_t)c * (size_t)n;
+        nmfd_add(num0 + at + i0, num + at + i0, (size_t)(i1 - i0));
+        if (m->two) nmfd_add(den0 + at + i0, num + nK + at + i0, (size_t)(i1 - i0));
+      }
     }
   }
   if (m->cls == CLS_EUC)
@@ -225,6 +236,10 @@ int tsr_nmfd_blocks_alloc(nmfd_state *m, tsr_error *err) {
     return TSR_ELIMIT;
   }
   m->gstride = per;
+  /* The Euclidean loss reads V itself where it fits in the last level of cache (8 MB):
+   * row partitions then form V Hbig' straight from V, with no partial sums to move between
+   * cores; a larger V is read in order, by column partitions (docs/DECISIONS.md). */
+  m->direct = m->cls == CLS_EUC && n * p <= ((size_t)8 << 20) / sizeof(float);
   m->gbuf = tsr_alloc(bytes);
   if (m->gbuf == NULL) return tsr_alloc_failure(bytes, "the NMFD fit's scratch space", err);
   m->Hbig = m->gbuf + per * (size_t)m->parts;
