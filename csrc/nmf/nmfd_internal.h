@@ -48,7 +48,7 @@ typedef struct nmfd_state {
   float *gbuf, *Hbig, *G, *G2, *denE, *Wt, *WtWf;
   float *Wp;          /* Wr with leading dimension ld, copied at each pass */
   float *HHt;         /* K x K: Hbig Hbig', the Euclidean W step's */
-  float *gram;        /* per partition, its share of Wr'Wr (Kp x K) or of Hbig Hbig' (K x K) */
+  float *gram;        /* per row partition, its share of Wr'Wr (Kp x K) */
   int direct;         /* Euclidean, V within 8 MB: the passes read V where it is (nmfd_blocks.c) */
   int derived;        /* Wp, Wt and Wr'Wr's shares are Wr's (the last W step formed them) */
   int64_t ld;         /* of Wp, Y and Q */
