@@ -11,18 +11,12 @@
  * of L: a block's L, ratio and products are formed while it is in cache, so V is read once
  * per half-step, in order, and no n x p scratch exists. Each partition sums W's step on its
  * own; row partitions add those sums in partition order, apply the update and form what the
- * next pass reads of their rows of W (Wp, Wt and their share of Wr'Wr). Every product sums in an order fixed by the shape, so results do not
- * depend on the thread count. */
+ * next pass reads of their rows of W (Wp, Wt and their share of Wr'Wr). Every product sums
+ * in an order fixed by the shape, so results do not depend on the thread count. */
 #include "nmfd_internal.h"
 
 #include <math.h>
 #include <string.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <time.h>
-static double nowp(void){struct timespec t;clock_gettime(CLOCK_MONOTONIC,&t);return t.tv_sec+t.tv_nsec*1e-9;}
-double prof_acc[16]; const char *prof_name[16];
-#define TM(idx, tag, stmt) do { double _a = nowp(); stmt; prof_acc[idx] += nowp() - _a; prof_name[idx] = tag; } while (0)
 
 /* out (k x (p + T - 1)) = the sum over columns j of G[:, j] (K x p) added at Hpad's column j
  * on: H's step from its kT-row form, in column order. */
@@ -175,20 +169,17 @@ static void row_part(nmfd_state *m, int t) {
   }
   if (m->cls == CLS_EUC)
     m->bk->gemm(m->Wp + i0, m->ld, i1 - i0, K, m->HHt, 1, K, K, m->denE + i0, n, 0);
-  double a = nowp();
   tsr_nmfd_apply_w_rows(m, i0, i1, num0, m->cls == CLS_KL ? NULL : den0);
-  double b = nowp();
   derive_rows(m, t, i0, i1);
-  if (t == 0) { prof_acc[6] += b - a; prof_name[6] = "apply0"; prof_acc[7] += nowp() - b; prof_name[7] = "derive0"; }
 }
 
-static void row_task(void *ctx, int t) { double a = nowp(); row_part(ctx, t); if (t == 0) { prof_acc[5] += nowp() - a; prof_name[5] = "row0"; } }
+static void row_task(void *ctx, int t) { row_part(ctx, t); }
 
 void tsr_nmfd_blocks_pass(nmfd_state *m, int flags) {
   const int K = m->K;
   const size_t KK = (size_t)m->Kp * (size_t)K;
   m->flags = flags;
-  if (!m->derived) TM(0, "derive", tsr_pool_run(m->pool, m->row_parts, derive_task, m));
+  if (!m->derived) tsr_pool_run(m->pool, m->row_parts, derive_task, m);
   m->derived = 1;
   if ((flags & NMFD_DO_H) && m->cls == CLS_EUC) add_partials(m->gram, m->row_parts, KK, m->WtWf);
   /* The Euclidean W step reading V where it lies needs no column pass: a pool round costs
@@ -196,7 +187,7 @@ void tsr_nmfd_blocks_pass(nmfd_state *m, int flags) {
   const int columns = (flags & NMFD_DO_H) || !m->direct;
   if (columns) tsr_pool_run(m->pool, m->parts, column_task, m);
   if (flags & NMFD_DO_H) {
-    TM(3, "shift", shift_sum(m, m->G, m->numH));
+    shift_sum(m, m->G, m->numH);
     if (m->cls != CLS_KL) shift_sum(m, m->G2, m->denH);
   }
   if (!(flags & NMFD_DO_W)) return;
@@ -210,7 +201,7 @@ void tsr_nmfd_blocks_pass(nmfd_state *m, int flags) {
       m->hstat[c] = sum;
     }
   }
-  TM(4, "rows", tsr_pool_run(m->pool, m->row_parts, row_task, m));
+  tsr_pool_run(m->pool, m->row_parts, row_task, m);
 }
 
 int tsr_nmfd_blocks_alloc(nmfd_state *m, tsr_error *err) {
@@ -233,7 +224,8 @@ int tsr_nmfd_blocks_alloc(nmfd_state *m, tsr_error *err) {
   if (n > INT32_MAX || p > INT32_MAX || m->K > INT32_MAX - 16 || tsr_mul_size(ld, sb, &nS) != 0 ||
       tsr_mul_size(ld, K, &nK) != 0 || tsr_mul_size(K, p, &Kxp) != 0 ||
       tsr_mul_size(Kp, p, &Kpxp) != 0 || tsr_mul_size(Kp, n, &nKp) != 0 ||
-      tsr_mul_size(Kp, K, &KpK) != 0 || tsr_mul_size(KpK, (size_t)m->row_parts + 2, &grams) != 0 ||
+      tsr_mul_size(Kp, K, &KpK) != 0 ||
+      tsr_mul_size(KpK, (size_t)m->row_parts + 2, &grams) != 0 ||
       (per = (nS + nK) * (m->two ? 2 : 1)) < nS || (per += 31) < 31 ||
       (per &= ~(size_t)31, tsr_mul_size(per, (size_t)m->parts, &count)) != 0 ||
       (count += Kxp) < Kxp || (count += 2 * Kpxp) < Kpxp || (count += 2 * nK + nKp) < nKp ||
