@@ -38,6 +38,9 @@ BINDINGS += l_eval
 # Harmonic/percussive separation (tessera.hpss): median filters and masks.
 KERNELS += hpss
 BINDINGS += l_hpss
+# Making music (tessera.pitch, tessera.morph): pitch shift and spectral morph of templates.
+KERNELS += pitch morph
+BINDINGS += l_pitch l_morph
 OBJS = $(KERNELS:%=build/%.o) $(BINDINGS:%=build/lua/%.o)
 SAN_OBJS = $(KERNELS:%=build/asan/%.o) $(BINDINGS:%=build/asan/lua/%.o)
 

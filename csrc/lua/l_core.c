@@ -49,5 +49,7 @@ int luaopen_tessera_core(lua_State *L) {
   crosssynth_open(L);
   eval_open(L);
   hpss_open(L);
+  pitch_open(L);
+  morph_open(L);
   return 1;
 }

@@ -109,6 +109,8 @@ void sandbox_open(lua_State *L);
 void crosssynth_open(lua_State *L);
 void eval_open(lua_State *L);
 void hpss_open(lua_State *L);
+void pitch_open(lua_State *L);
+void morph_open(lua_State *L);
 
 /* The module tessera.core: every area's table, and core.type (l_core.c). */
 int luaopen_tessera_core(lua_State *L);

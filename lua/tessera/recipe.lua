@@ -67,6 +67,15 @@
 --         fit = false,       -- true: activations refitted for `target` with W fixed
 --         target = "drums",  -- the source fit = true fits (default: the recipe's target)
 --         name = "bass",     -- a label for the summary
+--         pitch = -5,        -- semitones (-48..48): the templates' sound moved along
+--                            -- frequency, its phase shifted in step (tessera.pitch); or a
+--                            -- glide: {from = 0, to = 12, shape = "linear" | "smooth"} over
+--                            -- the output, or breakpoints {{0, 0}, {2, 7}} (seconds, semitones)
+--         morph = { to = "choir", curve = "linear" },  -- the templates turn into another
+--                            -- source's (tessera.morph: partners by nmf.match, or listed
+--                            -- as to = "choir:3,1"); curve: "linear", "smooth", a ramp or
+--                            -- breakpoints of positions 0..1; from = "pads:1-2" may stand
+--                            -- in for W
 --       },
 --     },
 --   }
@@ -95,7 +104,8 @@ recipe.keys = {
   source = { "file", "offset", "duration", "sr", "n_fft", "hop", "hpss", "templates",
              "template_method", "templates_from", "freeze_templates", "activations_from",
              "freeze_activations", "onsets", "onset_before", "onset_after", "allowed_H" },
-  layer = { "W", "H", "gain", "shift", "stretch", "loop", "fit", "target", "name" },
+  layer = { "W", "H", "gain", "shift", "stretch", "loop", "fit", "target", "name", "pitch",
+            "morph" },
   griffinlim = { "iter", "momentum", "seed" },
 }
 
@@ -370,6 +380,11 @@ local score = require("tessera.recipe_score")({
   parse_selectors = parse_selectors, expand = recipe.expand,
 })
 
+-- The music-making keys of a layer (lua/tessera/recipe_music.lua).
+local music = require("tessera.recipe_music")({
+  fail = fail, describe = describe, parse_selectors = parse_selectors,
+})
+
 local function check_source(ctx, name, s, top)
   local where = format("source '%s'", name)
   check_table(ctx, nil, "sources." .. name, s)
@@ -432,12 +447,15 @@ local function check_layer(ctx, i, l, sources, top)
     fail(ctx, where, "must be a plain table, got %s", describe(l))
   end
   check_keys(ctx, where, l, recipe.keys.layer, set_of(recipe.keys.layer), "a layer option")
-  if l.W == nil then fail(ctx, where, "key 'W' is missing (the spectral templates, e.g. W = 'a:1')") end
+  local morph_from = type(l.morph) == "table" and getmetatable(l.morph) == nil and l.morph.from
+  if l.W == nil and not morph_from then
+    fail(ctx, where, "key 'W' is missing (the spectral templates, e.g. W = 'a:1')")
+  end
   local layer = {
     index = i,
     where = where,
     name = string_of(ctx, where, l, "name"),
-    W = parse_selectors(ctx, where, "W", l.W, sources),
+    W = l.W ~= nil and parse_selectors(ctx, where, "W", l.W, sources) or nil,
     gain = number(ctx, where, l, "gain", 1, nonneg, "a number >= 0"),
     shift = number(ctx, where, l, "shift", 0, nil, "a finite number"),
     stretch = number(ctx, where, l, "stretch", 1, positive, "a number > 0"),
@@ -461,6 +479,8 @@ local function check_layer(ctx, i, l, sources, top)
     if target ~= nil then fail(ctx, where, "key 'target' needs fit = true") end
     layer.H = l.H ~= nil and parse_selectors(ctx, where, "H", l.H, sources) or nil
   end
+  music.check(ctx, where, l, layer, sources)
+  if layer.W == nil then layer.W = layer.morph.from end
   return layer
 end
 

@@ -49,6 +49,7 @@ function plan.layers(rec, ctx)
       H = recipe.expand(ctx, layer.where, "H", layer.H, k_of)
       for _, sel in ipairs(layer.H) do check_geometry(rec, ctx, layer.where, "H", sel.source) end
     end
+    if layer.morph then check_geometry(rec, ctx, layer.where, "morph", layer.morph.to.source) end
     local Wl, Hl = pairs_of(ctx, layer, W, H)
     steps[#steps + 1] = { layer = layer, W = Wl, H = Hl }
   end
@@ -63,6 +64,7 @@ function plan.count_sources(rec, steps)
     for _, c in ipairs(step.W) do used[c.source] = true end
     for _, c in ipairs(step.H or {}) do used[c.source] = true end
     if step.layer.fit then used[step.layer.target] = true end
+    if step.layer.morph then used[step.layer.morph.to.source] = true end
   end
   local n = 0
   for _ in pairs(used) do n = n + 1 end

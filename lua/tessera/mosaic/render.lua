@@ -7,6 +7,9 @@ local fs = require "tessera.fs"
 local recipe = require "tessera.recipe"
 local plan = require "tessera.mosaic.plan"
 local sources_of = require "tessera.mosaic.sources"
+local automation = require "tessera.automation"
+local morph = require "tessera.morph"
+local pitch = require "tessera.pitch"
 
 local ipairs, pairs, pcall, tostring = ipairs, pairs, pcall, tostring
 
@@ -18,18 +21,27 @@ local render = {}
 
 local fail = recipe.fail
 
--- Where each activation row goes: per template source, a list of placements (see
--- tessera.core.matrix.place) into the rows of that source's templates. Returns them and
+-- The group a layer's activations are placed in: its own when it changes its templates'
+-- sound (pitch, morph), else its template source's, shared with the other plain layers.
+local function group_of(step, w)
+  local layer = step.layer
+  if layer.pitch or layer.morph then return "layer " .. layer.index end
+  return w.source
+end
+
+-- Where each activation row goes: per group (group_of), a list of placements (see
+-- tessera.core.matrix.place) into the rows of that group's templates. Returns them and
 -- how many template and activation pairs there are.
-local function placements_of(rec, steps, template_sources, sources)
+local function placements_of(rec, steps, sources)
   local frames_per_second = rec.sr / rec.hop
   local placements = {}
-  for _, name in ipairs(template_sources) do placements[name] = {} end
   local components = 0
   for _, step in ipairs(steps) do
     local layer = step.layer
     for i, w in ipairs(step.W) do
-      local list = placements[w.source]
+      local key = group_of(step, w)
+      placements[key] = placements[key] or {}
+      local list = placements[key]
       for _, h in ipairs(plan.drivers(step, i, w, sources)) do
         local H = h.model.H
         local _, frames = H:shape()
@@ -44,32 +56,87 @@ local function placements_of(rec, steps, template_sources, sources)
   return placements, components
 end
 
--- The magnitude: one product W * (placed activations) per template source, summed (for a
--- convolutive source, T = ..., its templates convolved with them).
-local function magnitude(rec, template_sources, placements, frames, sources)
-  local V
-  for _, name in ipairs(template_sources) do
-    local H = matrix.place(rec.sources[name].nmf.k, frames, placements[name])
-    local m = sources:model(name)
-    local part = m.T and core.nmf.convolve(m.W, H, m.T) or m.W * H
-    V = V and V + part or part
-  end
-  return V
+-- A template source's templates times H (for a convolutive source, T = ..., convolved).
+local function product(m, H)
+  return m.T and core.nmf.convolve(m.W, H, m.T) or m.W * H
 end
 
--- The audio of magnitude V, length samples long: with a source's phase (its audio cut or
--- tiled to the length), or Griffin-Lim's.
-local function with_phase(rec, V, length, sources)
+-- A morphing layer's magnitude: its source's templates moving toward their partners in
+-- `to` along the curve, times the placed activations H (rows in the source's order).
+local function morphed(rec, step, H, frames, sources)
+  local mo = step.layer.morph
+  local name = step.W[1].source
+  local from, to = sources:model(name), sources:model(mo.to.source)
+  local all = {}
+  for i = 1, from.k do all[i] = i end
+  local B
+  if mo.to.indices then
+    -- Explicit partners, in the order of the layer's templates; the rest stay themselves.
+    B = from.W:copy()
+    for c, w in ipairs(step.W) do
+      local j = mo.to.indices[(c - 1) % #mo.to.indices + 1]
+      for i = 1, (B:shape()) do B:set(i, w.index, to.W:get(i, j)) end
+    end
+  else
+    B = morph.partners(from, to, all)
+  end
+  return morph.layer(from.W, B, H, automation.values(mo.curve, frames, rec.sr, rec.hop))
+end
+
+-- The magnitude, as parts: `plain` (every layer that keeps its templates' sound, one
+-- product per template source, summed) and `pitched` ({V, semitones per frame} per layer
+-- with pitch); a morphing layer without pitch joins plain. Returns plain, pitched and their
+-- sum.
+local function magnitude(rec, steps, placements, frames, sources)
+  local plain, pitched = nil, {}
+  local function add(part) plain = plain and plain + part or part end
+  for _, name in ipairs(plan.template_sources(steps)) do
+    if placements[name] then
+      local m = sources:model(name)
+      add(product(m, matrix.place(m.k, frames, placements[name])))
+    end
+  end
+  for _, step in ipairs(steps) do
+    local layer = step.layer
+    local key = "layer " .. layer.index
+    if placements[key] then
+      local m = sources:model(step.W[1].source)
+      local H = matrix.place(m.k, frames, placements[key])
+      local part = layer.morph and morphed(rec, step, H, frames, sources) or product(m, H)
+      if layer.pitch then
+        local semitones = automation.values(layer.pitch, frames, rec.sr, rec.hop)
+        pitched[#pitched + 1] = { V = pitch.shift(part, semitones), semitones = semitones }
+      else
+        add(part)
+      end
+    end
+  end
+  local total = plain
+  for _, p in ipairs(pitched) do total = total and total + p.V or p.V end
+  return plain, pitched, total
+end
+
+-- The audio of the magnitude parts, length samples long: with a source's phase (its audio
+-- cut or tiled to the length; a pitched part with that phase shifted in step, each part
+-- through its own inverse STFT, added), or Griffin-Lim's of their sum.
+local function with_phase(rec, plain, pitched, total, length, sources)
   local stft_opts = { n_fft = rec.n_fft, hop = rec.hop, window = rec.window }
   if rec.phase.source then
     local a = sources:audio(rec.phase.source)
     a = #a >= length and a:slice(1, length) or a:tile(length)
     local S = core.stft(a, stft_opts)
-    return spectrogram.from_polar(V, S:phase(), S):istft()
+    local phase = S:phase()
+    local y = plain and spectrogram.from_polar(plain, phase, S):istft()
+    for _, p in ipairs(pitched) do
+      local shifted = pitch.phase(phase, p.semitones, { n_fft = rec.n_fft, hop = rec.hop })
+      local part = spectrogram.from_polar(p.V, shifted, S):istft()
+      y = y and y:mix(part) or part
+    end
+    return y
   end
   local g = rec.phase.griffinlim
   local like = core.stft(audio.new(length, rec.sr), stft_opts)
-  return core.griffinlim(V, like, { iter = g.iter, momentum = g.momentum, seed = g.seed })
+  return core.griffinlim(total, like, { iter = g.iter, momentum = g.momentum, seed = g.seed })
 end
 
 -- The level: normalised to a peak, or left alone unless it would clip. Returns the audio,
@@ -110,12 +177,11 @@ function render.render(rec, opts)
   local sources = sources_of.new(rec, stats)
 
   local steps = plan.layers(rec, ctx) -- everything that can be checked without computing
-  local template_sources = plan.template_sources(steps)
   local length = plan.output_length(rec, ctx, steps, sources)
   local frames = spectrogram.frame_count(length, { n_fft = rec.n_fft, hop = rec.hop })
-  local placements, components = placements_of(rec, steps, template_sources, sources)
-  local V = magnitude(rec, template_sources, placements, frames, sources)
-  local y, peak, scale = level(rec, with_phase(rec, V, length, sources))
+  local placements, components = placements_of(rec, steps, sources)
+  local plain, pitched, V = magnitude(rec, steps, placements, frames, sources)
+  local y, peak, scale = level(rec, with_phase(rec, plain, pitched, V, length, sources))
   local out = write(rec, ctx, y, opts)
 
   local after = cache.stats

@@ -1,0 +1,48 @@
+-- tessera.pitch: pitch shifting by frequency scaling, on templates and spectrograms. What
+-- sounds at frequency f moves to f 2^(s/12): each column is resampled along frequency
+-- (linearly between bins), and the phase that goes with it is the source's, shifted in step
+-- as a phase vocoder shifts it (each bin's advance between frames, its instantaneous
+-- frequency, scaled by the same ratio). The extension of tessera.core.pitch.
+--
+--   local W5 = tessera.pitch.shift(m.W, -5)                 -- every template a fourth down
+--   local glide = tessera.automation.values({from = 0, to = 12}, frames, sr, hop)
+--   local V2 = tessera.pitch.shift(V, glide)                -- one shift per frame
+--   local P2 = tessera.pitch.phase(S:phase(), glide, {n_fft = 2048, hop = 512})
+local core = require "tessera.core"
+
+local error, pairs, tostring, type = error, pairs, tostring, type
+local format = string.format
+
+local pitch = core.pitch
+local magnitude, phase = pitch.magnitude, pitch.phase
+
+-- pitch.ratio(semitones) -> the frequency ratio 2^(semitones / 12).
+function pitch.ratio(semitones)
+  if type(semitones) ~= "number" then
+    error(format("bad argument #1 to 'ratio' (number expected, got %s)", type(semitones)), 2)
+  end
+  return 2 ^ (semitones / 12)
+end
+
+-- pitch.shift(M, semitones) -> Matrix: each column of M (bins x columns: templates, or the
+-- frames of a magnitude spectrogram) shifted by semitones (a number, or a table of one per
+-- column: a glide). Semitones in -96..96.
+function pitch.shift(M, semitones) return magnitude(M, semitones) end
+
+-- pitch.phase(P, semitones, {n_fft =, hop =}) -> Matrix: the phase (radians, bins x frames)
+-- of a spectrogram whose magnitude pitch.shift moved by semitones, from its phase P.
+function pitch.phase(P, semitones, opts)
+  if type(opts) ~= "table" then
+    error(format("bad argument #3 to 'phase' (options {n_fft =, hop =} expected, got %s)",
+      type(opts)), 2)
+  end
+  for key in pairs(opts) do
+    if key ~= "n_fft" and key ~= "hop" then
+      error(format("bad argument #3 to 'phase' (unknown option '%s' (valid: n_fft, hop))",
+        tostring(key)), 2)
+    end
+  end
+  return phase(P, semitones, opts.n_fft, opts.hop)
+end
+
+return pitch
