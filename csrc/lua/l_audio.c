@@ -495,6 +495,41 @@ static int audio_tile(lua_State *L) {
   return 1;
 }
 
+/* a:channel(c) -> mono Audio: channel c (1-based) of a. */
+static int audio_channel(lua_State *L) {
+  laudio *A = laudio_check(L, 1);
+  luaL_checkinteger(L, 2);
+  int c = check_channel(L, 2, &A->a);
+  laudio *R = push_audio(L, A->a.frames, 1, A->a.sr, 0, "tessera.audio.channel");
+  memcpy(R->a.data, chan(&A->a, c), (size_t)A->a.frames * sizeof(float));
+  return 1;
+}
+
+/* audio.join(a, b, ...) -> Audio whose channels are those of a, then b's, ...: all at one
+ * rate and of one length. */
+static int audio_join(lua_State *L) {
+  const int n = lua_gettop(L);
+  laudio *first = laudio_check(L, 1);
+  int channels = 0;
+  for (int i = 1; i <= n; i++) {
+    laudio *A = laudio_check(L, i);
+    if (A->a.sr != first->a.sr || A->a.frames != first->a.frames)
+      luaL_argerror(L, i, lua_pushfstring(L, "%I frames at %d Hz, the first %I frames at %d Hz",
+                                          (lua_Integer)A->a.frames, A->a.sr,
+                                          (lua_Integer)first->a.frames, first->a.sr));
+    if (A->a.channels > 1024 - channels) luaL_argerror(L, i, "more than 1024 channels");
+    channels += A->a.channels;
+  }
+  laudio *R = push_audio(L, first->a.frames, channels, first->a.sr, 0, "tessera.audio.join");
+  int at = 0;
+  for (int i = 1; i <= n; i++) {
+    laudio *A = laudio_check(L, i);
+    for (int c = 0; c < A->a.channels; c++, at++)
+      memcpy(chan(&R->a, at), chan(&A->a, c), (size_t)A->a.frames * sizeof(float));
+  }
+  return 1;
+}
+
 static int audio_mono(lua_State *L) {
   laudio *A = laudio_check(L, 1);
   tsr_audio r = {0};
@@ -577,6 +612,7 @@ static int audio_index(lua_State *L) {
 static const luaL_Reg audio_functions[] = {
   {"new", audio_new},
   {"from", audio_from},
+  {"join", audio_join},
   {"load", audio_load},
   {NULL, NULL}
 };
@@ -595,6 +631,7 @@ static const luaL_Reg audio_methods[] = {
   {"concat", audio_concat},
   {"tile", audio_tile},
   {"mono", audio_mono},
+  {"channel", audio_channel},
   {"resample", audio_resample},
   {"peak", audio_peak},
   {"rms", audio_rms},

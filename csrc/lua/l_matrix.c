@@ -302,6 +302,51 @@ static int matrix_col(lua_State *L) {
   return 1;
 }
 
+/* M:cols(first [, last]) -> a view of columns first..last (1-based; last default first),
+ * contiguous in column-major order, sharing M's data as M:col does. */
+static int matrix_cols(lua_State *L) {
+  lmatrix *M = lmatrix_check(L, 1);
+  int64_t first = check_index(L, 2, M->m.cols, "first column");
+  int64_t last = lua_isnoneornil(L, 3) ? first : check_index(L, 3, M->m.cols, "last column");
+  if (last < first)
+    luaL_argerror(L, 3, lua_pushfstring(L, "last column %I comes before the first, %I",
+                                        (lua_Integer)last + 1, (lua_Integer)first + 1));
+  lmatrix *V = push_empty(L);
+  if (M->owns)
+    lua_pushvalue(L, 1);
+  else
+    lua_getiuservalue(L, 1, 1);
+  lua_setiuservalue(L, -2, 1);
+  V->m.rows = M->m.rows;
+  V->m.cols = last - first + 1;
+  V->m.data = M->m.data + first * M->m.rows;
+  return 1;
+}
+
+/* matrix.hcat(A, B, ...) -> Matrix: the columns of A, then B's, ...; all with the same rows. */
+static int matrix_hcat(lua_State *L) {
+  const int n = lua_gettop(L);
+  luaL_argcheck(L, n >= 1, 1, "a Matrix expected");
+  int64_t rows = lmatrix_check(L, 1)->m.rows, cols = 0;
+  for (int i = 1; i <= n; i++) {
+    const lmatrix *M = lmatrix_check(L, i);
+    if (M->m.rows != rows)
+      luaL_argerror(L, i, lua_pushfstring(L, "it has %I rows, the first %I",
+                                          (lua_Integer)M->m.rows, (lua_Integer)rows));
+    if (M->m.cols > INT64_MAX - cols) luaL_argerror(L, i, "too many columns");
+    cols += M->m.cols;
+  }
+  lmatrix *R = lmatrix_push_unfilled(L, rows, cols, "tessera.matrix.hcat");
+  float *at = R->m.data;
+  for (int i = 1; i <= n; i++) {
+    const lmatrix *M = lmatrix_check(L, i);
+    const size_t count = (size_t)M->m.rows * (size_t)M->m.cols;
+    if (count > 0) memcpy(at, M->m.data, count * sizeof(float));
+    at += count;
+  }
+  return 1;
+}
+
 static int matrix_T(lua_State *L) {
   lmatrix *M = lmatrix_check(L, 1);
   lmatrix *R = lmatrix_push(L, M->m.cols, M->m.rows, "tessera.matrix.T");
@@ -565,6 +610,7 @@ static const luaL_Reg matrix_functions[] = {
   {"new", matrix_new},
   {"place", matrix_place},
   {"from", matrix_from},
+  {"hcat", matrix_hcat},
   {"load", matrix_load},
   {NULL, NULL}
 };
@@ -579,6 +625,7 @@ static const luaL_Reg matrix_methods[] = {
   {"max", matrix_max},
   {"row", matrix_row},
   {"col", matrix_col},
+  {"cols", matrix_cols},
   {"T", matrix_T},
   {"copy", matrix_copy},
   {"hadamard", matrix_hadamard},

@@ -1,0 +1,91 @@
+-- tessera.stereo: a stereo mix of two real loops panned apart, decomposed with shared
+-- templates and per-channel activations; its components' Wiener audio adds back to each
+-- channel, and the components of each loop sound on that loop's side.
+local helpers = require "helpers"
+local tessera = require "tessera"
+
+local SR = 22050
+
+-- loop_amen mostly left, ambi_choir mostly right (gains 0.9 and 0.15), 4 s; and the two.
+local function panned_mix()
+  local a = tessera.audio.load(helpers.samples .. "/loop_amen.flac", { sr = SR, duration = 4 })
+  local b = tessera.audio.load(helpers.samples .. "/ambi_choir.flac", { sr = SR, duration = 4 })
+  local n = math.min(#a, #b)
+  a, b = a:slice(1, n), b:slice(1, n)
+  local left, right = a:gain(0.9):mix(b:gain(0.15)), a:gain(0.15):mix(b:gain(0.9))
+  return tessera.audio.join(left, right), a, b
+end
+
+describe("tessera.stereo", function()
+  local mix, amen, choir = panned_mix()
+  local m = tessera.stereo.decompose(mix, { k = 6, loss = "kl", max_iter = 150, seed = 1 })
+
+  it("shares the templates and keeps each channel's activations", function()
+    assert.equal(2, m.channels)
+    local n, k = m.W:shape()
+    assert.same({ 1025, 6 }, { n, k })
+    assert.same({ 6, 2 * m.frames }, { m.H:shape() })
+    local left = tessera.stereo.activations(m, 1)
+    assert.equal(m.H:get(3, 5), left:get(3, 5))
+    assert.equal(m.H:get(3, m.frames + 5), tessera.stereo.activations(m, 2):get(3, 5))
+  end)
+
+  it("gives components whose Wiener audio adds back to the mix within 1e-6 per channel", function()
+    local sum = tessera.stereo.audio(m)
+    assert.equal(2, sum.channels)
+    for c = 1, 2 do
+      local d = 0
+      local x, y = sum:channel(c), mix:channel(c)
+      for i = 1, #y do d = math.max(d, math.abs(x:get(i) - y:get(i))) end
+      assert.is_true(d < 1e-6, ("channel %d: %g"):format(c, d))
+    end
+  end)
+
+  it("finds each loop in its own channel", function()
+    local pan = tessera.stereo.pan(m)
+    local left, right = {}, {}
+    for i, v in ipairs(pan) do
+      if v < 0 then left[#left + 1] = i else right[#right + 1] = i end
+    end
+    assert.is_true(#left > 0 and #right > 0)
+    -- Each side's components, summed and made mono, resemble that side's loop more.
+    local function side(list)
+      local y = tessera.stereo.audio(m, list)
+      return y:channel(1):mix(y:channel(2))
+    end
+    local l, r = side(left), side(right)
+    local sdr = tessera.eval.si_sdr
+    assert.is_true(sdr(l, amen) > sdr(l, choir) + 10)
+    assert.is_true(sdr(r, choir) > sdr(r, amen) + 10)
+    for _, i in ipairs(left) do assert.is_true(pan[i] < -0.5, pan[i]) end
+    for _, i in ipairs(right) do assert.is_true(pan[i] > 0.5, pan[i]) end
+  end)
+
+  it("refuses what is not stereo, naming it", function()
+    assert.has_error(function() tessera.stereo.decompose(amen, { k = 2 }) end,
+      "bad argument #1 to 'decompose' (stereo audio expected, got 1 channel)")
+    assert.has_error(function() tessera.stereo.pan({ W = m.W }) end,
+      "bad argument #1 to 'pan' (a stereo model (from tessera.stereo.decompose) expected)")
+    assert.has_error(function() tessera.stereo.activations(m, 3) end,
+      "bad argument #2 to 'activations' (channel must be 1 or 2, got 3)")
+  end)
+end)
+
+describe("Audio channels and Matrix columns", function()
+  it("splits and joins channels, and views and joins columns", function()
+    local a = tessera.audio.load(helpers.samples .. "/loop_amen.flac", { mono = false })
+    local j = tessera.audio.join(a:channel(1), a:channel(2))
+    assert.equal(2, j.channels)
+    for _, i in ipairs { 1, 1000, #a } do
+      assert.equal(a:get(i, 2), j:get(i, 2))
+      assert.equal(a:get(i, 1), a:channel(1):get(i))
+    end
+    local M = tessera.matrix.from { { 1, 2, 3 }, { 4, 5, 6 } }
+    assert.same({ { 2, 3 }, { 5, 6 } }, M:cols(2, 3):totable())
+    assert.same({ { 1, 2, 3, 1 }, { 4, 5, 6, 4 } }, tessera.matrix.hcat(M, M:cols(1)):totable())
+    assert.has_error(function() M:cols(3, 2) end,
+      "bad argument #2 to 'cols' (last column 2 comes before the first, 3)")
+    assert.has_error(function() tessera.audio.join(a:channel(1), a:channel(1):slice(1, 10)) end,
+      "bad argument #2 to 'join' (10 frames at 44100 Hz, the first 77321 frames at 44100 Hz)")
+  end)
+end)
