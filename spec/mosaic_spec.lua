@@ -356,14 +356,14 @@ describe("tessera.mosaic", function()
     it("names the file, the layer and the key of an unknown option", function()
       check(base { { W = "amen:1" }, { W = "amen:2", gian = 2 } },
         "tessera.mosaic: %s: layer 2: key 'gian' is not a layer option (expected one of: W, H, " ..
-        "gain, shift, stretch, loop, fit, target, name, pitch, morph)")
+        "gain, shift, stretch, loop, fit, target, name, pitch, morph, pan, width)")
       check(base({ { W = "amen:1" } }, { outt = "x.wav" }),
         "tessera.mosaic: %s: key 'outt' is not a recipe option (expected one of: sources, layers, " ..
-        "sr, n_fft, hop, window, duration, out, normalize, phase, griffinlim, target)")
+        "sr, n_fft, hop, window, duration, out, normalize, phase, griffinlim, target, channels, rate, format)")
       local t = base { { W = "amen:1" } }
       t.sources.amen.kk = 3
       check(t, "tessera.mosaic: %s: source 'amen': key 'kk' is not a source option (expected one " ..
-        "of: file, offset, duration, sr, n_fft, hop, hpss, templates, template_method, " ..
+        "of: file, offset, duration, sr, n_fft, hop, hpss, stereo, templates, template_method, " ..
         "templates_from, freeze_templates, activations_from, freeze_activations, onsets, " ..
         "onset_before, onset_after, allowed_H, k, loss, solver, init, seed, max_iter, tol, " ..
         "order, alpha_W, alpha_H, l1_ratio, every, threads, smooth_H, T)")
@@ -488,7 +488,7 @@ describe("tessera.mosaic", function()
       out, ok = helpers.run(format("%s mosaic %s 2>&1", tessera_bin, helpers.shell_quote(path)))
       assert.is_falsy(ok)
       assert.equal("tessera: tessera.mosaic: " .. path .. ": layer 1: key 'gian' is not a layer option " ..
-        "(expected one of: W, H, gain, shift, stretch, loop, fit, target, name, pitch, morph)\n", out)
+        "(expected one of: W, H, gain, shift, stretch, loop, fit, target, name, pitch, morph, pan, width)\n", out)
     end)
   end)
 

@@ -89,3 +89,103 @@ describe("Audio channels and Matrix columns", function()
       "bad argument #2 to 'join' (10 frames at 44100 Hz, the first 77321 frames at 44100 Hz)")
   end)
 end)
+
+describe("a stereo recipe", function()
+  local dir, restore
+  before_each(function()
+    dir = helpers.tmpdir()
+    restore = helpers.use_cache(dir .. "/cache")
+  end)
+  after_each(function()
+    restore()
+    helpers.rmtree(dir)
+  end)
+
+  local function render(t, opts)
+    opts = opts or {}
+    opts.base, opts.cache_dir = dir, dir .. "/cache"
+    if opts.write == nil then opts.write = false end
+    return tessera.mosaic.render(t, opts)
+  end
+
+  local function channel_energy(y, c)
+    local x = y:channel(c)
+    return x:rms() ^ 2
+  end
+
+  it("keeps a stereo source's image: each output channel resembles its own input channel", function()
+    local mix = panned_mix()
+    mix:save(dir .. "/mix.wav")
+    local y, s = render { phase = "mix",
+                          sources = { mix = { file = dir .. "/mix.wav", stereo = true, k = 6 } },
+                          layers = { { W = "mix" } } }
+    assert.equal(2, y.channels)
+    assert.equal(2, s.channels)
+    local sdr = tessera.eval.si_sdr
+    local left, right = mix:channel(1):slice(1, #y), mix:channel(2):slice(1, #y)
+    assert.is_true(sdr(y:channel(1), left) > sdr(y:channel(1), right) + 3)
+    assert.is_true(sdr(y:channel(2), right) > sdr(y:channel(2), left) + 3)
+    -- width 0: the image folded to the middle, both channels' magnitudes the same (their
+    -- phases stay each channel's own).
+    local _, narrow = render { phase = "mix",
+                               sources = { mix = { file = dir .. "/mix.wav", stereo = true, k = 6 } },
+                               layers = { { W = "mix", width = 0 } } }
+    local D = narrow.magnitudes[1] - narrow.magnitudes[2]
+    assert.equal(0, math.max(D:max(), -D:min()))
+    D = s.magnitudes[1] - s.magnitudes[2]
+    assert.is_true(math.max(D:max(), -D:min()) > 0.1 * s.magnitudes[1]:max())
+  end)
+
+  it("pans a mono layer with the equal-power law", function()
+    local src = { amen = { file = helpers.samples .. "/loop_amen.flac", duration = 1.5, k = 3 } }
+    -- At a gain that keeps every render below clipping (normalize = false scales those down).
+    local hard = render { sources = src, normalize = false, layers = { { W = "amen", pan = -1, gain = 0.3 } } }
+    assert.equal(2, hard.channels)
+    assert.equal(0, hard:channel(2):peak())
+    local centre = render { sources = src, normalize = false, channels = 2, layers = { { W = "amen", gain = 0.3 } } }
+    local mono = render { sources = src, normalize = false, layers = { { W = "amen", gain = 0.3 } } }
+    assert.equal(1, mono.channels)
+    assert.near(channel_energy(centre, 1), channel_energy(centre, 2), 1e-9)
+    assert.near(channel_energy(mono, 1), channel_energy(centre, 1), 1e-6 * channel_energy(mono, 1))
+    -- Left at full power is twice the centre's (sqrt 2 in amplitude); half-left splits cos/sin.
+    assert.near(2 * channel_energy(mono, 1), channel_energy(hard, 1), 1e-5 * channel_energy(mono, 1))
+    local half = render { sources = src, normalize = false, layers = { { W = "amen", pan = -0.5, gain = 0.3 } } }
+    local gl, gr = math.cos(math.pi / 8), math.sin(math.pi / 8)
+    assert.near(gl * gl / (gr * gr), channel_energy(half, 1) / channel_energy(half, 2), 1e-4)
+  end)
+
+  it("writes the chosen rate and sample format", function()
+    local src = { amen = { file = helpers.samples .. "/loop_amen.flac", duration = 1, k = 2 } }
+    local y, s = render({ duration = 1, rate = 44100, format = "pcm16", sources = src,
+                          layers = { { W = "amen" } } }, { write = true, out = dir .. "/o.wav" })
+    assert.equal(44100, y.sr)
+    assert.equal(44100, #y)
+    assert.equal(44100, s.sr)
+    local f = assert(io.open(dir .. "/o.wav", "rb"))
+    local size = f:seek("end")
+    f:close()
+    assert.is_true(size >= 2 * 44100 and size < 2 * 44100 + 200, size) -- 16-bit mono samples
+    local back = tessera.audio.load(dir .. "/o.wav", { mono = false })
+    assert.equal(44100, back.sr)
+  end)
+
+  it("refuses outputs and keys it cannot honour, naming them", function()
+    local src = { amen = { file = helpers.samples .. "/loop_amen.flac", duration = 1, k = 2 } }
+    local function message(t)
+      t.sources = t.sources or src
+      t.layers = t.layers or { { W = "amen" } }
+      return helpers.error_message(function() render(t) end)
+    end
+    assert.equal("tessera.mosaic: recipe: key 'channels' must be 1 or 2, got number 3", message { channels = 3 })
+    assert.equal("tessera.mosaic: recipe: key 'format' must be 'float', 'pcm16' or 'pcm24', got string 'mp3'",
+      message { format = "mp3" })
+    assert.equal("tessera.mosaic: recipe: key 'rate' must be an integer in 1000..768000 (Hz), got number 10",
+      message { rate = 10 })
+    assert.equal("tessera.mosaic: recipe: layer 1: key 'pan' must be a number in -1..1, got number 2",
+      message { layers = { { W = "amen", pan = 2 } } })
+    assert.equal("tessera.mosaic: recipe: layer 1: key 'width' must be a number in 0..1, got number 1.5",
+      message { layers = { { W = "amen", width = 1.5 } } })
+    assert.equal("tessera.mosaic: recipe: source 'amen': key 'stereo': the file has 1 channel, not 2",
+      message { sources = { amen = { file = helpers.samples .. "/drum_heavy_kick.flac", stereo = true, k = 2 } } })
+  end)
+end)

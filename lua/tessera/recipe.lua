@@ -13,6 +13,10 @@
 --     duration = 8,          -- output length in seconds; default: the phase source's length
 --     out = "out.wav",       -- .wav or .flac, relative to the recipe's folder and inside
 --                            -- it; `-o` (or render's opts.out) overrides it, anywhere
+--     channels = 2,          -- 1 or 2; default 2 when a source is stereo or a layer pans
+--     rate = 44100,          -- the output file's sample rate (default: sr), resampled last
+--     format = "pcm24",      -- the output's samples: "float" (WAV's default), "pcm16" or
+--                            -- "pcm24" (FLAC's default; FLAC holds no float)
 --     normalize = true,      -- true: peak 0.99; a number: that peak; false: as rendered,
 --                            -- but scaled down to peak 0.99 if it would clip (the summary
 --                            -- reports the scale)
@@ -26,6 +30,8 @@
 --         file = "/usr/share/sonic-pi/samples/loop_amen.flac",  -- relative: to the recipe
 --         offset = 0, duration = 4,  -- seconds of the file (default: all of it)
 --         sr = 22050, n_fft = 2048, hop = 512,  -- default: the recipe's
+--         stereo = true,     -- decompose both channels: templates shared, activations per
+--                            -- channel (tessera.stereo); layers then keep its stereo image
 --         hpss = "percussive",  -- decompose (and fit on) only this part of the source:
 --                               -- "harmonic", "percussive" or "residual" (tessera.hpss
 --                               -- with its defaults; a residual needs no margin > 1 to
@@ -67,6 +73,8 @@
 --         fit = false,       -- true: activations refitted for `target` with W fixed
 --         target = "drums",  -- the source fit = true fits (default: the recipe's target)
 --         name = "bass",     -- a label for the summary
+--         pan = -0.5,        -- -1 (left) .. 1 (right), equal-power; default 0
+--         width = 1,         -- 0..1: a stereo source's image narrowed toward mono (0)
 --         pitch = -5,        -- semitones (-48..48): the templates' sound moved along
 --                            -- frequency, its phase shifted in step (tessera.pitch); or a
 --                            -- glide: {from = 0, to = 12, shape = "linear" | "smooth"} over
@@ -100,12 +108,12 @@ local recipe = {}
 -- The keys each part accepts, in the order error messages list them.
 recipe.keys = {
   recipe = { "sources", "layers", "sr", "n_fft", "hop", "window", "duration", "out",
-             "normalize", "phase", "griffinlim", "target" },
-  source = { "file", "offset", "duration", "sr", "n_fft", "hop", "hpss", "templates",
+             "normalize", "phase", "griffinlim", "target", "channels", "rate", "format" },
+  source = { "file", "offset", "duration", "sr", "n_fft", "hop", "hpss", "stereo", "templates",
              "template_method", "templates_from", "freeze_templates", "activations_from",
              "freeze_activations", "onsets", "onset_before", "onset_after", "allowed_H" },
   layer = { "W", "H", "gain", "shift", "stretch", "loop", "fit", "target", "name", "pitch",
-            "morph" },
+            "morph", "pan", "width" },
   griffinlim = { "iter", "momentum", "seed" },
 }
 
@@ -424,6 +432,7 @@ local function check_source(ctx, name, s, top)
     fail(ctx, where, "key 'hpss' must be 'harmonic', 'percussive' or 'residual', got %s",
       describe(src.hpss))
   end
+  src.stereo = boolean(ctx, where, s, "stereo", false)
   for _, key in ipairs(recipe.nmf_keys) do
     local v = s[key]
     if v ~= nil then
@@ -438,6 +447,11 @@ local function check_source(ctx, name, s, top)
     format("an integer in 1..%d", recipe.max_k))
   if src.nmf.seed == nil then src.nmf.seed = 0 end -- renders are reproducible by default
   src.score = score.check(ctx, where, s, src, confine)
+  if src.stereo and src.score and (src.score.onsets or src.score.allowed_file or
+                                   src.score.activations_from) then
+    fail(ctx, where, "key 'stereo': a stereo source's activations have a row per channel; " ..
+      "onsets, allowed_H and activations_from take mono sources")
+  end
   return src
 end
 
@@ -482,6 +496,25 @@ local function check_layer(ctx, i, l, sources, top)
   music.check(ctx, where, l, layer, sources)
   if layer.W == nil then layer.W = layer.morph.from end
   return layer
+end
+
+-- The output's channels, rate and sample format (top.channels, top.rate, top.format).
+local function recipe_output(ctx, t, top)
+  local stereo = false
+  for _, src in pairs(top.sources) do stereo = stereo or src.stereo end
+  for _, layer in ipairs(top.layers) do stereo = stereo or layer.pan ~= 0 or layer.width ~= 1 end
+  top.channels = integer(ctx, nil, t, "channels", stereo and 2 or 1,
+    function(v) return v == 1 or v == 2 end, "1 or 2")
+  top.rate = integer(ctx, nil, t, "rate", top.sr, function(v) return v >= 1000 and v <= 768000 end,
+    "an integer in 1000..768000 (Hz)")
+  top.format = t.format
+  if top.format ~= nil and top.format ~= "float" and top.format ~= "pcm16" and top.format ~= "pcm24" then
+    fail(ctx, nil, "key 'format' must be 'float', 'pcm16' or 'pcm24', got %s", describe(top.format))
+  end
+  local out = top.out
+  if top.format == "float" and out and out:lower():match("%.flac$") then
+    fail(ctx, nil, "key 'format': FLAC holds no float samples; use 'pcm16' or 'pcm24'")
+  end
 end
 
 -- recipe.check(t, ctx) -> normalised recipe. ctx = { name = what messages call the
@@ -602,6 +635,7 @@ function recipe.check(t, ctx)
   end
   -- The output length's default: the phase source's, or the rhythm source's.
   top.length_source = top.phase.source or rhythm
+  recipe_output(ctx, t, top)
   return top
 end
 

@@ -1,10 +1,10 @@
--- tessera.recipe's checks of a layer's music-making keys: pitch (semitones, held or moving)
--- and morph (its templates turning into another source's). lua/tessera/recipe.lua calls this
+-- tessera.recipe's checks of a layer's music-making keys: pitch (semitones, held or moving),
+-- morph (its templates turning into another source's), pan and width. lua/tessera/recipe.lua calls this
 -- module with its helpers and gets music.check (one layer).
 local automation = require "tessera.automation"
 
 local format = string.format
-local getmetatable, pairs, type = getmetatable, pairs, type
+local getmetatable, ipairs, pairs, type = getmetatable, ipairs, pairs, type
 
 return function(h)
   local fail, describe, parse_selectors = h.fail, h.describe, h.parse_selectors
@@ -57,6 +57,13 @@ return function(h)
 
   -- The music keys of layer table l into the checked layer.
   function music.check(ctx, where, l, layer, sources)
+    for _, key in ipairs { "pan", "width" } do
+      local v, lo, hi = l[key], key == "pan" and -1 or 0, 1
+      if v ~= nil and (type(v) ~= "number" or v ~= v or v < lo or v > hi) then
+        fail(ctx, where, "key '%s' must be a number in %g..%g, got %s", key, lo, hi, describe(v))
+      end
+    end
+    layer.pan, layer.width = l.pan or 0, l.width or 1
     if l.pitch ~= nil then
       layer.pitch = automation_of(ctx, where, "pitch", l.pitch, -music.pitch_range,
         music.pitch_range)

@@ -40,11 +40,13 @@ end
 -- name (what messages call a table recipe, default "recipe"), seconds (a wall-clock limit
 -- on the whole render, 0 none; default for a recipe from a file: TESSERA_RECIPE_SECONDS,
 -- else 60; for a table: none).
--- The summary: recipe, out, sr, samples, duration, layers, components (template and
--- activation pairs), sources (how many the layers and the phase use), phase,
+-- The summary: recipe, out, sr (the file's), channels, samples, duration, layers,
+-- components (template and activation pairs), sources (how many the layers and the phase
+-- use), phase,
 -- nmf (decompositions computed), cache {hits, misses, corrupt, writes} (this render),
 -- peak (before levelling), scale (applied), seconds (wall-clock time), magnitude (the
--- rendered magnitude spectrogram, a Matrix: for plots and checks).
+-- rendered magnitude spectrogram, a Matrix: for plots and checks; the left channel's in
+-- stereo) and magnitudes (one per channel).
 function mosaic.render(r, opts)
   if opts ~= nil and type(opts) ~= "table" then
     error(format("bad argument #2 to 'render' (table expected, got %s)", type(opts)), 2)
@@ -91,8 +93,9 @@ end
 -- mosaic.describe(summary) -> one line for a terminal.
 function mosaic.describe(s)
   local what = s.out and format("wrote %s", s.out) or format("rendered %s", s.recipe)
-  return format("%s: %.2f s at %d Hz, %d layer%s, %d source%s, phase %s; cache %d hit%s, " ..
-    "%d miss%s, %d NMF; %.2f s", what, s.duration, s.sr, s.layers, s.layers == 1 and "" or "s",
+  return format("%s: %.2f s at %d Hz%s, %d layer%s, %d source%s, phase %s; cache %d hit%s, " ..
+    "%d miss%s, %d NMF; %.2f s", what, s.duration, s.sr, s.channels == 2 and " stereo" or "",
+    s.layers, s.layers == 1 and "" or "s",
     s.sources, s.sources == 1 and "" or "s", s.phase, s.cache.hits, s.cache.hits == 1 and "" or "s",
     s.cache.misses, s.cache.misses == 1 and "" or "es", s.nmf, s.seconds)
 end

@@ -29,24 +29,45 @@ local function group_of(step, w)
   return w.source
 end
 
--- Where each activation row goes: per group (group_of), a list of placements (see
--- tessera.core.matrix.place) into the rows of that group's templates. Returns them and
--- how many template and activation pairs there are.
-local function placements_of(rec, steps, sources)
+-- The activations of model m that output channel c hears through layer: a mono model's H;
+-- a stereo model's own channel, its image narrowed toward the two channels' mean by the
+-- layer's width (0: the mean, 1: as it is); in a mono output, the mean.
+local function channel_H(rec, m, layer, c)
+  if m.channels ~= 2 then return m.H end
+  local L, R = m.H:cols(1, m.frames), m.H:cols(m.frames + 1, 2 * m.frames)
+  local w = rec.channels == 1 and 0 or layer.width
+  if w == 1 then return c == 1 and L or R end
+  local mean = (L + R):scale(0.5 * (1 - w))
+  return w == 0 and mean or mean + (c == 1 and L or R):copy():scale(w)
+end
+
+-- A layer's gain in output channel c: its own, times the equal-power pan law's share
+-- (1 in both channels at the centre, sqrt 2 and 0 at a side).
+local function channel_gain(rec, layer, c)
+  if rec.channels == 1 then return layer.gain end
+  local angle = (layer.pan + 1) * math.pi / 4
+  return layer.gain * math.sqrt(2) * (c == 1 and math.cos(angle) or math.sin(angle))
+end
+
+-- Where each activation row goes in output channel c: per group (group_of), a list of
+-- placements (see tessera.core.matrix.place) into the rows of that group's templates.
+-- Returns them and how many template and activation pairs there are.
+local function placements_of(rec, steps, sources, c)
   local frames_per_second = rec.sr / rec.hop
   local placements = {}
   local components = 0
   for _, step in ipairs(steps) do
     local layer = step.layer
+    local gain = channel_gain(rec, layer, c)
     for i, w in ipairs(step.W) do
       local key = group_of(step, w)
       placements[key] = placements[key] or {}
       local list = placements[key]
       for _, h in ipairs(plan.drivers(step, i, w, sources)) do
-        local H = h.model.H
+        local H = channel_H(rec, h.model, layer, c)
         local _, frames = H:shape()
         local length = sources.lengths[h.length]
-        list[#list + 1] = { H = H, row = h.index, to = w.index, gain = layer.gain,
+        list[#list + 1] = { H = H, row = h.index, to = w.index, gain = gain,
                             stretch = layer.stretch, shift = layer.shift * frames_per_second,
                             loop = layer.loop, period = length and length / rec.hop or frames }
         components = components + 1
@@ -116,13 +137,15 @@ local function magnitude(rec, steps, placements, frames, sources)
   return plain, pitched, total
 end
 
--- The audio of the magnitude parts, length samples long: with a source's phase (its audio
--- cut or tiled to the length; a pitched part with that phase shifted in step, each part
--- through its own inverse STFT, added), or Griffin-Lim's of their sum.
-local function with_phase(rec, plain, pitched, total, length, sources)
+-- The audio of output channel c's magnitude parts, length samples long: with a source's
+-- phase (its audio, or its channel c, cut or tiled to the length; a pitched part with that
+-- phase shifted in step, each part through its own inverse STFT, added), or Griffin-Lim's
+-- of their sum.
+local function with_phase(rec, plain, pitched, total, length, sources, c)
   local stft_opts = { n_fft = rec.n_fft, hop = rec.hop, window = rec.window }
   if rec.phase.source then
     local a = sources:audio(rec.phase.source)
+    if a.channels > 1 then a = a:channel(rec.channels == 1 and 1 or c) end
     a = #a >= length and a:slice(1, length) or a:tile(length)
     local S = core.stft(a, stft_opts)
     local phase = S:phase()
@@ -157,7 +180,7 @@ end
 local function write(rec, ctx, y, opts)
   local out = opts.out and fs.resolve(opts.out) or rec.out
   if opts.write == false or not out then return nil end
-  local ok, err = pcall(y.save, y, out)
+  local ok, err = pcall(y.save, y, out, { subtype = rec.format })
   if not ok then fail(ctx, nil, "cannot write the output: %s", tostring(err)) end
   return out
 end
@@ -179,18 +202,28 @@ function render.render(rec, opts)
   local steps = plan.layers(rec, ctx) -- everything that can be checked without computing
   local length = plan.output_length(rec, ctx, steps, sources)
   local frames = spectrogram.frame_count(length, { n_fft = rec.n_fft, hop = rec.hop })
-  local placements, components = placements_of(rec, steps, sources)
-  local plain, pitched, V = magnitude(rec, steps, placements, frames, sources)
-  local y, peak, scale = level(rec, with_phase(rec, plain, pitched, V, length, sources))
+  local channels, magnitudes, components = {}, {}, 0
+  for c = 1, rec.channels do
+    local placements
+    placements, components = placements_of(rec, steps, sources, c)
+    local plain, pitched, V = magnitude(rec, steps, placements, frames, sources)
+    channels[c] = with_phase(rec, plain, pitched, V, length, sources, c)
+    magnitudes[c] = V
+  end
+  local y = #channels == 1 and channels[1] or audio.join(channels[1], channels[2])
+  local peak, scale
+  y, peak, scale = level(rec, y)
+  if rec.rate ~= rec.sr then y = y:resample(rec.rate) end
   local out = write(rec, ctx, y, opts)
 
   local after = cache.stats
   return y, {
     recipe = rec.name,
     out = opts.write ~= false and out or nil,
-    sr = rec.sr,
+    sr = y.sr,
+    channels = y.channels,
     samples = #y,
-    duration = #y / rec.sr,
+    duration = #y / y.sr,
     layers = #rec.layers,
     components = components,
     sources = plan.count_sources(rec, steps),
@@ -201,7 +234,8 @@ function render.render(rec, opts)
     peak = peak,
     scale = scale,
     seconds = core.util.now() - t0,
-    magnitude = V,
+    magnitude = magnitudes[1],
+    magnitudes = magnitudes,
   }
 end
 

@@ -22,7 +22,10 @@ end
 
 -- What identifies a source's audio: the file's content and how it is read.
 local function audio_parts(src, digest)
-  return { "tessera.mosaic/audio", core.version, digest, src.sr, src.offset, src.duration or false }
+  local parts = { "tessera.mosaic/audio", core.version, digest, src.sr, src.offset,
+                  src.duration or false }
+  if src.stereo then parts[#parts + 1] = "stereo" end -- a mono source's key as it always was
+  return parts
 end
 
 local function stft_parts(src, window)
@@ -34,6 +37,7 @@ end
 local function magnitude_parts(src, window)
   local parts = stft_parts(src, window)
   parts.hpss = src.hpss
+  parts.stereo = src.stereo or nil
   return parts
 end
 
@@ -66,8 +70,12 @@ function Sources:audio(name)
     local meta, _
     a, _, meta = cache.audio(audio_parts(src, self:digest(name)), function()
       local ok, value = pcall(audio.load, src.file, { sr = src.sr, offset = src.offset,
-                                                      duration = src.duration, mono = true })
+                                                      duration = src.duration, mono = not src.stereo })
       if not ok then fail(self.ctx, format("source '%s'", name), "%s", tostring(value)) end
+      if src.stereo and value.channels ~= 2 then
+        fail(self.ctx, format("source '%s'", name), "key 'stereo': the file has %d channel%s, " ..
+          "not 2", value.channels, value.channels == 1 and "" or "s")
+      end
       return value, { length = #value }
     end)
     self.audios[name] = a
@@ -76,15 +84,29 @@ function Sources:audio(name)
   return a
 end
 
--- The magnitude spectrogram of a source (of its hpss part, when it names one).
+-- The magnitude spectrogram of a source (of its hpss part, when it names one); a stereo
+-- source's two channels side by side (bins x 2 frames).
 function Sources:magnitude(name)
   local src = self.rec.sources[name]
-  local ok, S = pcall(core.stft, self:audio(name), stft_parts(src, self.rec.window))
-  if ok and src.hpss then
-    ok, S = pcall(function() return require("tessera.hpss")(S)[src.hpss] end)
+  local a = self:audio(name)
+  local parts = {}
+  for c = 1, src.stereo and 2 or 1 do
+    local ok, S = pcall(core.stft, src.stereo and a:channel(c) or a, stft_parts(src, self.rec.window))
+    if ok and src.hpss then
+      ok, S = pcall(function() return require("tessera.hpss")(S)[src.hpss] end)
+    end
+    if not ok then fail(self.ctx, format("source '%s'", name), "%s", tostring(S)) end
+    parts[c] = S:magnitude()
   end
-  if not ok then fail(self.ctx, format("source '%s'", name), "%s", tostring(S)) end
-  return S:magnitude()
+  return #parts == 1 and parts[1] or core.matrix.hcat(parts[1], parts[2])
+end
+
+-- A stereo decomposition or fit says so (tessera.stereo's fields): m.channels, m.frames.
+local function mark_channels(m, stereo)
+  if stereo then
+    m.channels, m.frames = 2, m.p // 2
+  end
+  return m
 end
 
 -- The bytes a fit of V (n x p) with k components of T frames holds, roughly: W and H,
@@ -245,7 +267,7 @@ function Sources:model(name)
       return fit_nmf(self.ctx, format("source '%s'", name), V, opts, self.stats),
              { length = self.lengths[name] }
     end)
-    self.models[name] = m
+    self.models[name] = mark_channels(m, src.stereo)
     if meta and meta.length then self.lengths[name] = meta.length end
     local n, k = m.W:shape(), m.k
     if k ~= src.nmf.k or n ~= src.n_fft // 2 + 1 then
@@ -276,7 +298,7 @@ function Sources:fit(name, target)
       return fit_nmf(self.ctx, format("source '%s' fitted on '%s'", name, target), V, opts,
                      self.stats), { length = self.lengths[target] }
     end)
-    self.fits[id] = f
+    self.fits[id] = mark_channels(f, tgt.stereo)
     if meta and meta.length then self.lengths[target] = meta.length end
   end
   return f
