@@ -189,3 +189,35 @@ describe("a stereo recipe", function()
       message { sources = { amen = { file = helpers.samples .. "/drum_heavy_kick.flac", stereo = true, k = 2 } } })
   end)
 end)
+
+describe("decompose --stereo", function()
+  it("writes stereo components that add up to the file and prints their pans", function()
+    local dir = helpers.tmpdir()
+    finally(function() helpers.rmtree(dir) end)
+    local mix = panned_mix()
+    mix:save(dir .. "/mix.wav")
+    local out, ok = helpers.run(("%s/bin/tessera decompose %s -k 4 --iter 60 --method wiener --stereo -o %s 2>&1")
+      :format(helpers.root, dir .. "/mix.wav", dir .. "/out"))
+    assert.is_truthy(ok, out)
+    assert.truthy(out:find("stereo) into 4 components", 1, true), out)
+    local pans = out:match("pan %(%-1 left, 1 right%): ([^\n]+)")
+    assert.truthy(pans, out)
+    local left, right = 0, 0
+    for v in pans:gmatch("%d+: ([%+%-][%d.]+)") do
+      if tonumber(v) < -0.5 then left = left + 1 elseif tonumber(v) > 0.5 then right = right + 1 end
+    end
+    assert.is_true(left > 0 and right > 0, pans)
+    local sum = tessera.audio.load(dir .. "/out/sum.wav", { mono = false })
+    assert.equal(2, sum.channels)
+    for c = 1, 2 do
+      local x, y = sum:channel(c), mix:channel(c)
+      local d = 0
+      for i = 1, #y, 7 do d = math.max(d, math.abs(x:get(i) - y:get(i))) end
+      assert.is_true(d < 1e-6, d)
+    end
+    -- Without --stereo the file is decomposed as its mix, and decompose says so.
+    out = helpers.run(("%s/bin/tessera decompose %s -k 2 --iter 5 -o %s 2>&1")
+      :format(helpers.root, dir .. "/mix.wav", dir .. "/mono"))
+    assert.truthy(out:find("has 2 channels, decomposed as their mix (--stereo keeps two)", 1, true), out)
+  end)
+end)

@@ -20,6 +20,34 @@ local function pair(flag, text, convert)
   return a and values or values[1]
 end
 
+-- decompose --stereo: one stereo decomposition, its model and stereo component audio.
+local function decompose_stereo(tessera, args, a, dir)
+  if a.channels ~= 2 then
+    error(format("decompose: --stereo needs a file of 2 channels, %s has %d", args.file, a.channels), 0)
+  end
+  for _, flag in ipairs { "frames", "hpss", "smooth" } do
+    if args[flag] then error(format("decompose: --stereo takes no --%s", flag), 0) end
+  end
+  if #args.onsets > 0 or #args.template > 0 then
+    error("decompose: --stereo takes no --onsets or --template", 0)
+  end
+  local m = tessera.stereo.decompose(a, { n_fft = args.n_fft, hop = args.hop, k = args.k,
+    loss = args.loss, solver = args.solver, seed = args.seed, max_iter = args.iter })
+  m:save(dir)
+  local width = #tostring(m.k)
+  for i = 1, m.k do
+    tessera.stereo.audio(m, i, { method = args.method })
+      :save(format("%s/component_%0" .. width .. "d.wav", dir, i))
+  end
+  tessera.stereo.audio(m, nil, { method = args.method }):save(dir .. "/sum.wav")
+  io.write(format("decomposed %s (%.2f s at %d Hz, stereo) into %d components: loss %s %.6g after "
+    .. "%d iterations; wrote %s/{W.npy, H.npy, model.json, component_*.wav, sum.wav}\n", args.file,
+    a:duration(), a.sr, m.k, args.loss, m.loss, m.iterations, dir))
+  local pans = tessera.stereo.pan(m)
+  for i, v in ipairs(pans) do pans[i] = format("%d: %+.2f", i, v) end
+  io.write("pan (-1 left, 1 right): ", table.concat(pans, ", "), "\n")
+end
+
 return {
   name = "decompose",
   help = "decompose an audio file with NMF and write W, H, the model and one WAV per component",
@@ -63,6 +91,9 @@ return {
       .. "bins (percussive), one integer or H,P.", "31")
     parser:option("--hpss-margin", "Margin of the separation, one number or H,P (>= 1; above "
       .. "1: hard masks and a residual).", "1")
+    parser:flag("--stereo", "Keep both channels of a stereo file (tessera.stereo): templates "
+      .. "shared, activations per channel (H.npy: the left channel's frames, then the right's); "
+      .. "component audio in stereo, and each component's pan printed.")
     parser:flag("--percussiveness", "Print each component's percussiveness: the share of its "
       .. "energy the percussive mask of what was decomposed keeps (same kernel and margin).")
   end,
@@ -78,7 +109,10 @@ return {
       error(format("decompose: cannot write in '%s': Permission denied", dir), 0)
     end
     local a = tessera.audio.load(args.file, { sr = args.sr, offset = args.offset,
-                                              duration = args.duration, mono = true })
+                                              duration = args.duration, mono = false })
+    if args.stereo then return decompose_stereo(tessera, args, a, dir) end
+    local channels = a.channels
+    if channels > 1 then a = a:mono() end
     local S = tessera.stft(a, { n_fft = args.n_fft, hop = args.hop })
     local hpss_opts = { kernel = pair("--hpss-kernel", args.hpss_kernel, math.tointeger),
                         margin = pair("--hpss-margin", args.hpss_margin, tonumber) }
@@ -122,6 +156,10 @@ return {
       args.file, args.hpss and format("'s %s part", args.hpss) or "", a:duration(), a.sr, m.k,
       args.frames and format("%d-frame ", args.frames) or "", args.loss, m.loss, m.iterations, dir,
       args.hpss and ", " .. args.hpss .. ".wav" or ""))
+    if channels > 1 then
+      io.write(format("%s has %d channels, decomposed as their mix (--stereo keeps two)\n",
+        args.file, channels))
+    end
     if args.percussiveness then
       -- Of what was decomposed: with --hpss, a separation of that part again.
       local shares = tessera.hpss.percussiveness(m, S, hpss_opts)
