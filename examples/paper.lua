@@ -1,6 +1,7 @@
 -- examples/paper.lua: reproduces "Music Creation through Non-negative Matrix
 -- Factorization" (Kaur, Joshi, Wesley) end to end on real music and writes one HTML report:
--- every figure of the study, every component as sound, a mosaic of the two clips, and what
+-- every figure of the study, every component as sound, a mosaic of the two clips, recipes
+-- that make music (examples/paper_music.lua: pitch, morph, stereo), and what
 -- the study could not show (loss curves, a table of losses, component matching, periods),
 -- and which method separates a known mixture best (examples/paper_separation.lua).
 --
@@ -555,8 +556,12 @@ report:figure({ panels = { tessera.plot.spectrogram_panel(summary.magnitude,
                              { sr = SR, n_fft = N_FFT, hop = HOP, title = "mosaic", logy = true }) } },
   { name = "mosaic-spectrogram", caption = "The mosaic's magnitude spectrogram (dB)." })
 
--- Which method separates best: a known mixture in the first clip's rhythm (its own file).
+-- Making music: the example recipes of pitch, morph, stereo (its own file).
 local here = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
+progress("making music")
+dofile(here .. "/paper_music.lua")(report, { here = here, progress = progress })
+
+-- Which method separates best: a known mixture in the first clip's rhythm (its own file).
 local separation = dofile(here .. "/paper_separation.lua")
 local clip1_tempos = {}
 for _, row in ipairs(tempo_rows) do
