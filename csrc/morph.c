@@ -33,21 +33,25 @@ static int64_t next_bin(const float *x, int64_t n, int64_t i) {
   return i;
 }
 
-/* out (n doubles, zeroed by the caller) += the unit-mass interpolant of a and b at t, times
- * scale; ma and mb are their masses (both > 0). The two quantile functions are walked
- * together: each piece of mass lies in one bin of a and one of b, and lands evenly on the
- * straight-line interpolation of its two position intervals. */
-static void transport(const float *a, double ma, const float *b, double mb, int64_t n, double t,
-                      double scale, double *out) {
-  int64_t i = next_bin(a, n, 0), j = next_bin(b, n, 0);
+/* A piece of unit mass m lying on [a0, a1) in a and on [b0, b1) in b. */
+typedef struct piece {
+  double a0, a1, b0, b1, m;
+} piece;
+
+/* The pieces of the transport from a (mass ma > 0) to b (mass mb > 0), in order: the two
+ * quantile functions walked together, each piece lying in one bin of a and one of b. At
+ * most nnz(a) + nnz(b) pieces; returns how many. These do not depend on the position t, so
+ * a layer computes them once per template pair. */
+static int64_t pieces_of(const float *a, double ma, const float *b, double mb, int64_t n,
+                         piece *out) {
+  int64_t i = next_bin(a, n, 0), j = next_bin(b, n, 0), count = 0;
   double used_a = 0.0, used_b = 0.0; /* unit mass already taken from bins i and j */
   while (i < n && j < n) {
     const double da = a[i] / ma, db = b[j] / mb;
     const double left_a = da - used_a, left_b = db - used_b;
     const double m = left_a < left_b ? left_a : left_b;
-    const double xa0 = (double)i + used_a / da, xa1 = (double)i + (used_a + m) / da;
-    const double xb0 = (double)j + used_b / db, xb1 = (double)j + (used_b + m) / db;
-    deposit(out, n, (1.0 - t) * xa0 + t * xb0, (1.0 - t) * xa1 + t * xb1, m * scale);
+    out[count++] = (piece){(double)i + used_a / da, (double)i + (used_a + m) / da,
+                           (double)j + used_b / db, (double)j + (used_b + m) / db, m};
     used_a += m;
     used_b += m;
     /* A bin is used up when what is left of it is rounding. */
@@ -60,52 +64,75 @@ static void transport(const float *a, double ma, const float *b, double mb, int6
       used_b = 0.0;
     }
   }
+  return count;
 }
 
-/* out = the morph of a and b at t, in double scratch acc (n). */
-static void morph_into(const float *a, const float *b, int64_t n, double t, double *acc,
-                       float *out) {
-  const double ma = mass_of(a, n), mb = mass_of(b, n);
-  const double total = (1.0 - t) * ma + t * mb;
-  memset(acc, 0, (size_t)n * sizeof(double));
-  if (ma > 0.0 && mb > 0.0) {
-    transport(a, ma, b, mb, n, t, total, acc);
-  } else if (ma > 0.0 || mb > 0.0) {
-    const float *x = ma > 0.0 ? a : b;
-    const double s = total / (ma > 0.0 ? ma : mb);
-    for (int64_t i = 0; i < n; i++) acc[i] = x[i] * s;
+/* The pieces of a morph between a and b, and the masses; a spectrum with no mass takes the
+ * other's shape (its pieces moving nowhere). */
+static int64_t prepare(const float *a, const float *b, int64_t n, piece *pieces, double *ma,
+                       double *mb) {
+  *ma = mass_of(a, n);
+  *mb = mass_of(b, n);
+  if (*ma > 0.0 && *mb > 0.0) return pieces_of(a, *ma, b, *mb, n, pieces);
+  if (*ma > 0.0) return pieces_of(a, *ma, a, *ma, n, pieces);
+  if (*mb > 0.0) return pieces_of(b, *mb, b, *mb, n, pieces);
+  return 0;
+}
+
+/* acc (n doubles) += the pieces at position t, times scale: each piece's mass lands evenly
+ * on the straight-line interpolation of its two intervals. */
+static void place_pieces(const piece *pieces, int64_t count, double t, double scale, int64_t n,
+                         double *acc) {
+  for (int64_t q = 0; q < count; q++) {
+    const piece *pc = &pieces[q];
+    deposit(acc, n, pc->a0 + t * (pc->b0 - pc->a0), pc->a1 + t * (pc->b1 - pc->a1), pc->m * scale);
   }
-  for (int64_t i = 0; i < n; i++) out[i] = (float)acc[i];
+}
+
+/* Scratch for one template pair: its pieces (at most 2 n) and a column of doubles. */
+static size_t scratch_bytes(int64_t n) {
+  return (size_t)(n > 0 ? n : 1) * (2 * sizeof(piece) + sizeof(double));
 }
 
 int tsr_morph_spectrum(const float *a, const float *b, int64_t n, double t, float *out,
                        tsr_error *err) {
-  const size_t bytes = (size_t)(n > 0 ? n : 1) * sizeof(double);
-  double *acc = tsr_alloc(bytes);
-  if (acc == NULL) return tsr_alloc_failure(bytes, "a morph's scratch column", err);
-  morph_into(a, b, n, t, acc, out);
-  tsr_free(acc);
+  const size_t bytes = scratch_bytes(n);
+  piece *pieces = tsr_alloc(bytes);
+  if (pieces == NULL) return tsr_alloc_failure(bytes, "a morph's scratch column", err);
+  double *acc = (double *)(pieces + 2 * n), ma, mb;
+  const int64_t count = prepare(a, b, n, pieces, &ma, &mb);
+  memset(acc, 0, (size_t)n * sizeof(double));
+  place_pieces(pieces, count, t, (1.0 - t) * ma + t * mb, n, acc);
+  for (int64_t i = 0; i < n; i++) out[i] = (float)acc[i];
+  tsr_free(pieces);
   return TSR_OK;
 }
 
 int tsr_morph_layer(const float *A, const float *B, int64_t n, int64_t k, const float *H,
                     int64_t frames, const double *t, float *out, tsr_error *err) {
+  /* Every pair's pieces, once, then each frame places them where its t says. */
   size_t bytes;
-  if (tsr_mul_size((size_t)(n > 0 ? n : 1), sizeof(double) + sizeof(float), &bytes) != 0)
-    return tsr_alloc_failure(SIZE_MAX, "a morph's scratch column", err);
-  double *acc = tsr_alloc(bytes);
-  if (acc == NULL) return tsr_alloc_failure(bytes, "a morph's scratch column", err);
-  float *col = (float *)(acc + n);
-  memset(out, 0, (size_t)n * (size_t)frames * sizeof(float));
+  if (tsr_mul_size(scratch_bytes(n), (size_t)(k > 0 ? k : 1), &bytes) != 0 ||
+      (bytes += (size_t)(k > 0 ? k : 1) * (2 * sizeof(double) + sizeof(int64_t))) < 64)
+    return tsr_alloc_failure(SIZE_MAX, "a morph's templates", err);
+  piece *pieces = tsr_alloc(bytes);
+  if (pieces == NULL) return tsr_alloc_failure(bytes, "a morph's templates", err);
+  double *acc = (double *)(pieces + 2 * n * k);
+  double *mass = acc + n; /* k pairs of masses */
+  int64_t *count = (int64_t *)(mass + 2 * k);
+  for (int64_t c = 0; c < k; c++)
+    count[c] = prepare(A + c * n, B + c * n, n, pieces + 2 * n * c, &mass[2 * c], &mass[2 * c + 1]);
   for (int64_t j = 0; j < frames; j++) {
-    float *y = out + j * n;
+    memset(acc, 0, (size_t)n * sizeof(double));
     for (int64_t c = 0; c < k; c++) {
       const float h = H[j * k + c];
       if (h == 0.0f) continue;
-      morph_into(A + c * n, B + c * n, n, t[j], acc, col);
-      for (int64_t i = 0; i < n; i++) y[i] += h * col[i];
+      const double total = (1.0 - t[j]) * mass[2 * c] + t[j] * mass[2 * c + 1];
+      place_pieces(pieces + 2 * n * c, count[c], t[j], h * total, n, acc);
     }
+    float *y = out + j * n;
+    for (int64_t i = 0; i < n; i++) y[i] = (float)acc[i];
   }
-  tsr_free(acc);
+  tsr_free(pieces);
   return TSR_OK;
 }
