@@ -41,15 +41,10 @@ int tsr_griffinlim(const float *mag, const tsr_spectrogram *geom,
     return TSR_EINVAL;
   }
   tsr_stft_config cfg = {geom->n_fft, geom->hop, geom->window, geom->center};
-  tsr_spectrogram shape;
-  int status = tsr_stft_geometry(&cfg, geom->length, geom->sr, &shape, err);
+  int status = tsr_spectrogram_check(geom, err);
   if (status != TSR_OK) return status;
-  if (shape.bins != geom->bins || shape.frames != geom->frames) {
-    tsr_seterror(err, "a %lld x %lld spectrogram does not match a %lld-sample signal "
-                 "(%lld x %lld)", (long long)geom->bins, (long long)geom->frames,
-                 (long long)geom->length, (long long)shape.bins, (long long)shape.frames);
-    return TSR_EINVAL;
-  }
+  tsr_spectrogram shape = *geom;
+  shape.data = NULL;
   size_t floats;
   tsr_spectrogram_floats(&shape, &floats); /* checked by tsr_stft_geometry */
   const size_t count = floats / 2;
@@ -68,6 +63,10 @@ int tsr_griffinlim(const float *mag, const tsr_spectrogram *geom,
   }
   if (prm->init_phase != NULL) {
     tsr_spectrogram_set_polar(&X, mag, prm->init_phase);
+  } else if (prm->pghi) { /* R is free until the first update: its first half holds the phase */
+    status = tsr_pghi(mag, geom, R.data, err);
+    if (status != TSR_OK) goto done;
+    tsr_spectrogram_set_polar(&X, mag, R.data);
   } else {
     uint64_t state = prm->seed;
     for (size_t i = 0; i < count; i++) {

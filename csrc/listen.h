@@ -4,14 +4,17 @@
 #ifndef TSR_LISTEN_H
 #define TSR_LISTEN_H
 
+#include "pghi.h"
 #include "stft.h"
 #include "tessera.h"
 
 typedef struct tsr_griffinlim_params {
   int iter;                /* >= 0 phase updates */
   double momentum;         /* >= 0; 0 is the classic Griffin-Lim, 0.99 the fast one */
-  const float *init_phase; /* bins*frames radians (column-major), or NULL: random */
+  const float *init_phase; /* bins*frames radians (column-major), or NULL: see pghi */
   uint64_t seed;           /* for the random initial phase */
+  int pghi;                /* with init_phase NULL: nonzero starts from tsr_pghi's phase
+                              (hann and hamming windows only), 0 from a random one */
 } tsr_griffinlim_params;
 
 /* Estimates a signal whose STFT magnitude is close to mag (geom->bins x geom->frames,
@@ -21,7 +24,7 @@ typedef struct tsr_griffinlim_params {
  * (caller's). When convergence is not NULL it receives iter + 1 values: entry t is the
  * spectral convergence || |STFT(x_t)| - mag ||_F / ||mag||_F of the signal after t
  * updates (entry 0: the initial phase), 0 when mag is all zero. Returns TSR_EINVAL (bad
- * parameters or geometry, with err), TSR_ENOMEM, TSR_OK. Deterministic for a given seed. */
+ * parameters or geometry, with err), TSR_ELIMIT and TSR_ENOMEM (scratch), TSR_OK. Deterministic for a given seed. */
 int tsr_griffinlim(const float *mag, const tsr_spectrogram *geom,
                    const tsr_griffinlim_params *prm, float *y, double *convergence,
                    tsr_error *err);

@@ -101,6 +101,20 @@ int tsr_stft_geometry(const tsr_stft_config *cfg, int64_t len, int sr, tsr_spect
   return TSR_OK;
 }
 
+int tsr_spectrogram_check(const tsr_spectrogram *s, tsr_error *err) {
+  tsr_stft_config cfg = {s->n_fft, s->hop, s->window, s->center};
+  tsr_spectrogram want;
+  int status = tsr_stft_geometry(&cfg, s->length, s->sr, &want, err);
+  if (status != TSR_OK) return status;
+  if (s->bins != want.bins || s->frames != want.frames) {
+    tsr_seterror(err, "a %lld x %lld spectrogram does not match a %lld-sample signal "
+                 "(%lld x %lld)", (long long)s->bins, (long long)s->frames,
+                 (long long)s->length, (long long)want.bins, (long long)want.frames);
+    return TSR_EINVAL;
+  }
+  return TSR_OK;
+}
+
 /* ---- FFTW plans ------------------------------------------------------------------------
  * Frames go through FFTW in blocks: one plan_many execution transforms block_frames(n)
  * frames. The forward transform of a real n-point frame is an n/2-point complex DFT

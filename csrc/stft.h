@@ -46,6 +46,12 @@ int tsr_stft_check(const tsr_stft_config *cfg, tsr_error *err);
 int tsr_stft_geometry(const tsr_stft_config *cfg, int64_t len, int sr, tsr_spectrogram *shape,
                       tsr_error *err);
 
+/* Checks that s's geometry (n_fft, hop, window, center, length) is valid and that its
+ * bins and frames are what tsr_stft_geometry gives for them (s->data is not read):
+ * TSR_OK, or TSR_EINVAL / TSR_ELIMIT with the reason in err. For kernels that take a
+ * geometry from their caller, as Griffin-Lim and PGHI do. */
+int tsr_spectrogram_check(const tsr_spectrogram *s, tsr_error *err);
+
 /* The number of floats in s->data (2 * bins * frames) into *count; -1 on overflow or a
  * negative size, 0 otherwise. */
 int tsr_spectrogram_floats(const tsr_spectrogram *s, size_t *count);

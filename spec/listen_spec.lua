@@ -200,9 +200,9 @@ describe("tessera.listen", function()
       assert.has_error(function() tessera.griffinlim(V, S, { iters = 3 }) end,
         "bad argument #3 to '" .. F .. "' (unknown option 'iters' (valid: iter, momentum, init, seed))")
       assert.has_error(function() tessera.griffinlim(V, S, { init = "zero" }) end,
-        "bad argument #3 to '" .. F .. "' (init must be 'random' or a phase Matrix, got 'zero')")
+        "bad argument #3 to '" .. F .. "' (init must be 'random', 'pghi' or a phase Matrix, got 'zero')")
       assert.has_error(function() tessera.griffinlim(V, S, { init = 3 }) end,
-        "bad argument #3 to '" .. F .. "' (init must be 'random' or a phase Matrix, got number)")
+        "bad argument #3 to '" .. F .. "' (init must be 'random', 'pghi' or a phase Matrix, got number)")
       assert.has_error(function() tessera.griffinlim(V:T(), S) end,
         string.format("bad argument #1 to '%s' (magnitude is %d x %d but the spectrogram is %d x %d)",
           F, p, n, n, p))

@@ -269,6 +269,20 @@ describe("tessera.mosaic", function()
       assert.is_true(identical(y1, y2))
     end)
 
+    it("starts Griffin-Lim from PGHI with griffinlim.init = 'pghi', from random by default", function()
+      local t = { duration = 1.5, normalize = false, sources = sources(), phase = "griffinlim",
+                  griffinlim = { iter = 0, init = "pghi" },
+                  layers = { { W = "compus:1-2", H = "amen:1" } } }
+      local y, s = render(write_recipe(dir, "a.lua", t))
+      local like = tessera.stft(tessera.audio.new(#y, 22050))
+      local ref = tessera.griffinlim(s.magnitude, like, { iter = 0, init = "pghi" })
+      assert.is_true(max_diff(y, ref:gain(s.scale)) < 1e-6)
+      t.griffinlim = { iter = 0 }
+      y, s = render(write_recipe(dir, "b.lua", t))
+      ref = tessera.griffinlim(s.magnitude, like, { iter = 0, seed = 0 })
+      assert.is_true(max_diff(y, ref:gain(s.scale)) < 1e-6)
+    end)
+
     it("defaults the length to the phase source's and the phase to the rhythm's source", function()
       local y, s = render(write_recipe(dir, "a.lua", {
         sources = sources(), layers = { { W = "garzul:1", H = "amen:1" } } }))
@@ -431,6 +445,19 @@ describe("tessera.mosaic", function()
       check(base({ { W = "amen:1" } }, { out = "x.mp3" }),
         "tessera.mosaic: %s: key 'out': 'x.mp3' must end in .wav or .flac")
       check(base {}, "tessera.mosaic: %s: key 'layers' is empty")
+      local gl = { phase = "griffinlim", griffinlim = { init = "zero" } }
+      check(base({ { W = "amen:1" } }, gl),
+        "tessera.mosaic: %s: key 'griffinlim': key 'init' must be 'random' or 'pghi', got string 'zero'")
+      gl.griffinlim.init = 1
+      check(base({ { W = "amen:1" } }, gl),
+        "tessera.mosaic: %s: key 'griffinlim': key 'init' must be a string, got number 1")
+      gl.griffinlim.init, gl.window = "pghi", "rect"
+      check(base({ { W = "amen:1" } }, gl),
+        "tessera.mosaic: %s: key 'griffinlim': init 'pghi' needs a hann or hamming window, the " ..
+        "recipe's is 'rect'")
+      check(base({ { W = "amen:1" } }, { phase = "griffinlim", griffinlim = { inti = "pghi" } }),
+        "tessera.mosaic: %s: key 'griffinlim': key 'inti' is not a griffinlim option (expected " ..
+        "one of: iter, momentum, seed, init)")
     end)
 
     it("names the file when the recipe does not load, fails or returns no table", function()

@@ -126,6 +126,10 @@ local rows = {
   { "G1", "griffinlim", "a magnitude of the wrong shape", function()
       return tessera.griffinlim(tessera.matrix.from { { NAN } }, S)
     end, "bad argument #1 to 'griffinlim' (magnitude is 1 x 1 but the spectrogram is 1025 x 9)" },
+  { "G2", "pghi", "a spectrogram with a rectangular window", function()
+      local R = tessera.stft(a, { window = "rect" })
+      return tessera.pghi(R:magnitude(), R)
+    end, "bad argument #2 to 'pghi' (pghi needs a hann or hamming window, the spectrogram's is rect)" },
   { "R1", "mosaic.load", "a missing recipe", function() return tessera.mosaic.load(path("none.lua")) end,
     "tessera.mosaic: cannot open '" .. path("none.lua") .. "': No such file or directory" },
   { "R2", "mosaic.render", "a number as the recipe", function() return tessera.mosaic.render(42) end,

@@ -1,10 +1,11 @@
-/* Bindings of the listening kernels: core.griffinlim (phase reconstruction for a
- * magnitude that has no phase of its own) and core.listen.ratio (the soft mask that
+/* Bindings of the listening kernels: core.griffinlim and core.pghi (phase reconstruction
+ * for a magnitude that has no phase of its own) and core.listen.ratio (the soft mask that
  * lua/tessera/listen.lua uses to render NMF components with a mixture's phase). */
 #include <math.h>
 #include <string.h>
 
 #include "../listen.h"
+#include "../pghi.h"
 #include "l_tessera.h"
 
 /* An argument error naming `what` unless M is rows x cols. */
@@ -35,9 +36,19 @@ static void check_entries(lua_State *L, int arg, const char *what, const lmatrix
   }
 }
 
+/* An argument error unless PGHI can use the spectrogram's window. */
+static void check_pghi_window(lua_State *L, int arg, const char *what,
+                              const lspectrogram *like) {
+  if (tsr_pghi_gamma(like->s.window) == 0.0) {
+    const char *name = tsr_window_name(like->s.window);
+    luaL_argerror(L, arg, lua_pushfstring(L, "%s needs a hann or hamming window, the "
+                                             "spectrogram's is %s", what, name ? name : "?"));
+  }
+}
+
 static const char *const griffinlim_options[] = {"iter", "momentum", "init", "seed", NULL};
 
-/* griffinlim(mag, like [, {iter=32, momentum=0.99, init="random"|phase, seed=0}])
+/* griffinlim(mag, like [, {iter=32, momentum=0.99, init="random"|"pghi"|phase, seed=0}])
  *   -> Audio (like.length samples at like.sr), {convergence after 0..iter updates} */
 static int listen_griffinlim(lua_State *L) {
   lmatrix *mag = lmatrix_check(L, 1);
@@ -51,21 +62,25 @@ static int listen_griffinlim(lua_State *L) {
     luaL_argerror(L, 3, lua_pushfstring(L, "momentum must be in [0, 1], got %f", momentum));
   lua_Integer seed = laux_opt_integer(L, 3, "seed", 0);
   const lmatrix *init = NULL;
+  int pghi = 0;
   if (!lua_isnoneornil(L, 3)) {
     int t = lua_getfield(L, 3, "init");
     if (t == LUA_TSTRING) {
-      if (strcmp(lua_tostring(L, -1), "random") != 0)
-        luaL_argerror(L, 3, lua_pushfstring(L, "init must be 'random' or a phase Matrix, "
-                                               "got '%s'", lua_tostring(L, -1)));
+      const char *name = lua_tostring(L, -1);
+      pghi = strcmp(name, "pghi") == 0;
+      if (!pghi && strcmp(name, "random") != 0)
+        luaL_argerror(L, 3, lua_pushfstring(L, "init must be 'random', 'pghi' or a phase "
+                                               "Matrix, got '%s'", name));
     } else if (t != LUA_TNIL) {
       init = lmatrix_test(L, -1);
       if (init == NULL)
-        luaL_argerror(L, 3, lua_pushfstring(L, "init must be 'random' or a phase Matrix, "
-                                               "got %s", luaL_typename(L, -1)));
+        luaL_argerror(L, 3, lua_pushfstring(L, "init must be 'random', 'pghi' or a phase "
+                                               "Matrix, got %s", luaL_typename(L, -1)));
       init = lmatrix_check(L, -1); /* a view of a closed matrix is refused here */
     }
     lua_pop(L, 1); /* the options table keeps init alive */
   }
+  if (pghi) check_pghi_window(L, 3, "init 'pghi'", like);
   check_shape(L, 1, "magnitude", mag, like->s.bins, like->s.frames, "the spectrogram");
   check_entries(L, 1, "magnitude", mag, 1);
   if (init != NULL) {
@@ -77,7 +92,7 @@ static int listen_griffinlim(lua_State *L) {
   double *history = lua_newuserdatauv(L, (size_t)(iter + 1) * sizeof(double), 0);
   laudio *A = laudio_push(L, like->s.length, 1, like->s.sr, "tessera.griffinlim");
   tsr_griffinlim_params prm = {(int)iter, momentum, init ? init->m.data : NULL,
-                               (uint64_t)seed};
+                               (uint64_t)seed, pghi};
   tsr_error err = {{0}};
   int status = tsr_griffinlim(mag->m.data, &like->s, &prm, A->a.data, history, &err);
   if (status != TSR_OK) return laux_fail(L, "tessera.griffinlim", status, &err);
@@ -87,6 +102,21 @@ static int listen_griffinlim(lua_State *L) {
     lua_rawseti(L, -2, t + 1);
   }
   return 2;
+}
+
+/* pghi(mag, like) -> Matrix of phases (radians, like's shape): phase-gradient heap
+ * integration, for a spectrogram with like's geometry and a hann or hamming window */
+static int listen_pghi(lua_State *L) {
+  lmatrix *mag = lmatrix_check(L, 1);
+  lspectrogram *like = lspectrogram_check(L, 2);
+  check_pghi_window(L, 2, "pghi", like);
+  check_shape(L, 1, "magnitude", mag, like->s.bins, like->s.frames, "the spectrogram");
+  check_entries(L, 1, "magnitude", mag, 1);
+  lmatrix *P = lmatrix_push_unfilled(L, like->s.bins, like->s.frames, "tessera.pghi");
+  tsr_error err = {{0}};
+  int status = tsr_pghi(mag->m.data, &like->s, P->m.data, &err);
+  if (status != TSR_OK) return laux_fail(L, "tessera.pghi", status, &err);
+  return 1;
 }
 
 /* listen.ratio(num, den [, zero=0]) -> Matrix num ./ den, `zero` where den is 0 */
@@ -112,4 +142,6 @@ void listen_open(lua_State *L) {
   lua_setfield(L, -2, "listen");
   lua_pushcfunction(L, listen_griffinlim);
   lua_setfield(L, -2, "griffinlim");
+  lua_pushcfunction(L, listen_pghi);
+  lua_setfield(L, -2, "pghi");
 }

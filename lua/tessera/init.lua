@@ -42,5 +42,7 @@ end
 
 -- tessera.griffinlim(mag, like_S [, opts]) -> Audio, convergence (see tessera.listen)
 tessera.griffinlim = core.griffinlim
+-- tessera.pghi(mag, like_S) -> phase Matrix (see tessera.listen)
+tessera.pghi = core.pghi
 
 return tessera

@@ -9,6 +9,7 @@
 --   m:audio(2, S):save("component2.wav")                 -- one component
 --   m:audio({1, 3}, S, {method = "wiener"}):save("13.wav") -- a sum, by soft masks
 --   local y, sc = tessera.griffinlim(m:component(2), S)   -- no phase: estimate one
+--   local y2 = tessera.griffinlim(m:component(2), S, {init = "pghi"}) -- from a better start
 local core = require "tessera.core"
 
 local error, ipairs, math_type, pairs, tostring, type = error, ipairs, math.type, pairs, tostring, type
@@ -19,9 +20,16 @@ local core_type = core.type
 
 local listen = {}
 
--- listen.griffinlim(mag, like_S [, {iter = 32, momentum = 0.99, init = "random" | phase
--- Matrix, seed = 0}]) -> Audio, convergence: the same function as tessera.griffinlim.
+-- listen.griffinlim(mag, like_S [, {iter = 32, momentum = 0.99, init = "random" | "pghi" |
+-- phase Matrix, seed = 0}]) -> Audio, convergence: the same function as tessera.griffinlim.
+-- init = "pghi" starts from listen.pghi's phase, far closer than a random one.
 listen.griffinlim = core.griffinlim
+
+-- listen.pghi(mag, like_S) -> Matrix of phases (radians, mag's shape): phase-gradient heap
+-- integration (Prusa et al. 2017), a phase from the magnitude alone, in one pass, for
+-- like_S's geometry (hann or hamming window); from_polar(mag, phase, like_S):istft() hears
+-- it. The same function as tessera.pghi.
+listen.pghi = core.pghi
 
 local METHODS = { phase = true, wiener = true }
 

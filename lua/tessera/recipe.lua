@@ -23,7 +23,9 @@
 --     phase = "drums",       -- a source whose phase is used (its audio tiled or cut to the
 --                            -- output length), or "griffinlim"; default: the source of the
 --                            -- first layer's activations
---     griffinlim = { iter = 32, momentum = 0.99, seed = 0 },  -- with phase = "griffinlim"
+--     griffinlim = { iter = 32, momentum = 0.99, seed = 0,    -- with phase = "griffinlim";
+--                    init = "random" },  -- or "pghi": start from tessera.pghi's phase
+--                                        -- (hann or hamming window), seed then unused
 --     target = "drums",      -- default target of layers with fit = true
 --     sources = {            -- name -> source; names are identifiers
 --       drums = {
@@ -114,7 +116,7 @@ recipe.keys = {
              "freeze_activations", "onsets", "onset_before", "onset_after", "allowed_H" },
   layer = { "W", "H", "gain", "shift", "stretch", "loop", "fit", "target", "name", "pitch",
             "morph", "pan", "width" },
-  griffinlim = { "iter", "momentum", "seed" },
+  griffinlim = { "iter", "momentum", "seed", "init" },
 }
 
 -- tessera.nmf options a source may set (matrices and callbacks make no sense in a file).
@@ -612,7 +614,7 @@ function recipe.check(t, ctx)
   if phase == nil then
     top.phase = { source = rhythm }
   elseif phase == "griffinlim" then
-    top.phase = { griffinlim = { iter = 32, momentum = 0.99, seed = 0 } }
+    top.phase = { griffinlim = { iter = 32, momentum = 0.99, seed = 0, init = "random" } }
   elseif type(phase) == "string" then
     source_named(ctx, nil, "phase", top.sources, phase)
     top.phase = { source = phase }
@@ -631,7 +633,15 @@ function recipe.check(t, ctx)
       momentum = number(ctx, where, g, "momentum", 0.99, function(v) return v >= 0 and v <= 1 end,
         "a number in [0, 1]"),
       seed = integer(ctx, where, g, "seed", 0, nil, "an integer"),
+      init = string_of(ctx, where, g, "init") or "random",
     }
+    local init = top.phase.griffinlim.init
+    if init ~= "random" and init ~= "pghi" then
+      fail(ctx, where, "key 'init' must be 'random' or 'pghi', got %s", describe(init))
+    end
+    if init == "pghi" and top.window == "rect" then
+      fail(ctx, where, "init 'pghi' needs a hann or hamming window, the recipe's is 'rect'")
+    end
   end
   -- The output length's default: the phase source's, or the rhythm source's.
   top.length_source = top.phase.source or rhythm

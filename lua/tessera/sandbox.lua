@@ -152,6 +152,7 @@ local function tessera_api(box)
       charge_work(V, 1, type(opts) == "table" and opts.iter or 32, 8)
       return tessera.griffinlim(V, like, opts)
     end,
+    pghi = tessera.pghi, -- one pass, like stft
     matrix = {
       new = matrix.new,
       from = matrix.from,

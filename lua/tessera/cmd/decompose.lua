@@ -108,11 +108,12 @@ return {
     if not require("luv").fs_access(dir, "W") then
       error(format("decompose: cannot write in '%s': Permission denied", dir), 0)
     end
-    local a = tessera.audio.load(args.file, { sr = args.sr, offset = args.offset,
-                                              duration = args.duration, mono = false })
+    local load_opts = { sr = args.sr, offset = args.offset, duration = args.duration,
+                        mono = not args.stereo }
+    local a = tessera.audio.load(args.file, load_opts)
     if args.stereo then return decompose_stereo(tessera, args, a, dir) end
-    local channels = a.channels
-    if channels > 1 then a = a:mono() end
+    -- The channel count, for the summary (a few samples' read; the mix above is the load's).
+    local channels = tessera.audio.load(args.file, { duration = 0.01, mono = false }).channels
     local S = tessera.stft(a, { n_fft = args.n_fft, hop = args.hop })
     local hpss_opts = { kernel = pair("--hpss-kernel", args.hpss_kernel, math.tointeger),
                         margin = pair("--hpss-margin", args.hpss_margin, tonumber) }

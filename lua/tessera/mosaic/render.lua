@@ -159,7 +159,8 @@ local function with_phase(rec, plain, pitched, total, length, sources, c)
   end
   local g = rec.phase.griffinlim
   local like = core.stft(audio.new(length, rec.sr), stft_opts)
-  return core.griffinlim(total, like, { iter = g.iter, momentum = g.momentum, seed = g.seed })
+  return core.griffinlim(total, like, { iter = g.iter, momentum = g.momentum, seed = g.seed,
+                                        init = g.init })
 end
 
 -- The level: normalised to a peak, or left alone unless it would clip. Returns the audio,
