@@ -15,6 +15,7 @@ local areas = {
   matrix = true, audio = true, spectrogram = true, nmf = true,
   plot = true, report = true, mosaic = true, cli = true,
   mixture = true, analysis = true, eval = true, compare = true, hpss = true, nmfd = true,
+  score = true, midi = true,
 }
 
 setmetatable(tessera, {
