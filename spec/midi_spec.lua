@@ -346,6 +346,7 @@ describe("tessera.midi", function()
         " at byte 23 (track 1): status byte 0xF4 does not belong in a MIDI file")
       refuses(function() midi.read(path("none.mid")) end,
         "tessera.midi.read: cannot open '" .. path("none.mid") .. "': No such file or directory")
+      refuses(function() midi.read(tmp) end, "tessera.midi.read: cannot open '" .. tmp .. "': Is a directory")
     end)
 
     it("skips unknown chunks and sysex, and reads SMPTE time", function()

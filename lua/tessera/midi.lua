@@ -28,6 +28,7 @@
 -- and the byte offset (0-based) where reading stopped.
 local args = require "tessera.args"
 local files = require "tessera.files"
+local fs = require "tessera.fs"
 
 local ipairs, pairs, require, type = ipairs, pairs, require, type
 local floor, max = math.floor, math.max
@@ -332,10 +333,11 @@ end
 -- midi.read(path) -> song (see the header).
 function midi.read(path)
   args.string(READ, "path", path)
-  local f, why = io.open(path, "rb")
-  if not f then args.fail(READ, "cannot open '%s': %s", path, (why:gsub("^[^:]*: ", ""))) end
-  local data = f:read("a")
-  f:close()
+  local data, why = fs.read_file(path)
+  if not data then
+    if why:sub(1, #path + 2) == path .. ": " then why = why:sub(#path + 3) end
+    args.fail(READ, "cannot open '%s': %s", path, why)
+  end
   local song, bodies = read_chunks(path, data)
   local raw, tempos = {}, {}
   for t, body in ipairs(bodies) do
