@@ -20,6 +20,7 @@ packages=(
   # tests: busted, and independent references
   lua-busted lua-check python3-numpy python3-sklearn python3-scipy python3-pil python3-soundfile
   python3-mir-eval # tessera.eval: mir_eval 0.7, the reference for SDR, SIR, SAR and onsets
+  python3-mido # tessera.midi: the reference reader and writer of Standard MIDI Files
   chromium
   # robustness: make fuzz (libFuzzer) and make memcheck
   clang libclang-rt-dev valgrind

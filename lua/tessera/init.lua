@@ -16,6 +16,7 @@ local areas = {
   plot = true, report = true, mosaic = true, cli = true,
   mixture = true, analysis = true, eval = true, compare = true, hpss = true, nmfd = true,
   pitch = true, morph = true, automation = true, stereo = true,
+  score = true, midi = true,
 }
 
 setmetatable(tessera, {

@@ -7,6 +7,9 @@
 -- onsets (tessera.nmf.allowed_from_onsets); the components after them start and sound as
 -- usual. With --frames T the decomposition is convolutive (tessera.nmfd): each component a
 -- spectrogram T frames long, templates then starting from each file's first T frames.
+-- With --midi FILE the components' events are written as a Standard MIDI File too
+-- (tessera.midi.from_activations: one track per component, the tempo from
+-- tessera.score.tempo).
 local format = string.format
 
 -- "31" -> 31, "31,17" -> {31, 17} (each through convert); an error naming the flag otherwise.
@@ -28,8 +31,8 @@ local function decompose_stereo(tessera, args, a, dir)
   for _, flag in ipairs { "frames", "hpss", "smooth" } do
     if args[flag] then error(format("decompose: --stereo takes no --%s", flag), 0) end
   end
-  if #args.onsets > 0 or #args.template > 0 then
-    error("decompose: --stereo takes no --onsets or --template", 0)
+  if #args.onsets > 0 or #args.template > 0 or args.midi then
+    error("decompose: --stereo takes no --onsets, --template or --midi", 0)
   end
   local m = tessera.stereo.decompose(a, { n_fft = args.n_fft, hop = args.hop, k = args.k,
     loss = args.loss, solver = args.solver, seed = args.seed, max_iter = args.iter })
@@ -46,6 +49,37 @@ local function decompose_stereo(tessera, args, a, dir)
   local pans = tessera.stereo.pan(m)
   for i, v in ipairs(pans) do pans[i] = format("%d: %+.2f", i, v) end
   io.write("pan (-1 left, 1 right): ", table.concat(pans, ", "), "\n")
+end
+
+-- --midi's folder and --midi-threshold, checked before the fit.
+local function check_midi(args)
+  local fs = require "tessera.fs"
+  local folder = fs.dirname(args.midi)
+  if not fs.is_dir(folder) then
+    error(format("decompose: --midi: cannot write in '%s': No such folder", folder), 0)
+  end
+  if not require("luv").fs_access(folder, "W") then
+    error(format("decompose: --midi: cannot write in '%s': Permission denied", folder), 0)
+  end
+  local t = args.midi_threshold
+  if not t or t ~= t or t < 0 or t > 1 then
+    error(format("decompose: --midi-threshold must be a number in 0..1, got '%s'", tostring(t)), 0)
+  end
+end
+
+-- The events of every component as a MIDI file, at the activations' tempo (120 BPM when
+-- they are too short to hold one, or never rise).
+local function write_midi(args, m)
+  local tessera = require "tessera"
+  local ok, tempo = pcall(tessera.score.tempo, m.H, { sr = args.sr, hop = args.hop })
+  local bpm = ok and tempo.bpm or 120
+  local song = tessera.midi.from_activations(m.H, { sr = args.sr, hop = args.hop, bpm = bpm,
+                                                    threshold = args.midi_threshold })
+  tessera.midi.write(args.midi, song)
+  local notes = 0
+  for _, track in ipairs(song.tracks) do notes = notes + #track.events end
+  io.write(format("wrote %s: %d notes in %d tracks at %.2f BPM%s\n", args.midi, notes, #song.tracks,
+    bpm, ok and "" or " (no tempo found: " .. tostring(tempo):gsub("^tessera.score.tempo: ", "") .. ")"))
 end
 
 return {
@@ -96,6 +130,11 @@ return {
       .. "component audio in stereo, and each component's pan printed.")
     parser:flag("--percussiveness", "Print each component's percussiveness: the share of its "
       .. "energy the percussive mask of what was decomposed keeps (same kernel and margin).")
+    parser:option("--midi", "Also write the components' events as a Standard MIDI File: one "
+      .. "track per component, a General MIDI drum note each (36, 38, 42, 46, ...) on channel "
+      .. "10, velocity from the peak's height, the tempo estimated from the activations.")
+    parser:option("--midi-threshold", "Peaks below this share of their component's highest "
+      .. "are not notes (0..1).", "0.1"):convert(tonumber)
   end,
   run = function(args)
     local tessera = require "tessera"
@@ -108,6 +147,7 @@ return {
     if not require("luv").fs_access(dir, "W") then
       error(format("decompose: cannot write in '%s': Permission denied", dir), 0)
     end
+    if args.midi then check_midi(args) end
     local load_opts = { sr = args.sr, offset = args.offset, duration = args.duration,
                         mono = not args.stereo }
     local a = tessera.audio.load(args.file, load_opts)
@@ -157,6 +197,7 @@ return {
       args.file, args.hpss and format("'s %s part", args.hpss) or "", a:duration(), a.sr, m.k,
       args.frames and format("%d-frame ", args.frames) or "", args.loss, m.loss, m.iterations, dir,
       args.hpss and ", " .. args.hpss .. ".wav" or ""))
+    if args.midi then write_midi(args, m) end
     if channels > 1 then
       io.write(format("%s has %d channels, decomposed as their mix (--stereo keeps two)\n",
         args.file, channels))
