@@ -370,7 +370,7 @@ describe("tessera.mosaic", function()
     it("names the file, the layer and the key of an unknown option", function()
       check(base { { W = "amen:1" }, { W = "amen:2", gian = 2 } },
         "tessera.mosaic: %s: layer 2: key 'gian' is not a layer option (expected one of: W, H, " ..
-        "gain, shift, stretch, loop, fit, target, name, pitch, morph, pan, width)")
+        "gain, shift, stretch, loop, fit, target, name, pitch, morph, pan, width, pattern, notes)")
       check(base({ { W = "amen:1" } }, { outt = "x.wav" }),
         "tessera.mosaic: %s: key 'outt' is not a recipe option (expected one of: sources, layers, " ..
         "sr, n_fft, hop, window, duration, out, normalize, phase, griffinlim, target, channels, rate, format)")
@@ -515,7 +515,7 @@ describe("tessera.mosaic", function()
       out, ok = helpers.run(format("%s mosaic %s 2>&1", tessera_bin, helpers.shell_quote(path)))
       assert.is_falsy(ok)
       assert.equal("tessera: tessera.mosaic: " .. path .. ": layer 1: key 'gian' is not a layer option " ..
-        "(expected one of: W, H, gain, shift, stretch, loop, fit, target, name, pitch, morph, pan, width)\n", out)
+        "(expected one of: W, H, gain, shift, stretch, loop, fit, target, name, pitch, morph, pan, width, pattern, notes)\n", out)
     end)
   end)
 

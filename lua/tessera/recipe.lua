@@ -67,7 +67,12 @@
 --                            -- "name" (every component), or a list of such strings
 --         H = "drums:1",     -- activations, same syntax; default: W's own activations.
 --                            -- W and H select as many components (paired in order), or
---                            -- one of them selects one (shared by all the others)
+--                            -- one of them selects one (shared by all the others). Or a
+--                            -- MIDI file, H = "beat.mid": its notes play W's components
+--         notes = { [36] = 1, [38] = 2 },  -- with a MIDI H: key -> position in W (default:
+--                            -- General MIDI's kick, snare, hats... to 1, 2, 3, ...)
+--         pattern = { {"quantize", grid = "1/16", swing = 0.2}, {"gate", 2} },  -- edits of
+--                            -- the activation rows as a score (tessera.score.apply)
 --         gain = 1,          -- linear factor on the layer's magnitude (>= 0)
 --         shift = 0,         -- seconds; positive delays the activations
 --         stretch = 1,       -- time factor of the activations (2 = twice as slow)
@@ -115,7 +120,7 @@ recipe.keys = {
              "template_method", "templates_from", "freeze_templates", "activations_from",
              "freeze_activations", "onsets", "onset_before", "onset_after", "allowed_H" },
   layer = { "W", "H", "gain", "shift", "stretch", "loop", "fit", "target", "name", "pitch",
-            "morph", "pan", "width" },
+            "morph", "pan", "width", "pattern", "notes" },
   griffinlim = { "iter", "momentum", "seed", "init" },
 }
 
@@ -390,9 +395,24 @@ local score = require("tessera.recipe_score")({
   parse_selectors = parse_selectors, expand = recipe.expand,
 })
 
+-- A file the recipe names (a source's file and templates, a layer's MIDI H): inside the
+-- folders it may read, and regular. Returns its full path.
+local function confine(ctx, where, key, written)
+  local full = fs.resolve(written, ctx.dir)
+  if ctx.confined and not recipe.readable(ctx, full) then
+    local how = inside_any(roots_of(ctx), full) and "leads (through a link) outside" or "is outside"
+    fail(ctx, where, "key '%s': '%s' %s the folders a recipe may read (its own, %s " ..
+      "and those given with --allow)", key, written, how, recipe.samples)
+  end
+  -- Not a FIFO, device or folder: reading or hashing one would never end.
+  local ok, why = core.util.check_file(full)
+  if not ok then fail(ctx, where, "key '%s': %s", key, as_written(why, full, written)) end
+  return full
+end
+
 -- The music-making keys of a layer (lua/tessera/recipe_music.lua).
 local music = require("tessera.recipe_music")({
-  fail = fail, describe = describe, parse_selectors = parse_selectors,
+  fail = fail, describe = describe, parse_selectors = parse_selectors, confine = confine,
 })
 
 local function check_source(ctx, name, s, top)
@@ -403,20 +423,8 @@ local function check_source(ctx, name, s, top)
   if type(file) ~= "string" or file == "" then
     fail(ctx, where, "key 'file' must be a file name, got %s", describe(file))
   end
-  -- A file the recipe names (file, templates): inside the folders it may read, and regular.
-  local function confine(key, written)
-    local full = fs.resolve(written, ctx.dir)
-    if ctx.confined and not recipe.readable(ctx, full) then
-      local how = inside_any(roots_of(ctx), full) and "leads (through a link) outside" or "is outside"
-      fail(ctx, where, "key '%s': '%s' %s the folders a recipe may read (its own, %s " ..
-        "and those given with --allow)", key, written, how, recipe.samples)
-    end
-    -- Not a FIFO, device or folder: reading or hashing one would never end.
-    local ok, why = core.util.check_file(full)
-    if not ok then fail(ctx, where, "key '%s': %s", key, as_written(why, full, written)) end
-    return full
-  end
-  local path = confine("file", file)
+  local function confine_here(key, written) return confine(ctx, where, key, written) end
+  local path = confine_here("file", file)
   local src = {
     name = name,
     file = path,
@@ -448,7 +456,7 @@ local function check_source(ctx, name, s, top)
   src.nmf.k = integer(ctx, where, s, "k", nil, function(v) return v >= 1 and v <= recipe.max_k end,
     format("an integer in 1..%d", recipe.max_k))
   if src.nmf.seed == nil then src.nmf.seed = 0 end -- renders are reproducible by default
-  src.score = score.check(ctx, where, s, src, confine)
+  src.score = score.check(ctx, where, s, src, confine_here)
   if src.stereo and src.score and (src.score.onsets or src.score.allowed_file or
                                    src.score.activations_from) then
     fail(ctx, where, "key 'stereo': a stereo source's activations have a row per channel; " ..
@@ -493,7 +501,9 @@ local function check_layer(ctx, i, l, sources, top)
     layer.target = target
   else
     if target ~= nil then fail(ctx, where, "key 'target' needs fit = true") end
-    layer.H = l.H ~= nil and parse_selectors(ctx, where, "H", l.H, sources) or nil
+    if not music.is_midi(l.H) then
+      layer.H = l.H ~= nil and parse_selectors(ctx, where, "H", l.H, sources) or nil
+    end
   end
   music.check(ctx, where, l, layer, sources)
   if layer.W == nil then layer.W = layer.morph.from end

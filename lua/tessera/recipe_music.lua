@@ -1,13 +1,16 @@
 -- tessera.recipe's checks of a layer's music-making keys: pitch (semitones, held or moving),
--- morph (its templates turning into another source's), pan and width. lua/tessera/recipe.lua calls this
+-- morph (its templates turning into another source's), pan and width, pattern (score edits
+-- of its activations) and a MIDI file as H, with its notes. lua/tessera/recipe.lua calls this
 -- module with its helpers and gets music.check (one layer).
 local automation = require "tessera.automation"
+local score = require "tessera.score"
 
 local format = string.format
-local getmetatable, ipairs, pairs, type = getmetatable, ipairs, pairs, type
+local getmetatable, ipairs, math_type, pairs, pcall, tostring, type =
+  getmetatable, ipairs, math.type, pairs, pcall, tostring, type
 
 return function(h)
-  local fail, describe, parse_selectors = h.fail, h.describe, h.parse_selectors
+  local fail, describe, parse_selectors, confine = h.fail, h.describe, h.parse_selectors, h.confine
   local music = {}
 
   music.pitch_range = 48 -- semitones either way: four octaves
@@ -55,8 +58,53 @@ return function(h)
     }
   end
 
+  -- Whether a layer's H names a MIDI file rather than components.
+  function music.is_midi(H)
+    return type(H) == "string" and H:lower():match("%.midi?$") ~= nil
+  end
+
+  -- notes = { [key] = position in W } (keys 0..127, positions 1..#W).
+  local function check_notes(ctx, where, notes, count)
+    if type(notes) ~= "table" or getmetatable(notes) ~= nil then
+      fail(ctx, where, "key 'notes' must be a table {[key] = component}, got %s", describe(notes))
+    end
+    local map = {}
+    for key, pos in pairs(notes) do
+      if math_type(key) ~= "integer" or key < 0 or key > 127 then
+        fail(ctx, where, "key 'notes': MIDI keys are integers in 0..127, got %s", describe(key))
+      end
+      if math_type(pos) ~= "integer" or pos < 1 or pos > count then
+        fail(ctx, where, "key 'notes': key %d must map to a position in W (1..%d), got %s", key,
+          count, describe(pos))
+      end
+      map[key] = pos
+    end
+    return map
+  end
+
   -- The music keys of layer table l into the checked layer.
   function music.check(ctx, where, l, layer, sources)
+    if music.is_midi(l.H) and not layer.fit then
+      layer.midi = { file = confine(ctx, where, "H", l.H) }
+      if l.notes ~= nil then
+        local count = 0
+        for _, sel in ipairs(layer.W or {}) do
+          count = count + (sel.indices and #sel.indices or sources[sel.source].nmf.k)
+        end
+        layer.midi.notes = check_notes(ctx, where, l.notes, count)
+      end
+    elseif l.notes ~= nil then
+      fail(ctx, where, "key 'notes' needs H = a MIDI file ('.mid')")
+    end
+    if l.pattern ~= nil then
+      if type(l.pattern) ~= "table" or getmetatable(l.pattern) ~= nil then
+        fail(ctx, where, "key 'pattern' must be a list of score edits like {'gate', 2}, got %s",
+          describe(l.pattern))
+      end
+      local ok, plan = pcall(score.check, l.pattern, "key 'pattern'")
+      if not ok then fail(ctx, where, "%s", tostring(plan)) end
+      layer.pattern = plan
+    end
     for _, key in ipairs { "pan", "width" } do
       local v, lo, hi = l[key], key == "pan" and -1 or 0, 1
       if v ~= nil and (type(v) ~= "number" or v ~= v or v < lo or v > hi) then

@@ -137,11 +137,13 @@ end
 
 -- plan.drivers(step, i, w, sources) -> the activations that drive template w (the i-th of
 -- the step's W selection): a list of {model, index, length}, length naming the source
--- whose length a looped row repeats after. Computes (or takes from the cache) the models
--- and fits they come from.
+-- whose length a looped row repeats after (none for a MIDI file's rows: their own).
+-- Computes (or takes from the cache) the models and fits they come from.
 function plan.drivers(step, i, w, sources)
   local layer = step.layer
-  if layer.fit then
+  if step.midi then -- a MIDI file's rows, one per template (render.lua's midi_rows)
+    return { { model = { H = step.midi }, index = i } }
+  elseif layer.fit then
     return { { model = sources:fit(w.source, layer.target), index = w.index, length = layer.target } }
   elseif step.H == nil then
     return { { model = sources:model(w.source), index = w.index, length = w.source } }

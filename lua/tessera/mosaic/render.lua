@@ -8,8 +8,10 @@ local recipe = require "tessera.recipe"
 local plan = require "tessera.mosaic.plan"
 local sources_of = require "tessera.mosaic.sources"
 local automation = require "tessera.automation"
+local midi = require "tessera.midi"
 local morph = require "tessera.morph"
 local pitch = require "tessera.pitch"
+local score = require "tessera.score"
 
 local ipairs, pairs, pcall, tostring = ipairs, pairs, pcall, tostring
 
@@ -49,10 +51,56 @@ local function channel_gain(rec, layer, c)
   return layer.gain * math.sqrt(2) * (c == 1 and math.cos(angle) or math.sin(angle))
 end
 
+-- Row `index` of activations H after the layer's pattern (tessera.score.apply), as a
+-- 1 x frames Matrix; the tempo (for note values) is H's own, worked out once per render.
+local function patterned(rec, ctx, layer, H, index, tempos)
+  local tempo = tempos[H]
+  if tempo == nil then
+    local ok, t = pcall(score.tempo, H, { sr = rec.sr, hop = rec.hop })
+    tempo = ok and t or false
+    tempos[H] = tempo
+  end
+  local ok, row = pcall(score.apply, H:row(index), layer.pattern,
+                        { tempo = tempo or nil, sr = rec.sr, hop = rec.hop })
+  if not ok then fail(ctx, layer.where, "key 'pattern': %s", (tostring(row):gsub("^tessera%.score%.apply: ", ""))) end
+  return row
+end
+
+-- A MIDI layer's activations: its file's notes as rows, one per template of its W (in W's
+-- order), each note a copy of that template's own activation shape when W comes from one
+-- source (else an impulse), over whole bars of the file's first tempo.
+local function midi_rows(rec, ctx, step, sources)
+  local layer = step.layer
+  local ok, song = pcall(midi.read, layer.midi.file)
+  if not ok then fail(ctx, layer.where, "key 'H': %s", tostring(song)) end
+  local k = #step.W
+  local shape = "impulse"
+  local one = step.W[1].source
+  for _, w in ipairs(step.W) do if w.source ~= one then one = nil end end
+  if one then
+    local H = channel_H(rec, sources:model(one), layer, 1)
+    local rows = {}
+    for i, w in ipairs(step.W) do rows[i] = H:row(w.index):totable()[1] end
+    shape = core.matrix.from(rows)
+  end
+  local last = 0
+  for _, track in ipairs(song.tracks) do
+    for _, e in ipairs(track.events) do last = math.max(last, e.time + e.duration) end
+  end
+  local bpm = song.tempos and song.tempos[1] and song.tempos[1].bpm or song.bpm or 120
+  local bar = 4 * 60 / bpm
+  local frames = math.max(1, math.ceil(math.ceil(last / bar - 1e-9) * bar * rec.sr / rec.hop))
+  local rows
+  ok, rows = pcall(midi.to_rows, song, { note_map = layer.midi.notes, k = k, frames = frames,
+                                          sr = rec.sr, hop = rec.hop, shape = shape })
+  if not ok then fail(ctx, layer.where, "key 'H': %s", tostring(rows)) end
+  return rows
+end
+
 -- Where each activation row goes in output channel c: per group (group_of), a list of
 -- placements (see tessera.core.matrix.place) into the rows of that group's templates.
 -- Returns them and how many template and activation pairs there are.
-local function placements_of(rec, steps, sources, c)
+local function placements_of(rec, ctx, steps, sources, c, tempos)
   local frames_per_second = rec.sr / rec.hop
   local placements = {}
   local components = 0
@@ -64,10 +112,11 @@ local function placements_of(rec, steps, sources, c)
       placements[key] = placements[key] or {}
       local list = placements[key]
       for _, h in ipairs(plan.drivers(step, i, w, sources)) do
-        local H = channel_H(rec, h.model, layer, c)
+        local H, row = channel_H(rec, h.model, layer, c), h.index
+        if layer.pattern then H, row = patterned(rec, ctx, layer, H, row, tempos), 1 end
         local _, frames = H:shape()
         local length = sources.lengths[h.length]
-        list[#list + 1] = { H = H, row = h.index, to = w.index, gain = gain,
+        list[#list + 1] = { H = H, row = row, to = w.index, gain = gain,
                             stretch = layer.stretch, shift = layer.shift * frames_per_second,
                             loop = layer.loop, period = length and length / rec.hop or frames }
         components = components + 1
@@ -203,10 +252,13 @@ function render.render(rec, opts)
   local steps = plan.layers(rec, ctx) -- everything that can be checked without computing
   local length = plan.output_length(rec, ctx, steps, sources)
   local frames = spectrogram.frame_count(length, { n_fft = rec.n_fft, hop = rec.hop })
-  local channels, magnitudes, components = {}, {}, 0
+  for _, step in ipairs(steps) do
+    if step.layer.midi then step.midi = midi_rows(rec, ctx, step, sources) end
+  end
+  local channels, magnitudes, components, tempos = {}, {}, 0, {}
   for c = 1, rec.channels do
     local placements
-    placements, components = placements_of(rec, steps, sources, c)
+    placements, components = placements_of(rec, ctx, steps, sources, c, tempos)
     local plain, pitched, V = magnitude(rec, steps, placements, frames, sources)
     channels[c] = with_phase(rec, plain, pitched, V, length, sources, c)
     magnitudes[c] = V
