@@ -190,14 +190,19 @@ end
 -- phase (its audio, or its channel c, cut or tiled to the length; a pitched part with that
 -- phase shifted in step, each part through its own inverse STFT, added), or Griffin-Lim's
 -- of their sum.
-local function with_phase(rec, plain, pitched, total, length, sources, c)
+local function with_phase(rec, plain, pitched, total, length, sources, c, phases)
   local stft_opts = { n_fft = rec.n_fft, hop = rec.hop, window = rec.window }
   if rec.phase.source then
+    -- The phase source's STFT and phase, once per channel it has (a mono one serves both).
     local a = sources:audio(rec.phase.source)
-    if a.channels > 1 then a = a:channel(rec.channels == 1 and 1 or c) end
-    a = #a >= length and a:slice(1, length) or a:tile(length)
-    local S = core.stft(a, stft_opts)
-    local phase = S:phase()
+    local ch = a.channels > 1 and (rec.channels == 1 and 1 or c) or 1
+    if not phases[ch] then
+      if a.channels > 1 then a = a:channel(ch) end
+      a = #a >= length and a:slice(1, length) or a:tile(length)
+      local S = core.stft(a, stft_opts)
+      phases[ch] = { S = S, phase = S:phase() }
+    end
+    local S, phase = phases[ch].S, phases[ch].phase
     local y = plain and spectrogram.from_polar(plain, phase, S):istft()
     for _, p in ipairs(pitched) do
       local shifted = pitch.phase(phase, p.semitones, { n_fft = rec.n_fft, hop = rec.hop })
@@ -255,12 +260,12 @@ function render.render(rec, opts)
   for _, step in ipairs(steps) do
     if step.layer.midi then step.midi = midi_rows(rec, ctx, step, sources) end
   end
-  local channels, magnitudes, components, tempos = {}, {}, 0, {}
+  local channels, magnitudes, components, tempos, phases = {}, {}, 0, {}, {}
   for c = 1, rec.channels do
     local placements
     placements, components = placements_of(rec, ctx, steps, sources, c, tempos)
     local plain, pitched, V = magnitude(rec, steps, placements, frames, sources)
-    channels[c] = with_phase(rec, plain, pitched, V, length, sources, c)
+    channels[c] = with_phase(rec, plain, pitched, V, length, sources, c, phases)
     magnitudes[c] = V
   end
   local y = #channels == 1 and channels[1] or audio.join(channels[1], channels[2])
