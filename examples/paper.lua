@@ -1,7 +1,8 @@
 -- examples/paper.lua: reproduces "Music Creation through Non-negative Matrix
 -- Factorization" (Kaur, Joshi, Wesley) end to end on real music and writes one HTML report:
 -- every figure of the study, every component as sound, a mosaic of the two clips, recipes
--- that make music (examples/paper_music.lua: pitch, morph, stereo), and what
+-- that make music (examples/paper_music.lua: pitch, morph, patterns, stereo, MIDI, PGHI),
+-- and what
 -- the study could not show (loss curves, a table of losses, component matching, periods),
 -- and which method separates a known mixture best (examples/paper_separation.lua).
 --
@@ -559,7 +560,7 @@ report:figure({ panels = { tessera.plot.spectrogram_panel(summary.magnitude,
 -- Making music: the example recipes of pitch, morph, stereo (its own file).
 local here = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
 progress("making music")
-dofile(here .. "/paper_music.lua")(report, { here = here, progress = progress })
+dofile(here .. "/paper_music.lua")(report, { here = here, outdir = outdir, progress = progress })
 
 -- Which method separates best: a known mixture in the first clip's rhythm (its own file).
 local separation = dofile(here .. "/paper_separation.lua")

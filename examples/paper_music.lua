@@ -1,6 +1,8 @@
 -- examples/paper_music.lua: the section "Making music" of examples/paper.lua. Each of
 -- tessera's music-making recipes in examples/ is rendered from the cache, shown as its
--- text, a player and its spectrogram, with one measured sentence on what it did.
+-- text, a player and its spectrogram, with one measured sentence on what it did; then
+-- examples/midi_groove.lua's MIDI round trip, and a Griffin-Lim start from PGHI against a
+-- random one.
 --
 --   local section = dofile("examples/paper_music.lua")
 --   section(report, { here = "examples", progress = fn })
@@ -45,6 +47,11 @@ local PIECES = {
         "as the drone's templates slide into the shimmer's.", centroid(s.magnitude, 1, tenth),
         centroid(s.magnitude, p - tenth + 1, p))
     end },
+  { file = "pattern.lua", title = "Patterns: activations edited as a score",
+    says = function(_, s)
+      return fmt("%d layers: swung and gated kick and snare, euclidean hats (5 in 8) and a pad " ..
+        "pulse (3 in 8), %.1f s.", s.layers, s.duration)
+    end },
   { file = "stereo_image.lua", title = "Stereo: a source's own image, pan and a chosen format",
     says = function(y, s)
       return fmt("%d channels at %d Hz; left RMS %.3f, right RMS %.3f (drums left of centre, their " ..
@@ -70,4 +77,35 @@ return function(report, opts)
                                  { sr = SR, n_fft = N_FFT, hop = HOP, title = piece.title, logy = true }) } },
       { name = "music-" .. piece.file:gsub("%.lua$", ""), caption = "Magnitude spectrogram (dB)." })
   end
+
+  if opts.progress then opts.progress("making music: midi_groove.lua") end
+  report:heading("MIDI out and in", 3)
+  local mdir = (opts.outdir or "out/paper") .. "/midi_groove"
+  local y = dofile(here .. "/midi_groove.lua")(mdir)
+  local out_song, in_song = tessera.midi.read(mdir .. "/amen.mid"), tessera.midi.read(mdir .. "/groove.mid")
+  local notes = 0
+  for _, track in ipairs(out_song.tracks) do notes = notes + #track.events end
+  report:paragraph(fmt("The amen break's components written as %s: %d tracks (tempo, then one " ..
+    "per component), %d notes at %.1f BPM. " ..
+    "A two-bar pattern written as %s (%d tracks) then plays the break's kick and snare templates " ..
+    "(layer H = \"groove.mid\", notes = {[36] = 1, [38] = 2}).", "amen.mid", #out_song.tracks, notes,
+    out_song.tempos[1].bpm, "groove.mid", #in_song.tracks))
+  report:players({ { audio = y, name = "groove", method = "MIDI pattern, break's sounds" } })
+
+  if opts.progress then opts.progress("making music: PGHI") end
+  report:heading("A better start for Griffin-Lim", 3)
+  local a = tessera.audio.load("/usr/share/sonic-pi/samples/loop_garzul.flac", { sr = SR, duration = 6 })
+  local S = tessera.stft(a, { n_fft = N_FFT, hop = HOP })
+  local V = S:magnitude()
+  local rows = {}
+  local heard = {}
+  for _, init in ipairs { "random", "pghi" } do
+    local g, sc = tessera.griffinlim(V, S, { iter = 32, init = init })
+    rows[#rows + 1] = { init, fmt("%.3f", sc[1]), fmt("%.3f", sc[#sc]) }
+    heard[#heard + 1] = { audio = g, name = "garzul, 32 iterations", method = "start: " .. init }
+  end
+  report:table(rows, { header = { "start", "spectral convergence at 0", "after 32 iterations" } })
+  report:paragraph("The phase of loop_garzul's magnitude rebuilt by Griffin-Lim from a random " ..
+    "start and from phase-gradient heap integration (tessera.pghi): lower is closer.")
+  report:players(heard)
 end
