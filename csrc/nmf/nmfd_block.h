@@ -27,26 +27,16 @@ static inline vf splat(float x) { return x - (vf){0}; }
  * while every group of QN columns takes its share. */
 #define KC (12288 / (RV * VL * 4))
 
-/* Memory the caller reads next, fetched into L2 a line per inner step meanwhile, so that
- * reading it overlaps this product's arithmetic. */
-typedef struct ahead {
-  const char *at, *end;
-} ahead;
-
 /* Rows i..i+R*VL-1 of the QN columns c, inner indices x0..x1-1; R a constant once inlined.
  * b[q] points at column q of B, whose inner index steps by bsi. */
 static inline __attribute__((always_inline)) void
 block(const float *A, int64_t lda, const float *const *b, int64_t bsi, float *const *c,
-      int64_t i, int64_t x0, int64_t x1, int add, ahead *pf, const int R) {
+      int64_t i, int64_t x0, int64_t x1, int add, const int R) {
   vf acc[QN][RV];
   _Pragma("GCC unroll 8") for (int q = 0; q < QN; q++)
     _Pragma("GCC unroll 4") for (int r = 0; r < R; r++)
       acc[q][r] = add ? load(c[q] + i + r * VL) : splat(0);
   for (int64_t x = x0; x < x1; x++) {
-    if (pf->at < pf->end) {
-      __builtin_prefetch(pf->at, 0, 1);
-      pf->at += 64;
-    }
     const float *a = A + x * lda + i;
     vf xa[RV];
     _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) xa[r] = load(a + r * VL);
@@ -63,7 +53,7 @@ block(const float *A, int64_t lda, const float *const *b, int64_t bsi, float *co
 /* Rows i..i+R*VL-1 of C through every inner block and column group. */
 static inline __attribute__((always_inline)) void
 row_block(const float *A, int64_t lda, int64_t kin, const float *B, int64_t bsi, int64_t bsq,
-          int64_t N, float *C, int64_t ldc, int64_t i, int add, ahead *pf, const int R) {
+          int64_t N, float *C, int64_t ldc, int64_t i, int add, const int R) {
   for (int64_t x0 = 0; x0 < kin; x0 += KC) {
     const int64_t x1 = kin - x0 < KC ? kin : x0 + KC;
     for (int64_t j = 0; j < N; j += QN) {
@@ -74,25 +64,23 @@ row_block(const float *A, int64_t lda, int64_t kin, const float *B, int64_t bsi,
         b[q] = B + col * bsq;
         c[q] = C + col * ldc;
       }
-      block(A, lda, b, bsi, c, i, x0, x1, add || x0 > 0, pf, R);
+      block(A, lda, b, bsi, c, i, x0, x1, add || x0 > 0, R);
     }
   }
 }
 
 /* C (m x N, ldc) = A B, or C += A B when add: A m x kin (lda), B kin x N with entry (x, q) at
- * B[x bsi + q bsq]; meanwhile next (next_count floats, or NULL) is fetched into L2. Rows in
- * blocks of RV vectors (fewer where that leaves fewer accumulators idle), then row by row. */
+ * B[x bsi + q bsq]. Rows in blocks of RV vectors (fewer where that leaves fewer
+ * accumulators idle), then row by row. */
 static void gemm(const float *A, int64_t lda, int64_t m, int64_t kin, const float *B,
-                 int64_t bsi, int64_t bsq, int64_t N, float *C, int64_t ldc, int add,
-                 const float *next, int64_t next_count) {
-  ahead pf = { (const char *)next, (const char *)(next + (next ? next_count : 0)) };
+                 int64_t bsi, int64_t bsq, int64_t N, float *C, int64_t ldc, int add) {
   int64_t i = 0;
   for (int64_t left = m / VL; left > 0;) {
     /* RV + 1 vectors left: two blocks of about half rather than RV and one. */
     const int64_t r = left <= RV ? left : left == RV + 1 ? (left + 1) / 2 : RV;
-    if (r == RV) row_block(A, lda, kin, B, bsi, bsq, N, C, ldc, i, add, &pf, RV);
-    else if (r == 2) row_block(A, lda, kin, B, bsi, bsq, N, C, ldc, i, add, &pf, 2);
-    else row_block(A, lda, kin, B, bsi, bsq, N, C, ldc, i, add, &pf, 1);
+    if (r == RV) row_block(A, lda, kin, B, bsi, bsq, N, C, ldc, i, add, RV);
+    else if (r == 2) row_block(A, lda, kin, B, bsi, bsq, N, C, ldc, i, add, 2);
+    else row_block(A, lda, kin, B, bsi, bsq, N, C, ldc, i, add, 1);
     i += r * VL;
     left -= r;
   }

@@ -74,13 +74,8 @@ static void column_part(nmfd_state *m, int t) {
      * own may map a row of every column to one L1 set). */
     const float *X = m->V + (size_t)b0 * n;
     int64_t ldx = n;
-    /* The Euclidean products, which are all the block's arithmetic, fetch V's next block
-     * meanwhile. (The other losses' L product fetching this block was slower.) */
-    const int64_t Bn = j1 - b0 - B < SB ? j1 - b0 - B : SB;
-    const float *ahead = m->cls == CLS_EUC ? X + (size_t)B * n : NULL;
-    const int64_t ahead_count = Bn * n;
     if (!m->direct) {
-      if (m->cls != CLS_EUC) m->bk->gemm(m->Wp, ld, n, K, Hb, 1, K, B, Y, ld, 0, NULL, 0);
+      if (m->cls != CLS_EUC) m->bk->gemm(m->Wp, ld, n, K, Hb, 1, K, B, Y, ld, 0);
       for (int j = 0; j < B; j++) {
         const float *v = X + (size_t)j * n;
         float *y = Y + (size_t)j * ld;
@@ -93,14 +88,14 @@ static void column_part(nmfd_state *m, int t) {
     }
     if (flags & NMFD_DO_H) {
       float *G = m->G + (size_t)b0 * Kp, *G2 = m->G2 + (size_t)b0 * Kp;
-      m->bk->gemm(m->Wt, Kp, Kp, n, X, 1, ldx, B, G, Kp, 0, ahead, ahead_count);
-      if (m->cls == CLS_EUC) m->bk->gemm(m->WtWf, Kp, Kp, K, Hb, 1, K, B, G2, Kp, 0, NULL, 0);
-      else if (m->two) m->bk->gemm(m->Wt, Kp, Kp, n, Q, 1, ld, B, G2, Kp, 0, NULL, 0);
+      m->bk->gemm(m->Wt, Kp, Kp, n, X, 1, ldx, B, G, Kp, 0);
+      if (m->cls == CLS_EUC) m->bk->gemm(m->WtWf, Kp, Kp, K, Hb, 1, K, B, G2, Kp, 0);
+      else if (m->two) m->bk->gemm(m->Wt, Kp, Kp, n, Q, 1, ld, B, G2, Kp, 0);
     }
     if ((flags & NMFD_DO_W) && !m->direct) {
       const int add = !first; /* the first block starts the sums */
-      m->bk->gemm(X, ldx, n, B, Hb, K, 1, K, numW, n, add, ahead, ahead_count);
-      if (m->two) m->bk->gemm(Q, ld, n, B, Hb, K, 1, K, denW, n, add, NULL, 0);
+      m->bk->gemm(X, ldx, n, B, Hb, K, 1, K, numW, n, add);
+      if (m->two) m->bk->gemm(Q, ld, n, B, Hb, K, 1, K, denW, n, add);
     }
   }
 }
@@ -128,7 +123,7 @@ static void derive_rows(nmfd_state *m, int t, int64_t i0, int64_t i1) {
     for (int c = 0; c < K; c++) m->Wt[(size_t)i * Kp + c] = m->Wr[(size_t)c * (size_t)n + i];
   if (m->cls == CLS_EUC)
     m->bk->gemm(m->Wt + (size_t)i0 * Kp, m->Kp, m->Kp, i1 - i0, m->Wp + i0, 1, m->ld, K,
-                m->gram + (size_t)t * Kp * (size_t)K, m->Kp, 0, NULL, 0);
+                m->gram + (size_t)t * Kp * (size_t)K, m->Kp, 0);
 }
 
 static void derive_task(void *ctx, int t) {
@@ -161,7 +156,7 @@ static void row_part(nmfd_state *m, int t) {
   float *num0 = num_total(m);
   float *den0 = m->two ? num0 + nK : m->denE;
   if (m->direct) {
-    m->bk->gemm(m->V + i0, n, i1 - i0, m->p, m->Hbig, K, 1, K, num0 + i0, n, 0, NULL, 0);
+    m->bk->gemm(m->V + i0, n, i1 - i0, m->p, m->Hbig, K, 1, K, num0 + i0, n, 0);
   } else {
     for (int q = 1; q < m->parts; q++) {
       const float *num = part_base(m, q) + (num0 - part_base(m, 0));
@@ -173,7 +168,7 @@ static void row_part(nmfd_state *m, int t) {
     }
   }
   if (m->cls == CLS_EUC)
-    m->bk->gemm(m->Wp + i0, m->ld, i1 - i0, K, m->HHt, 1, K, K, m->denE + i0, n, 0, NULL, 0);
+    m->bk->gemm(m->Wp + i0, m->ld, i1 - i0, K, m->HHt, 1, K, K, m->denE + i0, n, 0);
   tsr_nmfd_apply_w_rows(m, i0, i1, num0, m->cls == CLS_KL ? NULL : den0);
   derive_rows(m, t, i0, i1);
 }
@@ -198,7 +193,7 @@ void tsr_nmfd_blocks_pass(nmfd_state *m, int flags) {
   if (!(flags & NMFD_DO_W)) return;
   if (m->cls == CLS_EUC) {
     if (!columns) hbig_columns(m, 0, m->p);
-    m->bk->gemm(m->Hbig, K, K, m->p, m->Hbig, K, 1, K, m->HHt, K, 0, NULL, 0);
+    m->bk->gemm(m->Hbig, K, K, m->p, m->Hbig, K, 1, K, m->HHt, K, 0);
   } else if (m->cls == CLS_KL) {
     for (int c = 0; c < K; c++) {
       double sum = 0.0;

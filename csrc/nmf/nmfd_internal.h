@@ -10,11 +10,9 @@ enum { NMFD_DO_H = 1, NMFD_DO_W = 2 };
 
 /* The block product (nmfd_block.h), one table per instruction set (nmfd_kernels_*.c). */
 typedef struct nmfd_block_kernels {
-  /* C (m x N, ldc) = A B (+ C when add): A m x kin (lda), B's entry (x, q) at B[x bsi + q bsq];
-   * meanwhile next_count floats from next (NULL: none) are fetched into L2 */
+  /* C (m x N, ldc) = A B (+ C when add): A m x kin (lda), B's entry (x, q) at B[x bsi + q bsq] */
   void (*gemm)(const float *A, int64_t lda, int64_t m, int64_t kin, const float *B, int64_t bsi,
-               int64_t bsq, int64_t N, float *C, int64_t ldc, int add, const float *next,
-               int64_t next_count);
+               int64_t bsq, int64_t N, float *C, int64_t ldc, int add);
   /* Y = V / guard(Y), count entries */
   void (*kl_ratio)(const float *V, float *Y, size_t count);
 } nmfd_block_kernels;
