@@ -656,6 +656,18 @@ void tsr_spectrogram_set_polar(tsr_spectrogram *s, const float *mag, const float
   }
 }
 
+void tsr_spectrogram_set_magnitude(tsr_spectrogram *s, const float *mag) {
+  const size_t count = entries(s);
+  float *restrict d = s->data;
+  for (size_t k = 0; k < count; k++) {
+    const double re = d[2 * k], im = d[2 * k + 1], r = sqrt(re * re + im * im);
+    /* The unit phasor where there is one; phase 0 where the bin is 0 (atan2(0, 0)). */
+    const double scale = r > 0.0 ? mag[k] / r : 0.0;
+    d[2 * k] = r > 0.0 ? (float)(re * scale) : mag[k];
+    d[2 * k + 1] = (float)(im * scale);
+  }
+}
+
 void tsr_spectrogram_mask(tsr_spectrogram *s, const float *mask) {
   const size_t count = entries(s);
   float *restrict d = s->data;

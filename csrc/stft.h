@@ -95,6 +95,9 @@ void tsr_spectrogram_phase(const tsr_spectrogram *s, float *out);
 /* Sets every entry of s to mag * e^(i*phase) (bins*frames floats each, column-major;
  * phase NULL = zero phase). */
 void tsr_spectrogram_set_polar(tsr_spectrogram *s, const float *mag, const float *phase);
+/* Gives every bin of s the magnitude mag[k] and keeps its phase (phase 0 where the bin is 0):
+ * set_polar(mag, phase of s) without the trigonometry. */
+void tsr_spectrogram_set_magnitude(tsr_spectrogram *s, const float *mag);
 /* Multiplies every entry of s by the real mask (bins*frames floats, column-major). */
 void tsr_spectrogram_mask(tsr_spectrogram *s, const float *mask);
 

@@ -810,6 +810,32 @@ describe("tessera.spectrogram", function()
   local S = tessera.stft(a, { n_fft = 128, hop = 32, window = "hamming", center = false })
   local bins, frames = S:shape()
 
+  describe("with_magnitude()", function()
+    it("equals from_polar with S's own phase, phase 0 where S is 0", function()
+      local mag = S:magnitude():copy()
+      mag:scale(2)
+      local A = S:with_magnitude(mag)
+      local B = tessera.spectrogram.from_polar(mag, S:phase(), S)
+      for f = 1, frames, 3 do
+        for b = 1, bins do
+          local re, im = A:get(b, f)
+          local rre, rim = B:get(b, f)
+          local scale = math.max(1, mag:get(b, f))
+          assert.near(rre, re, 1e-5 * scale)
+          assert.near(rim, im, 1e-5 * scale)
+        end
+      end
+      local silent = tessera.stft(tessera.core.audio.new(512, 8000), { n_fft = 128, hop = 32 })
+      local m = tessera.core.matrix.new(silent:shape())
+      m:fill(0.5)
+      local re, im = silent:with_magnitude(m):get(3, 2)
+      assert.same({ 0.5, 0 }, { re, im })
+      assert.has_error(function() S:with_magnitude(m) end,
+        ("bad argument #1 to 'with_magnitude' (magnitude is 65 x 17 but the spectrogram is %d x %d)")
+          :format(bins, frames))
+    end)
+  end)
+
   describe("from_polar()", function()
     it("rebuilds S from its magnitude and phase, with S's geometry", function()
       local R = tessera.spectrogram.from_polar(S:magnitude(), S:phase(), S)

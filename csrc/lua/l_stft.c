@@ -300,6 +300,19 @@ static int spectrogram_from_polar(lua_State *L) {
   return 1;
 }
 
+/* S:with_magnitude(mag) -> Spectrogram: mag (bins x frames, >= 0) with S's phase, as
+ * from_polar(mag, S:phase(), S) (phase 0 where S is 0), without the trigonometry. */
+static int spectrogram_with_magnitude(lua_State *L) {
+  lspectrogram *like = lspectrogram_check(L, 1);
+  lmatrix *mag = lmatrix_check(L, 2);
+  check_shape(L, 2, "magnitude", mag, &like->s);
+  check_entries(L, 2, "magnitude", mag, 1);
+  lspectrogram *S = push_spectrogram(L, &like->s, "with_magnitude", 0);
+  memcpy(S->s.data, like->s.data, 2 * (size_t)like->s.bins * (size_t)like->s.frames * sizeof(float));
+  tsr_spectrogram_set_magnitude(&S->s, mag->m.data);
+  return 1;
+}
+
 static const luaL_Reg spectrogram_functions[] = {
   {"from_polar", spectrogram_from_polar},
   {NULL, NULL}
@@ -314,6 +327,7 @@ static const luaL_Reg spectrogram_methods[] = {
   {"istft", spectrogram_istft},
   {"copy", spectrogram_copy},
   {"mask", spectrogram_mask},
+  {"with_magnitude", spectrogram_with_magnitude},
   {"frequencies", spectrogram_frequencies},
   {"times", spectrogram_times},
   {NULL, NULL}

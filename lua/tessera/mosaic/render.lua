@@ -193,19 +193,20 @@ end
 local function with_phase(rec, plain, pitched, total, length, sources, c, phases)
   local stft_opts = { n_fft = rec.n_fft, hop = rec.hop, window = rec.window }
   if rec.phase.source then
-    -- The phase source's STFT and phase, once per channel it has (a mono one serves both).
+    -- The phase source's STFT, once per channel it has (a mono one serves both), and its
+    -- phase as angles only where a pitched layer shifts it.
     local a = sources:audio(rec.phase.source)
     local ch = a.channels > 1 and (rec.channels == 1 and 1 or c) or 1
     if not phases[ch] then
       if a.channels > 1 then a = a:channel(ch) end
       a = #a >= length and a:slice(1, length) or a:tile(length)
-      local S = core.stft(a, stft_opts)
-      phases[ch] = { S = S, phase = S:phase() }
+      phases[ch] = { S = core.stft(a, stft_opts) }
     end
-    local S, phase = phases[ch].S, phases[ch].phase
-    local y = plain and spectrogram.from_polar(plain, phase, S):istft()
+    local S = phases[ch].S
+    local y = plain and S:with_magnitude(plain):istft()
     for _, p in ipairs(pitched) do
-      local shifted = pitch.phase(phase, p.semitones, { n_fft = rec.n_fft, hop = rec.hop })
+      phases[ch].phase = phases[ch].phase or S:phase()
+      local shifted = pitch.phase(phases[ch].phase, p.semitones, { n_fft = rec.n_fft, hop = rec.hop })
       local part = spectrogram.from_polar(p.V, shifted, S):istft()
       y = y and y:mix(part) or part
     end
