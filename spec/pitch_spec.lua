@@ -123,11 +123,11 @@ describe("tessera.pitch", function()
   it("refuses shifts and options it cannot take, naming them", function()
     local W = core.matrix.new(1025, 2)
     assert.has_error(function() tessera.pitch.shift(W, 100) end,
-      "bad argument #2 to 'magnitude' (semitones must be in -96..96, got 100.0)")
+      "bad argument #2 to 'shift' (semitones must be in -96..96, got 100.0)")
     assert.has_error(function() tessera.pitch.shift(W, { 1, 2, 3 }) end,
-      "bad argument #2 to 'magnitude' (semitones has 3 values for 2 frames)")
+      "bad argument #2 to 'shift' (semitones has 3 values for 2 frames)")
     assert.has_error(function() tessera.pitch.shift(W, "up") end,
-      "bad argument #2 to 'magnitude' (semitones must be a number or a table of one per frame, got string)")
+      "bad argument #2 to 'shift' (semitones must be a number or a table of one per frame, got string)")
     assert.has_error(function() tessera.pitch.phase(W, 1, { n_fft = 1024, hop = 256 }) end,
       "bad argument #3 to 'phase' (n_fft must give 1025 bins, got 1024)")
     assert.has_error(function() tessera.pitch.phase(W, 1, { nfft = 2048 }) end,

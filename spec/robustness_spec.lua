@@ -130,6 +130,26 @@ local rows = {
       local R = tessera.stft(a, { window = "rect" })
       return tessera.pghi(R:magnitude(), R)
     end, "bad argument #2 to 'pghi' (pghi needs a hann or hamming window, the spectrogram's is rect)" },
+  { "MU1", "pitch.shift", "a shift of 100 semitones", function()
+      return tessera.pitch.shift(m, 100)
+    end, "bad argument #2 to 'shift' (semitones must be in -96..96, got 100.0)" },
+  { "MU2", "pitch.phase", "an unknown option", function()
+      return tessera.pitch.phase(m, 1, { nfft = 2048 })
+    end, "bad argument #3 to 'phase' (unknown option 'nfft' (valid: n_fft, hop))" },
+  { "MU3", "morph.templates", "a position past the end", function()
+      return tessera.morph.templates(m, m, 1.5)
+    end, "bad argument #3 to 'templates' (t must be in [0, 1], got 1.5)" },
+  { "MU4", "morph.templates", "a negative template", function()
+      return tessera.morph.templates(tessera.matrix.from { { 1 }, { -1 } }, tessera.matrix.new(2, 1), 0.5)
+    end, "tessera.morph: A has a negative entry (-1 at row 2, column 1)" },
+  { "MU5", "stereo.decompose", "mono audio", function()
+      return tessera.stereo.decompose(a, { k = 2 })
+    end, "bad argument #1 to 'decompose' (stereo audio expected, got 1 channel)" },
+  { "MU6", "audio.join", "channels of different lengths", function()
+      return tessera.audio.join(a, a:slice(1, 10))
+    end, "bad argument #2 to 'join' (10 frames at 22050 Hz, the first 4096 frames at 22050 Hz)" },
+  { "MU7", "Matrix:cols", "the last column before the first", function() return m:cols(3, 2) end,
+    "bad argument #2 to 'cols' (last column 2 comes before the first, 3)" },
   { "R1", "mosaic.load", "a missing recipe", function() return tessera.mosaic.load(path("none.lua")) end,
     "tessera.mosaic: cannot open '" .. path("none.lua") .. "': No such file or directory" },
   { "R2", "mosaic.render", "a number as the recipe", function() return tessera.mosaic.render(42) end,

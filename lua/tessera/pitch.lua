@@ -26,8 +26,9 @@ end
 
 -- pitch.shift(M, semitones) -> Matrix: each column of M (bins x columns: templates, or the
 -- frames of a magnitude spectrogram) shifted by semitones (a number, or a table of one per
--- column: a glide). Semitones in -96..96.
-function pitch.shift(M, semitones) return magnitude(M, semitones) end
+-- column: a glide). Semitones in -96..96. (core's magnitude itself, so that its argument
+-- errors name 'shift'.)
+pitch.shift = magnitude
 
 -- pitch.phase(P, semitones, {n_fft =, hop =}) -> Matrix: the phase (radians, bins x frames)
 -- of a spectrogram whose magnitude pitch.shift moved by semitones, from its phase P.
