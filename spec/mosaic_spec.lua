@@ -515,7 +515,8 @@ describe("tessera.mosaic", function()
       out, ok = helpers.run(format("%s mosaic %s 2>&1", tessera_bin, helpers.shell_quote(path)))
       assert.is_falsy(ok)
       assert.equal("tessera: tessera.mosaic: " .. path .. ": layer 1: key 'gian' is not a layer option " ..
-        "(expected one of: W, H, gain, shift, stretch, loop, fit, target, name, pitch, morph, pan, width, pattern, notes)\n", out)
+        "(expected one of: W, H, gain, shift, stretch, loop, fit, target, name, pitch, morph, pan, " ..
+        "width, pattern, notes)\n", out)
     end)
   end)
 
