@@ -188,3 +188,41 @@ describe("a recipe layer's pitch", function()
       "or a list of {seconds, value}, got string", message "high")
   end)
 end)
+
+describe("refining a pitched render with Griffin-Lim, and the source's rate", function()
+  local dir, restore
+  before_each(function()
+    dir = helpers.tmpdir()
+    restore = helpers.use_cache(dir .. "/cache")
+  end)
+  after_each(function()
+    restore()
+    helpers.rmtree(dir)
+  end)
+
+  it("starts Griffin-Lim from the shifted phase and brings the audio closer to its magnitude", function()
+    local src = { pads = { file = helpers.samples .. "/loop_garzul.flac", duration = 3, k = 4 } }
+    local function render(extra)
+      local t = { duration = 3, sources = src, normalize = false,
+                  layers = { { W = "pads", pitch = 5 }, { W = "pads", gain = 0.5 } } }
+      for k, v in pairs(extra or {}) do t[k] = v end
+      return tessera.mosaic.render(t, { write = false, base = dir, cache_dir = dir .. "/cache" })
+    end
+    local function convergence(y, V)
+      local D = tessera.stft(y):magnitude() - V
+      return math.sqrt(D:hadamard(D):sum() / V:hadamard(V):sum())
+    end
+    local plain, s = render()
+    local refined = render { griffinlim = { iter = 16 } }
+    local random = render { phase = "griffinlim", griffinlim = { iter = 16 } }
+    local before, after = convergence(plain, s.magnitude), convergence(refined, s.magnitude)
+    local from_random = convergence(random, s.magnitude)
+    assert.is_true(after < 0.9 * before, ("%.3f -> %.3f"):format(before, after))
+    assert.is_true(after < from_random, ("%.3f, from a random start %.3f"):format(after, from_random))
+    assert.equal("tessera.mosaic: recipe: key 'griffinlim': key 'init': with phase = 'pads' Griffin-Lim " ..
+      "starts from that source's phase (init 'source'), got string 'pghi'",
+      helpers.error_message(function() render { griffinlim = { init = "pghi" } } end))
+    local y = render { rate = "source" }
+    assert.equal(44100, y.sr) -- loop_garzul.flac's own rate
+  end)
+end)

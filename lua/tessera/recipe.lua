@@ -14,7 +14,8 @@
 --     out = "out.wav",       -- .wav or .flac, relative to the recipe's folder and inside
 --                            -- it; `-o` (or render's opts.out) overrides it, anywhere
 --     channels = 2,          -- 1 or 2; default 2 when a source is stereo or a layer pans
---     rate = 44100,          -- the output file's sample rate (default: sr), resampled last
+--     rate = 44100,          -- the output file's sample rate (default: sr), resampled last;
+--                            -- "source": the rate of the phase (or rhythm) source's file
 --     format = "pcm24",      -- the output's samples: "float" (WAV's default), "pcm16" or
 --                            -- "pcm24" (FLAC's default; FLAC holds no float)
 --     normalize = true,      -- true: peak 0.99; a number: that peak; false: as rendered,
@@ -25,7 +26,10 @@
 --                            -- first layer's activations
 --     griffinlim = { iter = 32, momentum = 0.99, seed = 0,    -- with phase = "griffinlim";
 --                    init = "random" },  -- or "pghi": start from tessera.pghi's phase
---                                        -- (hann or hamming window), seed then unused
+--                                        -- (hann or hamming window), seed then unused.
+--                            -- With a phase source: iterations that refine the render that
+--                            -- phase gives, pitched layers' shifted phases included
+--                            -- (init "source", the only start there)
 --     target = "drums",      -- default target of layers with fit = true
 --     sources = {            -- name -> source; names are identifiers
 --       drums = {
@@ -517,8 +521,12 @@ local function recipe_output(ctx, t, top)
   for _, layer in ipairs(top.layers) do stereo = stereo or layer.pan ~= 0 or layer.width ~= 1 end
   top.channels = integer(ctx, nil, t, "channels", stereo and 2 or 1,
     function(v) return v == 1 or v == 2 end, "1 or 2")
-  top.rate = integer(ctx, nil, t, "rate", top.sr, function(v) return v >= 1000 and v <= 768000 end,
-    "an integer in 1000..768000 (Hz)")
+  if t.rate == "source" then
+    top.rate = "source" -- the length source's file's own rate, read when rendering
+  else
+    top.rate = integer(ctx, nil, t, "rate", top.sr, function(v) return v >= 1000 and v <= 768000 end,
+      "an integer in 1000..768000 (Hz) or 'source'")
+  end
   top.format = t.format
   if top.format ~= nil and top.format ~= "float" and top.format ~= "pcm16" and top.format ~= "pcm24" then
     fail(ctx, nil, "key 'format' must be 'float', 'pcm16' or 'pcm24', got %s", describe(top.format))
@@ -632,7 +640,8 @@ function recipe.check(t, ctx)
     fail(ctx, nil, "key 'phase' must be a source name or 'griffinlim', got %s", describe(phase))
   end
   if t.griffinlim ~= nil then
-    if top.phase.griffinlim == nil then fail(ctx, nil, "key 'griffinlim' needs phase = 'griffinlim'") end
+    -- With a phase source, Griffin-Lim refines the render that phase gives (init "source").
+    local from_source = top.phase.source ~= nil
     check_table(ctx, nil, "griffinlim", t.griffinlim)
     local g = t.griffinlim
     local where = "key 'griffinlim'"
@@ -643,10 +652,13 @@ function recipe.check(t, ctx)
       momentum = number(ctx, where, g, "momentum", 0.99, function(v) return v >= 0 and v <= 1 end,
         "a number in [0, 1]"),
       seed = integer(ctx, where, g, "seed", 0, nil, "an integer"),
-      init = string_of(ctx, where, g, "init") or "random",
+      init = string_of(ctx, where, g, "init") or (from_source and "source" or "random"),
     }
     local init = top.phase.griffinlim.init
-    if init ~= "random" and init ~= "pghi" then
+    if from_source and init ~= "source" then
+      fail(ctx, where, "key 'init': with phase = '%s' Griffin-Lim starts from that source's phase " ..
+        "(init 'source'), got %s", top.phase.source, describe(init))
+    elseif not from_source and init ~= "random" and init ~= "pghi" then
       fail(ctx, where, "key 'init' must be 'random' or 'pghi', got %s", describe(init))
     end
     if init == "pghi" and top.window == "rect" then

@@ -210,6 +210,11 @@ local function with_phase(rec, plain, pitched, total, length, sources, c, phases
       local part = spectrogram.from_polar(p.V, shifted, S):istft()
       y = y and y:mix(part) or part
     end
+    local g = rec.phase.griffinlim
+    if g then -- refined: Griffin-Lim toward the whole magnitude, from the phase y has
+      local Y = core.stft(y, stft_opts)
+      y = core.griffinlim(total, Y, { iter = g.iter, momentum = g.momentum, init = Y:phase() })
+    end
     return y
   end
   local g = rec.phase.griffinlim
@@ -272,7 +277,8 @@ function render.render(rec, opts)
   local y = #channels == 1 and channels[1] or audio.join(channels[1], channels[2])
   local peak, scale
   y, peak, scale = level(rec, y)
-  if rec.rate ~= rec.sr then y = y:resample(rec.rate) end
+  local rate = rec.rate == "source" and sources:native_rate(rec.length_source) or rec.rate
+  if rate ~= rec.sr then y = y:resample(rate) end
   local out = write(rec, ctx, y, opts)
 
   local after = cache.stats

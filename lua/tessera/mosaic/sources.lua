@@ -84,6 +84,14 @@ function Sources:audio(name)
   return a
 end
 
+-- The sample rate of a source's file as it is (a few samples read, not the whole file).
+function Sources:native_rate(name)
+  local src = self.rec.sources[name]
+  local ok, a = pcall(audio.load, src.file, { duration = 0.01, mono = false })
+  if not ok then fail(self.ctx, format("source '%s'", name), "%s", tostring(a)) end
+  return a.sr
+end
+
 -- The magnitude spectrogram of a source (of its hpss part, when it names one); a stereo
 -- source's two channels side by side (bins x 2 frames).
 function Sources:magnitude(name)
