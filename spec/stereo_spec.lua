@@ -179,7 +179,8 @@ describe("a stereo recipe", function()
     assert.equal("tessera.mosaic: recipe: key 'channels' must be 1 or 2, got number 3", message { channels = 3 })
     assert.equal("tessera.mosaic: recipe: key 'format' must be 'float', 'pcm16' or 'pcm24', got string 'mp3'",
       message { format = "mp3" })
-    assert.equal("tessera.mosaic: recipe: key 'rate' must be an integer in 1000..768000 (Hz), got number 10",
+    assert.equal("tessera.mosaic: recipe: key 'rate' must be an integer in 1000..768000 (Hz) or " ..
+      "'source', got number 10",
       message { rate = 10 })
     assert.equal("tessera.mosaic: recipe: layer 1: key 'pan' must be a number in -1..1, got number 2",
       message { layers = { { W = "amen", pan = 2 } } })
