@@ -5,18 +5,13 @@ local tessera = require "tessera"
 local helpers = require "helpers"
 
 local AMEN = helpers.samples .. "/loop_amen.flac"
-local abs, sqrt, pi = math.abs, math.sqrt, math.pi
+local sqrt, pi = math.sqrt, math.pi
 
 local function load_amen(seconds)
   return tessera.audio.load(AMEN, { sr = 22050, duration = seconds or 1.5 })
 end
 
-local function max_diff(a, b)
-  assert.equal(#a, #b)
-  local d = 0
-  for i = 1, #a do d = math.max(d, abs(a:get(i) - b:get(i))) end
-  return d
-end
+local max_diff = helpers.max_diff
 
 local function all_finite(a)
   for i = 1, #a do

@@ -95,18 +95,12 @@ describe("tessera.morph", function()
 end)
 
 describe("a recipe layer's morph", function()
-  local dir, restore
-  before_each(function()
-    dir = helpers.tmpdir()
-    restore = helpers.use_cache(dir .. "/cache")
-  end)
-  after_each(function()
-    restore()
-    helpers.rmtree(dir)
-  end)
+  local tmp = helpers.cache_per_test()
+  before_each(tmp.setup)
+  after_each(tmp.teardown)
 
   local function render(t)
-    local _, s = tessera.mosaic.render(t, { write = false, base = dir, cache_dir = dir .. "/cache" })
+    local _, s = tessera.mosaic.render(t, { write = false, base = tmp.dir, cache_dir = tmp.dir .. "/cache" })
     return s.magnitude
   end
 

@@ -7,20 +7,14 @@ local tessera = require "tessera"
 local SR, HOP = 22050, 512
 
 describe("a recipe layer's pattern and MIDI H", function()
-  local dir, restore
-  before_each(function()
-    dir = helpers.tmpdir()
-    restore = helpers.use_cache(dir .. "/cache")
-  end)
-  after_each(function()
-    restore()
-    helpers.rmtree(dir)
-  end)
+  local tmp = helpers.cache_per_test()
+  before_each(tmp.setup)
+  after_each(tmp.teardown)
 
   local src = { drums = { file = helpers.samples .. "/loop_amen.flac", k = 4, loss = "kl" } }
 
   local function render(t)
-    local _, s = tessera.mosaic.render(t, { write = false, base = dir, cache_dir = dir .. "/cache" })
+    local _, s = tessera.mosaic.render(t, { write = false, base = tmp.dir, cache_dir = tmp.dir .. "/cache" })
     return s.magnitude
   end
 
@@ -67,7 +61,7 @@ describe("a recipe layer's pattern and MIDI H", function()
       { name = "a", events = { { time = 0, note = 36, velocity = 127, duration = 0.1 },
                                { time = 1.2, note = 36, velocity = 127, duration = 0.1 } } },
       { name = "b", events = { { time = 0.6, note = 38, velocity = 127, duration = 0.1 } } } } }
-    tessera.midi.write(dir .. "/beat.mid", song, { bpm = 100 })
+    tessera.midi.write(tmp.dir .. "/beat.mid", song, { bpm = 100 })
     local V = render { duration = 2.4, sources = src, normalize = false,
                        layers = { { W = "drums:1-2", H = "beat.mid", notes = { [36] = 1, [38] = 2 } } } }
     local want = {}
@@ -93,10 +87,10 @@ describe("a recipe layer's pattern and MIDI H", function()
     end
     assert.equal("tessera.mosaic: recipe: layer 1: key 'notes' needs H = a MIDI file ('.mid')",
       message { W = "drums", notes = { [36] = 1 } })
-    helpers.write_file(dir .. "/bad.mid", "MThd\0\0\0\6\0\1")
+    helpers.write_file(tmp.dir .. "/bad.mid", "MThd\0\0\0\6\0\1")
     assert.matches("^tessera%.mosaic: recipe: layer 1: key 'H': .*bad%.mid",
       message { W = "drums:1", H = "bad.mid" })
-    tessera.midi.write(dir .. "/one.mid", { bpm = 120, tracks = { { name = "x", events = {
+    tessera.midi.write(tmp.dir .. "/one.mid", { bpm = 120, tracks = { { name = "x", events = {
       { time = 0, note = 36, velocity = 100, duration = 0.1 } } } } })
     assert.equal("tessera.mosaic: recipe: layer 1: key 'notes': key 36 must map to a position in W " ..
       "(1..2), got number 3", message { W = "drums:1-2", H = "one.mid", notes = { [36] = 3 } })

@@ -50,12 +50,7 @@ local function write_recipe(dir, name, t)
   return path
 end
 
-local function max_diff(a, b)
-  assert.equal(#a, #b)
-  local d = 0
-  for i = 1, #a do d = math.max(d, math.abs(a:get(i) - b:get(i))) end
-  return d
-end
+local max_diff = helpers.max_diff
 
 local function identical(a, b)
   if #a ~= #b or a.sr ~= b.sr then return false end

@@ -49,12 +49,7 @@ local function map(P, f)
   return Q
 end
 
-local function max_diff(a, b)
-  assert.equal(#a, #b)
-  local d = 0
-  for i = 1, #a do d = math.max(d, math.abs(a:get(i) - b:get(i))) end
-  return d
-end
+local max_diff = helpers.max_diff
 
 describe("tessera.pghi", function()
   describe("pghi()", function()

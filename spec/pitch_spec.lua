@@ -136,24 +136,18 @@ describe("tessera.pitch", function()
 end)
 
 describe("a recipe layer's pitch", function()
-  local dir, restore
-  before_each(function()
-    dir = helpers.tmpdir()
-    restore = helpers.use_cache(dir .. "/cache")
-  end)
-  after_each(function()
-    restore()
-    helpers.rmtree(dir)
-  end)
+  local tmp = helpers.cache_per_test()
+  before_each(tmp.setup)
+  after_each(tmp.teardown)
 
   local function render(t)
-    return tessera.mosaic.render(t, { write = false, base = dir, cache_dir = dir .. "/cache" })
+    return tessera.mosaic.render(t, { write = false, base = tmp.dir, cache_dir = tmp.dir .. "/cache" })
   end
 
   it("shifts a tone's fundamental by the layer's semitones, in the rendered audio", function()
-    tone(220, 3, 5):save(dir .. "/tone.wav")
+    tone(220, 3, 5):save(tmp.dir .. "/tone.wav")
     for _, s in ipairs { -12, -7, -5, 0, 3, 7, 12 } do
-      local y = render { duration = 2, sources = { tone = { file = dir .. "/tone.wav", k = 1 } },
+      local y = render { duration = 2, sources = { tone = { file = tmp.dir .. "/tone.wav", k = 1 } },
                          layers = { { W = "tone", pitch = s } } }
       local got, want = fundamental(y, SR // 2, SR // 2), 220 * 2 ^ (s / 12)
       assert.is_true(math.abs(got / want - 1) < 0.01, ("%d: %.2f Hz, want %.2f"):format(s, got, want))
@@ -190,15 +184,9 @@ describe("a recipe layer's pitch", function()
 end)
 
 describe("refining a pitched render with Griffin-Lim, and the source's rate", function()
-  local dir, restore
-  before_each(function()
-    dir = helpers.tmpdir()
-    restore = helpers.use_cache(dir .. "/cache")
-  end)
-  after_each(function()
-    restore()
-    helpers.rmtree(dir)
-  end)
+  local tmp = helpers.cache_per_test()
+  before_each(tmp.setup)
+  after_each(tmp.teardown)
 
   it("starts Griffin-Lim from the shifted phase and brings the audio closer to its magnitude", function()
     local src = { pads = { file = helpers.samples .. "/loop_garzul.flac", duration = 3, k = 4 } }
@@ -206,7 +194,7 @@ describe("refining a pitched render with Griffin-Lim, and the source's rate", fu
       local t = { duration = 3, sources = src, normalize = false,
                   layers = { { W = "pads", pitch = 5 }, { W = "pads", gain = 0.5 } } }
       for k, v in pairs(extra or {}) do t[k] = v end
-      return tessera.mosaic.render(t, { write = false, base = dir, cache_dir = dir .. "/cache" })
+      return tessera.mosaic.render(t, { write = false, base = tmp.dir, cache_dir = tmp.dir .. "/cache" })
     end
     local function convergence(y, V)
       local D = tessera.stft(y):magnitude() - V

@@ -91,19 +91,13 @@ describe("Audio channels and Matrix columns", function()
 end)
 
 describe("a stereo recipe", function()
-  local dir, restore
-  before_each(function()
-    dir = helpers.tmpdir()
-    restore = helpers.use_cache(dir .. "/cache")
-  end)
-  after_each(function()
-    restore()
-    helpers.rmtree(dir)
-  end)
+  local tmp = helpers.cache_per_test()
+  before_each(tmp.setup)
+  after_each(tmp.teardown)
 
   local function render(t, opts)
     opts = opts or {}
-    opts.base, opts.cache_dir = dir, dir .. "/cache"
+    opts.base, opts.cache_dir = tmp.dir, tmp.dir .. "/cache"
     if opts.write == nil then opts.write = false end
     return tessera.mosaic.render(t, opts)
   end
@@ -115,9 +109,9 @@ describe("a stereo recipe", function()
 
   it("keeps a stereo source's image: each output channel resembles its own input channel", function()
     local mix = panned_mix()
-    mix:save(dir .. "/mix.wav")
+    mix:save(tmp.dir .. "/mix.wav")
     local y, s = render { phase = "mix",
-                          sources = { mix = { file = dir .. "/mix.wav", stereo = true, k = 6 } },
+                          sources = { mix = { file = tmp.dir .. "/mix.wav", stereo = true, k = 6 } },
                           layers = { { W = "mix" } } }
     assert.equal(2, y.channels)
     assert.equal(2, s.channels)
@@ -128,7 +122,7 @@ describe("a stereo recipe", function()
     -- width 0: the image folded to the middle, both channels' magnitudes the same (their
     -- phases stay each channel's own).
     local _, narrow = render { phase = "mix",
-                               sources = { mix = { file = dir .. "/mix.wav", stereo = true, k = 6 } },
+                               sources = { mix = { file = tmp.dir .. "/mix.wav", stereo = true, k = 6 } },
                                layers = { { W = "mix", width = 0 } } }
     local D = narrow.magnitudes[1] - narrow.magnitudes[2]
     assert.equal(0, math.max(D:max(), -D:min()))
@@ -157,15 +151,15 @@ describe("a stereo recipe", function()
   it("writes the chosen rate and sample format", function()
     local src = { amen = { file = helpers.samples .. "/loop_amen.flac", duration = 1, k = 2 } }
     local y, s = render({ duration = 1, rate = 44100, format = "pcm16", sources = src,
-                          layers = { { W = "amen" } } }, { write = true, out = dir .. "/o.wav" })
+                          layers = { { W = "amen" } } }, { write = true, out = tmp.dir .. "/o.wav" })
     assert.equal(44100, y.sr)
     assert.equal(44100, #y)
     assert.equal(44100, s.sr)
-    local f = assert(io.open(dir .. "/o.wav", "rb"))
+    local f = assert(io.open(tmp.dir .. "/o.wav", "rb"))
     local size = f:seek("end")
     f:close()
     assert.is_true(size >= 2 * 44100 and size < 2 * 44100 + 200, size) -- 16-bit mono samples
-    local back = tessera.audio.load(dir .. "/o.wav", { mono = false })
+    local back = tessera.audio.load(tmp.dir .. "/o.wav", { mono = false })
     assert.equal(44100, back.sr)
   end)
 

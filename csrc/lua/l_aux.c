@@ -110,3 +110,11 @@ void laux_check_options(lua_State *L, int arg, const char *const valid[]) {
     }
   }
 }
+
+void laux_check_shape(lua_State *L, int arg, const char *what, const lmatrix *M, int64_t rows,
+                      int64_t cols) {
+  if (M->m.rows != rows || M->m.cols != cols)
+    luaL_argerror(L, arg, lua_pushfstring(L, "%s is %I x %I, expected %I x %I", what,
+                                          (lua_Integer)M->m.rows, (lua_Integer)M->m.cols,
+                                          (lua_Integer)rows, (lua_Integer)cols));
+}

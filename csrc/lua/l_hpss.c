@@ -112,15 +112,6 @@ static int hpss_median_filter(lua_State *L) {
   return 1;
 }
 
-/* Raises an argument error unless M is rows x cols. */
-static void check_shape(lua_State *L, int arg, const char *what, const lmatrix *M,
-                        int64_t rows, int64_t cols) {
-  if (M->m.rows != rows || M->m.cols != cols)
-    luaL_argerror(L, arg, lua_pushfstring(L, "%s is %I x %I, expected %I x %I", what,
-                                          (lua_Integer)M->m.rows, (lua_Integer)M->m.cols,
-                                          (lua_Integer)rows, (lua_Integer)cols));
-}
-
 /* mask_share(W, H, magnitude, mask [, T]) -> {share of component 1, ...}: the part of each
  * component's Wiener energy the mask keeps (tsr_hpss_mask_share; T > 1: an NMFD model). */
 static int hpss_mask_share(lua_State *L) {
@@ -130,9 +121,9 @@ static int hpss_mask_share(lua_State *L) {
   luaL_argcheck(L, T >= 1 && T <= W->m.cols, 5, "T must be in 1..W's columns");
   const int64_t bins = W->m.rows, k = W->m.cols / T, frames = H->m.cols;
   luaL_argcheck(L, k * T == W->m.cols, 1, "W's columns must be k T");
-  check_shape(L, 2, "H", H, k, frames);
-  check_shape(L, 3, "magnitude", mag, bins, frames);
-  check_shape(L, 4, "mask", mask, bins, frames);
+  laux_check_shape(L, 2, "H", H, k, frames);
+  laux_check_shape(L, 3, "magnitude", mag, bins, frames);
+  laux_check_shape(L, 4, "mask", mask, bins, frames);
   /* k doubles of scratch as a userdata (the one allocation path's: counted, never stranded). */
   double *out = lmem_push_block(L, (size_t)(k > 0 ? k : 1) * sizeof(double), 0, "percussiveness",
                                 "the components' shares");

@@ -287,9 +287,9 @@ static int matrix_row(lua_State *L) {
 
 /* A rows x 1 view of column j: a column is contiguous in column-major storage. The view's
  * user value is the matrix that owns the memory (the root, for a view of a view). */
-static int matrix_col(lua_State *L) {
-  lmatrix *M = lmatrix_check(L, 1);
-  int64_t j = check_index(L, 2, M->m.cols, "column");
+/* Pushes a view of count columns of the Matrix at index 1 from column first (0-based): its
+ * data, kept alive through the user value. */
+static void push_columns(lua_State *L, const lmatrix *M, int64_t first, int64_t count) {
   lmatrix *V = push_empty(L);
   if (M->owns)
     lua_pushvalue(L, 1);
@@ -297,8 +297,13 @@ static int matrix_col(lua_State *L) {
     lua_getiuservalue(L, 1, 1);
   lua_setiuservalue(L, -2, 1);
   V->m.rows = M->m.rows;
-  V->m.cols = 1;
-  V->m.data = M->m.data + j * M->m.rows;
+  V->m.cols = count;
+  V->m.data = M->m.data + first * M->m.rows;
+}
+
+static int matrix_col(lua_State *L) {
+  lmatrix *M = lmatrix_check(L, 1);
+  push_columns(L, M, check_index(L, 2, M->m.cols, "column"), 1);
   return 1;
 }
 
@@ -311,15 +316,7 @@ static int matrix_cols(lua_State *L) {
   if (last < first)
     luaL_argerror(L, 3, lua_pushfstring(L, "last column %I comes before the first, %I",
                                         (lua_Integer)last + 1, (lua_Integer)first + 1));
-  lmatrix *V = push_empty(L);
-  if (M->owns)
-    lua_pushvalue(L, 1);
-  else
-    lua_getiuservalue(L, 1, 1);
-  lua_setiuservalue(L, -2, 1);
-  V->m.rows = M->m.rows;
-  V->m.cols = last - first + 1;
-  V->m.data = M->m.data + first * M->m.rows;
+  push_columns(L, M, first, last - first + 1);
   return 1;
 }
 

@@ -3,15 +3,6 @@
 #include "l_tessera.h"
 #include "../morph.h"
 
-/* Raises unless M is rows x cols. */
-static void check_shape(lua_State *L, int arg, const char *what, const lmatrix *M,
-                        int64_t rows, int64_t cols) {
-  if (M->m.rows != rows || M->m.cols != cols)
-    luaL_argerror(L, arg, lua_pushfstring(L, "%s is %I x %I, expected %I x %I", what,
-                                          (lua_Integer)M->m.rows, (lua_Integer)M->m.cols,
-                                          (lua_Integer)rows, (lua_Integer)cols));
-}
-
 /* The position t at arg: a number in [0, 1]. */
 static double check_t(lua_State *L, int arg, double t) {
   if (!(t >= 0.0 && t <= 1.0))
@@ -24,7 +15,7 @@ static double check_t(lua_State *L, int arg, double t) {
 static int morph_spectra(lua_State *L) {
   lmatrix *A = lmatrix_check(L, 1), *B = lmatrix_check(L, 2);
   const double t = check_t(L, 3, luaL_checknumber(L, 3));
-  check_shape(L, 2, "B", B, A->m.rows, A->m.cols);
+  laux_check_shape(L, 2, "B", B, A->m.rows, A->m.cols);
   laux_check_entries(L, "tessera.morph", &A->m, "A");
   laux_check_entries(L, "tessera.morph", &B->m, "B");
   lmatrix *out = lmatrix_push_unfilled(L, A->m.rows, A->m.cols, "tessera.morph");
@@ -42,7 +33,7 @@ static int morph_spectra(lua_State *L) {
 static int morph_layer(lua_State *L) {
   lmatrix *A = lmatrix_check(L, 1), *B = lmatrix_check(L, 2), *H = lmatrix_check(L, 3);
   luaL_checktype(L, 4, LUA_TTABLE);
-  check_shape(L, 2, "B", B, A->m.rows, A->m.cols);
+  laux_check_shape(L, 2, "B", B, A->m.rows, A->m.cols);
   const int64_t frames = H->m.cols;
   if (H->m.rows != A->m.cols)
     luaL_argerror(L, 3, lua_pushfstring(L, "H has %I rows for %I templates",

@@ -88,6 +88,9 @@ const char *laux_opt_string(lua_State *L, int arg, const char *key, const char *
  * (NULL-terminated), so a misspelt option is never silently ignored. */
 void laux_check_options(lua_State *L, int arg, const char *const valid[]);
 
+/* Raises "bad argument #arg (<what> is R x C, expected r x c)" unless M is rows x cols. */
+void laux_check_shape(lua_State *L, int arg, const char *what, const lmatrix *M, int64_t rows,
+                      int64_t cols);
 /* The one check of a Matrix's entries (tsr_check_entries: NaN, infinite, negative) as the
  * error "<who>: <name> has ..."; does not return on failure. */
 void laux_check_entries(lua_State *L, const char *who, const tsr_matrix *m, const char *name);

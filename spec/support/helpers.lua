@@ -130,6 +130,29 @@ function helpers.use_cache(dir)
   return function() cache.root = saved end
 end
 
+-- The largest |a[i] - b[i]| of two signals (Audio or anything with # and get) of one length.
+function helpers.max_diff(a, b)
+  assert(#a == #b, ("lengths %d and %d differ"):format(#a, #b))
+  local d = 0
+  for i = 1, #a do d = math.max(d, math.abs(a:get(i) - b:get(i))) end
+  return d
+end
+
+-- A fresh folder with its own tessera cache for each test: before_each(t.setup) and
+-- after_each(t.teardown) with the table this returns; t.dir is the folder during a test.
+function helpers.cache_per_test()
+  local t = {}
+  function t.setup()
+    t.dir = helpers.tmpdir()
+    t.restore = helpers.use_cache(t.dir .. "/cache")
+  end
+  function t.teardown()
+    t.restore()
+    helpers.rmtree(t.dir)
+  end
+  return t
+end
+
 -- The sources (tessera.mosaic.sources) of recipe table t, checked with dir as its folder.
 function helpers.recipe_sources(t, dir)
   local rec = require("tessera.recipe").check(t, { name = "t", dir = dir })
