@@ -65,5 +65,7 @@ done
 "$HOST" bench/bench.lua report "$work"
 echo "bench: NMFD against the floor" >&2
 "$HOST" bench/nmfd_bench.lua "$work" >> bench/results.md
+echo "bench: live re-renders of the music-making features" >&2
+"$HOST" bench/live_bench.lua >> bench/results.md
 "$HOST" bench/batch_bench.lua >> bench/results.md # tessera batch end to end, and the STFT alone
 bench/memory.sh bench/results.md # peak memory of real runs

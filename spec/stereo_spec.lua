@@ -210,6 +210,19 @@ describe("decompose --stereo", function()
       for i = 1, #y, 7 do d = math.max(d, math.abs(x:get(i) - y:get(i))) end
       assert.is_true(d < 1e-6, d)
     end
+    -- --rate and --format shape the files written.
+    out, ok = helpers.run(("%s/bin/tessera decompose %s -k 2 --iter 5 --stereo --rate 44100 --format pcm16 "
+      .. "-o %s 2>&1"):format(helpers.root, dir .. "/mix.wav", dir .. "/pcm"))
+    assert.is_truthy(ok, out)
+    local c1 = tessera.audio.load(dir .. "/pcm/component_1.wav", { mono = false })
+    assert.same({ 44100, 2 }, { c1.sr, c1.channels })
+    local f = assert(io.open(dir .. "/pcm/component_1.wav", "rb"))
+    local size = f:seek("end")
+    f:close()
+    assert.is_true(size < 2 * 2 * #c1 + 200, size) -- 16-bit stereo samples
+    out = helpers.run(("%s/bin/tessera decompose %s -k 2 --rate 10 -o %s 2>&1"):format(helpers.root,
+      dir .. "/mix.wav", dir .. "/r"))
+    assert.equal("tessera: decompose: --rate must be an integer in 1000..768000 (Hz), got 10\n", out)
     -- Without --stereo the file is decomposed as its mix, and decompose says so.
     out = helpers.run(("%s/bin/tessera decompose %s -k 2 --iter 5 -o %s 2>&1")
       :format(helpers.root, dir .. "/mix.wav", dir .. "/mono"))

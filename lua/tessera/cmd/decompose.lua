@@ -23,6 +23,12 @@ local function pair(flag, text, convert)
   return a and values or values[1]
 end
 
+-- Writes audio y to path at --rate (resampled) in --format's samples.
+local function write_wav(args, y, path)
+  if args.rate and args.rate ~= y.sr then y = y:resample(args.rate) end
+  y:save(path, { subtype = args.format })
+end
+
 -- decompose --stereo: one stereo decomposition, its model and stereo component audio.
 local function decompose_stereo(tessera, args, a, dir)
   if a.channels ~= 2 then
@@ -39,10 +45,10 @@ local function decompose_stereo(tessera, args, a, dir)
   m:save(dir)
   local width = #tostring(m.k)
   for i = 1, m.k do
-    tessera.stereo.audio(m, i, { method = args.method })
-      :save(format("%s/component_%0" .. width .. "d.wav", dir, i))
+    write_wav(args, tessera.stereo.audio(m, i, { method = args.method }),
+      format("%s/component_%0" .. width .. "d.wav", dir, i))
   end
-  tessera.stereo.audio(m, nil, { method = args.method }):save(dir .. "/sum.wav")
+  write_wav(args, tessera.stereo.audio(m, nil, { method = args.method }), dir .. "/sum.wav")
   io.write(format("decomposed %s (%.2f s at %d Hz, stereo) into %d components: loss %s %.6g after "
     .. "%d iterations; wrote %s/{W.npy, H.npy, model.json, component_*.wav, sum.wav}\n", args.file,
     a:duration(), a.sr, m.k, args.loss, m.loss, m.iterations, dir))
@@ -125,6 +131,10 @@ return {
       .. "bins (percussive), one integer or H,P.", "31")
     parser:option("--hpss-margin", "Margin of the separation, one number or H,P (>= 1; above "
       .. "1: hard masks and a residual).", "1")
+    parser:option("--rate", "Sample rate of the WAV files written (default: --sr's).")
+      :convert(math.tointeger)
+    parser:option("--format", "Samples of the WAV files written: float, pcm16 or pcm24.", "float")
+      :choices { "float", "pcm16", "pcm24" }
     parser:flag("--stereo", "Keep both channels of a stereo file (tessera.stereo): templates "
       .. "shared, activations per channel (H.npy: the left channel's frames, then the right's); "
       .. "component audio in stereo, and each component's pan printed.")
@@ -148,6 +158,9 @@ return {
       error(format("decompose: cannot write in '%s': Permission denied", dir), 0)
     end
     if args.midi then check_midi(args) end
+    if args.rate and (args.rate < 1000 or args.rate > 768000) then
+      error(format("decompose: --rate must be an integer in 1000..768000 (Hz), got %d", args.rate), 0)
+    end
     local load_opts = { sr = args.sr, offset = args.offset, duration = args.duration,
                         mono = not args.stereo }
     local a = tessera.audio.load(args.file, load_opts)
@@ -159,7 +172,7 @@ return {
                         margin = pair("--hpss-margin", args.hpss_margin, tonumber) }
     if args.hpss then
       S = tessera.hpss(S, hpss_opts)[args.hpss]
-      S:istft():save(format("%s/%s.wav", dir, args.hpss))
+      write_wav(args, S:istft(), format("%s/%s.wav", dir, args.hpss))
     end
     local V = S:magnitude()
     local opts = { k = args.k, loss = args.loss, solver = args.solver, seed = args.seed,
@@ -189,9 +202,10 @@ return {
     m:save(dir)
     local width = #tostring(m.k)
     for i = 1, m.k do
-      m:audio(i, S, { method = args.method }):save(format("%s/component_%0" .. width .. "d.wav", dir, i))
+      write_wav(args, m:audio(i, S, { method = args.method }),
+        format("%s/component_%0" .. width .. "d.wav", dir, i))
     end
-    m:audio(nil, S, { method = args.method }):save(dir .. "/sum.wav")
+    write_wav(args, m:audio(nil, S, { method = args.method }), dir .. "/sum.wav")
     io.write(format("decomposed %s%s (%.2f s at %d Hz) into %d %scomponents: loss %s %.6g after %d "
       .. "iterations; wrote %s/{W.npy, H.npy, model.json, component_*.wav, sum.wav%s}\n",
       args.file, args.hpss and format("'s %s part", args.hpss) or "", a:duration(), a.sr, m.k,
