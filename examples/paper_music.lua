@@ -106,6 +106,7 @@ return function(report, opts)
   end
   report:table(rows, { header = { "start", "spectral convergence at 0", "after 32 iterations" } })
   report:paragraph("The phase of loop_garzul's magnitude rebuilt by Griffin-Lim from a random " ..
-    "start and from phase-gradient heap integration (tessera.pghi): lower is closer.")
+    "start and from phase-gradient heap integration (tessera.pghi): lower is closer. In a " ..
+    "recipe: phase = \"griffinlim\", griffinlim = {init = \"pghi\"} (examples/griffinlim_pghi.lua).")
   report:players(heard)
 end

@@ -122,7 +122,9 @@ describe("tessera.mosaic", function()
       assert.equal(2, s.nmf)
       assert.is_true(s.seconds >= 0)
       assert.matches("^wrote .*/swap%.wav: 2%.50 s at 22050 Hz, 1 layer, 2 sources, phase amen; " ..
-        "cache 0 hits, %d+ misses, 2 NMF; %d+%.%d%d s$", mosaic.describe(s))
+        "cache 0 hits, %d+ misses, 2 NMF; %d+%.%d%d s; mixed to mono: amen, garzul %(stereo = true " ..
+        "keeps both channels%)$", mosaic.describe(s))
+      assert.same({ "amen", "garzul" }, s.downmixed) -- the two loops are stereo files
     end)
 
     it("is bit-identical across renders, and the second hits the cache and runs no NMF", function()
@@ -486,7 +488,8 @@ describe("tessera.mosaic", function()
       local out, ok = helpers.run(cmd)
       assert.is_true(ok, out)
       assert.matches("^wrote " .. (dir .. "/r.wav"):gsub("%p", "%%%0") ..
-        ": 1%.50 s at 22050 Hz, 1 layer, 2 sources, phase amen; cache 0 hits, %d+ misses, 2 NMF; [%d.]+ s\n$", out)
+        ": 1%.50 s at 22050 Hz, 1 layer, 2 sources, phase amen; cache 0 hits, %d+ misses, 2 NMF; [%d.]+ s" ..
+        "; mixed to mono: amen, garzul %(stereo = true keeps both channels%)\n$", out)
       local first = tessera.audio.load(dir .. "/r.wav")
       out, ok = helpers.run(cmd)
       assert.is_true(ok, out)

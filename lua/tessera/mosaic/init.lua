@@ -46,7 +46,8 @@ end
 -- nmf (decompositions computed), cache {hits, misses, corrupt, writes} (this render),
 -- peak (before levelling), scale (applied), seconds (wall-clock time), magnitude (the
 -- rendered magnitude spectrogram, a Matrix: for plots and checks; the left channel's in
--- stereo) and magnitudes (one per channel).
+-- stereo) and magnitudes (one per channel), downmixed (the sources whose files have more
+-- channels than they were read with: no `stereo = true`).
 function mosaic.render(r, opts)
   if opts ~= nil and type(opts) ~= "table" then
     error(format("bad argument #2 to 'render' (table expected, got %s)", type(opts)), 2)
@@ -97,7 +98,9 @@ function mosaic.describe(s)
     "%d miss%s, %d NMF; %.2f s", what, s.duration, s.sr, s.channels == 2 and " stereo" or "",
     s.layers, s.layers == 1 and "" or "s",
     s.sources, s.sources == 1 and "" or "s", s.phase, s.cache.hits, s.cache.hits == 1 and "" or "s",
-    s.cache.misses, s.cache.misses == 1 and "" or "es", s.nmf, s.seconds)
+    s.cache.misses, s.cache.misses == 1 and "" or "es", s.nmf, s.seconds) ..
+    (#(s.downmixed or {}) > 0 and format("; mixed to mono: %s (stereo = true keeps both channels)",
+      table.concat(s.downmixed, ", ")) or "")
 end
 
 mosaic.crosssynth = require("tessera.crosssynth").crosssynth -- "Let it Bee" (crosssynth.lua)

@@ -57,8 +57,9 @@ function plan.layers(rec, ctx)
   return steps
 end
 
--- plan.count_sources(rec, steps) -> how many sources the layers and the phase use.
-function plan.count_sources(rec, steps)
+-- plan.used_sources(rec, steps) -> the names of the sources the layers and the phase use,
+-- sorted.
+function plan.used_sources(rec, steps)
   local used = { [rec.phase.source or rec.length_source] = true }
   for _, step in ipairs(steps) do
     for _, c in ipairs(step.W) do used[c.source] = true end
@@ -66,9 +67,10 @@ function plan.count_sources(rec, steps)
     if step.layer.fit then used[step.layer.target] = true end
     if step.layer.morph then used[step.layer.morph.to.source] = true end
   end
-  local n = 0
-  for _ in pairs(used) do n = n + 1 end
-  return n
+  local names = {}
+  for name in pairs(used) do names[#names + 1] = name end
+  sort(names)
+  return names
 end
 
 -- plan.template_sources(steps) -> the sources whose templates the layers use, sorted (the

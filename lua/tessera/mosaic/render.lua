@@ -277,12 +277,20 @@ function render.render(rec, opts)
   local y = #channels == 1 and channels[1] or audio.join(channels[1], channels[2])
   local peak, scale
   y, peak, scale = level(rec, y)
-  local rate = rec.rate == "source" and sources:native_rate(rec.length_source) or rec.rate
+  local rate = rec.rate == "source" and sources:file_format(rec.length_source).sr or rec.rate
   if rate ~= rec.sr then y = y:resample(rate) end
   local out = write(rec, ctx, y, opts)
 
+  -- The sources in use whose files have more channels than they were read with.
+  local used, downmixed = plan.used_sources(rec, steps), {}
+  for _, name in ipairs(used) do
+    if not rec.sources[name].stereo and sources:file_format(name).channels > 1 then
+      downmixed[#downmixed + 1] = name
+    end
+  end
   local after = cache.stats
   return y, {
+    downmixed = downmixed,
     recipe = rec.name,
     out = opts.write ~= false and out or nil,
     sr = y.sr,
@@ -291,7 +299,7 @@ function render.render(rec, opts)
     duration = #y / y.sr,
     layers = #rec.layers,
     components = components,
-    sources = plan.count_sources(rec, steps),
+    sources = #used,
     phase = rec.phase.source or "griffinlim",
     nmf = stats.nmf,
     cache = { hits = after.hits - before.hits, misses = after.misses - before.misses,

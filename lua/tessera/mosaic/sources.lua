@@ -84,12 +84,12 @@ function Sources:audio(name)
   return a
 end
 
--- The sample rate of a source's file as it is (a few samples read, not the whole file).
-function Sources:native_rate(name)
+-- A source's file as it is: its sample rate and channels (a few samples read).
+function Sources:file_format(name)
   local src = self.rec.sources[name]
   local ok, a = pcall(audio.load, src.file, { duration = 0.01, mono = false })
   if not ok then fail(self.ctx, format("source '%s'", name), "%s", tostring(a)) end
-  return a.sr
+  return { sr = a.sr, channels = a.channels }
 end
 
 -- The magnitude spectrogram of a source (of its hpss part, when it names one); a stereo
