@@ -414,6 +414,13 @@ local function confine(ctx, where, key, written)
   return full
 end
 
+-- The output's phase, Griffin-Lim, channels, rate and format (lua/tessera/recipe_output.lua).
+local output = require("tessera.recipe_output")({
+  fail = fail, describe = describe, check_table = check_table, check_keys = check_keys,
+  set_of = set_of, integer = integer, number = number, string_of = string_of,
+  source_named = source_named, keys = recipe.keys,
+})
+
 -- The music-making keys of a layer (lua/tessera/recipe_music.lua).
 local music = require("tessera.recipe_music")({
   fail = fail, describe = describe, parse_selectors = parse_selectors, confine = confine,
@@ -514,29 +521,6 @@ local function check_layer(ctx, i, l, sources, top)
   return layer
 end
 
--- The output's channels, rate and sample format (top.channels, top.rate, top.format).
-local function recipe_output(ctx, t, top)
-  local stereo = false
-  for _, src in pairs(top.sources) do stereo = stereo or src.stereo end
-  for _, layer in ipairs(top.layers) do stereo = stereo or layer.pan ~= 0 or layer.width ~= 1 end
-  top.channels = integer(ctx, nil, t, "channels", stereo and 2 or 1,
-    function(v) return v == 1 or v == 2 end, "1 or 2")
-  if t.rate == "source" then
-    top.rate = "source" -- the length source's file's own rate, read when rendering
-  else
-    top.rate = integer(ctx, nil, t, "rate", top.sr, function(v) return v >= 1000 and v <= 768000 end,
-      "an integer in 1000..768000 (Hz) or 'source'")
-  end
-  top.format = t.format
-  if top.format ~= nil and top.format ~= "float" and top.format ~= "pcm16" and top.format ~= "pcm24" then
-    fail(ctx, nil, "key 'format' must be 'float', 'pcm16' or 'pcm24', got %s", describe(top.format))
-  end
-  local out = top.out
-  if top.format == "float" and out and out:lower():match("%.flac$") then
-    fail(ctx, nil, "key 'format': FLAC holds no float samples; use 'pcm16' or 'pcm24'")
-  end
-end
-
 -- recipe.check(t, ctx) -> normalised recipe. ctx = { name = what messages call the
 -- recipe, dir = the folder relative paths resolve against (absolute), out = an output
 -- path that overrides t.out (resolved against the current directory) }.
@@ -625,49 +609,7 @@ function recipe.check(t, ctx)
   top.layers = {}
   for i = 1, n do top.layers[i] = check_layer(ctx, i, t.layers[i], top.sources, top) end
 
-  -- The phase: a source, or Griffin-Lim; default the first layer's rhythm source.
-  local first = top.layers[1]
-  local rhythm = first.fit and first.target or (first.H or first.W)[1].source
-  local phase = t.phase
-  if phase == nil then
-    top.phase = { source = rhythm }
-  elseif phase == "griffinlim" then
-    top.phase = { griffinlim = { iter = 32, momentum = 0.99, seed = 0, init = "random" } }
-  elseif type(phase) == "string" then
-    source_named(ctx, nil, "phase", top.sources, phase)
-    top.phase = { source = phase }
-  else
-    fail(ctx, nil, "key 'phase' must be a source name or 'griffinlim', got %s", describe(phase))
-  end
-  if t.griffinlim ~= nil then
-    -- With a phase source, Griffin-Lim refines the render that phase gives (init "source").
-    local from_source = top.phase.source ~= nil
-    check_table(ctx, nil, "griffinlim", t.griffinlim)
-    local g = t.griffinlim
-    local where = "key 'griffinlim'"
-    local keys = recipe.keys.griffinlim
-    check_keys(ctx, where, g, keys, set_of(keys), "a griffinlim option")
-    top.phase.griffinlim = {
-      iter = integer(ctx, where, g, "iter", 32, nonneg, "an integer >= 0"),
-      momentum = number(ctx, where, g, "momentum", 0.99, function(v) return v >= 0 and v <= 1 end,
-        "a number in [0, 1]"),
-      seed = integer(ctx, where, g, "seed", 0, nil, "an integer"),
-      init = string_of(ctx, where, g, "init") or (from_source and "source" or "random"),
-    }
-    local init = top.phase.griffinlim.init
-    if from_source and init ~= "source" then
-      fail(ctx, where, "key 'init': with phase = '%s' Griffin-Lim starts from that source's phase " ..
-        "(init 'source'), got %s", top.phase.source, describe(init))
-    elseif not from_source and init ~= "random" and init ~= "pghi" then
-      fail(ctx, where, "key 'init' must be 'random' or 'pghi', got %s", describe(init))
-    end
-    if init == "pghi" and top.window == "rect" then
-      fail(ctx, where, "init 'pghi' needs a hann or hamming window, the recipe's is 'rect'")
-    end
-  end
-  -- The output length's default: the phase source's, or the rhythm source's.
-  top.length_source = top.phase.source or rhythm
-  recipe_output(ctx, t, top)
+  output.check(ctx, t, top)
   return top
 end
 
