@@ -1,6 +1,9 @@
 -- tessera.mosaic.render: one render of a checked recipe, as a list of steps: plan the
--- layers, place each template source's activation rows (one C call per source), multiply
--- by its templates and sum, give the magnitude a phase, set the level, write the file.
+-- layers; for each output channel, place each template source's activation rows (one C
+-- call per source; a layer's pattern edits its rows first, a MIDI H supplies them), multiply
+-- by its templates and sum (a morphing or pitched layer on its own), give the magnitude a
+-- phase (a pitched layer its own, shifted in step); then join the channels, set the level,
+-- resample to the output's rate and write the file.
 local core = require "tessera.core"
 local cache = require "tessera.cache"
 local fs = require "tessera.fs"
