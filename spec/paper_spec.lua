@@ -76,12 +76,14 @@ describe("examples/paper.lua", function()
     for _, figure in ipairs({ "figure1-k4-k6.png", "figure2-w-loop-garzul.png", "figure3-h-loop-garzul.png",
                               "figure4-w-loop-amen-full.png", "figure5-h-loop-amen-full.png",
                               "figure1-groups.png", "loss-curves.png", "study-code-loss.svg",
-                              "mosaic-spectrogram.png" }) do
+                              "mosaic-spectrogram.png", "music-pitch-glide.png", "music-morph.png",
+                              "music-pattern.png", "music-stereo-image.png" }) do
       assert.truthy(html:find('src="assets/' .. figure .. '"', 1, true), figure)
     end
-    -- 2 originals, 2 clips x 3 methods x (4 components + their sum), 1 mosaic
+    -- 2 originals, 2 clips x 3 methods x (4 components + their sum), 1 mosaic; Making music:
+    -- 4 recipes, the MIDI groove and Griffin-Lim from two starts
     local players = select(2, html:gsub("<audio ", ""))
-    assert.equal(2 + 2 * 3 * 5 + 1, players)
+    assert.equal(2 + 2 * 3 * 5 + 1 + 7, players)
     -- The study's simultaneous updates raise the loss often; Lee-Seung's never do.
     for clip in ("loop_amen_full loop_garzul"):gmatch("%S+") do
       local study = html:match("<td>" .. clip
@@ -355,13 +357,36 @@ describe("examples/paper.lua", function()
     assert.truthy(text:find("it is " .. table.concat(shown, ", ") .. ";", 1, true), table.concat(shown, ", "))
   end)
 
+  it("makes music: each recipe heard and measured, MIDI out and in, Griffin-Lim from PGHI", function()
+    local text = plain(helpers.read_file(dir .. "/index.html"))
+    assert.truthy(text:find("Making music", 1, true))
+    local from, to = text:match("The spectral centroid moves from (%d+) Hz in the first tenth to (%d+) Hz")
+    assert.is_true(tonumber(to) > 2 * tonumber(from), tostring(from) .. " -> " .. tostring(to))
+    assert.truthy(text:find("2 channels at 44100 Hz", 1, true))
+    local notes = tonumber(text:match("amen%.mid: %d+ tracks %(tempo, then one per component%), (%d+) notes"))
+    assert.is_true(notes and notes > 0, tostring(notes))
+    local rows = table_rows(helpers.read_file(dir .. "/index.html"), "<th>after 32 iterations</th>")
+    assert.equal("random", rows[1][1])
+    assert.equal("pghi", rows[2][1])
+    assert.is_true(tonumber(rows[2][3]) < tonumber(rows[1][3]), rows[2][3] .. " vs " .. rows[1][3])
+  end)
+
   it("opens in headless Chromium with every image decoded and every audio playable", function()
     local result, why = helpers.browser_selfcheck(dir .. "/index.html")
     assert.truthy(result, "the page's self-check did not run: " .. tostring(why))
-    assert.equal(14, #result.images)
+    assert.equal(18, #result.images)
     for _, img in ipairs(result.images) do assert.is_true(img.width > 0, img.src) end
-    assert.equal(33, #result.audio)
-    for _, a in ipairs(result.audio) do assert.near(10, a.duration, 0.01, a.src) end
+    assert.equal(40, #result.audio)
+    -- The study's clips are 10 s; Making music's renders their recipes' lengths.
+    local seconds = { ["pitch-glide-"] = 7, ["morph-"] = 8, ["pattern-"] = 7, ["stereo-image-"] = 7,
+                      ["groove-"] = 9.6, ["garzul-32-"] = 6 }
+    for _, a in ipairs(result.audio) do
+      local want = 10
+      for prefix, s in pairs(seconds) do
+        if a.src:find("assets/" .. prefix, 1, true) then want = s end
+      end
+      assert.near(want, a.duration, 0.01, a.src)
+    end
   end)
 
   it("takes every decomposition from the cache the second time", function()
