@@ -89,35 +89,20 @@ static void place_pieces(const piece *pieces, int64_t count, double t, double sc
   }
 }
 
-/* Scratch for one template pair: its pieces (at most 2 n) and a column of doubles. */
-static size_t scratch_bytes(int64_t n) {
-  return (size_t)(n > 0 ? n : 1) * (2 * sizeof(piece) + sizeof(double));
-}
-
-int tsr_morph_spectrum(const float *a, const float *b, int64_t n, double t, float *out,
-                       tsr_error *err) {
-  const size_t bytes = scratch_bytes(n);
-  piece *pieces = tsr_alloc(bytes);
-  if (pieces == NULL) return tsr_alloc_failure(bytes, "a morph's scratch column", err);
-  double *acc = (double *)(pieces + 2 * n), ma, mb;
-  const int64_t count = prepare(a, b, n, pieces, &ma, &mb);
-  memset(acc, 0, (size_t)n * sizeof(double));
-  place_pieces(pieces, count, t, (1.0 - t) * ma + t * mb, n, acc);
-  for (int64_t i = 0; i < n; i++) out[i] = (float)acc[i];
-  tsr_free(pieces);
-  return TSR_OK;
-}
-
 int tsr_morph_layer(const float *A, const float *B, int64_t n, int64_t k, const float *H,
                     int64_t frames, const double *t, float *out, tsr_error *err) {
-  /* Every pair's pieces, once, then each frame places them where its t says. */
-  size_t bytes;
-  if (tsr_mul_size(scratch_bytes(n), (size_t)(k > 0 ? k : 1), &bytes) != 0 ||
-      (bytes += (size_t)(k > 0 ? k : 1) * (2 * sizeof(double) + sizeof(int64_t))) < 64)
+  /* Every pair's pieces (at most 2 n each), once; then each frame places them where its t
+   * says, in a column of doubles. Then each pair's two masses and its count of pieces. */
+  const size_t cols = (size_t)(n > 0 ? n : 1), pairs = (size_t)(k > 0 ? k : 1);
+  size_t piece_count, bytes;
+  if (tsr_mul_size(2 * cols, pairs, &piece_count) != 0 ||
+      tsr_mul_size(piece_count, sizeof(piece), &bytes) != 0 ||
+      (bytes += cols * sizeof(double) + pairs * (2 * sizeof(double) + sizeof(int64_t))) <
+        cols * sizeof(double))
     return tsr_alloc_failure(SIZE_MAX, "a morph's templates", err);
   piece *pieces = tsr_alloc(bytes);
   if (pieces == NULL) return tsr_alloc_failure(bytes, "a morph's templates", err);
-  double *acc = (double *)(pieces + 2 * n * k);
+  double *acc = (double *)(pieces + piece_count);
   double *mass = acc + n; /* k pairs of masses */
   int64_t *count = (int64_t *)(mass + 2 * k);
   for (int64_t c = 0; c < k; c++)
@@ -135,4 +120,10 @@ int tsr_morph_layer(const float *A, const float *B, int64_t n, int64_t k, const 
   }
   tsr_free(pieces);
   return TSR_OK;
+}
+
+int tsr_morph_spectrum(const float *a, const float *b, int64_t n, double t, float *out,
+                       tsr_error *err) {
+  const float one = 1.0f; /* a layer of one template, one frame, at full level */
+  return tsr_morph_layer(a, b, n, 1, &one, 1, &t, out, err);
 }
