@@ -54,14 +54,18 @@ local function channel_gain(rec, layer, c)
   return layer.gain * math.sqrt(2) * (c == 1 and math.cos(angle) or math.sin(angle))
 end
 
--- Row `index` of activations H after the layer's pattern (tessera.score.apply), as a
--- 1 x frames Matrix; the tempo (for note values) is H's own, worked out once per render.
-local function patterned(rec, ctx, layer, H, index, tempos)
-  local tempo = tempos[H]
+-- Row `index` of activations H (model m's, as channel c hears them) after the layer's
+-- pattern (tessera.score.apply), as a 1 x frames Matrix; the tempo (for note values) is
+-- H's own, worked out once per render for each model (and, for a stereo one, each channel
+-- and width, which give it other activations).
+local function patterned(rec, ctx, layer, H, index, m, c, tempos)
+  local slot = m.channels == 2 and c .. " " .. layer.width or 1
+  tempos[m] = tempos[m] or {}
+  local tempo = tempos[m][slot]
   if tempo == nil then
     local ok, t = pcall(score.tempo, H, { sr = rec.sr, hop = rec.hop })
     tempo = ok and t or false
-    tempos[H] = tempo
+    tempos[m][slot] = tempo
   end
   local ok, row = pcall(score.apply, H:row(index), layer.pattern,
                         { tempo = tempo or nil, sr = rec.sr, hop = rec.hop })
@@ -116,7 +120,7 @@ local function placements_of(rec, ctx, steps, sources, c, tempos)
       local list = placements[key]
       for _, h in ipairs(plan.drivers(step, i, w, sources)) do
         local H, row = channel_H(rec, h.model, layer, c), h.index
-        if layer.pattern then H, row = patterned(rec, ctx, layer, H, row, tempos), 1 end
+        if layer.pattern then H, row = patterned(rec, ctx, layer, H, row, h.model, c, tempos), 1 end
         local _, frames = H:shape()
         local length = sources.lengths[h.length]
         list[#list + 1] = { H = H, row = row, to = w.index, gain = gain,

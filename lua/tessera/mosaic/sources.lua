@@ -84,12 +84,20 @@ function Sources:audio(name)
   return a
 end
 
+-- A file's rate and channels by its content's digest: read once per process, as every
+-- render of live mode asks again.
+local formats = {}
+
 -- A source's file as it is: its sample rate and channels (a few samples read).
 function Sources:file_format(name)
-  local src = self.rec.sources[name]
-  local ok, a = pcall(audio.load, src.file, { duration = 0.01, mono = false })
-  if not ok then fail(self.ctx, format("source '%s'", name), "%s", tostring(a)) end
-  return { sr = a.sr, channels = a.channels }
+  local digest = self:digest(name)
+  if formats[digest] == nil then
+    local src = self.rec.sources[name]
+    local ok, a = pcall(audio.load, src.file, { duration = 0.01, mono = false })
+    if not ok then fail(self.ctx, format("source '%s'", name), "%s", tostring(a)) end
+    formats[digest] = { sr = a.sr, channels = a.channels }
+  end
+  return formats[digest]
 end
 
 -- The magnitude spectrogram of a source (of its hpss part, when it names one); a stereo
