@@ -5,7 +5,7 @@
 --   bin/tessera examples/midi_groove.lua [OUTDIR]      (default out/midi_groove)
 --
 -- Loaded with dofile from another script, it returns the function groove(outdir) -> Audio,
--- summary (examples/paper_music.lua uses it).
+-- summary, tempo (examples/paper_music.lua uses it).
 local tessera = require "tessera"
 
 local samples = "/usr/share/sonic-pi/samples/"
@@ -25,24 +25,27 @@ local function groove(outdir)
   local kick, snare = {}, {}
   local function note(list, at, key, velocity)
     list[#list + 1] = { time = at * beat, note = key, velocity = velocity, duration = 0.1 }
-end
-for bar = 0, 1 do
-  for _, b in ipairs { 0, 1.5 } do note(kick, 4 * bar + b, 36, 120) end
-  for _, b in ipairs { 1, 3 } do note(snare, 4 * bar + b, 38, 110) end
-end
-tessera.midi.write(outdir .. "/groove.mid", { bpm = 100, tracks = {
-  { name = "kick", events = kick }, { name = "snare", events = snare } } }, { bpm = 100 })
+  end
+  for bar = 0, 1 do
+    for _, b in ipairs { 0, 1.5 } do note(kick, 4 * bar + b, 36, 120) end
+    for _, b in ipairs { 1, 3 } do note(snare, 4 * bar + b, 38, 110) end
+  end
+  tessera.midi.write(outdir .. "/groove.mid", { bpm = 100, tracks = {
+    { name = "kick", events = kick }, { name = "snare", events = snare } } }, { bpm = 100 })
 
--- 3. The pattern plays the break's components 1 and 2 (each note a copy of its own hit).
-local y, summary = tessera.mosaic.render({
-  duration = 9.6, phase = "drums",
-  sources = { drums = { file = samples .. "loop_amen.flac", k = 4, loss = "kl", max_iter = 150 } },
-  layers = { { W = "drums:1-2", H = outdir .. "/groove.mid", notes = { [36] = 1, [38] = 2 } } },
-}, { out = outdir .. "/groove.wav" })
-print(("tempo of the break: %.1f BPM; wrote %s/amen.mid, %s/groove.mid, %s"):format(tempo.bpm, outdir,
-  outdir, summary.out))
-return y, summary
+  -- 3. The pattern plays the break's components 1 and 2 (each note a copy of its own hit).
+  local y, summary = tessera.mosaic.render({
+    duration = 9.6, phase = "drums",
+    sources = { drums = { file = samples .. "loop_amen.flac", k = 4, loss = "kl", max_iter = 150 } },
+    layers = { { W = "drums:1-2", H = outdir .. "/groove.mid", notes = { [36] = 1, [38] = 2 } } },
+  }, { out = outdir .. "/groove.wav" })
+  return y, summary, tempo
 end
 
-if arg and arg[0] and arg[0]:match("midi_groove%.lua$") then groove(arg[1] or "out/midi_groove") end
+if arg and arg[0] and arg[0]:match("midi_groove%.lua$") then
+  local outdir = arg[1] or "out/midi_groove"
+  local _, summary, tempo = groove(outdir)
+  print(("tempo of the break: %.1f BPM; wrote %s/amen.mid, %s/groove.mid, %s"):format(tempo.bpm,
+    outdir, outdir, summary.out))
+end
 return groove
