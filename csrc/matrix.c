@@ -184,6 +184,8 @@ int tsr_find_bad_entry(const float *A, int64_t rows, int64_t cols, int negative_
   /* A column at a time: first whether it holds a bad entry at all, in a loop without an
    * early exit that the compiler vectorises (V can be tens of MB), then where. */
   const float low = negative_bad ? 0.0f : -FLT_MAX;
+  /* No entries: a 0 x 10^12 matrix (a .npy may say so) has no column worth visiting. */
+  if (rows <= 0 || cols <= 0) return 0;
   for (int64_t j = 0; j < cols; j++) {
     const float *c = A + j * rows;
     int bad = 0;

@@ -869,6 +869,18 @@ print(a.shape, bool((a == b).all()))
       write_file(dir .. "/empty.npy", "\147NUMPY\1\0" .. spack("<I2", #header) .. header)
       local M = matrix.load(dir .. "/empty.npy")
       assert.same({ 9999999993, 0 }, { M:shape() })
+      assert.is_true(M:isfinite())
+    end)
+
+    it("checks an empty shape with 10^11 columns at once (a fuzzer's slow input)", function()
+      local dir, cleanup = temp_dir()
+      finally(cleanup)
+      local header = "{'descr': '|u1', 'fortran_order': False, 'shape': (0, 539999999999), }"
+      header = header .. string.rep(" ", 63 - (10 + #header) % 64) .. "\n"
+      write_file(dir .. "/wide.npy", "\147NUMPY\1\0" .. spack("<I2", #header) .. header)
+      local M = matrix.load(dir .. "/wide.npy")
+      assert.same({ 0, 539999999999 }, { M:shape() })
+      assert.is_true(M:isfinite()) -- no entries: nothing to visit, column by column or not
     end)
 
     it("name the valid extensions", function()
