@@ -159,8 +159,11 @@ describe("make doc (the API reference)", function()
 
   it("writes the reference with no ldoc warning", function()
     assert(ldoc_ok, "ldoc failed:\n" .. ldoc_out)
-    -- ldoc says which configuration it read even with -q; anything else is a warning.
-    assert.equal("", (ldoc_out:gsub("^reading configuration from config.ld\n", "")))
+    -- ldoc says which configuration it read, and which file a merged module's page starts
+    -- from, even with -q; anything else is a warning.
+    local rest = ldoc_out:gsub("^reading configuration from config.ld\n", "")
+                         :gsub("found master module\t[^\n]*\n", "")
+    assert.equal("", rest)
     assert.truthy(helpers.exists(dir .. "/index.html"))
     assert.truthy(helpers.exists(dir .. "/modules/tessera.nmf.html"))
   end)
@@ -173,7 +176,7 @@ describe("make doc (the API reference)", function()
       for _, link in ipairs(r.broken) do broken[#broken + 1] = page .. ": " .. link end
     end
     table.sort(broken)
-    assert(pages >= 1 or pages >= 20, "expected a page per module, got " .. pages)
+    assert(pages >= 20, "expected a page per module, got " .. pages)
     assert(#broken == 0, #broken .. " broken links:\n" .. table.concat(broken, "\n"))
   end)
 
