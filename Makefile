@@ -44,7 +44,7 @@ BINDINGS += l_pitch l_morph
 OBJS = $(KERNELS:%=build/%.o) $(BINDINGS:%=build/lua/%.o)
 SAN_OBJS = $(KERNELS:%=build/asan/%.o) $(BINDINGS:%=build/asan/lua/%.o)
 
-.PHONY: all deps test asan demo bench bench-memory bench-compare clean fuzz memcheck doc
+.PHONY: all deps test test-cluster asan demo bench bench-memory bench-compare clean fuzz memcheck doc
 
 all: lua/tessera/core.so bin/tessera
 
@@ -106,6 +106,12 @@ asan: bin/tessera-asan
 # Every spec, plainly under the stock lua5.4, then again under the sanitized host.
 test: all asan
 	@scripts/run-specs.sh
+
+# The batch on a real scheduler: a one-node Slurm started here runs examples/batch_slurm.sh
+# as an array job, GNU parallel runs examples/batch_parallel.sh over ssh to localhost, and
+# both merged results must equal one machine's batch (scripts/test-cluster.sh; root).
+test-cluster: deps all
+	@scripts/test-cluster.sh
 
 demo: all
 	@bin/tessera examples/paper.lua

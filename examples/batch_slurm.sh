@@ -6,6 +6,15 @@
 #   COLLECTION=/data/ballroom OUT=/scratch/$USER/ballroom-nmf examples/batch_slurm.sh
 #
 # Run from a login node, the script submits itself as the array and submits the merge.
+# Its arguments are sbatch options for the array, which win over the #SBATCH lines below;
+# e.g. four tasks of two cores each on a small cluster:
+#
+#   COLLECTION=... OUT=... examples/batch_slurm.sh --array=1-4 --cpus-per-task=2
+#
+# OPTIONS holds the decomposition's options (default below); the script sets --jobs and
+# --threads itself: one worker per core Slurm gives the task, one thread each, so a task
+# uses its allocation even on nodes that do not bind tasks to their cores, and its factors
+# are the bytes a one-machine `tessera batch` of the collection writes.
 # The collection, OUT and the tessera checkout must be on a file system every node sees.
 # A task that dies (node failure, time limit) is simply submitted again: its shard resumes,
 # skipping every file whose outputs are complete (`sbatch --array=7 examples/batch_slurm.sh`).
@@ -26,11 +35,12 @@ export COLLECTION OUT TESSERA OPTIONS
 
 if [ -z "${SLURM_ARRAY_TASK_ID:-}" ]; then
   # On the login node: the array, then the merge after all of its tasks.
-  array=$(sbatch --parsable --export=ALL "$0")
-  sbatch --dependency="afterany:${array%%;*}" --job-name=tessera-merge --export=ALL \
-    --output=tessera-merge-%j.log \
-    --wrap "\"$TESSERA\" batch-merge \"$OUT\"/results.shard-*-of-*.csv -o \"$OUT/results\""
-  echo "submitted array job $array and its merge into $OUT/results.csv"
+  array=$(sbatch --parsable --export=ALL "$@" "$0")
+  array=${array%%;*}
+  merge=$(sbatch --parsable --dependency="afterany:$array" --job-name=tessera-merge \
+    --export=ALL --output=tessera-merge-%j.log \
+    --wrap "\"$TESSERA\" batch-merge \"$OUT\"/results.shard-*-of-*.csv -o \"$OUT/results\"")
+  echo "submitted array job $array and merge job ${merge%%;*} into $OUT/results.csv"
   exit 0
 fi
 
@@ -39,4 +49,4 @@ fi
 # shellcheck disable=SC2086 # OPTIONS is a list of options
 "$TESSERA" batch "$COLLECTION" -o "$OUT" $OPTIONS \
   --shard "$SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT" \
-  --jobs "${SLURM_CPUS_PER_TASK:-1}" --progress lines
+  --jobs "${SLURM_CPUS_PER_TASK:-1}" --threads 1 --progress lines

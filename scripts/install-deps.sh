@@ -28,6 +28,8 @@ packages=(
   time # make bench: peak memory through /usr/bin/time -v
   lua-ldoc # doc: make doc (API reference)
   lua-markdown # doc: make doc (API reference), the doc comments' markdown
+  # cluster: make test-cluster (a one-node Slurm, and GNU parallel over ssh to localhost)
+  slurm-wlm munge openssh-server openssh-client
 )
 
 missing=()
