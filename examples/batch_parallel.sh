@@ -9,7 +9,11 @@
 #
 # Over ssh, every host needs the collection, the output folder and tessera at the same paths
 # (a shared file system). A shard that fails part-way is rerun by running the same command
-# again: every finished file is skipped.
+# again: every finished file is skipped. The factors are the bytes one machine's batch
+# writes when the hosts pick the same OpenBLAS kernels (the same CPUs, or the same
+# OPENBLAS_CORETYPE in their environment); else they agree to rounding. PARALLEL_SSH
+# (e.g. "ssh -F my_config") is the ssh command parallel uses. `make test-cluster` runs this
+# script over ssh to localhost (scripts/test-cluster.sh).
 set -euo pipefail
 
 COLLECTION=${1:?usage: batch_parallel.sh COLLECTION OUT}

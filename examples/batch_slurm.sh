@@ -14,7 +14,10 @@
 # OPTIONS holds the decomposition's options (default below); the script sets --jobs and
 # --threads itself: one worker per core Slurm gives the task, one thread each, so a task
 # uses its allocation even on nodes that do not bind tasks to their cores, and its factors
-# are the bytes a one-machine `tessera batch` of the collection writes.
+# are the bytes a one-machine `tessera batch` of the collection writes. `make test-cluster`
+# proves it: a one-node Slurm started on the test machine runs this script as a 4-task
+# array and its merge, whose results must equal a one-machine batch file for file
+# (scripts/test-cluster.sh).
 # The collection, OUT and the tessera checkout must be on a file system every node sees.
 # A task that dies (node failure, time limit) is simply submitted again: its shard resumes,
 # skipping every file whose outputs are complete (`sbatch --array=7 examples/batch_slurm.sh`).
