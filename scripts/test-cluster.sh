@@ -15,13 +15,14 @@
 # folder removed on any exit (TESSERA_CLUSTER_KEEP=1 keeps the folder for a look).
 #
 # Needs root (slurmd starts jobs as their user) and `make deps` (slurm-wlm, munge,
-# openssh-server, openssh-client, parallel). Every wait has a limit, TESSERA_CLUSTER_TIMEOUT
-# seconds (default 600), past which it fails with the daemons' logs.
+# openssh-server, openssh-client, parallel). The whole run has a limit,
+# TESSERA_CLUSTER_TIMEOUT seconds (default 600): a wait past it fails with the daemons' logs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 TESSERA=$ROOT/bin/tessera
 TIMEOUT=${TESSERA_CLUSTER_TIMEOUT:-600}
+DEADLINE=$((SECONDS + TIMEOUT))
 # Small and quick: the batch contract is the same for any options.
 OPTIONS=${OPTIONS:--k 3 --loss kl --iter 30}
 SAMPLES=/usr/share/sonic-pi/samples
@@ -51,12 +52,12 @@ done
 T=$(mktemp -d /tmp/tessera-cluster.XXXXXX)
 chmod 755 "$T" # munged wants its socket's folder searchable by all
 pids=() # the daemons this script started, stopped in reverse order
-jobs_to_cancel=""
+jobs_to_cancel=() # Slurm jobs to cancel if the run stops while they are queued
 
 cleanup() {
   local status=$? i
   trap - EXIT INT TERM
-  if [ -n "$jobs_to_cancel" ]; then scancel $jobs_to_cancel 2>/dev/null || true; sleep 1; fi
+  if [ ${#jobs_to_cancel[@]} -gt 0 ]; then scancel "${jobs_to_cancel[@]}" 2>/dev/null || true; sleep 1; fi
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill "${pids[i]}" 2>/dev/null || true; done
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
     # A daemon that ignores TERM for 10 s is killed.
@@ -69,10 +70,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# The seconds left before the run's deadline (at least 1).
+left() { local n=$((DEADLINE - SECONDS)); echo $((n > 0 ? n : 1)); }
+
 # wait_for WHAT LOGS... -- COMMAND: runs COMMAND every second until it succeeds; fails with
-# the logs' tails past TIMEOUT, or at once when a daemon of ours has died.
+# the logs' tails past the deadline, or at once when a daemon of ours has died.
 wait_for() {
-  local what=$1 logs=() start=$SECONDS pid
+  local what=$1 logs=() pid
   shift
   while [ "$1" != "--" ]; do logs+=("$1"); shift; done
   shift
@@ -83,9 +87,9 @@ wait_for() {
         fail "a daemon (pid $pid, $(cat "$T/pid-$pid" 2>/dev/null)) exited while waiting for $what"
       fi
     done
-    if [ $((SECONDS - start)) -ge "$TIMEOUT" ]; then
+    if [ "$SECONDS" -ge "$DEADLINE" ]; then
       show_logs "${logs[@]}"
-      fail "no $what after ${TIMEOUT} s (TESSERA_CLUSTER_TIMEOUT)"
+      fail "no $what within the run's ${TIMEOUT} s (TESSERA_CLUSTER_TIMEOUT)"
     fi
     sleep 1
   done
@@ -122,7 +126,8 @@ n_files=$(find "$COLL" -type f | wc -l)
 say "one-machine batch of $n_files files ($OPTIONS)"
 status=0
 # shellcheck disable=SC2086 # OPTIONS is a list of options
-"$TESSERA" batch "$COLL" -o "$T/single" $OPTIONS --progress none 2>"$T/single.log" || status=$?
+timeout "$(left)" "$TESSERA" batch "$COLL" -o "$T/single" $OPTIONS --progress none 2>"$T/single.log" \
+  || status=$?
 [ "$status" -eq 1 ] || { show_logs "$T/single.log"; fail "the one-machine batch exited $status, not 1 (one corrupt file)"; }
 grep -q '^corrupt\.wav,.*,failed,' "$T/single/results.csv" \
   || fail "corrupt.wav is not failed in $T/single/results.csv"
@@ -207,19 +212,21 @@ echo "$submitted" >&2
 [[ $submitted =~ array\ job\ ([0-9]+)\ and\ merge\ job\ ([0-9]+) ]] \
   || fail "cannot read the job ids in: $submitted"
 array=${BASH_REMATCH[1]} merge=${BASH_REMATCH[2]}
-jobs_to_cancel="$array $merge"
+jobs_to_cancel=("$array" "$merge")
 jobs_ended() { [ -z "$(squeue -h -j "$array,$merge" -o %i 2>/dev/null)" ]; }
 if ! (wait_for "end of jobs $array and $merge" -- jobs_ended); then
   squeue -j "$array,$merge" >&2 || true
   show_logs "$T/slurmctld.log" "$T/slurmd.log" "$T"/submit/*.log
   exit 1
 fi
-jobs_to_cancel=""
+jobs_to_cancel=()
 
 # Every task ran and ended by itself: COMPLETED, or FAILED with the number of its failed
 # files as exit status (the shard with corrupt.wav: 1); the merge COMPLETED.
 states=$(scontrol -o show job "$array" | sed -n 's/.*ArrayTaskId=\([0-9]*\) .*JobState=\([A-Z_]*\) .*ExitCode=\([0-9]*\):\([0-9]*\).*/\1 \2 \3 \4/p' | sort -n)
-echo "$states" | sed 's/^/test-cluster: array task /' >&2
+while read -r task state code signal; do
+  say "array task $task: $state, exit status $code, signal $signal"
+done <<<"$states"
 [ "$(echo "$states" | awk '{print $1}' | tr '\n' ' ')" = "1 2 3 4 " ] \
   || fail "the array's tasks are not 1 2 3 4"
 echo "$states" | awk '$4 != 0 || !(($2 == "COMPLETED" && $3 == 0) || ($2 == "FAILED" && $3 == 1)) { bad = 1 }
@@ -297,9 +304,10 @@ wait_for "ssh login to tessera-node1" "$T/sshd.out" -- ssh -F "$S/ssh_config" te
 say "examples/batch_parallel.sh: 4 shards over ssh on two hosts (both localhost)"
 status=0
 PARALLEL_SSH="ssh -F $S/ssh_config" HOSTS=tessera-node1,tessera-node2 SHARDS=4 TESSERA=$TESSERA \
-  timeout "$TIMEOUT" "$ROOT/examples/batch_parallel.sh" "$COLL" "$T/parallel-out" \
+  timeout "$(left)" "$ROOT/examples/batch_parallel.sh" "$COLL" "$T/parallel-out" \
   >"$T/parallel.log" 2>&1 || status=$?
 # parallel's status is the number of shards with a failed file: the one with corrupt.wav.
+[ "$status" -ne 124 ] || { show_logs "$T/parallel.log"; fail "batch_parallel.sh did not end within the run's ${TIMEOUT} s"; }
 [ "$status" -eq 1 ] || { show_logs "$T/parallel.log" "$T/sshd.out"; fail "batch_parallel.sh exited $status, not 1"; }
 logins=$(grep -c 'Accepted publickey' "$T/sshd.out" || true)
 [ "$logins" -ge 5 ] || { show_logs "$T/sshd.out"; fail "only $logins ssh logins: the shards did not run over ssh"; }
