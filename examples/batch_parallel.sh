@@ -23,16 +23,19 @@ SHARDS=${SHARDS:-2}
 TESSERA=${TESSERA:-$(cd "$(dirname "$0")/.." && pwd)/bin/tessera}
 OPTIONS=${OPTIONS:--k 8 --loss kl --iter 200}
 
-# Over ssh, one shard at a time per host (-j1): tessera batch uses the host's cores itself.
-# On this machine alone, all the shards at once, sharing its cores. parallel's exit status
-# is the number of shards that had a failed file; the merge runs anyway.
+# Over ssh, one shard at a time per host (-j1): tessera batch uses the host's cores itself,
+# a worker per core. On this machine alone, all the shards at once, sharing its cores.
+# One thread per worker either way: a worker's thread count changes the factors' last bits
+# (the init's SVD), and one thread is what a one-machine batch of many files uses.
+# parallel's exit status is the number of shards that had a failed file; the merge runs
+# anyway.
 if [ "$HOSTS" = ":" ]; then
   slots=$SHARDS
   jobs=$(( $(nproc) / SHARDS )); [ "$jobs" -ge 1 ] || jobs=1
   workers=(--jobs "$jobs" --threads 1)
 else
   slots=1
-  workers=()
+  workers=(--threads 1)
 fi
 status=0
 # shellcheck disable=SC2086 # OPTIONS is a list of options
