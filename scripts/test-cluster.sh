@@ -29,6 +29,8 @@ SAMPLES=/usr/share/sonic-pi/samples
 LOOPS="amen breakbeat industrial electric perc1 perc2 mehackit1"
 DRUMS="bass_hard cymbal_hard snare_hard splash_soft tom_lo_hard heavy_kick"
 export OPTIONS
+# The daemons live in /usr/sbin, which a non-login shell's PATH may lack.
+export PATH=$PATH:/usr/sbin:/sbin
 
 say() { echo "test-cluster: [${SECONDS}s] $*" >&2; }
 fail() { say "FAILED: $*"; exit 1; }
@@ -105,12 +107,18 @@ start() {
   echo "$name" >"$T/pid-$!"
 }
 
-# A TCP port nothing on this machine listens on, from a random start (two runs at once
-# pick different ones).
+# A TCP port nothing on this machine listens on and not given before, from a random start
+# (two runs at once pick different ones) below Linux's ephemeral ports (32768 on).
+# free_port VAR sets VAR to it (not through $(...), whose subshell would forget the ports).
+ports_given=" "
+ctld_port=0 slurmd_port=0 port=0 # set below by free_port
 free_port() {
-  local p=$((20000 + RANDOM % 20000))
-  while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done
-  echo "$p"
+  local p=$((10000 + RANDOM % 20000))
+  while [[ $ports_given == *" $p "* ]] || (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do
+    p=$((p + 1))
+  done
+  ports_given+="$p "
+  printf -v "$1" '%s' "$p"
 }
 
 # ---- the collection: 13 short real files in two folders, and one corrupt WAV
@@ -161,12 +169,14 @@ wait_for "munge credentials" "$T/munged.log" "$T/munged.out" -- \
 # This host as slurmd sees it (CPUs, sockets, cores, memory), minus its name.
 node=$(slurmd -C | sed -n 's/^NodeName=[^ ]* //p')
 [ -n "$node" ] || fail "slurmd -C did not describe this host"
+free_port ctld_port
+free_port slurmd_port
 cat >"$SLURM_CONF" <<EOF
 # A one-node cluster for scripts/test-cluster.sh (written by it, removed after).
 ClusterName=tessera-test
 SlurmctldHost=$H(127.0.0.1)
-SlurmctldPort=$(free_port)
-SlurmdPort=$(free_port)
+SlurmctldPort=$ctld_port
+SlurmdPort=$slurmd_port
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
@@ -253,7 +263,7 @@ mkdir -m 700 "$S"
 ssh-keygen -q -t ed25519 -N '' -C tessera-test-host -f "$S/host_key"
 ssh-keygen -q -t ed25519 -N '' -C tessera-test-user -f "$S/user_key"
 cp "$S/user_key.pub" "$S/authorized_keys"
-port=$(free_port)
+free_port port
 cat >"$S/sshd_config" <<EOF
 ListenAddress 127.0.0.1
 Port $port
