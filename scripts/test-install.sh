@@ -3,7 +3,7 @@
 # checkout in sight. Twice: `make install PREFIX=<scratch>` and `luarocks make --tree
 # <scratch>` (Debian's luarocks, for Lua 5.4). Each time the stock lua5.4, with LUA_PATH and
 # LUA_CPATH naming the install, requires tessera and fits an NMF to a sonic-pi loop, and the
-# installed host runs `help`, every command's --help and `info` on the loop. Then the
+# installed host runs `help`, every command's --help, `info` and `batch` on the loop. Then the
 # install is removed again (make uninstall, luarocks remove) and must leave nothing behind.
 # Exits 1 with "test-install: <what failed>" on the first failure.
 set -euo pipefail
@@ -81,6 +81,12 @@ EOF
   done
   from_root "$bin" info "$LOOP" >"$work/log" 2>&1 || { cat "$work/log" >&2; fail "$name: tessera info failed"; }
   grep -q "sample rate  44100 Hz" "$work/log" || fail "$name: tessera info printed: $(cat "$work/log")"
+  # batch: its worker processes are the installed host too.
+  mkdir -p "$work/inputs"
+  cp "$LOOP" "$work/inputs/"
+  from_root "$bin" batch "$work/inputs" -o "$out/batch" -j 1 -k 2 --iter 10 --progress none >"$work/log" 2>&1 ||
+    { cat "$work/log" >&2; fail "$name: tessera batch failed"; }
+  [ -f "$out/batch/loop_amen.flac/W.npy" ] || fail "$name: tessera batch wrote no loop_amen.flac/W.npy"
   echo "test-install: $name: lua5.4 and $bin from / work ($(wc -w <<<"$commands") commands)"
 }
 
