@@ -76,13 +76,26 @@ describe("make", function()
     end
   end)
 
-  it("installs the test group for the targets that test", function()
-    for _, target in ipairs({ "test", "fuzz", "memcheck", "bench", "test-install" }) do
-      local found = false
-      for _, groups in ipairs(groups_of(target)) do
-        if groups:find("%f[%w]test%f[^%w]") then found = true end
-      end
-      assert(found, "make " .. target .. " does not install the test group")
+  -- Whether some install-deps.sh call of make -n TARGET names the group.
+  local function installs(target, group)
+    for _, groups in ipairs(groups_of(target)) do
+      if groups:find("%f[%w]" .. group .. "%f[^%w]") then return true end
     end
+    return false
+  end
+
+  it("installs the test and doc groups for the targets that test", function()
+    for _, target in ipairs({ "test", "fuzz", "memcheck", "bench", "test-install" }) do
+      assert(installs(target, "test"), "make " .. target .. " does not install the test group")
+      assert(installs(target, "doc"), "make " .. target .. " does not install the doc group")
+    end
+  end)
+
+  it("installs the doc group, and no test tool, for make doc", function()
+    assert.is_true(installs("doc", "doc"))
+    assert.is_false(installs("doc", "test"))
+    local doc = listed("doc")
+    assert.is_true(doc["lua-ldoc"])
+    for _, p in ipairs(TEST_ONLY) do assert(not doc[p], "the doc group installs the test tool " .. p) end
   end)
 end)
