@@ -17,6 +17,8 @@ cross-synthesis, live coding, batch runs over collections. The numeric core is C
 (FFTW, libsndfile, libsamplerate, OpenBLAS); the library and the command line are Lua 5.4.
 ]],
   labels = { "audio", "music", "nmf" },
+  -- No license field: the project has not chosen one yet (luarocks lint asks for it;
+  -- luarocks make does not).
 }
 dependencies = {
   "lua >= 5.4, < 5.5",
