@@ -264,15 +264,18 @@ static int push_module_path(lua_State *L) {
     return 0;
   }
   *slash = '\0';
+  /* ROOT as a Lua string, so that no error below can strand the malloc'd path. */
+  const char *root = lua_pushstring(L, exe);
+  free(exe);
   int found = 0;
   for (size_t i = 0; !found && i < sizeof module_dirs / sizeof module_dirs[0]; i++) {
-    const char *init = lua_pushfstring(L, "%s/%s/tessera/init.lua", exe, module_dirs[i]);
+    const char *init = lua_pushfstring(L, "%s/%s/tessera/init.lua", root, module_dirs[i]);
     found = access(init, R_OK) == 0;
     lua_pop(L, 1);
     if (found)
-      lua_pushfstring(L, "%s/%s/?.lua;%s/%s/?/init.lua", exe, module_dirs[i], exe, module_dirs[i]);
+      lua_pushfstring(L, "%s/%s/?.lua;%s/%s/?/init.lua", root, module_dirs[i], root, module_dirs[i]);
   }
-  free(exe);
+  lua_remove(L, found ? -2 : -1); /* ROOT */
   return found;
 }
 
