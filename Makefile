@@ -1,5 +1,5 @@
 # tessera: the C module tessera.core (lua/tessera/core.so), the host bin/tessera, and the
-# targets a newcomer types: make, make test, make demo, make bench, make clean.
+# targets a newcomer types: make, make test, make demo, make bench, make install, make clean.
 
 CFLAGS ?= -O2 -g
 WARN = -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes -Wformat=2 -Wvla \
@@ -44,13 +44,22 @@ BINDINGS += l_pitch l_morph
 OBJS = $(KERNELS:%=build/%.o) $(BINDINGS:%=build/lua/%.o)
 SAN_OBJS = $(KERNELS:%=build/asan/%.o) $(BINDINGS:%=build/asan/lua/%.o)
 
-.PHONY: all deps test test-cluster asan demo bench bench-memory bench-compare clean fuzz memcheck doc
+.PHONY: all deps test-deps test asan demo bench bench-memory bench-compare clean fuzz memcheck \
+        doc doc-deps install uninstall test-install test-cluster
 
 all: lua/tessera/core.so bin/tessera
 
-# Installs what is missing (a quick dpkg check when nothing is).
+# Installs what is missing (a quick dpkg check when nothing is): the run group for building,
+# running and the demo; the test group (busted, references, Chromium, clang, valgrind...) only
+# for the targets that test (with the doc group: a spec builds the API reference).
 deps:
-	@scripts/install-deps.sh
+	@scripts/install-deps.sh run
+
+test-deps: deps
+	@scripts/install-deps.sh test doc
+
+doc-deps: deps
+	@scripts/install-deps.sh doc
 
 build/%.o: csrc/%.c | deps
 	@mkdir -p $(@D)
@@ -104,23 +113,24 @@ bin/tessera-asan: build/asan/main.o $(SAN_OBJS)
 asan: bin/tessera-asan
 
 # Every spec, plainly under the stock lua5.4, then again under the sanitized host.
-test: all asan
+test: all asan | test-deps
 	@scripts/run-specs.sh
 
 # The batch on a real scheduler: a one-node Slurm started here runs examples/batch_slurm.sh
 # as an array job, GNU parallel runs examples/batch_parallel.sh over ssh to localhost, and
 # both merged results must equal one machine's batch (scripts/test-cluster.sh; root).
-test-cluster: deps all
+test-cluster: all | test-deps
+	@scripts/install-deps.sh cluster
 	@scripts/test-cluster.sh
 
 demo: all
 	@bin/tessera examples/paper.lua
 
-bench: all
+bench: all | test-deps
 	@scripts/bench.sh
 
 # Peak memory of real runs (decompose, batch under --max-memory), appended to bench/results.md.
-bench-memory: all
+bench-memory: all | test-deps
 	@bench/memory.sh
 
 # The method comparison's grid (tessera.compare), cold and from the cache, into bench/results.md.
@@ -128,20 +138,52 @@ bench-compare: all
 	@bin/tessera bench/compare_bench.lua
 
 # libFuzzer harnesses (fuzz/) with ASan+UBSan, FUZZ_SECONDS (default 60) each.
-fuzz: deps
+fuzz: test-deps
 	@scripts/fuzz.sh
 
 # The specs under valgrind memcheck: no memory error, no definite or indirect leak.
-memcheck: all
+memcheck: all | test-deps
 	@scripts/memcheck.sh
 
 # The API reference (HTML) from the doc comments, by Debian's lua-ldoc: docs/config.ld lists
 # the sources; DOC_DIR (default build/doc) receives it, index.html first.
 DOC_DIR ?= build/doc
-doc: deps
+doc: doc-deps
 	@mkdir -p $(DOC_DIR)
 	@cd docs && ldoc --fatalwarnings -q -c config.ld -d $(abspath $(DOC_DIR)) .
 	@echo "  DOC     $(DOC_DIR)/index.html"
+
+# make install: the host, the Lua modules, tessera.core and the man page under PREFIX (and
+# DESTDIR, for packagers), in the layout the stock lua5.4 searches: LUADIR and LIBDIR are what
+# LUA_PATH and LUA_CPATH name (a rockspec passes LuaRocks' own). The installed host finds its
+# modules in ../share/lua/5.4 beside its bin/ folder (csrc/main.c).
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LUADIR ?= $(PREFIX)/share/lua/5.4
+LIBDIR ?= $(PREFIX)/lib/lua/5.4
+MANDIR ?= $(PREFIX)/share/man
+LUA_MODULES = $(shell cd lua && find tessera -name '*.lua' | LC_ALL=C sort)
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/tessera $(DESTDIR)$(MANDIR)/man1
+	install -m 755 bin/tessera $(DESTDIR)$(BINDIR)/tessera
+	install -m 755 lua/tessera/core.so $(DESTDIR)$(LIBDIR)/tessera/core.so
+	install -m 644 docs/tessera.1 $(DESTDIR)$(MANDIR)/man1/tessera.1
+	@echo "  INSTALL $(words $(LUA_MODULES)) Lua modules in $(DESTDIR)$(LUADIR)/tessera"
+	@for f in $(LUA_MODULES); do \
+	  install -D -m 644 lua/$$f $(DESTDIR)$(LUADIR)/$$f || exit 1; \
+	done
+
+# The tessera/ folders under LUADIR and LIBDIR are tessera's own namespace: removed whole, so
+# that a module dropped since an earlier install goes too.
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/tessera $(DESTDIR)$(MANDIR)/man1/tessera.1
+	rm -rf $(DESTDIR)$(LUADIR)/tessera $(DESTDIR)$(LIBDIR)/tessera
+
+# make install into a scratch prefix and luarocks make into a scratch tree, each then used
+# from / by the stock lua5.4 and the installed host.
+test-install: all | test-deps
+	@scripts/test-install.sh
 
 # make print-KERNELS (any variable): its value, for scripts (fuzz.sh) that build the same list.
 print-%:

@@ -1,7 +1,8 @@
 /* bin/tessera: the Lua 5.4 host. Runs scripts, -e chunks and stdin the way the stock lua
  * does (same `arg` table, same `...`), an interactive REPL, and the subcommands of
  * lua/tessera/cli.lua. tessera.core is linked in and preloaded, and package.path finds
- * the library next to the executable, so `require "tessera"` needs no environment.
+ * the library from the executable (a checkout's lua/ or an install's share/lua/5.4), so
+ * `require "tessera"` needs no environment.
  * Shaped after lua.c (Lua 5.4): one protected main, a message handler, Ctrl-C through a
  * hook set from the signal handler. */
 #define _XOPEN_SOURCE 700 /* realpath */
@@ -243,28 +244,51 @@ static int luaopen_tessera_host(lua_State *L) {
   return 1;
 }
 
-/* package.path: TESSERA_LUA_PATH when set, else the lua/ folder beside the real
- * executable's bin/ folder, in front of the default path. */
+/* Where the library's modules are, relative to ROOT (the folder above the real executable's
+ * bin/): a checkout's lua/, or an install's share/lua/5.4 (make install, luarocks make). */
+static const char *const module_dirs[] = {
+    "lua", "share/lua/" LUA_VERSION_MAJOR "." LUA_VERSION_MINOR};
+
+/* Pushes "ROOT/DIR/?.lua;ROOT/DIR/?/init.lua" for the first of module_dirs that holds
+ * tessera/init.lua; returns 0 (pushing nothing) when none does or the executable's path is
+ * unknown (no /proc), leaving the default path to find an install elsewhere. */
+static int push_module_path(lua_State *L) {
+  char *exe = realpath("/proc/self/exe", NULL);
+  char *slash = exe != NULL ? strrchr(exe, '/') : NULL; /* ".../bin/tessera" */
+  if (slash != NULL) {
+    *slash = '\0';
+    slash = strrchr(exe, '/'); /* ".../bin" */
+  }
+  if (slash == NULL) {
+    free(exe);
+    return 0;
+  }
+  *slash = '\0';
+  /* ROOT as a Lua string, so that no error below can strand the malloc'd path. */
+  const char *root = lua_pushstring(L, exe);
+  free(exe);
+  int found = 0;
+  for (size_t i = 0; !found && i < sizeof module_dirs / sizeof module_dirs[0]; i++) {
+    const char *init = lua_pushfstring(L, "%s/%s/tessera/init.lua", root, module_dirs[i]);
+    found = access(init, R_OK) == 0;
+    lua_pop(L, 1);
+    if (found)
+      lua_pushfstring(L, "%s/%s/?.lua;%s/%s/?/init.lua", root, module_dirs[i], root, module_dirs[i]);
+  }
+  lua_remove(L, found ? -2 : -1); /* ROOT */
+  return found;
+}
+
+/* package.path: TESSERA_LUA_PATH when set, else the library's folder found from the real
+ * executable (push_module_path), in front of the default path. */
 static void set_path(lua_State *L) {
   const char *custom = getenv("TESSERA_LUA_PATH");
   lua_getglobal(L, "package");
   if (custom != NULL && custom[0] != '\0') {
     lua_pushstring(L, custom);
-  } else {
-    char *exe = realpath("/proc/self/exe", NULL);
-    char *slash = exe != NULL ? strrchr(exe, '/') : NULL; /* ".../bin/tessera" */
-    if (slash != NULL) {
-      *slash = '\0';
-      slash = strrchr(exe, '/'); /* ".../bin" */
-    }
-    if (slash == NULL) { /* no /proc: the default path only */
-      free(exe);
-      lua_pop(L, 1);
-      return;
-    }
-    *slash = '\0';
-    lua_pushfstring(L, "%s/lua/?.lua;%s/lua/?/init.lua", exe, exe);
-    free(exe);
+  } else if (!push_module_path(L)) {
+    lua_pop(L, 1);
+    return;
   }
   lua_getfield(L, -2, "path");
   lua_pushfstring(L, "%s;%s", lua_tostring(L, -2), lua_tostring(L, -1));

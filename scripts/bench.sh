@@ -2,7 +2,8 @@
 # make bench: times tessera's NMF against scikit-learn's on real music (loop_amen tiled to
 # 10 s and to 3 min, STFT 2048/512) for MU Euclidean, MU KL and CD at k = 4 and 16, measures
 # this machine's floor (bench/floor.c), and writes bench/results.md. One run, a few minutes.
-# Needs what scripts/install-deps.sh installs and the built bin/tessera (make does both).
+# Needs what `scripts/install-deps.sh run test` installs and the built bin/tessera (make bench
+# does both).
 # OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are left as the environment has them, for both peers;
 # the results header records them.
 set -euo pipefail

@@ -14,7 +14,7 @@ seconds=${FUZZ_SECONDS:-60}
 harnesses=("$@")
 [ ${#harnesses[@]} -gt 0 ] || harnesses=(audio npy csv params recipe)
 CLANG=${CLANG:-clang}
-command -v "$CLANG" >/dev/null || { echo "fuzz: $CLANG not found (scripts/install-deps.sh installs clang)" >&2; exit 1; }
+command -v "$CLANG" >/dev/null || { echo "fuzz: $CLANG not found (scripts/install-deps.sh test installs clang)" >&2; exit 1; }
 
 out=build/fuzz
 mkdir -p "$out/obj/lua" "$out/obj/nmf" "$out/artifacts"

@@ -9,7 +9,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-command -v valgrind >/dev/null || { echo "memcheck: valgrind not found (scripts/install-deps.sh installs it)" >&2; exit 1; }
+command -v valgrind >/dev/null || { echo "memcheck: valgrind not found (scripts/install-deps.sh test installs it)" >&2; exit 1; }
 specs=("$@")
 [ ${#specs[@]} -gt 0 ] || specs=(spec/*_spec.lua)
 log=$(mktemp)

@@ -23,12 +23,13 @@ local function fail(msg, ...)
 end
 
 -- run.host() (batch.host) -> the host that runs workers: this process's executable when it
--- is bin/tessera (or the sanitized build), else the bin/tessera beside the lua/ folder this
--- module came from.
+-- is bin/tessera (or the sanitized build), else the bin/tessera beside the folder this
+-- module came from: a checkout's lua/, or an install's share/lua/5.4 (make install, luarocks).
 function run.host()
   if package.preload["tessera.host"] then return uv.exepath() end
   local here = package.searchpath("tessera.batch.run", package.path)
-  local root = here and here:match("^(.-)/?lua/tessera/batch/run%.lua$")
+  local root = here and (here:match("^(.-)/?share/lua/5%.4/tessera/batch/run%.lua$")
+    or here:match("^(.-)/?lua/tessera/batch/run%.lua$"))
   if root then
     local exe = uv.fs_realpath((root == "" and "." or root) .. "/bin/tessera")
     if exe then return exe end
