@@ -19,7 +19,13 @@
 --   "nndsvda" | "nndsvdar" | "custom" (default: custom when W or H is given, else nndsvda when
 --   k <= min(n, p), else random); W, H (initial factors for "custom"; a missing one starts
 --   at sqrt(mean(V)/k) for mu, 0 for cd); seed (0); order = "HW" | "WH" | "simultaneous"
---   (mu; "HW"); max_iter (200); tol (1e-4, scikit-learn's rules, 0 never stops early);
+--   (mu; "HW"); max_iter (200); tol (1e-4, scikit-learn's rules, 0 never stops early:
+--   every `every` iterations, the decrease of sqrt(objective) (sqrt(2 D) for the other
+--   losses) since the last check divided by its value at the start must stay >= tol);
+--   tol_rule ("start": that division, scikit-learn's; "last": by its value at the last
+--   check, which goes on while the fit still improves by tol of itself, where a start far
+--   worse than the fit, nndsvda under KL, makes "start" stop early; the command line's
+--   choice; cd's projected-gradient rule is scikit-learn's with either);
 --   update_W, update_H (true); alpha_W (0), alpha_H ("same"), l1_ratio (0) as scikit-learn
 --   1.2; on_iter = function(iteration, loss) ... end, called every `every` (10) iterations,
 --   returning false stops; progress (true: a progress line on stderr when it is a
@@ -44,8 +50,10 @@
 -- no 1/2, the generalised KL D(V || WH), Itakura-Saito or the beta-divergence), history
 -- (one {iteration = i, loss = x} per check, iteration 0 first), iterations, converged (tol
 -- stopped it), stopped (on_iter did), seconds (the fit's wall time) and options (every
--- option as used, defaults included), and the methods below. An NMFD model (tessera.nmfd)
--- also has T, and its W is n x kT; every method knows the convolution.
+-- option as used, defaults included), spectrogram ({sr, n_fft, hop, window} when V was a
+-- Spectrogram), source (nil, or {file, sha256} when a caller sets it), and the methods
+-- below. An NMFD model (tessera.nmfd) also has T, and its W is n x kT; every method knows
+-- the convolution.
 local core = require "tessera.core"
 local hungarian = require("tessera.assign").hungarian
 local cjson = require "cjson"
@@ -86,6 +94,7 @@ local function new_model(W, H, info)
   return setmetatable({
     W = W, H = H, k = k, n = n, p = p, T = info.options and info.options.T,
     spectrogram = info.spectrogram,
+    source = info.source,
     loss = info.loss,
     history = info.history,
     iterations = info.iterations,
@@ -261,10 +270,19 @@ function Model:template(i)
   return self.W * picks
 end
 
--- m:normalize() -> m: W's templates scaled to unit L2 norm (all their frames), H's rows by
+local NORMS = { l2 = true, sum = true, max = true }
+
+-- m:normalize([norm]) -> m: W's templates scaled to unit norm (all their frames), H's rows by
 -- the same factor, so the model is unchanged (to float rounding). Zero ones are left alone.
-function Model:normalize()
-  C.normalize(self.W, self.H, self.T)
+-- norm: "l2" (the default), "sum" (a template is then a distribution over the bins and its
+-- H row the component's magnitude summed over them) or "max" (its peak is 1).
+function Model:normalize(norm)
+  norm = norm or "l2"
+  if not NORMS[norm] then
+    error(fmt("bad argument #1 to 'normalize' (invalid norm '%s'; expected one of: l2, sum, max)",
+              tostring(norm)), 2)
+  end
+  C.normalize(self.W, self.H, self.T, norm)
   return self
 end
 
@@ -296,7 +314,9 @@ function Model:sort(by)
   return self, order
 end
 
--- m:save(dir) -> m: dir/W.npy, dir/H.npy and dir/model.json (the options and figures).
+-- m:save(dir) -> m: dir/W.npy, dir/H.npy and dir/model.json (the options and figures, the
+-- spectrogram's sr, n_fft, hop and window when the fit had them, and m.source when set:
+-- {file =, sha256 =}, the audio file the model was fitted to, as `tessera decompose` sets it).
 -- All three are written to temporary names first and renamed into place only when every
 -- one is complete, model.json last: a failed or interrupted save (a full disk, Ctrl-C)
 -- leaves the previous model whole, never a new W beside an old H.
@@ -312,6 +332,7 @@ function Model:save(dir)
     loss = self.loss, iterations = self.iterations, converged = self.converged,
     stopped = self.stopped, seconds = self.seconds,
     history = self.history, options = self.options, spectrogram = self.spectrogram,
+    source = self.source,
   })
   local files = { dir .. "/W.npy", dir .. "/H.npy", dir .. "/model.json" }
   local tmps = {}
@@ -371,6 +392,7 @@ function nmf.load(dir)
   else
     info.spectrogram = nil
   end
+  if type(info.source) ~= "table" then info.source = nil end
   return new_model(W, H, info)
 end
 
