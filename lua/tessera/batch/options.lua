@@ -18,7 +18,7 @@ local options = {}
 -- components normalised (each template sums to 1, its activations carrying its level) and
 -- ordered by spectral centroid, lowest first; false keeps the solver's order and scale.
 options.DEFAULTS = {
-  k = 4, loss = "kl", solver = "mu", init = "auto", order = "HW", seed = 0, iter = 200,
+  k = 4, loss = "euclidean", solver = "mu", init = "auto", order = "HW", seed = 0, iter = 200,
   tol = 1e-4, every = 10, sr = 22050, n_fft = 2048, hop = 512, offset = 0, duration = false,
   resample = "poly", sort = true, audio = false, method = "wiener", figures = false,
 }

@@ -202,7 +202,7 @@ return {
     m.source = options.source(args.file)
     m:save(dir)
     local width = #tostring(m.k)
-    local bar = require("tessera.batch.progress").steps(m.k + 1, "components written")
+    local bar = require("tessera.batch.progress").steps(m.k + 1, "WAV files written")
     for i = 1, m.k do
       write_wav(args, m:audio(i, S, { method = o.method }),
         format("%s/component_%0" .. width .. "d.wav", dir, i))
