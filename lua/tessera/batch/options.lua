@@ -45,28 +45,31 @@ end
 -- The fit's own check of the options it takes (solver, init, order and whatever
 -- tessera.nmf accepts and refuses), on a small matrix before any audio is read, so that a
 -- bad --solver is refused at once with tessera.nmf's list of valid names.
-local function check_fit(o, who, name)
+local function check_fit(o, who, name, extra)
   local core = require "tessera.core"
-  local size = math.max(o.k, 2)
   local opts = options.nmf(o)
+  for key, value in pairs(extra or {}) do opts[key] = value end
+  local size = math.max(o.k, 2, math.type(opts.T) == "integer" and opts.T + 1 or 0)
   opts.max_iter, opts.progress = 0, false
   local ok, err = pcall(core.nmf.fit, core.matrix.new(size, size, 1), opts)
   if ok then return end
   local text = tostring(err):match("%((.*)%)$") or tostring(err)
   local key = text:match("^invalid (%w+) ") or text:match("^(%w+) ")
-  local map = { max_iter = "iter" }
-  key = key and (map[key] or key)
-  if key and options.DEFAULTS[key] ~= nil then
+  local map = { max_iter = "iter", T = "frames" }
+  local known = key and map[key]
+  key = known or key
+  if key and (known or options.DEFAULTS[key] ~= nil) then
     error(fmt("%s: %s: %s", who, name(key), text), 0)
   end
   error(fmt("%s: %s", who, text), 0)
 end
 
--- options.check(t [, who [, flags]]) (batch.options) -> a complete options table
+-- options.check(t [, who [, flags [, extra]]]) (batch.options) -> a complete options table
 -- (options.DEFAULTS filled in), checked. Errors begin with who ("tessera.batch" by default)
 -- and name each option by its key, or by its command-line flag when flags is true.
--- Numbers may be given as strings (as a command line has them).
-function options.check(t, who, flags)
+-- Numbers may be given as strings (as a command line has them). extra: more tessera.nmf
+-- options the fit will have (decompose's T), part of the fit's check.
+function options.check(t, who, flags, extra)
   who = who or "tessera.batch"
   local name = namer(flags)
   local function fail(msg, ...)
@@ -129,7 +132,7 @@ function options.check(t, who, flags)
   for _, key in pairs { "solver", "init", "order" } do
     if type(o[key]) ~= "string" then fail("%s must be a name, got %s", name(key), show(o[key])) end
   end
-  check_fit(o, who, name)
+  check_fit(o, who, name, extra)
   return o
 end
 
@@ -171,13 +174,14 @@ function options.setup(parser)
     .. "components are ordered by spectral centroid, lowest first).")
 end
 
--- options.from_args(args, who) -> the checked options of a command's parsed arguments.
-function options.from_args(args, who)
+-- options.from_args(args, who [, extra]) -> the checked options of a command's parsed
+-- arguments (extra as options.check's).
+function options.from_args(args, who, extra)
   local t = { sort = not args.no_sort }
   for _, f in ipairs(FLAGS) do
     if args[f[1]] ~= nil then t[f[1]] = args[f[1]] end
   end
-  return options.check(t, who, true)
+  return options.check(t, who, true, extra)
 end
 
 -- options.load(path, o) -> Audio: the file as the decomposition reads it (mono, o.sr, o's

@@ -46,6 +46,9 @@ local function decompose_stereo(tessera, args, o, a, dir)
   fit.n_fft, fit.hop = o.n_fft, o.hop
   local m = tessera.stereo.decompose(a, fit)
   m.source = options.source(args.file)
+  local left = m.spectrograms and m.spectrograms[1]
+  m.spectrogram = m.spectrogram or left and { sr = left.sr, n_fft = left.n_fft, hop = left.hop,
+                                              window = left.window }
   m:save(dir)
   local width = #tostring(m.k)
   for i = 1, m.k do
@@ -154,7 +157,7 @@ return {
     if args.rate and (args.rate < 1000 or args.rate > 768000) then
       error(format("decompose: --rate must be an integer in 1000..768000 (Hz), got %d", args.rate), 0)
     end
-    local o = options.from_args(args, "decompose")
+    local o = options.from_args(args, "decompose", { T = args.frames })
     for key, value in pairs(o) do args[key] = value end -- the checked numbers, for the steps below
     local a
     if args.stereo then
