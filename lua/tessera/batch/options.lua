@@ -88,7 +88,7 @@ function options.check(t, who, flags, extra)
       table.sort(names)
       fail("unknown option '%s' (expected one of: %s)", tostring(key), table.concat(names, ", "))
     end
-    if type(options.DEFAULTS[key]) == "number" and type(value) == "string" then
+    if (type(options.DEFAULTS[key]) == "number" or key == "duration") and type(value) == "string" then
       value = math.tointeger(tonumber(value)) or tonumber(value) or value
     end
     o[key] = value
