@@ -874,6 +874,33 @@ describe("tessera.nmf", function()
       end
     end)
 
+    it("normalises W's columns to unit sum or unit max, and keeps W H", function()
+      for _, norm in ipairs { "sum", "max" } do
+        local m = tessera.nmf(V, { k = 3, loss = "kl", max_iter = 20 })
+        local before = m:reconstruct()
+        local h1 = m.H:get(2, 7) -- H's row scaled by what W's column lost
+        local col = {}
+        for i = 1, n do col[i] = m.W:get(i, 2) end
+        assert.equal(m, m:normalize(norm))
+        for a = 1, 3 do
+          local s, top = 0, 0
+          for i = 1, n do
+            s = s + m.W:get(i, a)
+            top = math.max(top, m.W:get(i, a))
+          end
+          assert.near(1, norm == "sum" and s or top, 1e-5)
+        end
+        local scale = 0
+        for i = 1, n do scale = norm == "sum" and scale + col[i] or math.max(scale, col[i]) end
+        assert.near(h1 * scale, m.H:get(2, 7), 1e-5 * h1 * scale)
+        local D = m:reconstruct() - before
+        assert.is_true(math.max(D:max(), -D:min()) <= 1e-5 * before:max())
+      end
+      local m = tessera.nmf(V, { k = 2, max_iter = 5 })
+      assert.has_error(function() m:normalize("l1") end,
+        "bad argument #1 to 'normalize' (invalid norm 'l1'; expected one of: l2, sum, max)")
+    end)
+
     it("sorts components by energy, spectral centroid or time", function()
       local m = tessera.nmf(V, { k = 4, loss = "kl", max_iter = 40 })
       local W0, H0 = m.W:copy(), m.H:copy()

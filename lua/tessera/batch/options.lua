@@ -171,7 +171,8 @@ function options.setup(parser)
   end
   parser:flag("--no-sort", "Keep the solver's order and scale of the components (by default "
     .. "each template is scaled to unit sum, its activations carrying its level, and the "
-    .. "components are ordered by spectral centroid, lowest first).")
+    .. "components are ordered by spectral centroid, lowest first; decompose's --template, "
+    .. "--onsets and --stereo fits always keep theirs).")
 end
 
 -- options.from_args(args, who [, extra]) -> the checked options of a command's parsed
