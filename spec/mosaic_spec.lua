@@ -377,7 +377,7 @@ describe("tessera.mosaic", function()
         "of: file, offset, duration, sr, n_fft, hop, hpss, stereo, templates, template_method, " ..
         "templates_from, freeze_templates, activations_from, freeze_activations, onsets, " ..
         "onset_before, onset_after, allowed_H, k, loss, solver, init, seed, max_iter, tol, " ..
-        "order, alpha_W, alpha_H, l1_ratio, every, threads, smooth_H, T)")
+        "tol_rule, order, alpha_W, alpha_H, l1_ratio, every, threads, smooth_H, T)")
     end)
 
     it("refuses missing sources and components out of range", function()
