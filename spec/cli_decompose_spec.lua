@@ -168,6 +168,7 @@ describe("tessera decompose", function()
       assert.equal("tessera: decompose: " .. case[2] .. "\n", err)
       assert.equal(1, code)
     end
+    assert.is_false(helpers.exists(dir .. "/e")) -- refused before the output folder is made
   end)
 
   it("draws a bar with an ETA on a terminal while it writes the component files", function()

@@ -9,7 +9,9 @@
 -- spectrogram T frames long, templates then starting from each file's first T frames.
 -- With --midi FILE the components' events are written as a Standard MIDI File too
 -- (tessera.midi.from_activations: one track per component, the tempo from
--- tessera.score.tempo).
+-- tessera.score.tempo). The load, the fit's options, their check and the sorting of the
+-- components are tessera.batch.options's, which a batch shares: the same file and options
+-- give the same factors from both commands.
 local options = require "tessera.batch.options"
 
 local format = string.format
@@ -145,6 +147,8 @@ return {
   run = function(args)
     local tessera = require "tessera"
     local fs = require "tessera.fs"
+    local o = options.from_args(args, "decompose", { T = args.frames })
+    for key, value in pairs(o) do args[key] = value end -- the checked numbers, for the steps below
     local dir = args.out:gsub("/+$", "")
     if dir == "" then dir = "/" end
     -- The folder is made (or found unusable) before the work, not after a long fit.
@@ -157,8 +161,6 @@ return {
     if args.rate and (args.rate < 1000 or args.rate > 768000) then
       error(format("decompose: --rate must be an integer in 1000..768000 (Hz), got %d", args.rate), 0)
     end
-    local o = options.from_args(args, "decompose", { T = args.frames })
-    for key, value in pairs(o) do args[key] = value end -- the checked numbers, for the steps below
     local a
     if args.stereo then
       a = tessera.audio.load(args.file, { sr = o.sr, offset = o.offset, duration = o.duration or nil,
