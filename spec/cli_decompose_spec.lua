@@ -154,6 +154,10 @@ describe("tessera decompose", function()
       { "--seed -1", "--seed must be an integer >= 0, got -1" },
       { "--tol -1", "--tol must be a number >= 0, got -1" },
       { "--tol=-0.5", "--tol must be a number >= 0, got -0.5" },
+      { "--tol -0.5", "--tol must be a number >= 0, got -0.5" },
+      { "--offset -1", "--offset must be a number >= 0, got -1" },
+      { "--duration 0", "--duration must be a number > 0, got 0" },
+      { "--loss l1", "--loss must be one of euclidean, is, kl, got 'l1'" },
       { "--init svd", "--init: invalid init 'svd'; expected one of: random, uniform, nndsvd, "
         .. "nndsvda, nndsvdar, custom" },
       { "--order hw", "--order: invalid order 'hw'; expected one of: HW, WH, simultaneous" },
