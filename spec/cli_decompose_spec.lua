@@ -175,14 +175,15 @@ describe("tessera decompose", function()
     assert.is_false(helpers.exists(dir .. "/e")) -- refused before the output folder is made
   end)
 
-  it("draws a bar with an ETA on a terminal while it writes the component files", function()
+  it("draws a bar with an ETA on a terminal while it fits and while it writes the files", function()
     local long = dir .. "/long.wav"
     assert(os.execute(fmt("%s -e %s", q(BIN), q(fmt([[
       local t = require "tessera"
       t.audio.load(%q, { sr = 22050 }):tile(22050 * 120):save(%q)]], AMEN, long)))))
     -- script(1) runs it on a pseudo-terminal, which takes stdout and stderr alike
-    local out = helpers.run(fmt("script -qec %s /dev/null", q(fmt("%s decompose %s -k 8 --iter 2 -o %s",
-      q(BIN), q(long), q(dir .. "/p")))))
+    local out = helpers.run(fmt("script -qec %s /dev/null", q(fmt("%s decompose %s -k 8 --iter 250 "
+      .. "--tol 0 -o %s", q(BIN), q(long), q(dir .. "/p")))))
+    assert.matches("%[#+%.*%] %d+/250 iterations  ETA %d+s  loss %d", out)
     assert.matches("%[#+%] %d/9 WAV files written  ETA %d+s", out)
     assert.matches("%[########################%] 9/9 WAV files written  ETA 0s", out)
   end)
@@ -206,10 +207,16 @@ describe("tessera.batch.progress.steps()", function()
     assert.equal("\r[##################......] 3/4 files  ETA 1s\27[K", lines[2])
     bar:finish()
     assert.equal("\n", lines[3])
+    bar:update(4, "loss 12")
+    assert.equal("\r[########################] 4/4 files  ETA 0s  loss 12\27[K", lines[4])
+    bar:clear()
+    assert.equal("\r\27[K", lines[5])
+    lines = {}
     local quiet = progress.steps(2, "files", { log = log, now = function() return 0 end })
     quiet:step()
     quiet:finish()
-    assert.equal(3, #lines)
+    quiet:clear()
+    assert.same({}, lines)
   end)
 end)
 

@@ -132,38 +132,26 @@ local function start_factor(V, opts)
   return t
 end
 
--- The progress line on stderr when it is a terminal and progress is not false: from the
--- first check after a second, "iteration i/max_iter, loss x, t s", through on_iter (which
--- it wraps); cleared when the fit ends. Nil when there is none to draw.
+-- The progress bar on stderr when it is a terminal and progress is not false: from the
+-- first check after a second, "[###...] i/max_iter iterations  ETA t  loss x" (under 80
+-- columns; tessera.batch.progress.steps, the bar decompose and batch draw; the ETA is to
+-- max_iter, which tol may cut short), through on_iter (which it wraps); cleared when the fit
+-- ends. Nil when there is none to draw.
 local function progress_line(opts)
   if type(opts) ~= "table" or opts.progress == false then return nil end
-  local who = opts.T ~= nil and "tessera.nmfd" or "tessera.nmf"
   if opts.on_iter ~= nil and type(opts.on_iter) ~= "function" then return nil end
   local ok, uv = pcall(require, "luv")
   if not ok or uv.guess_handle(2) ~= "tty" then return nil end
-  local now = core.util.now
-  local start, shown, on_iter = now(), false, opts.on_iter
   local max_iter = opts.max_iter or 200
+  if math.type(max_iter) ~= "integer" or max_iter < 1 then return nil end -- the fit says why
+  local bar = require("tessera.batch.progress").steps(max_iter, "iterations")
+  local on_iter = opts.on_iter
   local t = copy(opts)
   t.on_iter = function(iteration, loss)
-    local seconds = now() - start
-    if seconds >= 1 then
-      io.stderr:write(fmt("\r%s: iteration %d/%s, loss %.6g, %.1f s ", who, iteration,
-                          tostring(max_iter), loss, seconds))
-      io.stderr:flush()
-      shown = true
-    end
+    if iteration > 0 then bar:update(iteration, fmt("loss %.4g", loss)) end
     if on_iter then return on_iter(iteration, loss) end
   end
-  return {
-    opts = t,
-    clear = function()
-      if shown then
-        io.stderr:write("\r\027[K")
-        io.stderr:flush()
-      end
-    end,
-  }
+  return { opts = t, clear = function() bar:clear() end }
 end
 
 -- The fit behind tessera.nmf(V, opts), nmf.fit and tessera.nmfd (opts.T given: the

@@ -99,10 +99,10 @@ local Steps = {}
 Steps.__index = Steps
 
 -- progress.steps(total, what [, opts]) -> a bar over total steps of one job, on stderr when
--- it is a terminal: "[####....] 3/7 components written  ETA 4s", drawn from the first step
+-- it is a terminal: "[####....] 3/7 WAV files written  ETA 4s", drawn from the first step
 -- that ends a second or more after the start (a job quicker than that shows nothing), and
--- left on its own line by :finish(). opts: log (a file to draw on; then always drawn),
--- now (the clock, for a spec).
+-- left on its own line by :finish() or removed by :clear(). opts: log (a file to draw on;
+-- then always drawn), now (the clock, for a spec).
 function progress.steps(total, what, opts)
   opts = opts or {}
   local log = opts.log
@@ -112,23 +112,37 @@ function progress.steps(total, what, opts)
                         done = 0, shown = false }, Steps)
 end
 
--- One more step done: the bar redrawn, once a second has passed.
-function Steps:step()
-  self.done = self.done + 1
-  if not self.log then return end
+-- done steps of total so far, with a note after the ETA (a fit's loss): the bar redrawn,
+-- once a second has passed.
+function Steps:update(done, note)
+  self.done = done
+  if not self.log or done < 1 then return end
   local elapsed = self.now() - self.t_start
   if elapsed < 1 and not self.shown then return end
-  local eta = clock((self.total - self.done) * elapsed / self.done)
-  self.log:write(fmt("\r%s %d/%d %s  ETA %s\27[K", bar(self.done, self.total), self.done,
-    self.total, self.what, eta))
+  local eta = clock(math.max(0, self.total - done) * elapsed / done)
+  self.log:write(fmt("\r%s %d/%d %s  ETA %s%s\27[K", bar(math.min(done, self.total), self.total),
+    done, self.total, self.what, eta, note and "  " .. note or ""))
   self.log:flush()
   self.shown = true
+end
+
+-- One more step done.
+function Steps:step()
+  self:update(self.done + 1)
 end
 
 -- The bar's last state kept on its line (nothing when it was never drawn).
 function Steps:finish()
   if self.shown then
     self.log:write("\n")
+    self.log:flush()
+  end
+end
+
+-- The bar removed from its line (nothing when it was never drawn).
+function Steps:clear()
+  if self.shown then
+    self.log:write("\r\27[K")
     self.log:flush()
   end
 end
