@@ -192,10 +192,12 @@ function options.load(path, o)
     duration = o.duration or nil, mono = true, quality = o.resample })
 end
 
--- options.source(path [, sha256]) -> what a model records of the file it was fitted to.
+-- options.source(path [, sha256]) -> what a model records of the file it was fitted to: its
+-- absolute path (a model.json read from elsewhere still finds it) and its bytes' SHA-256.
 function options.source(path, sha256)
   local util = require("tessera.core").util
-  return { file = path, sha256 = sha256 or util.sha256_file(path) }
+  return { file = require("luv").fs_realpath(path) or path,
+           sha256 = sha256 or util.sha256_file(path) }
 end
 
 -- options.tidy(m, o) -> m: with o.sort, each template scaled to unit sum (H's row by the
