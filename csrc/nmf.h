@@ -21,12 +21,18 @@ enum tsr_nmf_init {
   TSR_NMF_INIT_NNDSVDAR
 };
 
+/* The objective's rule stops when the decrease of sqrt(objective) (sqrt(2 D) for the other
+ * losses) since the last check, divided by the error at the start (scikit-learn's) or at the
+ * last check, falls below tol. CD's projected-gradient rule is scikit-learn's with either. */
+enum tsr_nmf_tol_rule { TSR_NMF_TOL_START, TSR_NMF_TOL_LAST };
+
 typedef struct tsr_nmf_params {
   double beta;        /* 2 Euclidean, 1 generalised KL, 0 Itakura-Saito; any real for MU */
   int solver;         /* enum tsr_nmf_solver; CD requires beta == 2 */
   int order;          /* enum tsr_nmf_order, MU only */
   int max_iter;       /* >= 0 */
   double tol;         /* scikit-learn's stopping rules; 0 never stops early */
+  int tol_rule;       /* enum tsr_nmf_tol_rule: what the objective's decrease is divided by */
   int update_W, update_H; /* 0 keeps that factor fixed */
   /* Regularisation as scikit-learn 1.2, already resolved ("same" copied, scaled by n/p
    * the way scikit-learn does inside its solvers is the kernel's job). */
@@ -108,9 +114,11 @@ void tsr_nmf_component(const float *W, const float *H, int64_t n, int64_t p, int
                        float *out);
 /* The next three take W n x kT, component a's template being columns a + k t, t < T (T = 1
  * for NMF; see tsr_nmfd_fit). */
-/* Scales each template of W to unit L2 (Frobenius) norm and the matching row of H by that
- * norm, so the model is unchanged up to rounding; zero templates are left alone. */
-void tsr_nmf_normalize(float *W, float *H, int64_t n, int64_t p, int k, int T);
+/* Scales each template of W to unit norm (enum tsr_nmf_norm: L2 (Frobenius), the sum of its
+ * absolute values, or its largest absolute value) and the matching row of H by that norm, so
+ * the model is unchanged up to rounding; zero templates are left alone. */
+enum tsr_nmf_norm { TSR_NMF_NORM_L2, TSR_NMF_NORM_SUM, TSR_NMF_NORM_MAX };
+void tsr_nmf_normalize(float *W, float *H, int64_t n, int64_t p, int k, int T, int kind);
 /* Reorders the components in place: new component a is old perm[a] (0-based). Returns
  * TSR_OK, TSR_EINVAL (not a permutation) or TSR_ENOMEM. */
 int tsr_nmf_permute(float *W, float *H, int64_t n, int64_t p, int k, int T, const int *perm,

@@ -607,6 +607,24 @@ describe("tessera.nmf", function()
       end
     end)
 
+    it("with tol_rule 'last' divides the decrease by the last check's error, not the start's", function()
+      -- nndsvda's start is far worse than the fit under KL, so scikit-learn's rule stops
+      -- while the objective still falls; the rule on the last check's error goes on.
+      local V = amen()
+      local start = tessera.nmf(V, { k = 6, loss = "kl", max_iter = 1000 })
+      local last = tessera.nmf(V, { k = 6, loss = "kl", max_iter = 1000, tol_rule = "last" })
+      assert.equal("start", start.options.tol_rule)
+      assert.equal("last", last.options.tol_rule)
+      assert.is_true(last.converged and last.iterations > start.iterations)
+      assert.is_true(last.loss < start.loss)
+      local h = last.history
+      local function e(x) return math.sqrt(2 * x) end
+      assert.is_true((e(h[#h - 1].loss) - e(h[#h].loss)) / e(h[#h - 1].loss) < 1e-4)
+      for i = 2, #h - 1 do
+        assert.is_true((e(h[i - 1].loss) - e(h[i].loss)) / e(h[i - 1].loss) >= 1e-4)
+      end
+    end)
+
     it("gives the same fit with the portable loops, the AVX2 ones and the AVX-512 ones", function()
       -- A child process caps the choice (TESSERA_SIMD); the CPU's own best runs here. k = 12
       -- takes the loops' other register plan, order WH the objective summed by the pass (KL)
@@ -734,10 +752,11 @@ describe("tessera.nmf", function()
           { { k = 9, init = "nndsvd" }, "init 'nndsvd' needs k <= 8, the smaller of n and p, got 9" },
           { { k = 9, init = "nndsvdar" }, "init 'nndsvdar' needs k <= 8, the smaller of n and p, got 9" },
           { { k = 2, max_iters = 5 }, "unknown option 'max_iters' (valid: k, loss, solver, init, W, H, "
-            .. "seed, order, max_iter, tol, update_W, update_H, alpha_W, alpha_H, l1_ratio, on_iter, "
+            .. "seed, order, max_iter, tol, tol_rule, update_W, update_H, alpha_W, alpha_H, l1_ratio, on_iter, "
             .. "every, progress, threads, weights, fixed_W, fixed_H, smooth_H, allowed_H, W_start, H_start, T)" },
           { { k = 2, max_iter = -1 }, "max_iter must be >= 0, got -1" },
           { { k = 2, tol = -1 }, "tol must be a finite number >= 0, got -1.0" },
+          { { k = 2, tol_rule = "first" }, "invalid tol_rule 'first'; expected one of: start, last" },
           { { k = 2, every = 0 }, "every must be >= 1, got 0" },
           { { k = 2, threads = 0 }, "threads must be in 1..64, got 0" },
           { { k = 2, alpha_W = -1 }, "alpha_W must be a finite number >= 0, got -1.0" },
@@ -853,6 +872,33 @@ describe("tessera.nmf", function()
       for i = 1, n do
         for j = 1, p do assert.is_true(math.abs(after[i][j] - before[i][j]) <= 1e-5 * top) end
       end
+    end)
+
+    it("normalises W's columns to unit sum or unit max, and keeps W H", function()
+      for _, norm in ipairs { "sum", "max" } do
+        local m = tessera.nmf(V, { k = 3, loss = "kl", max_iter = 20 })
+        local before = m:reconstruct()
+        local h1 = m.H:get(2, 7) -- H's row scaled by what W's column lost
+        local col = {}
+        for i = 1, n do col[i] = m.W:get(i, 2) end
+        assert.equal(m, m:normalize(norm))
+        for a = 1, 3 do
+          local s, top = 0, 0
+          for i = 1, n do
+            s = s + m.W:get(i, a)
+            top = math.max(top, m.W:get(i, a))
+          end
+          assert.near(1, norm == "sum" and s or top, 1e-5)
+        end
+        local scale = 0
+        for i = 1, n do scale = norm == "sum" and scale + col[i] or math.max(scale, col[i]) end
+        assert.near(h1 * scale, m.H:get(2, 7), 1e-5 * h1 * scale)
+        local D = m:reconstruct() - before
+        assert.is_true(math.max(D:max(), -D:min()) <= 1e-5 * before:max())
+      end
+      local m = tessera.nmf(V, { k = 2, max_iter = 5 })
+      assert.has_error(function() m:normalize("l1") end,
+        "bad argument #1 to 'normalize' (invalid norm 'l1'; expected one of: l2, sum, max)")
     end)
 
     it("sorts components by energy, spectral centroid or time", function()

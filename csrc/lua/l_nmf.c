@@ -22,14 +22,17 @@ double lnmf_loss_beta(lua_State *L, int arg, const char *s, const char **name) {
 }
 static const char *const SOLVER_NAMES[] = {"mu", "cd", NULL};
 static const char *const ORDER_NAMES[] = {"HW", "WH", "simultaneous", NULL};
+/* Indexed like enum tsr_nmf_tol_rule. */
+static const char *const TOL_RULE_NAMES[] = {"start", "last", NULL};
 /* Indexed like enum tsr_nmf_init, then "custom". */
 static const char *const INIT_NAMES[] = {"random", "uniform", "nndsvd", "nndsvda", "nndsvdar",
                                          "custom", NULL};
 #define INIT_CUSTOM 5
 
 static const char *const FIT_OPTIONS[] = {
-  "k", "loss", "solver", "init", "W", "H", "seed", "order", "max_iter", "tol", "update_W",
-  "update_H", "alpha_W", "alpha_H", "l1_ratio", "on_iter", "every", "progress", "threads", "weights",
+  "k", "loss", "solver", "init", "W", "H", "seed", "order", "max_iter", "tol", "tol_rule",
+  "update_W", "update_H", "alpha_W", "alpha_H", "l1_ratio", "on_iter", "every", "progress", "threads",
+  "weights",
   "fixed_W", "fixed_H", "smooth_H", "allowed_H", "W_start", "H_start", "T", NULL};
 
 static double now_seconds(void) {
@@ -260,6 +263,8 @@ static void push_options(lua_State *L, int k, int T, const char *loss_name,
   lua_setfield(L, -2, "max_iter");
   lua_pushnumber(L, prm->tol);
   lua_setfield(L, -2, "tol");
+  lua_pushstring(L, TOL_RULE_NAMES[prm->tol_rule]);
+  lua_setfield(L, -2, "tol_rule");
   lua_pushboolean(L, prm->update_W);
   lua_setfield(L, -2, "update_W");
   lua_pushboolean(L, prm->update_H);
@@ -314,6 +319,7 @@ static int nmf_fit(lua_State *L) {
   prm.order = opt_name(L, 2, "order", ORDER_NAMES, TSR_NMF_ORDER_HW);
   prm.max_iter = opt_int(L, 2, "max_iter", prm.max_iter, "must be >= 0");
   prm.tol = laux_opt_number(L, 2, "tol", prm.tol);
+  prm.tol_rule = opt_name(L, 2, "tol_rule", TOL_RULE_NAMES, TSR_NMF_TOL_START);
   prm.update_W = laux_opt_boolean(L, 2, "update_W", 1);
   prm.update_H = laux_opt_boolean(L, 2, "update_H", 1);
   prm.alpha_W = laux_opt_number(L, 2, "alpha_W", 0.0);

@@ -140,12 +140,14 @@ static int nmf_component(lua_State *L) {
   return 1;
 }
 
-/* nmf.normalize(W, H [, T]): in place */
+/* nmf.normalize(W, H [, T [, norm]]): in place; norm "l2" (the default), "sum" or "max" */
 static int nmf_normalize(lua_State *L) {
+  static const char *const norms[] = {"l2", "sum", "max", NULL};
   lmatrix *W, *H;
   int T;
   int k = check_conv(L, 1, 3, &W, &H, &T);
-  tsr_nmf_normalize(W->m.data, H->m.data, W->m.rows, H->m.cols, k, T);
+  int norm = luaL_checkoption(L, 4, "l2", norms);
+  tsr_nmf_normalize(W->m.data, H->m.data, W->m.rows, H->m.cols, k, T, norm);
   return 0;
 }
 

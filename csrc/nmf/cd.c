@@ -364,7 +364,8 @@ static int cd_solve(const float *V, int64_t n, int64_t p, int k, float *W, float
           stopped = 1;
         } else if (prm->tol > 0.0) {
           double e = sqrt(exact > 0.0 ? exact : 0.0);
-          if (e_init == 0.0 || (e_prev - e) / e_init < prm->tol) converged = 1;
+          double base = prm->tol_rule == TSR_NMF_TOL_LAST ? e_prev : e_init;
+          if (base == 0.0 || (e_prev - e) / base < prm->tol) converged = 1;
           e_prev = e;
         }
       }

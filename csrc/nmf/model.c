@@ -23,14 +23,19 @@ static float *frame_of(const float *W, int64_t n, int k, int a, int t) {
   return (float *)W + ((size_t)t * (size_t)k + (size_t)a) * (size_t)n;
 }
 
-void tsr_nmf_normalize(float *W, float *H, int64_t n, int64_t p, int k, int T) {
+void tsr_nmf_normalize(float *W, float *H, int64_t n, int64_t p, int k, int T, int kind) {
   for (int a = 0; a < k; a++) {
     double s = 0.0;
     for (int t = 0; t < T; t++) {
       const float *w = frame_of(W, n, k, a, t);
-      for (int64_t i = 0; i < n; i++) s += (double)w[i] * w[i];
+      for (int64_t i = 0; i < n; i++) {
+        double x = fabs((double)w[i]);
+        if (kind == TSR_NMF_NORM_SUM) s += x;
+        else if (kind == TSR_NMF_NORM_MAX) s = x > s ? x : s;
+        else s += x * x;
+      }
     }
-    double norm = sqrt(s);
+    double norm = kind == TSR_NMF_NORM_L2 ? sqrt(s) : s;
     if (norm == 0.0) continue;
     for (int t = 0; t < T; t++) {
       float *w = frame_of(W, n, k, a, t);

@@ -164,7 +164,8 @@ int tsr_nmf_track_iteration(tracker *tr, int it) {
   if (report(tr->prm, it, tr->loss)) return 1;
   if (tr->prm->tol > 0.0) {
     double e = sk_error(tr->cls, tr->loss);
-    if (tr->e_init == 0.0 || (tr->prev - e) / tr->e_init < tr->prm->tol) return 2;
+    double base = tr->prm->tol_rule == TSR_NMF_TOL_LAST ? tr->prev : tr->e_init;
+    if (base == 0.0 || (tr->prev - e) / base < tr->prm->tol) return 2;
     tr->prev = e;
   }
   return 0;

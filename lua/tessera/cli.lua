@@ -123,6 +123,36 @@ function cli.parser(name)
   return parser, function() return seen end
 end
 
+-- argparse reads "-3" as an option's name, so `-k -3` said "unknown option '-3'" instead of
+-- reaching the check that names -k. A negative number right after an option that takes a
+-- value is joined to it ("-k-3", "--tol=-1"), the forms argparse reads as that option's
+-- value. Returns a new list.
+local function join_negative_values(parser, list)
+  local takes = {}
+  for _, option in ipairs(parser._options or {}) do
+    if (option._maxargs or 0) > 0 then
+      for _, alias in ipairs(option._aliases or {}) do takes[alias] = true end
+    end
+  end
+  local out = {}
+  local i = 1
+  while i <= #list do
+    local arg, value = list[i], list[i + 1]
+    if arg == "--" then
+      move(list, i, #list, #out + 1, out)
+      break
+    end
+    if takes[arg] and type(value) == "string" and value:match("^%-%.?%d") then
+      out[#out + 1] = arg:sub(1, 2) == "--" and arg .. "=" .. value or arg .. value
+      i = i + 2
+    else
+      out[#out + 1] = arg
+      i = i + 1
+    end
+  end
+  return out
+end
+
 -- The overview `tessera help` prints.
 local function overview()
   local lines = {
@@ -201,7 +231,7 @@ function cli.main(args)
   local name = args[1] or "help"
   local command = registry[name] or unknown(name)
   local parser, helped = cli.parser(name)
-  local ok, parsed = parser:pparse(move(args, 2, #args, 1, {}))
+  local ok, parsed = parser:pparse(join_negative_values(parser, move(args, 2, #args, 1, {})))
   if helped() then
     io.write(parser:get_help(), "\n")
     return 0

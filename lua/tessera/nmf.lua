@@ -19,7 +19,13 @@
 --   "nndsvda" | "nndsvdar" | "custom" (default: custom when W or H is given, else nndsvda when
 --   k <= min(n, p), else random); W, H (initial factors for "custom"; a missing one starts
 --   at sqrt(mean(V)/k) for mu, 0 for cd); seed (0); order = "HW" | "WH" | "simultaneous"
---   (mu; "HW"); max_iter (200); tol (1e-4, scikit-learn's rules, 0 never stops early);
+--   (mu; "HW"); max_iter (200); tol (1e-4, scikit-learn's rules, 0 never stops early:
+--   every `every` iterations, the decrease of sqrt(objective) (sqrt(2 D) for the other
+--   losses) since the last check divided by its value at the start must stay >= tol);
+--   tol_rule ("start": that division, scikit-learn's; "last": by its value at the last
+--   check, which goes on while the fit still improves by tol of itself, where a start far
+--   worse than the fit, nndsvda under KL, makes "start" stop early; the command line's
+--   choice; cd's projected-gradient rule is scikit-learn's with either);
 --   update_W, update_H (true); alpha_W (0), alpha_H ("same"), l1_ratio (0) as scikit-learn
 --   1.2; on_iter = function(iteration, loss) ... end, called every `every` (10) iterations,
 --   returning false stops; progress (true: a progress line on stderr when it is a
@@ -44,8 +50,10 @@
 -- no 1/2, the generalised KL D(V || WH), Itakura-Saito or the beta-divergence), history
 -- (one {iteration = i, loss = x} per check, iteration 0 first), iterations, converged (tol
 -- stopped it), stopped (on_iter did), seconds (the fit's wall time) and options (every
--- option as used, defaults included), and the methods below. An NMFD model (tessera.nmfd)
--- also has T, and its W is n x kT; every method knows the convolution.
+-- option as used, defaults included), spectrogram ({sr, n_fft, hop, window} when V was a
+-- Spectrogram), source (nil, or {file, sha256} when a caller sets it), and the methods
+-- below. An NMFD model (tessera.nmfd) also has T, and its W is n x kT; every method knows
+-- the convolution.
 -- @module tessera.nmf
 local core = require "tessera.core"
 local hungarian = require("tessera.assign").hungarian
@@ -87,6 +95,7 @@ local function new_model(W, H, info)
   return setmetatable({
     W = W, H = H, k = k, n = n, p = p, T = info.options and info.options.T,
     spectrogram = info.spectrogram,
+    source = info.source,
     loss = info.loss,
     history = info.history,
     iterations = info.iterations,
@@ -124,38 +133,26 @@ local function start_factor(V, opts)
   return t
 end
 
--- The progress line on stderr when it is a terminal and progress is not false: from the
--- first check after a second, "iteration i/max_iter, loss x, t s", through on_iter (which
--- it wraps); cleared when the fit ends. Nil when there is none to draw.
+-- The progress bar on stderr when it is a terminal and progress is not false: from the
+-- first check after a second, "[###...] i/max_iter iterations  ETA t  loss x" (under 80
+-- columns; tessera.batch.progress.steps, the bar decompose and batch draw; the ETA is to
+-- max_iter, which tol may cut short), through on_iter (which it wraps); cleared when the fit
+-- ends. Nil when there is none to draw.
 local function progress_line(opts)
   if type(opts) ~= "table" or opts.progress == false then return nil end
-  local who = opts.T ~= nil and "tessera.nmfd" or "tessera.nmf"
   if opts.on_iter ~= nil and type(opts.on_iter) ~= "function" then return nil end
   local ok, uv = pcall(require, "luv")
   if not ok or uv.guess_handle(2) ~= "tty" then return nil end
-  local now = core.util.now
-  local start, shown, on_iter = now(), false, opts.on_iter
   local max_iter = opts.max_iter or 200
+  if math.type(max_iter) ~= "integer" or max_iter < 1 then return nil end -- the fit says why
+  local bar = require("tessera.batch.progress").steps(max_iter, "iterations")
+  local on_iter = opts.on_iter
   local t = copy(opts)
   t.on_iter = function(iteration, loss)
-    local seconds = now() - start
-    if seconds >= 1 then
-      io.stderr:write(fmt("\r%s: iteration %d/%s, loss %.6g, %.1f s ", who, iteration,
-                          tostring(max_iter), loss, seconds))
-      io.stderr:flush()
-      shown = true
-    end
+    if iteration > 0 then bar:update(iteration, fmt("loss %.4g", loss)) end
     if on_iter then return on_iter(iteration, loss) end
   end
-  return {
-    opts = t,
-    clear = function()
-      if shown then
-        io.stderr:write("\r\027[K")
-        io.stderr:flush()
-      end
-    end,
-  }
+  return { opts = t, clear = function() bar:clear() end }
 end
 
 -- The fit behind tessera.nmf(V, opts), nmf.fit and tessera.nmfd (opts.T given: the
@@ -214,6 +211,9 @@ end
 -- @int[opt=200] opts.max_iter iterations at most
 -- @number[opt=1e-4] opts.tol relative decrease that stops the fit (scikit-learn's rule; 0 never
 -- stops early)
+-- @string[opt="start"] opts.tol_rule what the decrease of sqrt(objective) between two checks
+-- is divided by: "start", its value at the start (scikit-learn's), or "last", its value at the
+-- last check (the command line's: the fit goes on while it still improves by tol of itself)
 -- @bool[opt=true] opts.update_W false keeps W fixed
 -- @bool[opt=true] opts.update_H false keeps H fixed
 -- @number[opt=0] opts.alpha_W regularisation of W (scikit-learn 1.2)
@@ -222,7 +222,8 @@ end
 -- @func[opt] opts.on_iter function(iteration, loss), called every `every` iterations;
 -- returning false stops
 -- @int[opt=10] opts.every iterations between checks of the loss
--- @bool[opt=true] opts.progress a progress line on stderr (a terminal, a fit over a second)
+-- @bool[opt=true] opts.progress a progress bar with an ETA on stderr (a terminal, a fit over
+-- a second)
 -- @int[opt] opts.threads threads for OpenBLAS and the kernels
 -- @tparam[opt] Matrix opts.weights n x p, >= 0: weighted NMF (weight 0 holds an entry out)
 -- @tparam[opt] table opts.fixed_W component numbers whose W columns stay as given
@@ -277,7 +278,7 @@ end
 -- @tparam Matrix V the data, >= 0
 -- @tab[opt] opts options (all checked):
 -- @tparam[opt] table opts.ks the k to try (integers >= 1, at most min(n, p); default 2..12)
--- @string[opt="kl"] opts.loss the loss of the fits
+-- @string[opt="euclidean"] opts.loss the loss of the fits
 -- @string[opt="mu"] opts.solver "mu", or "cd" for the Euclidean loss
 -- @number[opt=0.1] opts.holdout the share of entries held out per fold, in (0, 0.5]
 -- @int[opt=3] opts.folds folds, at most 1 / holdout
@@ -403,13 +404,24 @@ function Model:template(i)
   return self.W * picks
 end
 
---- m:normalize() -> m: W's templates scaled to unit L2 norm (all their frames), H's rows by
+local NORMS = { l2 = true, sum = true, max = true }
+
+--- m:normalize([norm]) -> m: W's templates scaled to unit norm (all their frames), H's rows by
 -- the same factor, so the model is unchanged (to float rounding). Zero ones are left alone.
+-- @string[opt="l2"] norm "l2", "sum" (a template is then a distribution over the bins and its
+-- H row the component's magnitude summed over them; what `tessera decompose` writes) or
+-- "max" (its peak is 1)
 -- @treturn Model m itself
--- @raise when m is not a Model.
--- @usage m:normalize():sort("centroid")
-function Model:normalize()
-  C.normalize(self.W, self.H, self.T)
+-- @raise `bad argument #1 to 'normalize' (invalid norm 'l1'; expected one of: l2, sum, max)`,
+-- or when m is not a Model.
+-- @usage m:normalize("sum"):sort("centroid")
+function Model:normalize(norm)
+  norm = norm or "l2"
+  if not NORMS[norm] then
+    error(fmt("bad argument #1 to 'normalize' (invalid norm '%s'; expected one of: l2, sum, max)",
+              tostring(norm)), 2)
+  end
+  C.normalize(self.W, self.H, self.T, norm)
   return self
 end
 
@@ -447,7 +459,9 @@ function Model:sort(by)
   return self, order
 end
 
---- m:save(dir) -> m: dir/W.npy, dir/H.npy and dir/model.json (the options and figures).
+--- m:save(dir) -> m: dir/W.npy, dir/H.npy and dir/model.json (the options and figures, the
+-- spectrogram's sr, n_fft, hop and window when the fit had them, and m.source when set:
+-- {file =, sha256 =}, the audio file the model was fitted to, as `tessera decompose` sets it).
 -- All three are written to temporary names first and renamed into place only when every
 -- one is complete, model.json last: a failed or interrupted save (a full disk, Ctrl-C)
 -- leaves the previous model whole, never a new W beside an old H.
@@ -467,6 +481,7 @@ function Model:save(dir)
     loss = self.loss, iterations = self.iterations, converged = self.converged,
     stopped = self.stopped, seconds = self.seconds,
     history = self.history, options = self.options, spectrogram = self.spectrogram,
+    source = self.source,
   })
   local files = { dir .. "/W.npy", dir .. "/H.npy", dir .. "/model.json" }
   local tmps = {}
@@ -534,6 +549,7 @@ function nmf.load(dir)
   else
     info.spectrogram = nil
   end
+  if type(info.source) ~= "table" then info.source = nil end
   return new_model(W, H, info)
 end
 

@@ -129,7 +129,7 @@ recipe.keys = {
 }
 
 -- tessera.nmf options a source may set (matrices and callbacks make no sense in a file).
-recipe.nmf_keys = { "k", "loss", "solver", "init", "seed", "max_iter", "tol", "order",
+recipe.nmf_keys = { "k", "loss", "solver", "init", "seed", "max_iter", "tol", "tol_rule", "order",
                     "alpha_W", "alpha_H", "l1_ratio", "every", "threads", "smooth_H", "T" }
 
 -- The parts of tessera.hpss a source's `hpss` key may name.

@@ -14,7 +14,8 @@
 -- file that crashes the decoder takes its own worker down, which is recorded as that file's
 -- failure and replaced, and memory goes back to the system between runs. Each worker gets
 -- OPENBLAS_NUM_THREADS / OMP_NUM_THREADS and the NMF `threads` option so that
--- workers x threads <= cores.
+-- workers x threads <= cores; by default there are no more workers than inputs, so one input
+-- gets every core.
 --
 -- Each input's outputs are built in a hidden folder beside their place and renamed into
 -- place, with a stamp (SHA-256 of the input's bytes, the options, the script and the tessera
@@ -22,7 +23,8 @@
 -- interrupted batch continues where it stopped.
 --
 -- The parts, one concern each: tessera.batch.inputs (folders, manifests, shards),
--- .options (the built-in work's options and their check), .worker (the work on one input,
+-- .options (the built-in work, the decomposition `tessera decompose` shares, its options and
+-- their check), .worker (the work on one input,
 -- inside a worker), .pool (the worker processes, signals, timeouts), .progress (what the
 -- user sees), .results (the results tables, read back and merged) and .run (the
 -- coordinator). This table is their public face.

@@ -1,6 +1,7 @@
 -- tessera.batch.progress: what a batch tells its user on stderr while it runs. "bar": one
 -- line redrawn in place (done/total, files per second, ETA, failures) with failures and
--- the workers' own lines above it; "lines": one line per input; "none": nothing.
+-- the workers' own lines above it; "lines": one line per input; "none": nothing. And
+-- progress.steps: the same bar over the steps of one long job (decompose's component files).
 local util = require("tessera.core").util
 
 local setmetatable, tostring = setmetatable, tostring
@@ -25,15 +26,20 @@ function progress.new(mode, summary, t_start)
                         done = 0, computed = 0, shown = false }, Progress)
 end
 
+-- "[######..................]", done of total.
+local function bar(done, total)
+  local width = 24
+  local filled = math.floor(width * done / total)
+  return "[" .. string.rep("#", filled) .. string.rep(".", width - filled) .. "]"
+end
+
 function Progress:bar_line()
   local s = self.summary
   local elapsed = util.now() - self.t_start
-  local width = 24
-  local filled = math.floor(width * self.done / s.total)
   local rate = self.computed > 0 and self.computed / elapsed or 0
   local eta = rate > 0 and clock((s.total - self.done) / rate) or "?"
-  return fmt("\r[%s%s] %d/%d  %.2f files/s  ETA %s  failed %d\27[K", string.rep("#", filled),
-    string.rep(".", width - filled), self.done, s.total, rate, eta, s.failed)
+  return fmt("\r%s %d/%d  %.2f files/s  ETA %s  failed %d\27[K", bar(self.done, s.total),
+    self.done, s.total, rate, eta, s.failed)
 end
 
 -- Redraws the bar.
@@ -85,6 +91,58 @@ end
 function Progress:finish()
   if self.shown then
     self.log:write(self:bar_line(), "\n")
+    self.log:flush()
+  end
+end
+
+local Steps = {}
+Steps.__index = Steps
+
+-- progress.steps(total, what [, opts]) -> a bar over total steps of one job, on stderr when
+-- it is a terminal: "[####....] 3/7 WAV files written  ETA 4s", drawn from the first step
+-- that ends a second or more after the start (a job quicker than that shows nothing), and
+-- left on its own line by :finish() or removed by :clear(). opts: log (a file to draw on;
+-- then always drawn), now (the clock, for a spec).
+function progress.steps(total, what, opts)
+  opts = opts or {}
+  local log = opts.log
+  if not log and require("luv").guess_handle(2) == "tty" then log = io.stderr end
+  local now = opts.now or util.now
+  return setmetatable({ total = total, what = what, log = log, now = now, t_start = now(),
+                        done = 0, shown = false }, Steps)
+end
+
+-- done steps of total so far, with a note after the ETA (a fit's loss): the bar redrawn,
+-- once a second has passed.
+function Steps:update(done, note)
+  self.done = done
+  if not self.log or done < 1 then return end
+  local elapsed = self.now() - self.t_start
+  if elapsed < 1 and not self.shown then return end
+  local eta = clock(math.max(0, self.total - done) * elapsed / done)
+  self.log:write(fmt("\r%s %d/%d %s  ETA %s%s\27[K", bar(math.min(done, self.total), self.total),
+    done, self.total, self.what, eta, note and "  " .. note or ""))
+  self.log:flush()
+  self.shown = true
+end
+
+-- One more step done.
+function Steps:step()
+  self:update(self.done + 1)
+end
+
+-- The bar's last state kept on its line (nothing when it was never drawn).
+function Steps:finish()
+  if self.shown then
+    self.log:write("\n")
+    self.log:flush()
+  end
+end
+
+-- The bar removed from its line (nothing when it was never drawn).
+function Steps:clear()
+  if self.shown then
+    self.log:write("\r\27[K")
     self.log:flush()
   end
 end

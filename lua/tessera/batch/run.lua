@@ -48,14 +48,14 @@ local function check_spec(spec)
     fail("tessera.batch: out must be a folder name")
   end
   local plan = { options = options.check(spec.options) }
-  local cores = run.cores()
-  plan.jobs = spec.jobs or cores
+  plan.cores = run.cores()
+  plan.jobs = spec.jobs or plan.cores
   if math.type(plan.jobs) ~= "integer" or plan.jobs < 1 then
     fail("tessera.batch: jobs must be an integer >= 1, got %s", tostring(plan.jobs))
   end
-  plan.threads = spec.threads or math.max(1, cores // plan.jobs)
-  if math.type(plan.threads) ~= "integer" or plan.threads < 1 or plan.threads > 64 then
-    fail("tessera.batch: threads must be an integer in 1..64, got %s", tostring(plan.threads))
+  if spec.threads ~= nil and (math.type(spec.threads) ~= "integer" or spec.threads < 1
+      or spec.threads > 64) then
+    fail("tessera.batch: threads must be an integer in 1..64, got %s", tostring(spec.threads))
   end
   local timeout = spec.timeout
   if timeout ~= nil
@@ -154,8 +154,8 @@ local function count(summary, row)
 end
 
 -- run.run(spec) (batch.run) -> summary. spec: source (folder or manifest), out (output
--- folder), options (batch.options), script (path or nil), jobs (workers; default the cores),
--- threads (per worker; default cores // jobs, at least 1), shard = {i, n} or nil,
+-- folder), options (batch.options), script (path or nil), jobs (workers; default the cores,
+-- at most one per input), threads (per worker; default cores // jobs, at least 1), shard = {i, n} or nil,
 -- max_memory (TESSERA_MAX_MEMORY for the workers, e.g. "512M"), timeout (seconds a worker
 -- may spend on one input: past it the worker and its children are killed, the input's row
 -- has status "timeout" and counts as failed, its partial outputs are removed and a new
@@ -171,6 +171,9 @@ function run.run(spec)
   end
   local plan = check_spec(spec)
   local list, out_real, table_base = list_inputs(spec)
+  -- The cores shared by the workers there will be: one input (or two) gets them all.
+  if not spec.jobs then plan.jobs = math.max(1, math.min(plan.jobs, #list)) end
+  plan.threads = spec.threads or math.min(64, math.max(1, plan.cores // plan.jobs))
   local summary = { total = #list, ok = 0, skipped = 0, failed = 0, timed_out = 0,
                     interrupted = false, rows = {}, csv = table_base .. ".csv",
                     json = table_base .. ".json", jobs = plan.jobs, threads = plan.threads,

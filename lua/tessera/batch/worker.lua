@@ -8,6 +8,7 @@ local uv = require "luv"
 local fs = require "tessera.fs"
 local json = require "tessera.json"
 local file_io = require "tessera.files"
+local options = require "tessera.batch.options"
 local results = require "tessera.batch.results"
 
 local util = core.util
@@ -84,26 +85,26 @@ function worker.message(err)
   return (text:gsub("%s*\n.*", ""))
 end
 
--- The built-in work: load, STFT, NMF, save (as `tessera decompose`). Returns the row's
--- figures and the stage timings.
-local function decompose(path, dir, o, threads)
+-- The built-in work: load, STFT, NMF, sort, save (batch.options's, as `tessera decompose`
+-- does). Returns the row's figures and the stage timings.
+local function decompose(path, dir, o, threads, input_sha)
   local tessera = require "tessera"
   local now = util.now
   local t0 = now()
-  local a = tessera.audio.load(path, { sr = o.sr, offset = o.offset,
-                                       duration = o.duration or nil, mono = true,
-                                       quality = o.resample })
+  local a = options.load(path, o)
   if a:peak() == 0 then fail("tessera.batch: '%s' is silent (every sample is 0)", path) end
   local t1 = now()
   -- The complex spectrogram only when component audio needs its phase; else the fused
-  -- magnitude (one pass, no complex matrix).
+  -- magnitude (one pass, no complex matrix; the same numbers), with the geometry the model
+  -- records.
   local S = o.audio and tessera.stft(a, { n_fft = o.n_fft, hop = o.hop })
-  local V = S and S:magnitude()
-            or tessera.stft(a, { n_fft = o.n_fft, hop = o.hop, magnitude = true, threads = threads })
+  local V = S or tessera.stft(a, { n_fft = o.n_fft, hop = o.hop, magnitude = true, threads = threads })
   local t2 = now()
-  local m = tessera.nmf(V, { k = o.k, loss = o.loss, solver = o.solver, seed = o.seed,
-                             max_iter = o.iter, tol = o.tol, every = o.every, progress = false,
-                             threads = threads })
+  local fit = options.nmf(o, threads)
+  fit.progress = false
+  local m = options.tidy(tessera.nmf(V, fit), o)
+  if not S then m.spectrogram = { sr = a.sr, n_fft = o.n_fft, hop = o.hop, window = "hann" } end
+  m.source = options.source(path, input_sha)
   local t3 = now()
   m:save(dir)
   if o.audio then
@@ -184,7 +185,7 @@ end
 
 -- The script's work, or the built-in decomposition, into tmp. Returns the row's figures
 -- (checked: numbers or nothing) and the stage timings (built-in work only).
-local function do_work(job, tmp)
+local function do_work(job, tmp, input_sha)
   local figures, stages
   if job.script then
     local info = worker.load_script(job.script)(job.path, tmp, job.options)
@@ -193,7 +194,7 @@ local function do_work(job, tmp)
     end
     figures = info or {}
   else
-    figures, stages = decompose(job.path, tmp, job.options, job.threads)
+    figures, stages = decompose(job.path, tmp, job.options, job.threads, input_sha)
   end
   for _, c in ipairs({ "duration", "k", "loss", "iterations" }) do
     local v = figures[c]
@@ -252,7 +253,7 @@ function worker.process(job)
     if found then return mark_skipped(row, found) end
     local lock <close> = lock_output(job.out) -- luacheck: ignore 211 (held to the block's end)
     fresh_folders(job.out, tmp, old)
-    local figures, stages = do_work(job, tmp)
+    local figures, stages = do_work(job, tmp, input_sha)
     fill_row(row, figures, stages, t0)
     write_stamp(tmp, job, stamp, input_sha, row)
     swap_in(tmp, job.out, old)

@@ -18,37 +18,17 @@ return {
     parser:option("-o --out", "Output folder: one folder per input (named after its path, e.g. "
       .. "OUT/drums/amen.flac/) and results.csv / results.json.")
       :args(1):count(1)
-    parser:option("-k", "Number of components.", "4"):convert(math.tointeger)
-    parser:option("--loss", "euclidean, kl or is.", "kl"):choices { "euclidean", "kl", "is" }
-    parser:option("--solver", "mu or cd (cd: euclidean only).", "mu"):choices { "mu", "cd" }
-    parser:option("--seed", "Seed of the initialisation.", "0"):convert(math.tointeger)
-    parser:option("--iter", "Maximum number of iterations.", "200"):convert(math.tointeger)
-    parser:option("--tol", "Relative decrease that stops the fit (0: never stops early).",
-      "1e-4"):convert(tonumber)
-    parser:option("--every", "Iterations between checks of the objective (the tol test and "
-      .. "the model's history; with --tol 0, --every ITER computes it only at the end).", "10")
-      :convert(math.tointeger)
-    parser:option("--sr", "Sample rate to analyse at.", "22050"):convert(math.tointeger)
-    parser:option("--resample", "Quality of the resampling to --sr: poly (the polyphase "
-      .. "filter of scipy.signal.resample_poly, which Python pipelines use: the same samples, "
-      .. "and the fastest), or best, medium or fast (libsamplerate's sinc converters, flat "
-      .. "over 97%, 90% and 80% of the band; tessera decompose uses best).",
-      "poly")
-      :choices { "poly", "best", "medium", "fast" }
-    parser:option("--n-fft", "STFT window size.", "2048"):convert(math.tointeger)
-    parser:option("--hop", "STFT hop.", "512"):convert(math.tointeger)
-    parser:option("--offset", "Seconds to skip in each file.", "0"):convert(tonumber)
-    parser:option("--duration", "Seconds to keep of each file (default: all)."):convert(tonumber)
+    require("tessera.batch.options").setup(parser)
     parser:flag("--audio", "Also write one WAV per component and their sum, as decompose does.")
-    parser:option("--method", "How components are heard with --audio: wiener or phase.",
-      "wiener"):choices { "wiener", "phase" }
     parser:flag("--figures", "Also draw W.png and H.png (gnuplot).")
     parser:option("--script", "A Lua file returning function(file, out, options), run on each "
       .. "input instead of the decomposition; it writes into the folder out and may return "
       .. "{duration =, k =, loss =, iterations =} for the table.")
-    parser:option("-j --jobs", "Worker processes (default: the number of cores).")
+    parser:option("-j --jobs", "Worker processes (default: the number of cores, at most one "
+      .. "per input).")
       :convert(math.tointeger)
-    parser:option("--threads", "Threads per worker (default: cores / jobs, at least 1).")
+    parser:option("--threads", "Threads per worker (default: cores / workers, at least 1: one "
+      .. "input gets every core).")
       :convert(math.tointeger)
     parser:option("--shard", "I/N: process only the I-th of N slices (I = 1..N) of the sorted "
       .. "inputs, the inputs at positions I, I+N, I+2N, ...; the table is then "
@@ -71,16 +51,12 @@ return {
     local batch = require "tessera.batch"
     local shard
     if args.shard then shard = { batch.parse_shard(args.shard) } end
+    local o = require("tessera.batch.options").from_args(args, "batch")
+    o.audio, o.figures = args.audio, args.figures
     local summary = batch.run {
       source = args.input,
       out = args.out,
-      options = {
-        k = args.k, loss = args.loss, solver = args.solver, seed = args.seed, iter = args.iter,
-        tol = args.tol, every = args.every, sr = args.sr, resample = args.resample,
-        n_fft = args.n_fft, hop = args.hop, offset = args.offset,
-        duration = args.duration or false, audio = args.audio, method = args.method,
-        figures = args.figures,
-      },
+      options = o,
       script = args.script,
       jobs = args.jobs,
       threads = args.threads,

@@ -9,7 +9,11 @@
 -- spectrogram T frames long, templates then starting from each file's first T frames.
 -- With --midi FILE the components' events are written as a Standard MIDI File too
 -- (tessera.midi.from_activations: one track per component, the tempo from
--- tessera.score.tempo).
+-- tessera.score.tempo). The load, the fit's options, their check and the sorting of the
+-- components are tessera.batch.options's, which a batch shares: the same file and options
+-- give the same factors from both commands.
+local options = require "tessera.batch.options"
+
 local format = string.format
 
 -- "31" -> 31, "31,17" -> {31, 17} (each through convert); an error naming the flag otherwise.
@@ -30,7 +34,7 @@ local function write_wav(args, y, path)
 end
 
 -- decompose --stereo: one stereo decomposition, its model and stereo component audio.
-local function decompose_stereo(tessera, args, a, dir)
+local function decompose_stereo(tessera, args, o, a, dir)
   if a.channels ~= 2 then
     error(format("decompose: --stereo needs a file of 2 channels, %s has %d", args.file, a.channels), 0)
   end
@@ -40,18 +44,23 @@ local function decompose_stereo(tessera, args, a, dir)
   if #args.onsets > 0 or #args.template > 0 or args.midi then
     error("decompose: --stereo takes no --onsets, --template or --midi", 0)
   end
-  local m = tessera.stereo.decompose(a, { n_fft = args.n_fft, hop = args.hop, k = args.k,
-    loss = args.loss, solver = args.solver, seed = args.seed, max_iter = args.iter })
+  local fit = options.nmf(o)
+  fit.n_fft, fit.hop = o.n_fft, o.hop
+  local m = tessera.stereo.decompose(a, fit)
+  m.source = options.source(args.file)
+  local left = m.spectrograms and m.spectrograms[1]
+  m.spectrogram = m.spectrogram or left and { sr = left.sr, n_fft = left.n_fft, hop = left.hop,
+                                              window = left.window }
   m:save(dir)
   local width = #tostring(m.k)
   for i = 1, m.k do
-    write_wav(args, tessera.stereo.audio(m, i, { method = args.method }),
+    write_wav(args, tessera.stereo.audio(m, i, { method = o.method }),
       format("%s/component_%0" .. width .. "d.wav", dir, i))
   end
-  write_wav(args, tessera.stereo.audio(m, nil, { method = args.method }), dir .. "/sum.wav")
+  write_wav(args, tessera.stereo.audio(m, nil, { method = o.method }), dir .. "/sum.wav")
   io.write(format("decomposed %s (%.2f s at %d Hz, stereo) into %d components: loss %s %.6g after "
     .. "%d iterations; wrote %s/{W.npy, H.npy, model.json, component_*.wav, sum.wav}\n", args.file,
-    a:duration(), a.sr, m.k, args.loss, m.loss, m.iterations, dir))
+    a:duration(), a.sr, m.k, o.loss, m.loss, m.iterations, dir))
   local pans = tessera.stereo.pan(m)
   for i, v in ipairs(pans) do pans[i] = format("%d: %+.2f", i, v) end
   io.write("pan (-1 left, 1 right): ", table.concat(pans, ", "), "\n")
@@ -94,16 +103,7 @@ return {
   setup = function(parser)
     parser:argument("file", "Audio file (WAV, FLAC, Ogg, ...).")
     parser:option("-o --out", "Folder to write (created if missing)."):args(1):count(1)
-    parser:option("-k", "Number of components.", "4"):convert(math.tointeger)
-    parser:option("--loss", "euclidean, kl or is.", "kl"):choices { "euclidean", "kl", "is" }
-    parser:option("--solver", "mu or cd (cd: euclidean only).", "mu"):choices { "mu", "cd" }
-    parser:option("--seed", "Seed of the initialisation.", "0"):convert(math.tointeger)
-    parser:option("--iter", "Maximum number of iterations.", "200"):convert(math.tointeger)
-    parser:option("--sr", "Sample rate to analyse at.", "22050"):convert(math.tointeger)
-    parser:option("--n-fft", "STFT window size.", "2048"):convert(math.tointeger)
-    parser:option("--hop", "STFT hop.", "512"):convert(math.tointeger)
-    parser:option("--offset", "Seconds to skip.", "0"):convert(tonumber)
-    parser:option("--duration", "Seconds to keep (default: all)."):convert(tonumber)
+    options.setup(parser)
     parser:option("--template", "A sound whose spectrum starts the next component's template "
       .. "(repeatable: component 1, 2, ... in order)."):count("*")
     parser:option("--template-method", "The template of a sound: mean (its average magnitude "
@@ -122,8 +122,6 @@ return {
       :convert(tonumber)
     parser:option("--onset-after", "Seconds a component may sound after its onset.", "0.5")
       :convert(tonumber)
-    parser:option("--method", "How components are heard: wiener (they add up to the file) "
-      .. "or phase (W_i H_i with the file's phase).", "wiener"):choices { "wiener", "phase" }
     parser:option("--hpss", "Decompose only this part of a harmonic/percussive separation "
       .. "(tessera.hpss), written as PART.wav too; the components then add up to it.")
       :choices { "harmonic", "percussive", "residual" }
@@ -149,6 +147,8 @@ return {
   run = function(args)
     local tessera = require "tessera"
     local fs = require "tessera.fs"
+    local o = options.from_args(args, "decompose", { T = args.frames })
+    for key, value in pairs(o) do args[key] = value end -- the checked numbers, for the steps below
     local dir = args.out:gsub("/+$", "")
     if dir == "" then dir = "/" end
     -- The folder is made (or found unusable) before the work, not after a long fit.
@@ -161,28 +161,30 @@ return {
     if args.rate and (args.rate < 1000 or args.rate > 768000) then
       error(format("decompose: --rate must be an integer in 1000..768000 (Hz), got %d", args.rate), 0)
     end
-    local load_opts = { sr = args.sr, offset = args.offset, duration = args.duration,
-                        mono = not args.stereo }
-    local a = tessera.audio.load(args.file, load_opts)
-    if args.stereo then return decompose_stereo(tessera, args, a, dir) end
+    local a
+    if args.stereo then
+      a = tessera.audio.load(args.file, { sr = o.sr, offset = o.offset, duration = o.duration or nil,
+                                          mono = false, quality = o.resample })
+      return decompose_stereo(tessera, args, o, a, dir)
+    end
+    a = options.load(args.file, o)
     -- The channel count, for the summary (a few samples' read; the mix above is the load's).
     local channels = tessera.audio.load(args.file, { duration = 0.01, mono = false }).channels
-    local S = tessera.stft(a, { n_fft = args.n_fft, hop = args.hop })
+    local S = tessera.stft(a, { n_fft = o.n_fft, hop = o.hop })
     local hpss_opts = { kernel = pair("--hpss-kernel", args.hpss_kernel, math.tointeger),
                         margin = pair("--hpss-margin", args.hpss_margin, tonumber) }
     if args.hpss then
       S = tessera.hpss(S, hpss_opts)[args.hpss]
       write_wav(args, S:istft(), format("%s/%s.wav", dir, args.hpss))
     end
-    local V = S:magnitude()
-    local opts = { k = args.k, loss = args.loss, solver = args.solver, seed = args.seed,
-                   max_iter = args.iter, smooth_H = args.smooth, T = args.frames }
+    local opts = options.nmf(o)
+    opts.smooth_H, opts.T = args.smooth, args.frames
     if args.frames and args.template_method ~= "mean" and args.template_method ~= "frames" then
       error("decompose: --template-method must be frames with --frames", 0)
     end
     if #args.template > 0 then
-      opts.W_start = tessera.nmf.templates(args.template, { sr = args.sr, n_fft = args.n_fft,
-        hop = args.hop, T = args.frames,
+      opts.W_start = tessera.nmf.templates(args.template, { sr = o.sr, n_fft = o.n_fft,
+        hop = o.hop, T = args.frames,
         method = args.frames and "frames" or args.template_method })
       if args.freeze_templates then
         opts.fixed_W = {}
@@ -194,18 +196,26 @@ return {
     if #args.onsets > 0 then
       local lists = {}
       for i, path in ipairs(args.onsets) do lists[i] = tessera.nmf.read_onsets(path) end
-      local _, p = V:shape()
-      opts.allowed_H = tessera.nmf.allowed_from_onsets(lists, { p = p, k = args.k, sr = args.sr,
-        n_fft = args.n_fft, hop = args.hop, before = args.onset_before, after = args.onset_after })
+      local _, p = S:shape()
+      opts.allowed_H = tessera.nmf.allowed_from_onsets(lists, { p = p, k = o.k, sr = o.sr,
+        n_fft = o.n_fft, hop = o.hop, before = args.onset_before, after = args.onset_after })
     end
-    local m = (args.frames and tessera.nmfd or tessera.nmf)(V, opts)
+    -- The Spectrogram, not its magnitude: the model then records sr, n_fft, hop and window.
+    local m = (args.frames and tessera.nmfd or tessera.nmf)(S, opts)
+    -- Components started from --template or --onsets keep their places (and scale).
+    if #args.template == 0 and #args.onsets == 0 then options.tidy(m, o) end
+    m.source = options.source(args.file)
     m:save(dir)
     local width = #tostring(m.k)
+    local bar = require("tessera.batch.progress").steps(m.k + 1, "WAV files written")
     for i = 1, m.k do
-      write_wav(args, m:audio(i, S, { method = args.method }),
+      write_wav(args, m:audio(i, S, { method = o.method }),
         format("%s/component_%0" .. width .. "d.wav", dir, i))
+      bar:step()
     end
-    write_wav(args, m:audio(nil, S, { method = args.method }), dir .. "/sum.wav")
+    write_wav(args, m:audio(nil, S, { method = o.method }), dir .. "/sum.wav")
+    bar:step()
+    bar:finish()
     io.write(format("decomposed %s%s (%.2f s at %d Hz) into %d %scomponents: loss %s %.6g after %d "
       .. "iterations; wrote %s/{W.npy, H.npy, model.json, component_*.wav, sum.wav%s}\n",
       args.file, args.hpss and format("'s %s part", args.hpss) or "", a:duration(), a.sr, m.k,
