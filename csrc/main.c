@@ -21,6 +21,7 @@
 #include <lualib.h>
 
 #include "lua/l_tessera.h"
+#include "names.h"
 
 #define PROGNAME "tessera"
 
@@ -481,8 +482,14 @@ static int pmain(lua_State *L) {
     const char *a = argv[first];
     if ((a[1] == 'e' || a[1] == 'l') && a[2] == '\0')
       print_usage_hint("", a, " needs an argument");
-    else
-      print_usage_hint("unrecognized option ", a, "");
+    else {
+      static const char *const options[] = {"--debug", "--version", "--help", "-v", "-h", "-i",
+                                            "-e", "-l", NULL};
+      const char *close = tsr_closest_name(a, options, (size_t)-1);
+      char hint[64] = "";
+      if (close != NULL) snprintf(hint, sizeof hint, "; did you mean '%s'?", close);
+      print_usage_hint("unrecognized option ", a, hint);
+    }
     return 0;
   }
   if (args & HAS_V) print_version();

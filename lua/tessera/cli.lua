@@ -89,7 +89,23 @@ local function debugging()
 end
 
 local function unknown(name)
-  error(format("unknown command '%s' (try 'tessera help')", name), 0)
+  error(format("unknown command '%s'%s (try 'tessera help')", name,
+    require("tessera.args").did_you_mean(name, order)), 0)
+end
+
+-- argparse's message for a parse error, its own guess for a misspelt option replaced by the
+-- one every name check of tessera makes (args.did_you_mean), over the command's options.
+local function parse_error(parser, msg)
+  msg = msg:gsub("\nDid you mean '[^']*'%?$", "")
+  local option = msg:match("^unknown option '([^']+)'$")
+  if option then
+    local names = {}
+    for _, o in ipairs(parser._options) do
+      for _, alias in ipairs(o._aliases) do names[#names + 1] = alias end
+    end
+    msg = msg .. require("tessera.args").did_you_mean(option, names)
+  end
+  return msg
 end
 
 -- cli.parser(name) -> parser, helped: the command's argparse parser, and a function
@@ -185,7 +201,7 @@ function cli.main(args)
     return 0
   end
   if not ok then
-    error(format("%s: %s (try 'tessera help %s')", name, parsed, name), 0)
+    error(format("%s: %s (try 'tessera help %s')", name, parse_error(parser, parsed), name), 0)
   end
   if debugging() then return command.run(parsed) end
   local ran, result = pcall(command.run, parsed)

@@ -46,4 +46,6 @@ tessera.griffinlim = core.griffinlim
 -- tessera.pghi(mag, like_S) -> phase Matrix (see tessera.listen)
 tessera.pghi = core.pghi
 
-return tessera
+-- Errors leave tessera.stft at the caller's line (lua/tessera/entry.lua), as they leave
+-- every area's public functions.
+return require("tessera.entry").export(tessera, { "stft" })

@@ -373,4 +373,5 @@ end
 function midi.from_activations(H, opts) return require("tessera.midi_score").from_activations(H, opts) end
 function midi.to_rows(song, opts) return require("tessera.midi_score").to_rows(song, opts) end
 
-return midi
+-- Errors leave the public functions at the caller's line (lua/tessera/entry.lua).
+return require("tessera.entry").export(midi)

@@ -58,4 +58,5 @@ end
 -- of A moving toward B's along t (one position in [0, 1] per frame of H, a table), each
 -- sounding with its row of H.
 
-return morph
+-- Errors leave the public functions at the caller's line (lua/tessera/entry.lua).
+return require("tessera.entry").export(morph)

@@ -68,4 +68,5 @@ end
 -- tessera.nmfd.load(dir): tessera.nmf.load, which reads NMFD models too.
 nmfd.load = nmf.load
 
-return nmfd
+-- Errors leave the public functions at the caller's line (lua/tessera/entry.lua).
+return require("tessera.entry").export(nmfd)

@@ -596,4 +596,5 @@ function score.frames(value, ctx, name) return require("tessera.score_apply").fr
 function score.check(ops, who) return require("tessera.score_apply").check(ops, who) end
 function score.apply(row, ops, ctx) return require("tessera.score_apply").apply(row, ops, ctx) end
 
-return score
+-- Errors leave the public functions at the caller's line (lua/tessera/entry.lua).
+return require("tessera.entry").export(score)

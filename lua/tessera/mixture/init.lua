@@ -39,6 +39,7 @@
 -- source times the onset's gain, shifted to its sample (tessera.matrix.place, summed in
 -- double and rounded once).
 local core = require "tessera.core"
+local did_you_mean = require("tessera.args").did_you_mean
 local fs = require "tessera.fs"
 local files = require "tessera.files"
 local json = require "tessera.json"
@@ -95,7 +96,7 @@ local function check_keys(where, t, valid, list)
   end
   if #bad > 0 then
     sort(bad)
-    fail(where, "unknown key '%s' (valid: %s)", bad[1], concat(list, ", "))
+    fail(where, "unknown key '%s' (valid: %s)%s", bad[1], concat(list, ", "), did_you_mean(bad[1], list))
   end
 end
 
@@ -256,8 +257,8 @@ function mixture.check(spec, ctx)
   top.steps_per_beat = integer(nil, spec, "steps_per_beat", 4, positive, "an integer > 0")
   top.quality = spec.quality or "best"
   if not qualities[top.quality] then
-    fail(nil, "key 'quality' must be 'best', 'medium', 'fast' or 'poly', got %s",
-      describe(spec.quality))
+    fail(nil, "key 'quality' must be 'best', 'medium', 'fast' or 'poly', got %s%s",
+      describe(spec.quality), did_you_mean(spec.quality, { "best", "medium", "fast", "poly" }))
   end
   local n = spec.normalize
   if n ~= nil and n ~= false and not (finite(n) and n > 0) then
@@ -487,7 +488,8 @@ function mixture.load(path, opts)
   return value, { base = dir, readable = function(p) return recipe.readable(rctx, p) end }
 end
 
-return setmetatable(mixture, {
+-- Errors leave the public functions at the caller's line (lua/tessera/entry.lua).
+return require("tessera.entry").export(setmetatable(mixture, {
   -- tessera.mixture(spec [, opts]) is mixture.build.
   __call = function(_, spec, opts) return mixture.build(spec, opts) end,
-})
+}))

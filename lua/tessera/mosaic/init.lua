@@ -104,4 +104,5 @@ function mosaic.describe(s)
 end
 
 mosaic.crosssynth = require("tessera.crosssynth").crosssynth -- "Let it Bee" (crosssynth.lua)
-return mosaic
+-- Errors leave the public functions at the caller's line (lua/tessera/entry.lua).
+return require("tessera.entry").export(mosaic)
