@@ -397,9 +397,32 @@ static void l_print(lua_State *L) {
   }
 }
 
+/* The REPL starts with tessera loaded, as the globals `tessera` and its short name `t`
+ * (each unless a script, -e or -l set it already), so `t.audio.load(...)` works at the first
+ * prompt. A library that fails to load is reported and the REPL goes on without it. */
+static void preload_tessera(lua_State *L) {
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "tessera");
+  int status = docall(L, 1, 1);
+  if (status != LUA_OK) {
+    report(L, status);
+    return;
+  }
+  static const char *const names[] = {"tessera", "t"};
+  for (int i = 0; i < 2; i++) {
+    if (lua_getglobal(L, names[i]) == LUA_TNIL) {
+      lua_pushvalue(L, -2);
+      lua_setglobal(L, names[i]);
+    }
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+}
+
 static void doREPL(lua_State *L) {
   int status;
   repl_tty = isatty(STDIN_FILENO);
+  preload_tessera(L);
   while ((status = loadline(L)) != -1) {
     if (status == LUA_OK) status = docall(L, 0, LUA_MULTRET);
     if (status == LUA_OK)

@@ -285,6 +285,33 @@ static int audio_load(lua_State *L) {
   return 1;
 }
 
+/* audio.info(path) -> {format = "WAV", subtype = "PCM_16", bits = 16, sr =, channels =,
+ * frames =, duration = seconds}: the file's header, its samples not decoded (bits 0 for a
+ * lossy codec). */
+static int audio_info(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  tsr_audio_info info;
+  tsr_error err = {{0}};
+  int st = tsr_audio_probe(path, &info, &err);
+  if (st != TSR_OK) return laux_fail(L, "tessera.audio.info", st, &err);
+  lua_createtable(L, 0, 7);
+  lua_pushstring(L, info.format);
+  lua_setfield(L, -2, "format");
+  lua_pushstring(L, info.subtype);
+  lua_setfield(L, -2, "subtype");
+  lua_pushinteger(L, info.bits);
+  lua_setfield(L, -2, "bits");
+  lua_pushinteger(L, info.sr);
+  lua_setfield(L, -2, "sr");
+  lua_pushinteger(L, info.channels);
+  lua_setfield(L, -2, "channels");
+  lua_pushinteger(L, (lua_Integer)info.frames);
+  lua_setfield(L, -2, "frames");
+  lua_pushnumber(L, info.sr > 0 ? (lua_Number)info.frames / info.sr : 0.0);
+  lua_setfield(L, -2, "duration");
+  return 1;
+}
+
 /* ---- access ---- */
 
 static int audio_len(lua_State *L) {
@@ -616,6 +643,7 @@ static const luaL_Reg audio_functions[] = {
   {"from", audio_from},
   {"join", audio_join},
   {"load", audio_load},
+  {"info", audio_info},
   {NULL, NULL}
 };
 

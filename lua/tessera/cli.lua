@@ -80,12 +80,20 @@ local function host()
   return package.preload["tessera.host"] and require("tessera.host")
 end
 
--- --debug (host) or TESSERA_DEBUG: errors keep their position and get a traceback.
-local function debugging()
+-- cli.debugging() -> whether --debug (host) or TESSERA_DEBUG is on: errors keep their
+-- position and get a traceback.
+function cli.debugging()
   local h = host()
   if h then return h.debug end
   local v = os.getenv("TESSERA_DEBUG")
   return v ~= nil and v ~= "" and v ~= "0"
+end
+local debugging = cli.debugging
+
+-- cli.strip_position(msg) -> msg without its "file.lua:N: " prefix, which tells a user of a
+-- command nothing.
+function cli.strip_position(msg)
+  return (msg:gsub("^[^\n:]+:%d+: ", "", 1))
 end
 
 local function unknown(name)
@@ -129,7 +137,8 @@ local function overview()
     "",
     "usage: tessera [OPTIONS] SCRIPT.lua [ARGS...]   run a Lua script ('-' reads stdin)",
     "       tessera [OPTIONS] -e CODE [-e CODE...]   run Lua chunks",
-    "       tessera [-i]                             interactive Lua (REPL)",
+    "       tessera [-i]                             interactive Lua (REPL), tessera loaded as",
+    "                                                the globals 'tessera' and 't'",
     "       tessera [--debug] COMMAND [ARGS...]      run a command",
     "",
     "commands:",
@@ -206,7 +215,7 @@ function cli.main(args)
   if debugging() then return command.run(parsed) end
   local ran, result = pcall(command.run, parsed)
   if ran then return result end
-  if type(result) == "string" then result = result:gsub("^[^\n:]+:%d+: ", "", 1) end
+  if type(result) == "string" then result = cli.strip_position(result) end
   error(result, 0)
 end
 

@@ -10,9 +10,11 @@
 --
 -- Called from inside the library, a public function raises as it always did (the library's
 -- own pcalls see the same messages), and its caller's public function locates the error
--- when it leaves the library. C functions are not wrapped: called from a script, Lua
--- already gives their errors the script's position. With --debug or TESSERA_DEBUG, errors
--- are left as raised, so the traceback shows where they came from.
+-- when it leaves the library. Called by a C function (pcall(t.nmf, ...)), it raises as it
+-- always did too, as Lua's own functions give no position there. C functions are not
+-- wrapped: called from a script, Lua already gives their errors the script's position.
+-- With --debug or TESSERA_DEBUG, errors are left as raised, so the traceback shows where
+-- they came from.
 local error, getinfo, getmetatable, pairs, pcall, rawget, setmetatable, type =
   error, debug.getinfo, getmetatable, pairs, pcall, rawget, setmetatable, type
 
@@ -36,15 +38,13 @@ local function debugging()
 end
 local DEBUG = debugging()
 
--- The first Lua function at or above stack level `level` (C functions such as pcall are
--- passed over): its debug info, or nil.
-local function first_lua(level)
-  while true do
-    local info = getinfo(level + 1, "Sl")
-    if info == nil then return nil end
-    if info.what ~= "C" then return info end
-    level = level + 1
-  end
+-- The function that called the one at stack level `level` (as a caller of getinfo counts):
+-- its debug info when it is a Lua function, nil when it is a C function (pcall, table.sort:
+-- Lua gives no position there either) or there is none.
+local function lua_caller(level)
+  local info = getinfo(level + 1, "Sl")
+  if info == nil or info.what == "C" then return nil end
+  return info
 end
 
 -- The position prefix "chunk:line: " at the start of msg, or nil. A chunk name is a path
@@ -71,13 +71,19 @@ local function library_chunk(chunk)
   return false
 end
 
--- msg placed at info's line: a position in the library (or none) replaced by the caller's;
--- a position elsewhere (the user's own callback, a recipe's line) kept.
+-- msg placed at info's line: a position in the library replaced by the caller's, and one
+-- added to the library's own messages raised without ("tessera.mosaic: ...", "bad argument
+-- ..."). Anything else is kept as it was raised: a position elsewhere (the user's callback,
+-- a recipe's line), a message of the user's own with none.
 local function relocate(msg, info)
   if type(msg) ~= "string" or info.currentline <= 0 then return msg end
   local chunk, rest = position_of(msg)
-  if chunk and not library_chunk(chunk) then return msg end
-  if chunk then msg = msg:sub(rest) end
+  if chunk then
+    if not library_chunk(chunk) then return msg end
+    msg = msg:sub(rest)
+  elseif not (msg:find("^tessera") or msg:find("^bad argument #")) then
+    return msg
+  end
   return info.short_src .. ":" .. info.currentline .. ": " .. msg
 end
 
@@ -93,7 +99,7 @@ local wrapped = setmetatable({}, { __mode = "k" }) -- the wrappers made, so none
 function entry.wrap(fn)
   if DEBUG or wrapped[fn] then return fn end
   local function located(...)
-    local info = first_lua(2)
+    local info = lua_caller(2)
     if info == nil or in_library(info.source) then return fn(...) end
     return finish(info, pcall(fn, ...))
   end
