@@ -31,8 +31,7 @@ entry.in_library = in_library
 
 -- Whether errors keep their place (a traceback is wanted instead).
 local function debugging()
-  local host = package.loaded["tessera.host"]
-  if host then return host.debug end
+  if package.preload["tessera.host"] then return require("tessera.host").debug end
   local v = os.getenv("TESSERA_DEBUG")
   return v ~= nil and v ~= "" and v ~= "0"
 end
