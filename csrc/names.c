@@ -45,7 +45,10 @@ const char *tsr_closest_name(const char *name, const char *const *candidates, si
     size_t lc = strlen(candidates[i]);
     size_t longer = len > lc ? len : lc;
     int d = tsr_name_distance(name, candidates[i]);
-    if (d < best_d && (size_t)d * 3 <= longer) {
+    /* Case only, one edit of a name of 3 letters or more, two of one of 8 or more: "hanning"
+     * is not taken for "hamming", two edits away in seven letters. */
+    int close = d == 0 || (d == 1 && longer >= 3) || (d == 2 && longer >= 8);
+    if (d < best_d && close) {
       best = candidates[i];
       best_d = d;
     }

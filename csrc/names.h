@@ -11,9 +11,10 @@
  * into the other, no letter edited twice. Names longer than 64 bytes count as far (65). */
 int tsr_name_distance(const char *a, const char *b);
 
-/* The candidate closest to name (the first of equals), or NULL when none is close: at most
- * 2 edits, and at most a third of the longer name's length ("han" -> "hann", "lose" ->
- * "loss", never "is" -> "kl"). An exact match is not a suggestion (NULL). The result
+/* The candidate closest to name (the first of equals), or NULL when none is close: a
+ * difference of case only, one edit in names of 3 letters or more, two in names of 8 or
+ * more ("han" -> "hann", "lose" -> "loss", "grifinlim" -> "griffinlim"; never "is" -> "kl"
+ * or "hanning" -> "hamming"). An exact match is not a suggestion (NULL). The result
  * points into candidates; n of them, or up to a NULL entry when n is (size_t)-1. */
 const char *tsr_closest_name(const char *name, const char *const *candidates, size_t n);
 

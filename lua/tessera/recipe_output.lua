@@ -50,11 +50,13 @@ return function(h)
       top.phase = { griffinlim = { iter = 32, momentum = 0.99, seed = 0, init = "random" } }
     elseif type(phase) == "string" then
       if top.sources[phase] == nil then -- "grifinlim" is more likely Griffin-Lim than a source
-        local names = { "griffinlim" }
+        local names = {}
         for name in pairs(top.sources) do names[#names + 1] = name end
         table.sort(names)
+        local sources = table.concat(names, ", ")
+        names[#names + 1] = "griffinlim"
         fail(ctx, nil, "key 'phase': no source named '%s' (sources: %s; or 'griffinlim')%s", phase,
-          table.concat(names, ", ", 2), did_you_mean(phase, names))
+          sources, did_you_mean(phase, names))
       end
       source_named(ctx, nil, "phase", top.sources, phase)
       top.phase = { source = phase }
