@@ -245,6 +245,18 @@ for i = 1, select("#", ...) do io.write("...", i, "=", (select(i, ...)), "\n") e
       assert.equal("stdin:1: oops\nstdin:1: attempt to perform arithmetic on a nil value\n", err)
     end)
 
+    it("starts with tessera loaded as the globals tessera and t, unless already set", function()
+      local out, err, code = tessera_run({ "-i" }, { stdin = "t.version\ntessera == t\n"
+        .. "t.audio.info('" .. AMEN .. "').format\n" })
+      assert.equal(0, code)
+      assert.equal("", err)
+      assert.equal("> " .. tessera.version .. "\n> true\n> FLAC\n> \n", out:match("^[^\n]*\n(.*)$"))
+      out, err, code = tessera_run({ "-e", "t = 'mine'", "-i" }, { stdin = "t\ntessera.version\n" })
+      assert.equal(0, code)
+      assert.equal("", err)
+      assert.truthy(out:find("> mine\n> " .. tessera.version .. "\n", 1, true), out)
+    end)
+
     it("runs -e chunks first and uses _PROMPT", function()
       local out, _, code = tessera_run({ "-e", "_PROMPT = 'tsr> '", "-i" }, { stdin = "y = 1\ny\n" })
       assert.equal(0, code)

@@ -156,7 +156,6 @@ describe("memory", function()
     end)
 
     it("show a small cap and a small recipe budget in bytes or kB, never as 0.0 MB", function()
-      local tessera = require "tessera"
       local a = tessera.audio.load("/usr/share/sonic-pi/samples/loop_amen.flac", { sr = 22050 })
       local ok, err = pcall(tessera.stft, a, { max_memory = 2000 })
       assert.is_false(ok)
