@@ -148,7 +148,7 @@ describe("tessera.score", function()
       refuses(function() score.events({ 1 }, { min_gap = -1 }) end,
         "tessera.score.events: min_gap must be a number >= 0, got -1")
       refuses(function() score.events({ 1 }, { treshold = 0.2 }) end,
-        "tessera.score.events: unknown option 'treshold' (valid: min_gap, strength, threshold)")
+        "tessera.score.events: unknown option 'treshold' (valid: min_gap, strength, threshold); did you mean 'threshold'?")
       refuses(function() score.events({ 1 }, 0.2) end, "tessera.score.events: options must be a table, got 0.2")
     end)
   end)
@@ -588,7 +588,7 @@ describe("tessera.score", function()
     it("checks every op and key, naming the op", function()
       refuses(function() score.apply(row, { { "quantise", 4 } }) end,
         "tessera.score.apply: op 1: unknown op 'quantise' (valid: euclidean, events, gate, loop, mute, pattern, "
-        .. "probability, quantize, render, reverse, shift, smooth)")
+        .. "probability, quantize, render, reverse, shift, smooth); did you mean 'quantize'?")
       refuses(function() score.apply(row, { "quantize" }) end,
         "tessera.score.apply: op 1 must be a table like {\"quantize\", grid = 4}, got 'quantize'")
       refuses(function() score.apply(row, { { "quantize" }, { "gate", 0.5 } }) end,
