@@ -148,7 +148,8 @@ describe("tessera.score", function()
       refuses(function() score.events({ 1 }, { min_gap = -1 }) end,
         "tessera.score.events: min_gap must be a number >= 0, got -1")
       refuses(function() score.events({ 1 }, { treshold = 0.2 }) end,
-        "tessera.score.events: unknown option 'treshold' (valid: min_gap, strength, threshold); did you mean 'threshold'?")
+        "tessera.score.events: unknown option 'treshold' (valid: min_gap, strength, threshold); "
+          .. "did you mean 'threshold'?")
       refuses(function() score.events({ 1 }, 0.2) end, "tessera.score.events: options must be a table, got 0.2")
     end)
   end)
