@@ -595,7 +595,7 @@ describe("tessera.score", function()
       refuses(function() score.apply(row, { { "quantize" }, { "gate", 0.5 } }) end,
         "tessera.score.apply: op 2 (gate): n must be an integer >= 0, got 0.5")
       refuses(function() score.apply(row, { { "gate", 2, bars = 4 } }) end,
-        "tessera.score.apply: op 1 (gate): unknown key 'bars' (valid: bar, n, phase)")
+        "tessera.score.apply: op 1 (gate): unknown key 'bars' (valid: bar, n, phase); did you mean 'bar'?")
       refuses(function() score.apply(row, { { "gate", 2, n = 2 } }) end,
         "tessera.score.apply: op 1 (gate): n is given twice (value 2 and n =)")
       refuses(function() score.apply(row, { { "gate", 2, 3 } }) end,
@@ -620,7 +620,7 @@ describe("tessera.score", function()
       refuses(function() score.apply(row, { { "render", "gauss" } }) end,
         "tessera.score.apply: op 1 (render): shape must be 'row' or 'impulse', got 'gauss'")
       refuses(function() score.apply(row, { { "events" } }, { temp = 1 }) end,
-        "tessera.score.apply: unknown option 'temp' (valid: hop, length, seed, sr, tempo)")
+        "tessera.score.apply: unknown option 'temp' (valid: hop, length, seed, sr, tempo); did you mean 'tempo'?")
       refuses(function() score.apply(row, { { "events" } }, { tempo = { bpm = 120 } }) end,
         "tessera.score.apply: ctx.tempo.period must be a number > 0, got nil")
       refuses(function() score.apply(row, { x = 1 }) end,
