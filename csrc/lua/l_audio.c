@@ -234,11 +234,12 @@ static int opt_choice(lua_State *L, int arg, const char *key, const char *const 
     for (int i = 0; t == LUA_TSTRING && names[i] != NULL && found < 0; i++)
       if (strcmp(v, names[i]) == 0) found = i;
     if (found < 0) {
+      /* The value as shown, then the hint: each pushed in turn, the order fixed. */
+      const char *shown = t == LUA_TSTRING ? lua_pushfstring(L, "'%s'", v)
+                                           : luaL_tolstring(L, -1, NULL);
       const char *hint = t == LUA_TSTRING ? laux_did_you_mean(L, v, names) : "";
       luaL_argerror(L, arg, lua_pushfstring(L, "%s must be one of %s, got %s%s", key, valid,
-                                            t == LUA_TSTRING
-                                              ? lua_pushfstring(L, "'%s'", v)
-                                              : luaL_tolstring(L, -2, NULL), hint));
+                                            shown, hint));
     }
   }
   lua_pop(L, 1);
