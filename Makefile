@@ -44,7 +44,7 @@ BINDINGS += l_pitch l_morph
 OBJS = $(KERNELS:%=build/%.o) $(BINDINGS:%=build/lua/%.o)
 SAN_OBJS = $(KERNELS:%=build/asan/%.o) $(BINDINGS:%=build/asan/lua/%.o)
 
-.PHONY: all deps test asan demo bench bench-memory bench-compare clean fuzz memcheck
+.PHONY: all deps test asan demo bench bench-memory bench-compare clean fuzz memcheck doc
 
 all: lua/tessera/core.so bin/tessera
 
@@ -128,6 +128,14 @@ fuzz: deps
 # The specs under valgrind memcheck: no memory error, no definite or indirect leak.
 memcheck: all
 	@scripts/memcheck.sh
+
+# The API reference (HTML) from the doc comments, by Debian's lua-ldoc: docs/config.ld lists
+# the sources; DOC_DIR (default build/doc) receives it, index.html first.
+DOC_DIR ?= build/doc
+doc: deps
+	@mkdir -p $(DOC_DIR)
+	@cd docs && ldoc --fatalwarnings -q -c config.ld -d $(abspath $(DOC_DIR)) .
+	@echo "  DOC     $(DOC_DIR)/index.html"
 
 # make print-KERNELS (any variable): its value, for scripts (fuzz.sh) that build the same list.
 print-%:

@@ -26,6 +26,8 @@ packages=(
   clang libclang-rt-dev valgrind
   parallel # tessera batch: the spec runs two shards at once with GNU parallel
   time # make bench: peak memory through /usr/bin/time -v
+  lua-ldoc # doc: make doc (API reference)
+  lua-markdown # doc: make doc (API reference), the doc comments' markdown
 )
 
 missing=()

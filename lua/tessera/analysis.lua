@@ -1,4 +1,4 @@
--- tessera.analysis: what the activations say about time. An NMF activation row (a row of
+--- tessera.analysis: what the activations say about time. An NMF activation row (a row of
 -- H) of a drum or a riff rises every time its sound plays, so its autocorrelation peaks at
 -- the sound's period; the rows together give the tempo.
 --
@@ -8,6 +8,7 @@
 --
 -- A row is a 1 x p Matrix (H:row(i)) or a list of numbers; sr is the sample rate and hop
 -- the STFT hop the activations were computed with, so a frame lasts hop / sr seconds.
+-- @module tessera.analysis
 local core = require "tessera.core"
 local did_you_mean = require("tessera.args").did_you_mean
 
@@ -100,11 +101,18 @@ local function lagged_sums(x, max_lag)
   return s
 end
 
--- analysis.period(row, sr, hop) -> frames, seconds, strength, or nil when the row has no
+--- analysis.period(row, sr, hop) -> frames, seconds, strength, or nil when the row has no
 -- peak: the lag (in frames, at least 2, at most half the row) with the highest normalised
 -- autocorrelation of the mean-removed row that is also a local peak, that lag in seconds
 -- (lag * hop / sr), and the autocorrelation there (1 for a perfectly periodic row). A row
 -- of zeros is an error: it was never active, so it has no period to ask about.
+-- @tparam Matrix|table row an activation row (1 x p Matrix or a list)
+-- @int sr sample rate
+-- @int hop hop
+-- @treturn number the period in seconds
+-- @treturn number the autocorrelation there
+-- @raise a row of zeros; bad sr or hop.
+-- @usage local seconds, r = tessera.analysis.period(m.H:row(1), 22050, 512)
 function analysis.period(row, sr, hop)
   local values = values_of("period", row)
   check_geometry("period", sr, hop, 2)
@@ -175,7 +183,7 @@ local function vertex(a, b, c)
   return v
 end
 
--- analysis.tempo(H, sr, hop [, opts]) -> a table describing the tempo of the activations
+--- analysis.tempo(H, sr, hop [, opts]) -> a table describing the tempo of the activations
 -- H (k x p, one row per component):
 --   bpm        the estimate (beats per minute)
 --   frames     its beat period in frames (fractional: the peak refined by a parabola)
@@ -199,6 +207,13 @@ end
 -- repeats every two beats while single beats differ, so the estimate is the half-bar, half
 -- the notated tempo, to within a fraction of a percent. Raises for an H without
 -- frames or with no energy, a range that holds no lag, or bad sr/hop.
+-- @tparam Matrix H activations (k x p)
+-- @int sr sample rate
+-- @int hop hop
+-- @tab[opt] opts `min_bpm`, `max_bpm`: the range searched
+-- @treturn table {bpm, period, ...}
+-- @raise an H without frames or energy; a range that holds no lag; bad sr or hop.
+-- @usage print(tessera.analysis.tempo(m.H, 22050, 512).bpm)
 function analysis.tempo(H, sr, hop, opts)
   if core.type(H) ~= "Matrix" then argerror(1, "tempo", "Matrix expected, got " .. shown(H)) end
   check_geometry("tempo", sr, hop, 2)

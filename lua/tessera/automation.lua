@@ -1,8 +1,9 @@
--- tessera.automation: a value that moves over a render's frames, written as recipes write
+--- tessera.automation: a value that moves over a render's frames, written as recipes write
 -- it: a number (held), a ramp { from = a, to = b, shape = "linear" | "smooth" } across the
 -- whole output, or breakpoints { {seconds, value}, ... } (straight lines between them, the
 -- first and last values held before and after). tessera.pitch's glides, tessera.morph's
 -- curves and the recipe keys pitch and morph read it.
+-- @module tessera.automation
 local format = string.format
 local did_you_mean = require("tessera.args").did_you_mean
 local getmetatable, ipairs, pairs, type = getmetatable, ipairs, pairs, type
@@ -16,8 +17,14 @@ local function within(v, lo, hi) return finite(v) and v >= lo and v <= hi end
 local shapes = { linear = function(x) return x end,
                  smooth = function(x) return x * x * (3 - 2 * x) end }
 
--- automation.problem(spec, lo, hi) -> nil when spec is a valid automation of values in
+--- automation.problem(spec, lo, hi) -> nil when spec is a valid automation of values in
 -- [lo, hi], else what is wrong with it (a phrase for "key 'pitch' ...").
+-- @param spec a number, {from, to, shape}, or breakpoints {{t, v}, ...}
+-- @number lo the lowest value allowed
+-- @number hi the highest value allowed
+-- @treturn string|nil what is wrong, or nil
+-- @raise never (it reports).
+-- @usage assert(not tessera.automation.problem({from = 0, to = 12}, -48, 48))
 function automation.problem(spec, lo, hi)
   local range = format("in %g..%g", lo, hi)
   if type(spec) == "number" then
@@ -66,8 +73,15 @@ function automation.problem(spec, lo, hi)
   return nil
 end
 
--- automation.values(spec, frames, sr, hop) -> the value at each of `frames` frames (frame j
+--- automation.values(spec, frames, sr, hop) -> the value at each of `frames` frames (frame j
 -- at j hop / sr seconds; a ramp runs from the first frame to the last). spec must be valid.
+-- @param spec a valid automation
+-- @int frames the frames
+-- @int sr sample rate
+-- @int hop hop
+-- @treturn table one value per frame
+-- @raise when spec is not valid.
+-- @usage local glide = tessera.automation.values({from = 0, to = 12}, 100, 22050, 512)
 function automation.values(spec, frames, sr, hop)
   local out = {}
   if type(spec) == "number" then

@@ -1,4 +1,4 @@
--- tessera.cli: the `tessera COMMAND [ARGS...]` framework. A registry of commands, each
+--- tessera.cli: the `tessera COMMAND [ARGS...]` framework. A registry of commands, each
 -- with a lua-argparse parser; bin/tessera calls cli.main(args) when its first argument
 -- names a command. A command is a table
 --   { name = "decompose", help = "one line for `tessera help`",
@@ -6,6 +6,7 @@
 --     run = function(args) ... end }      -- gets argparse's result; may return a status
 -- Errors are raised as plain strings (no position): the host prints "tessera: <message>"
 -- and exits with status 1.
+-- @module tessera.cli
 local argparse = require "argparse"
 
 local error, ipairs, type = error, ipairs, type
@@ -40,7 +41,12 @@ local function field_error(command, key, expected)
     type(got) == "string" and format("'%s'", got) or type(got)), 3)
 end
 
--- cli.register(command) -> command: adds a command to the registry.
+--- cli.register(command) -> command: adds a command to the registry.
+-- @tab command {name, help, setup, run} (as lua/tessera/cmd/*.lua)
+-- @treturn table the command
+-- @raise when a field is missing or the name is taken.
+-- @usage tessera.cli.register{name = "hello", help = "says hello", setup = function(p) end,
+--   run = function(args) print("hello") end}
 function cli.register(command)
   if type(command) ~= "table" then
     error(format("bad argument #1 to 'register' (table expected, got %s)", type(command)), 2)
@@ -63,12 +69,19 @@ function cli.register(command)
   return command
 end
 
--- cli.command(name) -> the registered command, or nil.
+--- cli.command(name) -> the registered command, or nil.
+-- @string name a command name
+-- @treturn table|nil the command
+-- @raise never.
+-- @usage local decompose = tessera.cli.command("decompose")
 function cli.command(name)
   return registry[name]
 end
 
--- cli.commands() -> the registered commands, in listing order (a new array).
+--- cli.commands() -> the registered commands, in listing order (a new array).
+-- @treturn table the commands
+-- @raise never.
+-- @usage for _, c in ipairs(tessera.cli.commands()) do print(c.name) end
 function cli.commands()
   local list = {}
   for i, name in ipairs(order) do list[i] = registry[name] end
@@ -80,18 +93,25 @@ local function host()
   return package.preload["tessera.host"] and require("tessera.host")
 end
 
--- cli.debugging() -> whether --debug (host) or TESSERA_DEBUG is on: errors keep their
--- position and get a traceback.
+--- cli.debugging() -> whether errors keep their position and get a traceback: the host's
+-- debug flag, or TESSERA_DEBUG set (a command that catches errors itself, as `info` does
+-- for each file, lets them through then).
+-- @treturn boolean debugging
+-- @raise never.
+-- @usage local verbose = tessera.cli.debugging()
 function cli.debugging()
   local h = host()
   if h then return h.debug end
   local v = os.getenv("TESSERA_DEBUG")
   return v ~= nil and v ~= "" and v ~= "0"
 end
-local debugging = cli.debugging
 
--- cli.strip_position(msg) -> msg without its "file.lua:N: " prefix, which tells a user of a
--- command nothing.
+--- cli.strip_position(msg) -> msg without its "file.lua:N: " prefix, which tells a user of
+-- a command nothing.
+-- @string msg an error message
+-- @treturn string the message without its position
+-- @raise never.
+-- @usage io.stderr:write("tessera: ", tessera.cli.strip_position(err), "\n")
 function cli.strip_position(msg)
   return (msg:gsub("^[^\n:]+:%d+: ", "", 1))
 end
@@ -116,9 +136,14 @@ local function parse_error(parser, msg)
   return msg
 end
 
--- cli.parser(name) -> parser, helped: the command's argparse parser, and a function
+--- cli.parser(name) -> parser, helped: the command's argparse parser, and a function
 -- telling whether -h/--help was seen by the last parse (help wins over other errors,
 -- so `tessera info -h` shows help instead of "missing argument").
+-- @string name a registered command
+-- @treturn table the argparse parser
+-- @treturn function helped()
+-- @raise "unknown command ..." for a name not registered.
+-- @usage local p = tessera.cli.parser("info")
 function cli.parser(name)
   local command = registry[name] or unknown(name)
   local seen = false
@@ -193,10 +218,14 @@ for _, name in ipairs(cli.modules) do
   cli.register(require("tessera.cmd." .. name))
 end
 
--- cli.main(args) -> status or nil: runs the command args[1] with the arguments
+--- cli.main(args) -> status or nil: runs the command args[1] with the arguments
 -- args[2..]; no command is `help`. Raises "unknown command ..." or "<name>: <parse
 -- error> (try 'tessera help <name>')". An error from the command loses its
 -- "file.lua:N: " prefix, which tells a user of the command nothing, unless debugging.
+-- @tab args the arguments, args[1] the command
+-- @return what the command returns
+-- @raise "unknown command ..."; "<name>: <parse error> (try 'tessera help <name>')"; the command's errors.
+-- @usage tessera.cli.main({"info", "/usr/share/sonic-pi/samples/loop_amen.flac"})
 function cli.main(args)
   if type(args) ~= "table" then
     error(format("bad argument #1 to 'main' (table expected, got %s)", type(args)), 2)
@@ -212,7 +241,7 @@ function cli.main(args)
   if not ok then
     error(format("%s: %s (try 'tessera help %s')", name, parse_error(parser, parsed), name), 0)
   end
-  if debugging() then return command.run(parsed) end
+  if cli.debugging() then return command.run(parsed) end
   local ran, result = pcall(command.run, parsed)
   if ran then return result end
   if type(result) == "string" then result = cli.strip_position(result) end

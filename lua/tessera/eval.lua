@@ -1,4 +1,4 @@
--- tessera.eval: how good a separation is. Estimates (what a decomposition gave) are compared
+--- tessera.eval: how good a separation is. Estimates (what a decomposition gave) are compared
 -- with references (the true stems) by
 --   BSS Eval's SDR, SIR and SAR in dB, as mir_eval.separation.bss_eval_sources 0.7 computes
 --     them (a 512-tap distortion filter; estimates paired with references so that the mean
@@ -22,6 +22,7 @@
 -- mir_eval), be finite, and not be silent. There may be fewer estimates than references
 -- (each then gets a reference of its own, and all references count as interference) but
 -- not more.
+-- @module tessera.eval
 local core = require "tessera.core"
 local did_you_mean = require("tessera.args").did_you_mean
 local audio = require "tessera.audio"
@@ -135,11 +136,17 @@ local function pair_by_sir(sir, n_est, n_ref)
   return hungarian(cost, n_ref)
 end
 
--- eval.bss(estimates, references [, {filter_length = 512}]) -> results, scores
+--- eval.bss(estimates, references [, {filter_length = 512}]) -> results, scores
 -- results[i] = {estimate = i, reference = j, sdr =, sir =, sar =}, one per estimate in the
 -- order given, j the reference it is paired with; scores = {sdr =, sir =, sar =}, each
 -- scores.x[i][j] for every estimate i and reference j. With as many estimates as
 -- references these are bss_eval_sources' numbers (its perm[j] is the i paired with j).
+-- @tparam table estimates a list of Audio (mono, the references' rate and length)
+-- @tparam table references a list of Audio
+-- @tab[opt] opts `filter_length` (512, mir_eval's)
+-- @treturn table {perm, scores = {sdr, sir, sar}}
+-- @raise when the lists are empty, the signals differ in rate or length, or a reference is silent.
+-- @usage local r = tessera.eval.bss({est1, est2}, {ref1, ref2})
 function eval.bss(estimates, references, opts)
   local ests, refs = inputs(estimates, references, "bss")
   local sdr, sir, sar = C.bss(audios(ests), audios(refs), opts)
@@ -171,7 +178,14 @@ local function check_options(opts, valid, fname, arg)
   return opts
 end
 
--- eval.si_sdr(estimate, reference [, {zero_mean = true}]) -> si_sdr, sd_sdr (dB)
+--- eval.si_sdr(estimate, reference [, {zero_mean = true}]) -> si_sdr, sd_sdr (dB)
+-- @tparam Audio estimate the estimate
+-- @tparam Audio reference the reference, same rate and length
+-- @tab[opt] opts `zero_mean` (true)
+-- @treturn number SI-SDR in dB
+-- @treturn number SD-SDR in dB
+-- @raise when the signals differ in rate or length or the reference is silent.
+-- @usage local db = tessera.eval.si_sdr(est, ref)
 function eval.si_sdr(estimate, reference, opts)
   opts = check_options(opts, { zero_mean = true }, "si_sdr", 3)
   local ests, refs = inputs({ estimate }, { reference }, "si_sdr")
@@ -188,19 +202,31 @@ local function convergence(est, ref, opts)
   return C.spectral_convergence(core.stft(ref, stft_opts), core.stft(est, stft_opts))
 end
 
--- eval.spectral_convergence(estimate, reference [, stft options]) -> number (0 is perfect)
+--- eval.spectral_convergence(estimate, reference [, stft options]) -> number (0 is perfect)
 -- The STFT is tessera.stft's (n_fft 2048, hop 512, Hann, centred unless told otherwise).
+-- @tparam Audio estimate the estimate
+-- @tparam Audio reference the reference
+-- @tab[opt] opts tessera.stft's options (n_fft, hop, window, center)
+-- @treturn number ||S_ref| - |S_est||_F / ||S_ref||_F
+-- @raise as tessera.stft; signals of different rates or lengths.
+-- @usage local sc = tessera.eval.spectral_convergence(y, a)
 function eval.spectral_convergence(estimate, reference, opts)
   opts = check_options(opts, STFT_OPTIONS, "spectral_convergence", 3)
   local ests, refs = inputs({ estimate }, { reference }, "spectral_convergence")
   return convergence(ests[1].audio, refs[1].audio, opts)
 end
 
--- eval.separation(estimates, references [, opts]) -> results: eval.bss's results, each with
+--- eval.separation(estimates, references [, opts]) -> results: eval.bss's results, each with
 -- also path_estimate / path_reference (the files, when given as paths), si_sdr, sd_sdr and
 -- spectral_convergence against the reference it is paired with (spectral_convergence is
 -- absent when the signals are shorter than n_fft). opts: filter_length, zero_mean, n_fft,
 -- hop.
+-- @tparam table estimates a list of Audio
+-- @tparam table references a list of Audio
+-- @tab[opt] opts `filter_length`, `zero_mean`, `n_fft`, `hop`
+-- @treturn table one row per reference: its estimate and every score
+-- @raise as @{bss} and @{si_sdr}.
+-- @usage for _, r in ipairs(tessera.eval.separation(ests, refs)) do print(r.sdr) end
 function eval.separation(estimates, references, opts)
   opts = check_options(opts, { filter_length = true, zero_mean = true, n_fft = true,
                                hop = true }, "separation", 3)
@@ -278,10 +304,18 @@ local function max_matching(est, ref, window)
   return count
 end
 
--- eval.onsets(estimated, reference [, {window = 0.05}]) -> f_measure, precision, recall
+--- eval.onsets(estimated, reference [, {window = 0.05}]) -> f_measure, precision, recall
 -- Onset times in seconds, each list in increasing order; an estimate matches at most one
 -- reference within window seconds, and the matching is a largest one. mir_eval's
 -- onset.f_measure (whose arguments are the other way round); 0, 0, 0 when a list is empty.
+-- @tparam table estimated onset times in seconds, increasing
+-- @tparam table reference onset times in seconds, increasing
+-- @tab[opt] opts `window` (0.05 s)
+-- @treturn number f-measure
+-- @treturn number precision
+-- @treturn number recall
+-- @raise when a list is not increasing or holds a non-number.
+-- @usage local f, p, r = tessera.eval.onsets(found, truth)
 function eval.onsets(estimated, reference, opts)
   onset_list(estimated, "estimated", 1)
   onset_list(reference, "reference", 2)

@@ -1,4 +1,4 @@
--- tessera.hpss: harmonic/percussive separation by median filtering (Fitzgerald 2010) with
+--- tessera.hpss: harmonic/percussive separation by median filtering (Fitzgerald 2010) with
 -- Driedger's margins and residual (2014), in librosa.decompose.hpss's conventions, and the
 -- percussiveness of NMF components. The kernels are C (csrc/hpss.c).
 --
@@ -18,6 +18,7 @@
 --
 -- An Audio in: its STFT (n_fft, hop, window options, librosa's defaults) is separated and
 -- each part comes back as Audio of the input's length (istft); parts.spectrogram is the STFT.
+-- @module tessera.hpss
 local core = require "tessera.core"
 
 local error, format, pairs, setmetatable, type = error, string.format, pairs, setmetatable, type
@@ -39,6 +40,21 @@ local function separate(S, opts)
            masks = { harmonic = mask_h, percussive = mask_p } }
 end
 
+--- tessera.hpss(x [, opts]) -> parts: harmonic, percussive and residual parts of a
+-- Spectrogram (or an Audio, transformed with the STFT's defaults) by median filtering.
+-- @function hpss
+-- @tparam Spectrogram|Audio x what to separate
+-- @tab[opt] opts options (all checked):
+-- @param[opt=31] opts.kernel the medians' sizes: one integer or a pair {harmonic, percussive}
+-- @param[opt=1] opts.margin Driedger's margin (>= 1), one number or a pair
+-- @number[opt=2] opts.power the soft masks' exponent (librosa's)
+-- @bool[opt=false] opts.hard binary masks
+-- @int[opt] opts.threads worker threads
+-- @treturn table {harmonic, percussive, residual (Spectrograms or Audio, as x), masks =
+-- {harmonic, percussive}}
+-- @raise an unknown option; a kernel < 1 or a margin < 1 (with the value).
+-- @usage local parts = tessera.hpss(S, {kernel = {31, 31}, margin = 2})
+-- parts.percussive:istft():save("drums.wav")
 local function call(_, x, opts)
   if opts ~= nil and type(opts) ~= "table" then
     error(format("bad argument #2 to 'hpss' (table expected, got %s)", type(opts)), 3)
@@ -62,11 +78,17 @@ local function call(_, x, opts)
            residual = parts.residual:istft(), masks = parts.masks, spectrogram = S }
 end
 
--- tessera.hpss.percussiveness(model, S [, opts]) -> {p_1, ..., p_k}: for each component of
+--- tessera.hpss.percussiveness(model, S [, opts]) -> {p_1, ..., p_k}: for each component of
 -- the NMF or NMFD model (H k x p, fitted on S's magnitude), the share of its Wiener energy
 -- (S's magnitude times W_i H_i / W H, squared and summed) that the percussive mask keeps,
 -- in [0, 1]. opts: tessera.hpss's options, or mask = a percussive mask already computed
 -- (parts.masks.percussive).
+-- @tparam Model m an NMF or NMFD model fitted on S's magnitude
+-- @tparam Spectrogram S the spectrogram
+-- @tab[opt] opts tessera.hpss's options, or `mask` = a percussive mask already computed
+-- @treturn table {p_1, ..., p_k} in [0, 1]
+-- @raise when the model does not match S, or an option is unknown.
+-- @usage local p = tessera.hpss.percussiveness(m, S)
 function hpss.percussiveness(m, S, opts)
   if type(m) ~= "table" or kind(m.W) ~= "Matrix" or kind(m.H) ~= "Matrix" then
     error(format("bad argument #1 to 'percussiveness' (NMF model expected, got %s)", kind(m)), 2)
@@ -103,6 +125,15 @@ function hpss.percussiveness(m, S, opts)
   return shares
 end
 
+--- scipy.ndimage.median_filter of a Matrix along one axis (mode 'reflect'; an even
+-- size takes the upper median).
+-- @function median_filter
+-- @tparam Matrix M the matrix
+-- @int size the window (>= 1)
+-- @string axis "time" (along a row) or "frequency" (along a column)
+-- @treturn Matrix M's shape
+-- @raise a size < 1 or an unknown axis (the valid names listed).
+-- @usage local H = tessera.hpss.median_filter(V, 31, "time")
 hpss.median_filter = core.hpss.median_filter
 
 -- Errors leave the public functions at the caller's line (lua/tessera/entry.lua).

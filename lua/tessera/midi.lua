@@ -1,4 +1,4 @@
--- tessera.midi: Standard MIDI Files, written and read in Lua (string.pack / unpack), so
+--- tessera.midi: Standard MIDI Files, written and read in Lua (string.pack / unpack), so
 -- that activations can leave tessera as a pattern any sequencer plays, and a pattern from
 -- any sequencer can drive a layer's activations.
 --
@@ -26,6 +26,7 @@
 -- off pairs with the earliest open note of its key and channel; a note still open at the
 -- end of its track ends there. A malformed or truncated file is an error naming the path
 -- and the byte offset (0-based) where reading stopped.
+-- @module tessera.midi
 local args = require "tessera.args"
 local files = require "tessera.files"
 local fs = require "tessera.fs"
@@ -42,8 +43,12 @@ local MAX_VLQ = 0x0FFFFFFF -- the largest delta time a variable-length quantity 
 
 -- ---- variable-length quantities -----------------------------------------------------------
 
--- n (0..MAX_VLQ) as 7-bit groups, most significant first, the continuation bit on all but
+--- n (0..MAX_VLQ) as 7-bit groups, most significant first, the continuation bit on all but
 -- the last.
+-- @int n 0..0x0FFFFFFF
+-- @return string the bytes
+-- @raise bad arguments, naming the argument and the value.
+-- @usage assert(tessera.midi.vlq(128) == "\x81\x00")
 function midi.vlq(n)
   local bytes = { char(n & 0x7F) }
   n = n >> 7
@@ -150,9 +155,15 @@ local function note_track(name, notes, running)
   return chunk("MTrk", concat(parts))
 end
 
--- midi.write(path, song [, opts]): song as above (or a plain list of tracks). opts: bpm
+--- midi.write(path, song [, opts]): song as above (or a plain list of tracks). opts: bpm
 -- (default song.bpm, else 120; 4..1000), ppq (ticks per quarter note, 480; 24..32767),
 -- running_status (true). Written atomically (a temporary file renamed into place).
+-- @string path the .mid file
+-- @tab song {tracks = {{notes = {{key, time, duration, velocity}, ...}}}, bpm}
+-- @tab[opt] opts bpm, ppq (480), running_status (true)
+-- @return nothing
+-- @raise a note out of range (naming it); a failed write.
+-- @usage tessera.midi.write("beat.mid", song)
 function midi.write(path, song, opts)
   args.string(WRITE, "path", path)
   local tracks = tracks_of(WRITE, song)
@@ -330,7 +341,11 @@ local function read_chunks(path, data)
   return song, bodies
 end
 
--- midi.read(path) -> song (see the header).
+--- midi.read(path) -> song (see the header).
+-- @string path a Standard MIDI File
+-- @return table the song
+-- @raise "cannot open ..."; a malformed file (naming the byte offset).
+-- @usage local song = tessera.midi.read("beat.mid")
 function midi.read(path)
   args.string(READ, "path", path)
   local data, why = fs.read_file(path)
@@ -370,7 +385,19 @@ end
 
 -- ---- activations, in their own file ---------------------------------------------------------
 
+--- Activations as a song: each row's events as notes (lua/tessera/midi_score.lua).
+-- @tparam Matrix H activations
+-- @tab opts sr, hop, keys, bpm and tessera.score.events' options
+-- @return table the song
+-- @raise bad arguments, naming the argument and the value.
+-- @usage tessera.midi.write("m.mid", tessera.midi.from_activations(m.H, {sr = 22050, hop = 512}))
 function midi.from_activations(H, opts) return require("tessera.midi_score").from_activations(H, opts) end
+--- A song as activation rows, one per key (lua/tessera/midi_score.lua).
+-- @tab song a song
+-- @tab opts sr, hop, frames, notes
+-- @return Matrix rows x frames
+-- @raise bad arguments, naming the argument and the value.
+-- @usage local H = tessera.midi.to_rows(tessera.midi.read("beat.mid"), {sr = 22050, hop = 512})
 function midi.to_rows(song, opts) return require("tessera.midi_score").to_rows(song, opts) end
 
 -- Errors leave the public functions at the caller's line (lua/tessera/entry.lua).

@@ -1,4 +1,4 @@
--- tessera.nmf: non-negative matrix factorisation V (n x p) ~ W (n x k) H (k x p), and the
+--- tessera.nmf: non-negative matrix factorisation V (n x p) ~ W (n x k) H (k x p), and the
 -- Model that reads the result. The fit runs in C (csrc/nmf/, bound in csrc/lua/l_nmf.c);
 -- this module is the callable table people use:
 --
@@ -46,6 +46,7 @@
 -- stopped it), stopped (on_iter did), seconds (the fit's wall time) and options (every
 -- option as used, defaults included), and the methods below. An NMFD model (tessera.nmfd)
 -- also has T, and its W is n x kT; every method knows the convolution.
+-- @module tessera.nmf
 local core = require "tessera.core"
 local did_you_mean = require("tessera.args").did_you_mean
 local hungarian = require("tessera.assign").hungarian
@@ -195,26 +196,104 @@ local function fit(nmf, V, opts) -- luacheck: ignore 431 (named so errors say "t
   return new_model(W, H, info)
 end
 
+--- tessera.nmf(V, opts) -> Model: fits V (n x p, >= 0) ~ W (n x k) H (k x p).
+-- Every option is described in this module's introduction; here they are with their defaults.
+-- @function nmf
+-- @tparam Matrix|Spectrogram V the data (a Spectrogram: its magnitude, and the model
+-- remembers its geometry for @{Model:audio})
+-- @tab opts options (every key checked; an unknown one is an error listing the valid ones):
+-- @int opts.k the number of components (required, >= 1)
+-- @param[opt="euclidean"] opts.loss "euclidean", "kl", "is" or a beta (a number)
+-- @string[opt="mu"] opts.solver "mu" (multiplicative updates) or "cd" (coordinate descent,
+-- Euclidean only)
+-- @string[opt] opts.init "random", "uniform", "nndsvd", "nndsvda", "nndsvdar" or "custom"
+-- (default: custom when W or H is given, else nndsvda when k <= min(n, p), else random)
+-- @tparam[opt] Matrix opts.W the initial W (n x k) for "custom"
+-- @tparam[opt] Matrix opts.H the initial H (k x p) for "custom"
+-- @int[opt=0] opts.seed the random start's seed
+-- @string[opt="HW"] opts.order "HW", "WH" or "simultaneous" (mu)
+-- @int[opt=200] opts.max_iter iterations at most
+-- @number[opt=1e-4] opts.tol relative decrease that stops the fit (scikit-learn's rule; 0 never
+-- stops early)
+-- @bool[opt=true] opts.update_W false keeps W fixed
+-- @bool[opt=true] opts.update_H false keeps H fixed
+-- @number[opt=0] opts.alpha_W regularisation of W (scikit-learn 1.2)
+-- @param[opt="same"] opts.alpha_H regularisation of H
+-- @number[opt=0] opts.l1_ratio the L1 share of the regularisation
+-- @func[opt] opts.on_iter function(iteration, loss), called every `every` iterations;
+-- returning false stops
+-- @int[opt=10] opts.every iterations between checks of the loss
+-- @bool[opt=true] opts.progress a progress line on stderr (a terminal, a fit over a second)
+-- @int[opt] opts.threads threads for OpenBLAS and the kernels
+-- @tparam[opt] Matrix opts.weights n x p, >= 0: weighted NMF (weight 0 holds an entry out)
+-- @tparam[opt] table opts.fixed_W component numbers whose W columns stay as given
+-- @tparam[opt] table opts.fixed_H component numbers whose H rows stay as given
+-- @param[opt] opts.smooth_H temporal continuity (mu): a weight >= 0 or one per component
+-- @tparam[opt] Matrix opts.allowed_H k x p, >= 0: where each component may sound (mu)
+-- @tparam[opt] Matrix opts.W_start n x m (m <= k): the start of W's first m columns
+-- (e.g. @{templates})
+-- @tparam[opt] Matrix opts.H_start m x p: the start of H's first m rows
+-- @int[opt] opts.T convolutive NMF (set by @{tessera.nmfd})
+-- @int[opt] opts.max_memory a cap in bytes on what the fit allocates
+-- @treturn Model the fitted model
+-- @raise `bad argument #2 to 'nmf' (k must be >= 1, got 0)`; `invalid loss 'kl2'; expected one
+-- of: euclidean, kl, is, or a number`; "V has a negative entry (-0.25 at row 3, column 17)";
+-- an unknown option; a fit over the memory cap.
+-- @usage local m = tessera.nmf(V, {k = 4, loss = "kl", seed = 1})
+-- print(m.loss, m.iterations, m.converged)
 setmetatable(nmf, {
   __call = function(_, V, opts)
     return fit(C.fit, V, opts)
   end,
 })
 
--- tessera.nmf.fit(V, opts): the same as tessera.nmf(V, opts).
+--- tessera.nmf.fit(V, opts): the same as tessera.nmf(V, opts).
+-- @tparam Matrix|Spectrogram V the data
+-- @tab opts the options of @{nmf}
+-- @treturn Model the fitted model
+-- @raise as @{nmf}.
+-- @usage local m = tessera.nmf.fit(V, {k = 2})
 function nmf.fit(V, opts)
   return fit(C.fit, V, opts)
 end
 
--- tessera.nmf.loss(V, W, H [, loss [, weights]]) -> the objective ("euclidean" by
+--- tessera.nmf.loss(V, W, H [, loss [, weights]]) -> the objective ("euclidean" by
 -- default): the paper's ||V - WH||_F^2 (no 1/2) and D(V || WH), Itakura-Saito, or any
 -- beta-divergence; with weights (n x p, >= 0), sum weights * d(V | WH).
+-- @tparam Matrix V n x p, >= 0
+-- @tparam Matrix W n x k, >= 0
+-- @tparam Matrix H k x p, >= 0
+-- @param[opt="euclidean"] loss "euclidean", "kl", "is" or a beta (a number)
+-- @tparam[opt] Matrix weights n x p, >= 0
+-- @treturn number the objective
+-- @raise when the shapes do not fit (naming the matrices and their shapes), an entry is
+-- negative, or the loss name is unknown.
+-- @usage local d = tessera.nmf.loss(V, m.W, m.H, "kl")
 function nmf.loss(V, W, H, loss, weights)
   return C.loss(V, W, H, loss, weights)
 end
 
--- tessera.nmf.rank(V, opts) -> how many components V holds, by masked cross-validation
+--- tessera.nmf.rank(V, opts) -> how many components V holds, by masked cross-validation
 -- and stability across seeds, with a suggested k and its reason (lua/tessera/rank.lua).
+-- @tparam Matrix V the data, >= 0
+-- @tab[opt] opts options (all checked):
+-- @tparam[opt] table opts.ks the k to try (integers >= 1, at most min(n, p); default 2..12)
+-- @string[opt="kl"] opts.loss the loss of the fits
+-- @string[opt="mu"] opts.solver "mu", or "cd" for the Euclidean loss
+-- @number[opt=0.1] opts.holdout the share of entries held out per fold, in (0, 0.5]
+-- @int[opt=3] opts.folds folds, at most 1 / holdout
+-- @int[opt=3] opts.seeds random starts per k (>= 2) for the stability criterion
+-- @int[opt=200] opts.max_iter iterations per fit
+-- @number[opt=1e-4] opts.tol the fits' tolerance
+-- @int[opt=0] opts.seed the masks' and starts' seed
+-- @number[opt=0.9] opts.explained the share of the fall in held-out error the suggestion reaches
+-- @number[opt=0.9] opts.stable_at the weakest pair correlation of a stable k
+-- @func[opt] opts.on_progress function(done, total) after each fit
+-- @treturn table {ks, rows = {{k, heldout, heldout_se, folds, stability, weakest, stable}, ...},
+-- suggested, reason, criteria = {cv, stability}, options}
+-- @raise an unknown option or a value out of range (named with the value).
+-- @usage local r = tessera.nmf.rank(V, {ks = {2, 3, 4, 6}})
+-- print(r.suggested, r.reason)
 function nmf.rank(V, opts)
   return require("tessera.rank")(nmf, V, opts)
 end
@@ -222,8 +301,52 @@ end
 -- tessera.nmf.allowed_from_onsets(onsets, opts) -> k x p Matrix of 0 and 1 for allowed_H;
 -- tessera.nmf.templates(sounds, opts) -> n x m Matrix of unit spectra for W_start
 -- (lua/tessera/nmf_score.lua).
+
+--- A k x p Matrix of 0 and 1 for the `allowed_H` option: component i may sound in
+-- the frames near its onsets (lua/tessera/nmf_score.lua). Components after the lists (up to k)
+-- are allowed everywhere.
+-- @function allowed_from_onsets
+-- @param onsets one entry per component (a list of seconds, of {time = s}, or a stem table with
+-- onsets), or a @{tessera.mixture} result
+-- @tab opts options:
+-- @int opts.p the frames (required)
+-- @int[opt] opts.k components (default: the number of lists)
+-- @int[opt=22050] opts.sr sample rate
+-- @int[opt=512] opts.hop hop
+-- @int[opt=2048] opts.n_fft FFT size
+-- @param[opt=0.05] opts.before seconds before an onset (or one per list)
+-- @param[opt=0.5] opts.after seconds after an onset (or one per list)
+-- @treturn Matrix k x p of 0 and 1
+-- @raise an unknown option, a missing p, or an onset that is not a number (naming it).
+-- @usage local A = tessera.nmf.allowed_from_onsets({{0, 1}, {0.5}}, {p = 87, k = 3})
+-- local m = tessera.nmf(V, {k = 3, allowed_H = A})
 nmf.allowed_from_onsets = score.allowed_from_onsets
+--- The onsets in a CSV file (its first column, in seconds): tessera.mixture's
+-- onsets/*.csv or a label track. Blank lines and lines starting with # are skipped.
+-- @function read_onsets
+-- @string path the CSV file
+-- @tab[opt] opts options:
+-- @bool[opt=true] opts.header a first line starting with a letter is a header
+-- @string[opt="tessera.nmf"] opts.who what errors start with
+-- @treturn table a list of seconds
+-- @raise "cannot open 'x.csv': ..."; a field that is not a number (naming the line).
+-- @usage local kicks = tessera.nmf.read_onsets("mix/onsets/kick.csv")
 nmf.read_onsets = score.read_onsets
+--- Spectral templates of sounds, for the `W_start` option: an n x m Matrix, one
+-- column of unit L2 norm per sound (lua/tessera/nmf_score.lua).
+-- @tparam table sounds a list of file paths or mono Audio at sr
+-- @tab[opt] opts options:
+-- @int[opt=22050] opts.sr sample rate
+-- @int[opt=2048] opts.n_fft FFT size
+-- @int[opt=512] opts.hop hop
+-- @string[opt="mean"] opts.method "mean" (the average magnitude spectrum) or "rank1" (the W
+-- of the sound's own one-component NMF)
+-- @string[opt="euclidean"] opts.loss the loss of "rank1"
+-- @int[opt=200] opts.max_iter the iterations of "rank1"
+-- @treturn Matrix n x m, unit columns
+-- @raise an unknown option or method; a sound that cannot be read or is silent (naming it).
+-- @usage local W0 = tessera.nmf.templates({"kick.wav", "snare.wav"})
+-- local m = tessera.nmf(V, {k = 4, W_start = W0})
 function nmf.templates(sounds, opts)
   return score.templates(sounds, opts, nmf)
 end
@@ -239,21 +362,40 @@ local function check_index(m, i, who)
   end
 end
 
--- m:reconstruct() -> W H (n x p Matrix); for an NMFD model sum_t W_t H shifted by t
+--- A fitted NMF: the result of @{nmf}, @{tessera.nmfd} or @{load}. Fields: `W` (n x k
+-- Matrix), `H` (k x p), `k`, `n`, `p`, `loss` (the final objective), `history` ({iteration,
+-- loss} per check), `iterations`, `converged` (tol stopped it), `stopped` (on_iter did),
+-- `seconds`, `options` (every option as used), `spectrogram` (the geometry when V was a
+-- Spectrogram) and `T` (NMFD). `tostring(m)` summarises it.
+-- @type Model
+
+--- m:reconstruct() -> W H (n x p Matrix); for an NMFD model sum_t W_t H shifted by t
+-- @treturn Matrix W H (n x p); for an NMFD model the sum over t of W_t H shifted by t
+-- @raise when m is not a Model.
+-- @usage local R = m:reconstruct()
+-- print(tessera.nmf.loss(V, m.W, m.H), (V - R):hadamard(V - R):sum())
 function Model:reconstruct()
   if self.T then return C.convolve(self.W, self.H, self.T) end
   return self.W * self.H
 end
 
--- m:component(i) -> W[:, i] H[i, :] (n x p Matrix): component i's share of the model (NMFD:
+--- m:component(i) -> W[:, i] H[i, :] (n x p Matrix): component i's share of the model (NMFD:
 -- its template convolved with its activations)
+-- @int i the component, 1..k
+-- @treturn Matrix n x p
+-- @raise `bad argument #1 to 'component' (component must be an integer in 1..4, got 5)`.
+-- @usage local bass = m:component(1)
 function Model:component(i)
   check_index(self, i, "component")
   if self.T then return C.convolve(self.W, self.H, self.T, { i }) end
   return C.component(self.W, self.H, i)
 end
 
--- m:template(i) -> n x T Matrix: component i's template (an NMF model's: W's column i)
+--- m:template(i) -> n x T Matrix: component i's template (an NMF model's: W's column i)
+-- @int i the component, 1..k
+-- @treturn Matrix n x T (n x 1 for NMF)
+-- @raise `bad argument #1 to 'template' (component must be an integer in 1..4, got 0)`.
+-- @usage local w = m:template(2)
 function Model:template(i)
   check_index(self, i, "template")
   local T, k = self.T or 1, self.k
@@ -262,8 +404,11 @@ function Model:template(i)
   return self.W * picks
 end
 
--- m:normalize() -> m: W's templates scaled to unit L2 norm (all their frames), H's rows by
+--- m:normalize() -> m: W's templates scaled to unit L2 norm (all their frames), H's rows by
 -- the same factor, so the model is unchanged (to float rounding). Zero ones are left alone.
+-- @treturn Model m itself
+-- @raise when m is not a Model.
+-- @usage m:normalize():sort("centroid")
 function Model:normalize()
   C.normalize(self.W, self.H, self.T)
   return self
@@ -271,10 +416,16 @@ end
 
 local SORT_KEYS = { energy = true, centroid = true, time = true }
 
--- m:sort([by]) -> m, order: components reordered in place by "energy" (of W_i H_i, largest
+--- m:sort([by]) -> m, order: components reordered in place by "energy" (of W_i H_i, largest
 -- first; the default), "centroid" (spectral centroid of W_i, lowest first) or "time"
 -- (centre of mass of H_i, earliest first). Components without a centroid (all zero) go
 -- last; ties keep their order. order[i] is the old index of the new component i.
+-- @string[opt="energy"] by "energy", "centroid" or "time"
+-- @treturn Model m itself
+-- @treturn table order: order[i] is the old index of the new component i
+-- @raise `bad argument #1 to 'sort' (invalid order 'pitch'; expected one of: energy, centroid,
+-- time)` (the exact wording names the value).
+-- @usage local _, order = m:sort("centroid")
 function Model:sort(by)
   by = by or "energy"
   if not SORT_KEYS[by] then
@@ -297,10 +448,14 @@ function Model:sort(by)
   return self, order
 end
 
--- m:save(dir) -> m: dir/W.npy, dir/H.npy and dir/model.json (the options and figures).
+--- m:save(dir) -> m: dir/W.npy, dir/H.npy and dir/model.json (the options and figures).
 -- All three are written to temporary names first and renamed into place only when every
 -- one is complete, model.json last: a failed or interrupted save (a full disk, Ctrl-C)
 -- leaves the previous model whole, never a new W beside an old H.
+-- @string dir the folder (made when missing)
+-- @treturn Model m itself
+-- @raise when the folder cannot be made or a file cannot be written (naming it and the reason).
+-- @usage m:save("out/amen-kl")
 function Model:save(dir)
   if type(dir) ~= "string" then
     error(fmt("bad argument #1 to 'save' (directory must be a string, got %s)", type(dir)), 2)
@@ -339,7 +494,15 @@ function Model:save(dir)
   return self
 end
 
--- tessera.nmf.load(dir) -> Model, as m:save(dir) wrote it
+--- Reading a saved model, and comparing models.
+-- @section models
+
+--- tessera.nmf.load(dir) -> Model, as m:save(dir) wrote it
+-- @string dir a folder m:save wrote
+-- @treturn Model the model
+-- @raise "cannot open 'dir/model.json': ..."; a model.json of another format or whose W and
+-- H do not match it (naming the file).
+-- @usage local m = tessera.nmf.load("out/amen-kl")
 function nmf.load(dir)
   if type(dir) ~= "string" then
     error(fmt("bad argument #1 to 'load' (directory must be a string, got %s)", type(dir)), 2)
@@ -399,11 +562,20 @@ local function templates(m)
   return matrix.from(rows)
 end
 
--- tessera.nmf.match(m1, m2 [, {by = "H" | "W"}]) -> pairs, total
+--- tessera.nmf.match(m1, m2 [, {by = "H" | "W"}]) -> pairs, total
 -- Pairs the components of two models so that the sum of correlations is largest
 -- (Hungarian assignment): by the Pearson correlation of H rows (the default: both models
 -- must cover the same frames) or of W columns (the same frequency bins). pairs is a list
 -- of {a = i, b = j, corr = r} sorted by a (min(k1, k2) pairs); total is the sum of corr.
+-- @tparam Model m1 a model
+-- @tparam Model m2 another model
+-- @tab[opt] opts options:
+-- @string[opt="H"] opts.by "H" (rows of H, same frames) or "W" (columns of W, same bins)
+-- @treturn table pairs: {a = i, b = j, corr = r} sorted by a
+-- @treturn number total: the sum of the correlations
+-- @raise when an argument is not a Model, the shapes do not allow the comparison (naming
+-- them), or `by` is unknown.
+-- @usage local pairs, total = tessera.nmf.match(m, other, {by = "W"})
 function nmf.match(m1, m2, opts)
   local given = { m1, m2 }
   for i = 1, 2 do -- not ipairs: a nil first argument would end the loop unchecked
@@ -495,10 +667,15 @@ local function component_list(m, components)
   return list
 end
 
--- tessera.nmf.envelope(m, components) -> a list of p numbers: how loud the components
+--- tessera.nmf.envelope(m, components) -> a list of p numbers: how loud the components
 -- (one index or a list) are over time, sum_j ||W_j||_1 H_j, their share of the
 -- spectrogram summed over frequency. Unlike an H row, whose scale its W column can trade
 -- against, envelopes of different models and of sums of components are comparable.
+-- @tparam Model m a model
+-- @param components a component index or a list of them
+-- @treturn table p numbers
+-- @raise when an index is out of range.
+-- @usage local loudness = tessera.nmf.envelope(m, {1, 2})
 function nmf.envelope(m, components)
   if not is_model(m) then
     error(fmt("bad argument #1 to 'envelope' (Model expected, got %s)", type(m)), 2)
@@ -507,11 +684,16 @@ function nmf.envelope(m, components)
   return weighted_sum(m.H:totable(), norms_l1(templates(m), false), list, m.p)
 end
 
--- tessera.nmf.evenness(m) -> e, shares: how evenly the model's mass is spread over its
+--- tessera.nmf.evenness(m) -> e, shares: how evenly the model's mass is spread over its
 -- components. shares[i] = ||W_i||_1 ||H_i||_1 / sum_j ||W_j||_1 ||H_j||_1, component i's
 -- part of the sum of W H (scale traded between W and H does not change it); e is their
 -- entropy over log k, 1 when every share is 1/k and 0 when one component holds all (a
 -- one-component model is 1). The study's "the divergence spreads more evenly", as a number.
+-- @tparam Model m a model
+-- @treturn number e in 0..1
+-- @treturn table shares, one per component
+-- @raise when m is not a Model.
+-- @usage local e, shares = tessera.nmf.evenness(m)
 function nmf.evenness(m)
   if not is_model(m) then
     error(fmt("bad argument #1 to 'evenness' (Model expected, got %s)", type(m)), 2)
@@ -531,7 +713,7 @@ function nmf.evenness(m)
   return m.k > 1 and entropy / math.log(m.k) or 1.0, shares
 end
 
--- tessera.nmf.group(parts, whole [, {by = "H" | "W"}]) -> groups
+--- tessera.nmf.group(parts, whole [, {by = "H" | "W"}]) -> groups
 -- Many components against fewer: assigns every component of `parts` to the component of
 -- `whole` it correlates best with (Pearson correlation of H rows by default, or of W
 -- columns; a tie goes to the lower index), then measures how well each group together
@@ -541,6 +723,15 @@ end
 -- where corr is the correlation of whole's H row i with the members' summed envelope
 -- (nmf.envelope(parts, members)). With by = "W" the roles swap: W columns, weighted by the
 -- L1 norms of the members' H rows (the group's summed spectrum).
+-- @tparam Model parts the model with more components
+-- @tparam Model whole the model with fewer
+-- @tab[opt] opts options:
+-- @string[opt="H"] opts.by "H" or "W"
+-- @treturn table groups, one per component of whole
+-- @raise when an argument is not a Model, the shapes do not allow the comparison, or an option
+-- is unknown.
+-- @usage local groups = tessera.nmf.group(m6, m4)
+-- for i, g in ipairs(groups) do print(i, table.concat(g.members, ","), g.corr) end
 function nmf.group(parts, whole, opts)
   local given = { parts, whole }
   for i = 1, 2 do -- not ipairs: a nil first argument would end the loop unchecked
@@ -590,6 +781,19 @@ function nmf.group(parts, whole, opts)
   return groups
 end
 
+--- Renders components to sound with the phase of the spectrogram they came from
+-- (lua/tessera/listen.lua). "phase" (NMF's default): W_i H_i with S's phase, inverse STFT.
+-- "wiener" (NMFD's default): S masked by W_i H_i / W H, so the components add up to S.
+-- @function Model:audio
+-- @param[opt] which a component, a list of them, or nil for all
+-- @tparam Spectrogram S the spectrogram V came from (its geometry must match the model's)
+-- @tab[opt] opts options:
+-- @string[opt] opts.method "phase" or "wiener"
+-- @treturn Audio S.length samples at S.sr
+-- @raise `bad argument #1 to 'audio' (component must be in 1..4, got 9)`; a spectrogram of
+-- another shape or geometry; an unknown method.
+-- @usage m:audio(2, S):save("component2.wav")
+-- m:audio({1, 3}, S, {method = "wiener"}):save("13.wav")
 nmf.Model = Model
 require("tessera.listen").install(Model) -- m:audio(i, S): hearing components
 

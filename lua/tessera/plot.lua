@@ -1,6 +1,7 @@
--- tessera.plot: pictures of W, H, spectrograms and loss curves, drawn by gnuplot.
+--- tessera.plot: pictures of W, H, spectrograms and loss curves, drawn by gnuplot.
 -- Matrix data goes to gnuplot in its binary format (float32 arrays, float64 records),
 -- never as text; the picture is written to a temporary name and renamed into place.
+-- @module tessera.plot
 local fs = require "tessera.fs"
 local did_you_mean = require("tessera.args").did_you_mean
 
@@ -146,12 +147,17 @@ end
 
 -- Panel constructors: plain tables that `figure` draws. Each validates what it is given.
 
--- A heatmap of a Matrix: x = columns, y = rows. Options: title, xlabel, ylabel, x0, dx
+--- A heatmap of a Matrix: x = columns, y = rows. Options: title, xlabel, ylabel, x0, dx
 -- (column j sits at x0 + (j-1)*dx), y0, dy, db (true: amplitude dB; "power": power dB),
 -- top_db (80), logy (a log-frequency axis: needs dy as Hz per row), colormap, cblabel,
 -- zmin, zmax, xtics (a table of {value, label}), ytics, labels (text written over cells:
 -- { {x =, y =, text =, color = "white"}, ... } in axis units, e.g. the value of each cell of
 -- a small grid; black unless a colour is given).
+-- @tparam Matrix M the values
+-- @tab[opt] opts title, xlabel, ylabel, colormap, db, logy, labels (see the description)
+-- @treturn table a panel for @{figure}
+-- @raise bad options (naming the key and the value); a matrix with no entries or a non-finite one.
+-- @usage local p = tessera.plot.heatmap_panel(m.W, {title = "W"})
 function plot.heatmap_panel(M, opts)
   opts = opts or {}
   if type(M) ~= "userdata" or not M.shape then fail("heatmap needs a Matrix, got %s", type(M)) end
@@ -173,11 +179,16 @@ local key_commands = {
   none = "unset key",
 }
 
--- Line plots. series: { {y = {...}, x = {...} (optional, default 1..#y), label = "...",
+--- Line plots. series: { {y = {...}, x = {...} (optional, default 1..#y), label = "...",
 -- points = true (a dot on every value, to see single steps), color = "#rrggbb" (default:
 -- gnuplot's next colour)}, ...}.
 -- Options: title, xlabel, ylabel, logy, logx, key = "below" (default) | "right" | "inside" |
 -- "none".
+-- @tparam table series {{label =, x =, y =, color =}, ...}
+-- @tab[opt] opts title, xlabel, ylabel, logy, logx, key
+-- @treturn table a panel for @{figure}
+-- @raise bad options (naming the key and the value); a matrix with no entries or a non-finite one.
+-- @usage local p = tessera.plot.lines_panel({{label = "h1", y = m.H:row(1):totable()[1]}})
 function plot.lines_panel(series, opts)
   opts = opts or {}
   if type(series) ~= "table" or #series == 0 then fail("lines needs a list of series") end
@@ -307,10 +318,14 @@ local function run_gnuplot(script_path, errors_path)
   return ok, text
 end
 
--- Draws panels side by side into one picture. spec: out (path .png or .svg), panels (a
+--- Draws panels side by side into one picture. spec: out (path .png or .svg), panels (a
 -- list from *_panel), layout = {rows, cols} (default one row), title, width, height, and
 -- bare = true for the data alone (no margins, tics, labels or colour bar: pixel tests).
 -- Returns the path written.
+-- @tab spec {out = path (.png or .svg), width, height, title, panels = {panel, ...}, layout, bare}
+-- @treturn string the path written
+-- @raise a missing out or panels; gnuplot failing (its message).
+-- @usage tessera.plot.figure{out = "fig.png", panels = {tessera.plot.W_panel(m.W), tessera.plot.H_panel(m.H)}}
 function plot.figure(spec)
   if type(spec) ~= "table" then fail("figure needs a table, got %s", type(spec)) end
   local out = spec.out
@@ -386,14 +401,24 @@ function plot.figure(spec)
   return out
 end
 
--- One heatmap in one picture. opts as heatmap_panel plus out, width, height.
+--- One heatmap in one picture. opts as heatmap_panel plus out, width, height.
+-- @tparam Matrix M the values
+-- @tab[opt] opts heatmap_panel's, plus out, width, height
+-- @treturn string the path written
+-- @raise bad options (naming the key and the value); a matrix with no entries or a non-finite one.
+-- @usage tessera.plot.heatmap(V, {out = "v.png"})
 function plot.heatmap(M, opts)
   opts = opts or {}
   return plot.figure { out = opts.out, width = opts.width, height = opts.height, bare = opts.bare,
                        panels = { plot.heatmap_panel(M, opts) } }
 end
 
--- One line plot in one picture. opts as lines_panel plus out, width, height.
+--- One line plot in one picture. opts as lines_panel plus out, width, height.
+-- @tparam table series as lines_panel
+-- @tab[opt] opts lines_panel's, plus out, width, height
+-- @treturn string the path written
+-- @raise bad options (naming the key and the value); a matrix with no entries or a non-finite one.
+-- @usage tessera.plot.lines(series, {out = "h.svg"})
 function plot.lines(series, opts)
   opts = opts or {}
   return plot.figure { out = opts.out, width = opts.width, height = opts.height,
@@ -407,8 +432,13 @@ local function merged(defaults, opts)
   return t
 end
 
--- Panel of W (n x k): frequency in Hz up the y axis, components along x. opts: sr and n_fft
+--- Panel of W (n x k): frequency in Hz up the y axis, components along x. opts: sr and n_fft
 -- (for Hz; default bin numbers), db, logy, plus heatmap_panel options.
+-- @tparam Matrix W n x k
+-- @tab[opt] opts sr, n_fft, db, logy and heatmap_panel's
+-- @treturn table a panel for @{figure}
+-- @raise bad options (naming the key and the value); a matrix with no entries or a non-finite one.
+-- @usage local p = tessera.plot.W_panel(m.W, {sr = 22050, n_fft = 2048})
 function plot.W_panel(W, opts)
   opts = opts or {}
   local rows, cols = W:shape()
@@ -422,8 +452,13 @@ function plot.W_panel(W, opts)
   return plot.heatmap_panel(W, merged(defaults, opts))
 end
 
--- Panel of H (k x p): components up the y axis, time in seconds along x. opts: sr and hop
+--- Panel of H (k x p): components up the y axis, time in seconds along x. opts: sr and hop
 -- (for seconds; default frame numbers), plus heatmap_panel options.
+-- @tparam Matrix H k x p
+-- @tab[opt] opts sr, hop and heatmap_panel's
+-- @treturn table a panel for @{figure}
+-- @raise bad options (naming the key and the value); a matrix with no entries or a non-finite one.
+-- @usage local p = tessera.plot.H_panel(m.H, {sr = 22050, hop = 512})
 function plot.H_panel(H, opts)
   opts = opts or {}
   local rows = H:shape()
@@ -437,8 +472,13 @@ function plot.H_panel(H, opts)
   return plot.heatmap_panel(H, merged(defaults, opts))
 end
 
--- Panel of a spectrogram: a Spectrogram (its magnitude is drawn) or a magnitude Matrix
+--- Panel of a spectrogram: a Spectrogram (its magnitude is drawn) or a magnitude Matrix
 -- with opts.sr/n_fft/hop. dB by default, linear frequency unless opts.logy.
+-- @tparam Spectrogram|Matrix S a spectrogram or a magnitude
+-- @tab[opt] opts sr, n_fft, hop (for a Matrix), db, logy
+-- @treturn table a panel for @{figure}
+-- @raise bad options (naming the key and the value); a matrix with no entries or a non-finite one.
+-- @usage local p = tessera.plot.spectrogram_panel(S)
 function plot.spectrogram_panel(S, opts)
   opts = opts or {}
   local M = S
@@ -456,6 +496,30 @@ function plot.spectrogram_panel(S, opts)
   return plot.heatmap_panel(M, merged(defaults, opts))
 end
 
+--- One W panel in one picture (the panel's options plus out, width, height).
+-- @function W
+-- @tparam Matrix W n x k
+-- @tab opts the panel's options, plus out (required), width, height
+-- @treturn string the path written
+-- @raise as the panel and @{figure}.
+-- @usage tessera.plot.W(m.W, {out = "W.png"})
+
+--- One H panel in one picture (the panel's options plus out, width, height).
+-- @function H
+-- @tparam Matrix H k x p
+-- @tab opts the panel's options, plus out (required), width, height
+-- @treturn string the path written
+-- @raise as the panel and @{figure}.
+-- @usage tessera.plot.H(m.H, {out = "H.png"})
+
+--- One spectrogram panel in one picture (the panel's options plus out, width, height).
+-- @function spectrogram
+-- @tparam Spectrogram|Matrix S a spectrogram
+-- @tab opts the panel's options, plus out (required), width, height
+-- @treturn string the path written
+-- @raise as the panel and @{figure}.
+-- @usage tessera.plot.spectrogram(S, {out = "spectrogram.png"})
+
 -- Convenience single-picture forms: plot.W(W, opts), plot.H(H, opts), plot.spectrogram(S, opts).
 for _, name in ipairs({ "W", "H", "spectrogram" }) do
   local make_panel = plot[name .. "_panel"]
@@ -466,8 +530,13 @@ for _, name in ipairs({ "W", "H", "spectrogram" }) do
   end
 end
 
--- Loss curves: histories = { {label=, iterations={...}, loss={...}, color=, points=}, ... },
+--- Loss curves: histories = { {label=, iterations={...}, loss={...}, color=, points=}, ... },
 -- log y.
+-- @tparam table histories {{label =, iterations =, loss =, color =, points =}, ...}
+-- @tab[opt] opts lines_panel's
+-- @treturn table a panel for @{figure}
+-- @raise bad options (naming the key and the value); a matrix with no entries or a non-finite one.
+-- @usage local p = tessera.plot.loss_panel({{label = "kl", iterations = its, loss = ls}})
 function plot.loss_panel(histories, opts)
   local series = {}
   for i, h in ipairs(histories) do

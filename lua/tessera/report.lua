@@ -1,6 +1,7 @@
--- tessera.report: a notebook-style HTML report in one folder that works offline: headings,
+--- tessera.report: a notebook-style HTML report in one folder that works offline: headings,
 -- paragraphs, tables, figures, audio players and code, saved as dir/index.html with its
 -- assets under dir/assets/. No external fonts or scripts; readable on a phone.
+-- @module tessera.report
 local fs = require "tessera.fs"
 
 local string, table, io, os, math = string, table, io, os, math
@@ -19,6 +20,12 @@ local function escape(s)
     ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;", ['"'] = "&quot;", ["'"] = "&#39;",
   }))
 end
+--- Text escaped for HTML (& < > " ').
+-- @function escape
+-- @string text the text
+-- @return string the escaped text
+-- @raise bad arguments or options, naming the key and the value.
+-- @usage print(tessera.report.escape("a < b"))
 report.escape = escape
 
 -- A file-name-safe form of a label.
@@ -33,7 +40,13 @@ local function mkdir_p(dir)
   if not ok then fail("%s", err) end
 end
 
--- report.new(dir, {title = "..."}) -> Report. The folder (and dir/assets) is created.
+--- report.new(dir, {title = "..."}) -> Report. The folder (and dir/assets) is created.
+-- @string dir the report's folder (made when missing)
+-- @tab[opt] opts title
+-- @return table a report: heading, paragraph, table, figure, audio, players, code, then save
+-- @raise bad arguments or options, naming the key and the value.
+-- @usage local r = tessera.report.new("out/report", {title = "amen"})
+-- r:heading("W"); r:figure{panels = {tessera.plot.W_panel(m.W)}}; r:save()
 function report.new(dir, opts)
   if type(dir) ~= "string" or dir == "" then fail("new needs a folder path, got %s", type(dir)) end
   opts = opts or {}

@@ -1,4 +1,4 @@
--- tessera.score: H as an editable score. An activation row (H:row(i)) rises every time its
+--- tessera.score: H as an editable score. An activation row (H:row(i)) rises every time its
 -- component sounds; its peaks are the component's notes. score.events picks them, the
 -- operations below edit the list as a drum machine edits a pattern, and score.render puts
 -- a list back into a row, each event a copy of the row's own shape around the peak it came
@@ -17,6 +17,7 @@
 -- list of new events and leaves its input as it was. Frames may leave 0..length-1 after a
 -- shift; render keeps only what lands inside.
 -- Steps of a bar are numbered from 1 (step 1 is the bar's first), as a pattern's characters.
+-- @module tessera.score
 local args = require "tessera.args"
 local core = require "tessera.core"
 local mixture_onsets = require "tessera.mixture.onsets"
@@ -72,6 +73,13 @@ local function check_events(who, events)
   end
   return events
 end
+--- Checks an events list (each {frame =, value =}), raising for a bad one.
+-- @function check_events
+-- @tparam table events a list of {frame =, value =, ...}
+-- @string[opt] who what errors start with
+-- @return events
+-- @raise bad arguments, naming the argument and the value.
+-- @usage tessera.score.check_events(ev)
 score.check_events = check_events
 
 -- ---- peak picking --------------------------------------------------------------------------
@@ -85,6 +93,13 @@ local function event_options(who, opts)
     strength = o.strength == nil and d.strength or args.nonnegative(who, "strength", o.strength),
   }
 end
+--- Checks and completes the options of @{events} with score.defaults.
+-- @function event_options
+-- @tab[opt] opts events' options
+-- @string[opt] who what errors start with
+-- @return table the options with defaults
+-- @raise bad arguments, naming the argument and the value.
+-- @usage local o = tessera.score.event_options({threshold = 0.2})
 score.event_options = event_options
 
 -- The 1-based indices of x's local maxima: a frame higher than the one before it (or the
@@ -132,13 +147,25 @@ local function pick(x, o)
   end
   return sorted(events)
 end
+--- The peaks of a list of values, as @{events} picks them.
+-- @function pick
+-- @tparam table values numbers
+-- @tab opts events' options
+-- @return table events
+-- @raise bad arguments, naming the argument and the value.
+-- @usage local ev = tessera.score.pick(values, tessera.score.defaults)
 score.pick = pick
 
--- score.events(row [, opts]) -> event list: the row's local maxima that reach
+--- score.events(row [, opts]) -> event list: the row's local maxima that reach
 -- threshold x the row's highest value (opts.threshold, default 0.1) and the absolute height
 -- opts.strength (default 0), thinned so that no two are closer than opts.min_gap frames
 -- (default 3: the stronger stays, the earlier of two equal ones). row: a 1 x p Matrix
 -- (H:row(i)) or a list of numbers. A row of zeros has no events.
+-- @tparam Matrix|table row an activation row (1 x p) or a list
+-- @tab[opt] opts threshold (0.1), min_gap (3), strength (0), span (64)
+-- @return table events
+-- @raise bad arguments, naming the argument and the value.
+-- @usage local ev = tessera.score.events(m.H:row(1))
 function score.events(row, opts)
   local who = who_of("events")
   local x = args.row(who, row)
@@ -166,13 +193,18 @@ local function nearest_point(f, grid, swing, phase)
   return best
 end
 
--- score.quantize(events, opts) -> events moved to the grid: opts.grid (frames per step,
+--- score.quantize(events, opts) -> events moved to the grid: opts.grid (frames per step,
 -- > 0, fractional allowed), opts.phase (the frame of grid point 0, default 0), opts.swing
 -- (0..1, default 0: every second grid point, the odd ones counted from phase, is delayed
 -- by swing * grid / 2; 1/3 is a triplet feel, 1 the 75% of a drum machine's swing),
 -- opts.amount (0..1, default 1: how far each event moves towards its grid point). With
 -- amount 1 every event lands on a grid point, and events landing on one point become one
 -- (the strongest).
+-- @tparam table events a list of {frame =, value =, ...}
+-- @tab opts grid (frames, required), amount (1), swing (0), phase (0)
+-- @return table events
+-- @raise bad arguments, naming the argument and the value.
+-- @usage local q = tessera.score.quantize(ev, {grid = 11})
 function score.quantize(events, opts)
   local who = who_of("quantize")
   check_events(who, events)
@@ -197,8 +229,14 @@ function score.quantize(events, opts)
   return merged
 end
 
--- score.shift(events, frames [, length]) -> events moved by frames (positive: later);
+--- score.shift(events, frames [, length]) -> events moved by frames (positive: later);
 -- with length, wrapped around into 0..length (a loop turned).
+-- @tparam table events a list of {frame =, value =, ...}
+-- @number frames the shift
+-- @int[opt] length wrap into 0..length
+-- @return table events
+-- @raise bad arguments, naming the argument and the value.
+-- @usage local later = tessera.score.shift(ev, 4)
 function score.shift(events, frames, length)
   local who = who_of("shift")
   check_events(who, events)
@@ -216,8 +254,13 @@ end
 -- Which bar an event is in: bars of `bar` frames from phase.
 local function bar_index(f, bar, phase) return floor((f - phase) / bar) end
 
--- score.gate(events, opts) -> the strongest opts.n events (an integer >= 0) of every bar of
+--- score.gate(events, opts) -> the strongest opts.n events (an integer >= 0) of every bar of
 -- opts.bar frames counted from opts.phase (default 0); of equal ones the earlier stays.
+-- @tparam table events a list of {frame =, value =, ...}
+-- @tab opts n (required), bar (required), phase (0)
+-- @return table events
+-- @raise bad arguments, naming the argument and the value.
+-- @usage local two = tessera.score.gate(ev, {n = 2, bar = 172})
 function score.gate(events, opts)
   local who = who_of("gate")
   check_events(who, events)
@@ -248,9 +291,15 @@ function score.gate(events, opts)
   return sorted(out)
 end
 
--- score.reverse(events, length [, step]) -> the pattern played backwards: frame f goes to
+--- score.reverse(events, length [, step]) -> the pattern played backwards: frame f goes to
 -- length - step - f (step default 1: the row's frames reversed, as a pattern string read
 -- from its end; with step = the grid, events on the grid stay on it).
+-- @tparam table events a list of {frame =, value =, ...}
+-- @int length the row's frames
+-- @int[opt=1] step the grid
+-- @return table events
+-- @raise bad arguments, naming the argument and the value.
+-- @usage local back = tessera.score.reverse(ev, 344)
 function score.reverse(events, length, step)
   local who = who_of("reverse")
   check_events(who, events)
@@ -271,14 +320,26 @@ local function steps_per_bar(who, bar, grid)
   end
   return whole
 end
+--- Steps in a bar: opts.bar / opts.grid, checked to be whole.
+-- @function steps_per_bar
+-- @tab opts grid and bar in frames
+-- @string[opt] who what errors start with
+-- @return int the steps
+-- @raise bad arguments, naming the argument and the value.
+-- @usage local n = tessera.score.steps_per_bar({grid = 11, bar = 176})
 score.steps_per_bar = steps_per_bar
 
 -- The step (1..n) of the bar an event is nearest to.
 local function step_of(f, grid, phase, n) return floor((f - phase) / grid + 0.5) % n + 1 end
 
--- score.mute(events, opts) -> the events not on the muted steps: opts.steps (a list of step
+--- score.mute(events, opts) -> the events not on the muted steps: opts.steps (a list of step
 -- numbers, 1 = a bar's first), opts.grid (frames per step), opts.bar (frames per bar, a
 -- whole number of steps), opts.phase (default 0). An event belongs to its nearest step.
+-- @tparam table events a list of {frame =, value =, ...}
+-- @tab opts steps (a list, 1 = a bar's first), grid, bar, phase (0)
+-- @return table events
+-- @raise bad arguments, naming the argument and the value.
+-- @usage local ev2 = tessera.score.mute(ev, {steps = {1}, grid = 11, bar = 176})
 function score.mute(events, opts)
   local who = who_of("mute")
   check_events(who, events)
@@ -301,9 +362,15 @@ function score.mute(events, opts)
   return out
 end
 
--- score.probability(events, p, seed) -> each event kept with probability p (0..1). Each
+--- score.probability(events, p, seed) -> each event kept with probability p (0..1). Each
 -- event's draw depends only on the seed (an integer) and its frame, so the same seed keeps
 -- the same events, and editing some events leaves the draws of the others as they were.
+-- @tparam table events a list of {frame =, value =, ...}
+-- @number p the chance each event stays, 0..1
+-- @int[opt=0] seed the seed
+-- @return table events
+-- @raise bad arguments, naming the argument and the value.
+-- @usage local some = tessera.score.probability(ev, 0.5, 1)
 function score.probability(events, p, seed)
   local who = who_of("probability")
   check_events(who, events)
@@ -320,8 +387,14 @@ function score.probability(events, p, seed)
   return out
 end
 
--- score.loop(events, period, length) -> the events in 0 <= frame < period repeated every
+--- score.loop(events, period, length) -> the events in 0 <= frame < period repeated every
 -- period frames while they start before length.
+-- @tparam table events a list of {frame =, value =, ...}
+-- @number period frames
+-- @number length frames
+-- @return table events
+-- @raise bad arguments, naming the argument and the value.
+-- @usage local looped = tessera.score.loop(ev, 172, 1000)
 function score.loop(events, period, length)
   local who = who_of("loop")
   check_events(who, events)
@@ -343,10 +416,16 @@ end
 
 -- ---- patterns -------------------------------------------------------------------------------
 
--- score.euclidean(k, n [, rotate]) -> a list of n booleans with k true spread as evenly as
+--- score.euclidean(k, n [, rotate]) -> a list of n booleans with k true spread as evenly as
 -- they go, by Bjorklund's algorithm (Toussaint 2005): euclidean(3, 8) is x..x..x. . rotate
 -- (default 0) starts the pattern that many steps later (a left turn: euclidean(3, 8, 1) is
 -- ..x..x.x).
+-- @int k onsets
+-- @int n steps
+-- @int[opt=0] rotate steps of rotation
+-- @return string a pattern of x and .
+-- @raise bad arguments, naming the argument and the value.
+-- @usage print(tessera.score.euclidean(3, 8))   --> x..x..x.
 function score.euclidean(k, n, rotate)
   local who = who_of("euclidean")
   n = args.integer(who, "n", n, 1)
@@ -406,13 +485,25 @@ local function pattern_list(who, pattern)
   end
   return out
 end
+--- A pattern (a string of x and . or a list of steps) as a list of booleans.
+-- @function pattern_list
+-- @param pattern a string or a list
+-- @string[opt] who what errors start with
+-- @return table booleans
+-- @raise bad arguments, naming the argument and the value.
+-- @usage local l = tessera.score.pattern_list("x..x")
 score.pattern_list = pattern_list
 
--- score.pattern_events(pattern, opts) -> events on the pattern's onsets: step i (1-based)
+--- score.pattern_events(pattern, opts) -> events on the pattern's onsets: step i (1-based)
 -- at frame phase + (i - 1) * step. opts: step (frames per step, required), length (frames:
 -- the pattern repeats while its events start before it; default: once), strength (default
 -- 1), phase (default 0), origin (the frame of the row's peak whose shape render should
 -- copy; default nil: the row's strongest peak).
+-- @param pattern a string of x and . or a list
+-- @tab opts grid (required), length, value (1), phase (0), origin
+-- @return table events
+-- @raise bad arguments, naming the argument and the value.
+-- @usage local ev = tessera.score.pattern_events("x...x...", {grid = 11, length = 344})
 function score.pattern_events(pattern, opts)
   local who = who_of("pattern_events")
   local steps = pattern_list(who, pattern)
@@ -438,10 +529,15 @@ end
 
 -- ---- rows -----------------------------------------------------------------------------------
 
--- score.smooth(row, width) -> a Matrix of row's shape: every row (a 1 x p or k x p Matrix,
+--- score.smooth(row, width) -> a Matrix of row's shape: every row (a 1 x p or k x p Matrix,
 -- or a list of numbers) averaged over a centred window of width frames (an odd integer;
 -- 1 leaves it as it is). At the ends the window holds only the frames there are, so a
 -- constant row stays constant.
+-- @tparam table row numbers
+-- @int width the window in frames (1: unchanged)
+-- @return table numbers
+-- @raise bad arguments, naming the argument and the value.
+-- @usage local s = tessera.score.smooth(values, 5)
 function score.smooth(row, width)
   local who = who_of("smooth")
   local rows
@@ -482,6 +578,14 @@ local function cut_frames(events)
   sort(frames)
   return frames
 end
+--- The shape of a row around a peak: the frames render copies for an event.
+-- @function cut_frames
+-- @tparam table row numbers
+-- @int frame the peak
+-- @int span frames either side
+-- @return table numbers
+-- @raise bad arguments, naming the argument and the value.
+-- @usage local shape = tessera.score.cut_frames(values, 12, 64)
 score.cut_frames = cut_frames
 
 -- The shapes of a row: x (values, 1-based) cut at the frames of `cuts`. shape(o) gives the
@@ -567,10 +671,25 @@ local function render_values(events, length, r)
   end
   return y
 end
+--- @{render}'s core: events as a list of values (not a Matrix).
+-- @function render_values
+-- @tparam table events a list of {frame =, value =, ...}
+-- @int length frames
+-- @tab[opt] opts render's options
+-- @return table numbers
+-- @raise bad arguments, naming the argument and the value.
+-- @usage local xs = tessera.score.render_values(ev, 344)
 score.render_values = render_values
+--- Checks the options of @{render}.
+-- @function render_options
+-- @tab[opt] opts render's options
+-- @string[opt] who what errors start with
+-- @return table the options
+-- @raise bad arguments, naming the argument and the value.
+-- @usage tessera.score.render_options({shape = row})
 score.render_options = render_options
 
--- score.render(events, length [, opts]) -> a 1 x length Matrix holding the events.
+--- score.render(events, length [, opts]) -> a 1 x length Matrix holding the events.
 -- opts.shape "impulse" (default): each event an impulse of its strength at its frame. A
 -- row (1 x p Matrix or list; the row the events came from): each event a copy of that row
 -- around its origin, scaled so its peak has the event's strength: from the lowest point
@@ -581,6 +700,12 @@ score.render_options = render_options
 -- takes the shape of the strongest cut, one whose origin is outside the row or on a zero
 -- is an impulse. A fractional frame is split between the two frames around it (linear
 -- interpolation); overlapping shapes add; what lands outside 0..length-1 is dropped.
+-- @tparam table events a list of {frame =, value =, ...}
+-- @int length frames
+-- @tab[opt] opts shape (a row to copy around each event), span
+-- @return Matrix a 1 x length row
+-- @raise bad arguments, naming the argument and the value.
+-- @usage local row = tessera.score.render(ev, m.p)
 function score.render(events, length, opts)
   local who = who_of("render")
   check_events(who, events)
@@ -591,9 +716,35 @@ end
 
 -- ---- tempo and ops lists, in their own files ------------------------------------------------
 
+--- The tempo of activations (lua/tessera/score_tempo.lua).
+-- @tparam Matrix H activations
+-- @tab opts sr, hop, min_bpm, max_bpm
+-- @return table {bpm, ...}
+-- @raise bad arguments, naming the argument and the value.
+-- @usage local t = tessera.score.tempo(m.H, {sr = 22050, hop = 512})
 function score.tempo(H, opts) return require("tessera.score_tempo").tempo(H, opts) end
+--- A duration (seconds, "1/16" of a bar, or frames) in frames (lua/tessera/score_apply.lua).
+-- @param value the duration
+-- @tab ctx sr, hop, bpm
+-- @string name the key, for errors
+-- @return number frames
+-- @raise bad arguments, naming the argument and the value.
+-- @usage local f = tessera.score.frames("1/16", {sr = 22050, hop = 512, bpm = 120}, "grid")
 function score.frames(value, ctx, name) return require("tessera.score_apply").frames(value, ctx, name) end
+--- Checks a list of score operations ({"quantize", grid = ...}, ...).
+-- @tab ops the operations
+-- @string who what errors start with
+-- @return table the operations
+-- @raise bad arguments, naming the argument and the value.
+-- @usage tessera.score.check({{"gate", 2}}, "pattern")
 function score.check(ops, who) return require("tessera.score_apply").check(ops, who) end
+--- Applies score operations to an activation row (a layer's `pattern`).
+-- @tparam Matrix|table row the row
+-- @tab ops the operations
+-- @tab ctx sr, hop, bpm
+-- @return table the new row
+-- @raise bad arguments, naming the argument and the value.
+-- @usage local r = tessera.score.apply(m.H:row(1), {{"quantize", grid = "1/16"}}, ctx)
 function score.apply(row, ops, ctx) return require("tessera.score_apply").apply(row, ops, ctx) end
 
 -- Errors leave the public functions at the caller's line (lua/tessera/entry.lua).

@@ -1,7 +1,8 @@
--- tessera.spectrogram: functions of the Spectrogram type. The C table
+--- tessera.spectrogram: functions of the Spectrogram type. The C table
 -- tessera.core.spectrogram (from_polar) extended with helpers that need no data: the
 -- window names, the bin frequencies and the frame count of a geometry, so a script can
 -- plan sizes before it computes an STFT.
+-- @module tessera.spectrogram
 local core = require "tessera.core"
 local did_you_mean = require("tessera.args").did_you_mean
 
@@ -11,7 +12,8 @@ local format = string.format
 local spectrogram = core.spectrogram
 local MAX_NFFT = spectrogram.max_n_fft
 
--- The window names tessera.stft accepts.
+--- The window names tessera.stft accepts: "hann", "hamming", "rect".
+-- @table windows
 spectrogram.windows = { "hann", "hamming", "rect" }
 
 local function argerror(n, fname, msg)
@@ -25,8 +27,14 @@ local function check_integer(value, n, fname, what)
   end
 end
 
--- fft_frequencies(sr, n_fft) -> {0, sr/n_fft, ..., sr/2}: the centre frequency in Hz of
+--- fft_frequencies(sr, n_fft) -> {0, sr/n_fft, ..., sr/2}: the centre frequency in Hz of
 -- each of the n_fft/2 + 1 bins (librosa.fft_frequencies; S:frequencies() for a Spectrogram).
+-- @int sr the sample rate (> 0)
+-- @int n_fft an even FFT size in 2..max_n_fft
+-- @treturn table n_fft/2 + 1 frequencies in Hz
+-- @raise `bad argument #2 to 'fft_frequencies' (n_fft must be an even integer in 2..N, got 3)`,
+-- and for a non-integer or non-positive sr.
+-- @usage local f = tessera.spectrogram.fft_frequencies(22050, 2048)   -- f[2] = 10.77 Hz
 function spectrogram.fft_frequencies(sr, n_fft)
   check_integer(sr, 1, "fft_frequencies", "sr")
   check_integer(n_fft, 2, "fft_frequencies", "n_fft")
@@ -45,10 +53,19 @@ local STFT_OPTIONS = spectrogram.stft_options
 local frame_options = {}
 for _, key in ipairs(STFT_OPTIONS) do frame_options[key] = true end
 
--- frame_count(length [, {n_fft=2048, hop=n_fft/4, center=true}]) -> frames: how many
+--- frame_count(length [, {n_fft=2048, hop=n_fft/4, center=true}]) -> frames: how many
 -- frames tessera.stft gives for a signal of `length` samples (stft's other options,
 -- `window`, `magnitude`, `threads` and `max_memory`, are accepted and ignored, so the same
 -- options table serves both).
+-- @int length the signal's samples (>= n_fft)
+-- @tab[opt] opts the options of @{tessera.stft}:
+-- @int[opt=2048] opts.n_fft the FFT size
+-- @int[opt=n_fft/4] opts.hop the hop
+-- @bool[opt=true] opts.center frames centred (n_fft/2 zero padding at each end)
+-- @treturn int the frame count
+-- @raise `bad argument #2 to 'frame_count' (unknown option 'hops' (valid: ...))`; a hop
+-- outside 1..n_fft; `length must be >= n_fft`.
+-- @usage local frames = tessera.spectrogram.frame_count(#a, {hop = 256})
 function spectrogram.frame_count(length, opts)
   check_integer(length, 1, "frame_count", "length")
   if opts ~= nil and type(opts) ~= "table" then

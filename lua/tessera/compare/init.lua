@@ -1,4 +1,4 @@
--- tessera.compare: which NMF method separates a known mixture best. A grid of methods x k x
+--- tessera.compare: which NMF method separates a known mixture best. A grid of methods x k x
 -- seeds is fitted on the mix's magnitude spectrogram; each fit's components are grouped
 -- into stems (tessera.compare.group: by the energy the references' ideal ratio masks give
 -- each component, one component per stem by the Hungarian assignment first), each stem's
@@ -39,6 +39,7 @@
 --               and k with the largest mean SI-SDR over seeds,
 --     estimates = { [stem] = Audio } for those best rows, references = { [stem] = Audio },
 --     mix = Audio, seconds = wall time, fits = count, cache = {hits =, misses =} }
+-- @module tessera.compare
 local core = require "tessera.core"
 local did_you_mean = require("tessera.args").did_you_mean
 local audio = require "tessera.audio"
@@ -347,7 +348,12 @@ local function stats(values)
   return mean, lo, hi, n > 1 and sqrt(ss / (n - 1)) or 0.0
 end
 
--- compare.summarize(rows, stems) -> summary, best (the result's fields) from the rows alone.
+--- compare.summarize(rows, stems) -> summary, best (the result's fields) from the rows alone.
+-- @tab rows the result's rows
+-- @tab stems the stems' names
+-- @return table summary, then best
+-- @raise bad arguments or options, naming the key and the value.
+-- @usage local summary, best = tessera.compare.summarize(r.rows, r.stems)
 function compare.summarize(rows, stems)
   local cells, order = {}, {}
   for _, r in ipairs(rows) do
@@ -469,10 +475,60 @@ local function run_compare(mix, refs, opts)
   }
 end
 
+--- The same as calling the module: see @{compare}.
+-- @function run
+-- @param mix an Audio, a path or a mixture result
+-- @tparam[opt] table refs the references
+-- @tab[opt] opts the options
+-- @return table the result
+-- @raise bad arguments or options, naming the key and the value.
+-- @usage local r = tessera.compare.run(mix)
 compare.run = run_compare
 
 -- Writing the results (CSV, JSON, the HTML report) lives in tessera.compare.output.
 local output = require "tessera.compare.output"
+--- tessera.compare(mix [, refs] [, opts]) -> result: the grid of methods x k x seeds,
+-- scored (see the module's description for the options and the result).
+-- @function compare
+-- @param mix an Audio (mono), a path, or a tessera.mixture result
+-- @tparam[opt] table refs a list of Audio or paths
+-- @tab[opt] opts methods, ks ({2, 3, 4, 6, 8, 12}), seeds ({1, 2, 3}), n_fft (1024),
+-- hop (256), max_iter (200), tol (1e-4), bss (false), names, cache (true), progress, on_fit
+-- @return table the result
+-- @raise an unknown option; references of another rate or length, silent or not finite.
+-- @usage local r = tessera.compare(tessera.mixture{...})
+-- tessera.compare.write(r, "out/compare")
+
+--- The result's rows as CSV text (lua/tessera/compare/output.lua).
+-- @function csv
+-- @tab r a result
+-- @return string CSV
+-- @raise bad arguments or options, naming the key and the value.
+-- @usage io.write(tessera.compare.csv(r))
+
+--- The result as JSON text.
+-- @function json
+-- @tab r a result
+-- @return string JSON
+-- @raise bad arguments or options, naming the key and the value.
+-- @usage io.write(tessera.compare.json(r))
+
+--- An HTML report of the result in a folder.
+-- @function report
+-- @tab r a result
+-- @string dir the folder
+-- @return string the index.html path
+-- @raise bad arguments or options, naming the key and the value.
+-- @usage tessera.compare.report(r, "out/compare")
+
+--- results.csv, results.json and the report in a folder.
+-- @function write
+-- @tab r a result
+-- @string dir the folder
+-- @return string dir
+-- @raise bad arguments or options, naming the key and the value.
+-- @usage tessera.compare.write(r, "out/compare")
+
 compare.csv, compare.json, compare.report, compare.write =
   output.csv, output.json, output.report, output.write
 

@@ -1,4 +1,4 @@
--- tessera.mixture: known mixtures from real sounds, as ground truth for decompositions.
+--- tessera.mixture: known mixtures from real sounds, as ground truth for decompositions.
 -- Each stem is one sound (a file or an Audio) placed at onsets; the mix is the sum of the
 -- stems, and the stems, their onsets and the mix are returned and can be written out.
 --
@@ -38,6 +38,7 @@
 -- the stems gives it back to the last bit; each stem is the sum over its onsets of the
 -- source times the onset's gain, shifted to its sample (tessera.matrix.place, summed in
 -- double and rounded once).
+-- @module tessera.mixture
 local core = require "tessera.core"
 local did_you_mean = require("tessera.args").did_you_mean
 local fs = require "tessera.fs"
@@ -238,8 +239,13 @@ local function check_stem(i, s, top, ctx)
   return stem
 end
 
--- mixture.check(spec [, ctx]) -> the normalised spec (ctx.base: folder of relative paths;
+--- mixture.check(spec [, ctx]) -> the normalised spec (ctx.base: folder of relative paths;
 -- ctx.readable(path): whether a file may be read, for recipes).
+-- @tab spec the mixture spec (keys in mixture.keys, stems' in mixture.stem_keys)
+-- @tab[opt] ctx base, readable
+-- @return table the normalised spec
+-- @raise an unknown key or a bad value, naming the stem and the key.
+-- @usage local s = tessera.mixture.check{sr = 22050, duration = 4, stems = {{file = "kick.wav", every = 1}}}
 function mixture.check(spec, ctx)
   ctx = ctx or {}
   check_table(nil, "spec", spec)
@@ -330,8 +336,13 @@ local function scale_for(top, peak)
   return 1
 end
 
--- mixture.build(spec [, opts]) -> the result described above. opts: base (the folder
+--- mixture.build(spec [, opts]) -> the result described above. opts: base (the folder
 -- relative files are read from; default the current one), readable (see mixture.check).
+-- @tab spec a mixture spec
+-- @tab[opt] opts base, readable
+-- @return table {mix, stems, names, onsets, sr, ...}
+-- @raise bad arguments or options, naming the key and the value.
+-- @usage local r = tessera.mixture.build(spec)
 function mixture.build(spec, opts)
   local top = mixture.check(spec, opts)
   load_sources(top)
@@ -378,7 +389,11 @@ local function exact(v)
   end
 end
 
--- The onset list of a stem as CSV: time (seconds), sample (0-based), gain (linear).
+--- The onset list of a stem as CSV: time (seconds), sample (0-based), gain (linear).
+-- @tab stem a stem of a built mixture
+-- @return string CSV: time, sample, gain
+-- @raise bad arguments or options, naming the key and the value.
+-- @usage io.write(tessera.mixture.onsets_csv(r.stems[1]))
 function mixture.onsets_csv(stem)
   local lines = { "time,sample,gain" }
   for _, o in ipairs(stem.onsets) do
@@ -417,11 +432,16 @@ local function write_files(result, tmp)
     "tessera.mixture", 0)
 end
 
--- mixture.write(result, dir) -> dir: the mix as dir/mix.wav (float32 WAV, so the stems add
+--- mixture.write(result, dir) -> dir: the mix as dir/mix.wav (float32 WAV, so the stems add
 -- up to it exactly), each stem as dir/stems/<name>.wav, its onsets as dir/onsets/<name>.csv,
 -- and dir/mixture.json. The folder is built beside dir under a temporary name and renamed
 -- into place whole: an error or an interrupt leaves no half-written folder. A dir that
 -- exists is replaced only when it holds an earlier mixture (its mixture.json) or nothing.
+-- @tab result what @{build} returns
+-- @string dir the folder (replaced only when it holds an earlier mixture)
+-- @return string dir
+-- @raise a dir that holds other files; a failed write.
+-- @usage tessera.mixture.write(r, "out/mix")
 function mixture.write(result, dir)
   if type(result) ~= "table" or core.type(result.mix) ~= "Audio" then
     error(format("bad argument #1 to 'write' (a mixture expected, got %s)", describe(result)), 2)
@@ -467,9 +487,14 @@ end
 
 -- ---- recipes -------------------------------------------------------------------------
 
--- mixture.load(path [, {allow = {folders}}]) -> spec, ctx: a recipe file (Lua returning the
+--- mixture.load(path [, {allow = {folders}}]) -> spec, ctx: a recipe file (Lua returning the
 -- spec) run in tessera's sandbox, and the context mixture.build needs for it (relative
 -- files from its folder; sources only from there, the sonic-pi samples and `allow`).
+-- @string path a recipe file returning a spec
+-- @tab[opt] opts allow (more readable folders)
+-- @return table spec, then ctx
+-- @raise the recipe's errors, naming the file.
+-- @usage local spec, ctx = tessera.mixture.load("mix.lua")
 function mixture.load(path, opts)
   if type(path) ~= "string" or path == "" then
     error(format("bad argument #1 to 'load' (recipe path expected, got %s)", describe(path)), 2)
@@ -487,6 +512,16 @@ function mixture.load(path, opts)
   local rctx = { dir = dir, allow = opts.allow }
   return value, { base = dir, readable = function(p) return recipe.readable(rctx, p) end }
 end
+
+--- tessera.mixture(spec [, opts]) -> result: @{check} then @{build} (a known mixture of
+-- stems, for testing separations).
+-- @function mixture
+-- @tab spec a mixture spec
+-- @tab[opt] opts as build
+-- @return table the result
+-- @raise as check.
+-- @usage local mix = tessera.mixture{sr = 22050, duration = 4,
+--   stems = {{file = "/usr/share/sonic-pi/samples/drum_bass_hard.flac", every = 1}}}
 
 -- Errors leave the public functions at the caller's line (lua/tessera/entry.lua).
 return require("tessera.entry").export(setmetatable(mixture, {
