@@ -28,7 +28,7 @@ NMF = params fit mu mu_gemm cd cd_pass general nmfd nmfd_blocks objective init m
       nmfd_kernels_generic nmfd_kernels_avx2 nmfd_kernels_avx512 \
       cd_kernels_avx512
 KERNELS = common memory simd pool matrix npy csv audio stft stft_generic stft_avx2 stft_avx512 hash \
-          hash_sha listen pghi crosssynth resample \
+          hash_sha listen pghi crosssynth resample names audio_probe \
           $(NMF:%=nmf/%)
 BINDINGS = l_core l_aux l_memory l_matrix l_audio l_stft l_nmf l_nmf_model l_util l_listen l_crosssynth \
            l_sandbox

@@ -59,6 +59,21 @@ tsr_status tsr_audio_decode(const void *buf, size_t len, const char *name,
 tsr_status tsr_audio_load(const char *path, const tsr_load_opts *opts, tsr_audio *out,
                           tsr_error *err);
 
+/* What a file's header says, read without decoding its samples (tsr_audio_probe). */
+typedef struct tsr_audio_info {
+  int64_t frames;
+  int channels;
+  int sr;
+  char format[16];  /* the container, as libsndfile names it short: "WAV", "FLAC", "OGG", ... */
+  char subtype[24]; /* the encoding: "PCM_16", "PCM_24", "FLOAT", "VORBIS", "MPEG_LAYER_III", ... */
+  int bits;         /* bits per sample of PCM and float data; 0 for lossy codecs (no such depth) */
+} tsr_audio_info;
+
+/* Reads the header of the file at path (through libsndfile, as tsr_audio_load decodes it):
+ * rate, channels, frames, container, encoding and bit depth. TSR_EIO when the file cannot
+ * be opened, TSR_EFORMAT when libsndfile does not read it; err says which. */
+tsr_status tsr_audio_probe(const char *path, tsr_audio_info *out, tsr_error *err);
+
 typedef enum tsr_audio_format { TSR_AUDIO_WAV, TSR_AUDIO_FLAC } tsr_audio_format;
 typedef enum tsr_audio_subtype {
   TSR_AUDIO_PCM16,

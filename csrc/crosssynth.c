@@ -69,8 +69,10 @@ static int scratch_alloc(scratch *s, int64_t M, int64_t N, int p, tsr_error *err
   s->heap = tsr_alloc((heap ? heap : 1) * sizeof(float));
   if (s->a == NULL || s->keep == NULL || s->heap == NULL) {
     scratch_free(s);
-    tsr_seterror(err, "cannot allocate %.1f MB of scratch for a %lld x %lld activation matrix",
-                 (double)count * sizeof(float) / 1e6, (long long)M, (long long)N);
+    char size[32];
+    tsr_format_bytes(count * sizeof(float), size, sizeof size);
+    tsr_seterror(err, "cannot allocate %s of scratch for a %lld x %lld activation matrix", size,
+                 (long long)M, (long long)N);
     return TSR_ENOMEM;
   }
   return TSR_OK;

@@ -22,6 +22,7 @@
 #include <lualib.h>
 
 #include "lua/l_tessera.h"
+#include "names.h"
 
 #define PROGNAME "tessera"
 
@@ -420,9 +421,32 @@ static void l_print(lua_State *L) {
   }
 }
 
+/* The REPL starts with tessera loaded, as the globals `tessera` and its short name `t`
+ * (each unless a script, -e or -l set it already), so `t.audio.load(...)` works at the first
+ * prompt. A library that fails to load is reported and the REPL goes on without it. */
+static void preload_tessera(lua_State *L) {
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "tessera");
+  int status = docall(L, 1, 1);
+  if (status != LUA_OK) {
+    report(L, status);
+    return;
+  }
+  static const char *const names[] = {"tessera", "t"};
+  for (int i = 0; i < 2; i++) {
+    if (lua_getglobal(L, names[i]) == LUA_TNIL) {
+      lua_pushvalue(L, -2);
+      lua_setglobal(L, names[i]);
+    }
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+}
+
 static void doREPL(lua_State *L) {
   int status;
   repl_tty = isatty(STDIN_FILENO);
+  preload_tessera(L);
   while ((status = loadline(L)) != -1) {
     if (status == LUA_OK) status = docall(L, 0, LUA_MULTRET);
     if (status == LUA_OK)
@@ -505,8 +529,14 @@ static int pmain(lua_State *L) {
     const char *a = argv[first];
     if ((a[1] == 'e' || a[1] == 'l') && a[2] == '\0')
       print_usage_hint("", a, " needs an argument");
-    else
-      print_usage_hint("unrecognized option ", a, "");
+    else {
+      static const char *const options[] = {"--debug", "--version", "--help", "-v", "-h", "-i",
+                                            "-e", "-l", NULL};
+      const char *close = tsr_closest_name(a, options, (size_t)-1);
+      char hint[64] = "";
+      if (close != NULL) snprintf(hint, sizeof hint, "; did you mean '%s'?", close);
+      print_usage_hint("unrecognized option ", a, hint);
+    }
     return 0;
   }
   if (args & HAS_V) print_version();

@@ -170,7 +170,8 @@ int tsr_memory_account(ptrdiff_t delta) {
 
 void tsr_format_bytes(size_t bytes, char *buf, size_t bufsize) {
   double b = (double)bytes;
-  if (bytes < 1000) snprintf(buf, bufsize, "%zu bytes", bytes);
+  if (bytes == 1) snprintf(buf, bufsize, "1 byte");
+  else if (bytes < 1000) snprintf(buf, bufsize, "%zu bytes", bytes);
   else if (b < 1e6) snprintf(buf, bufsize, "%.1f kB", b / 1e3);
   else if (b < 1e9) snprintf(buf, bufsize, "%.1f MB", b / 1e6);
   else if (b < 1e12) snprintf(buf, bufsize, "%.2f GB", b / 1e9);

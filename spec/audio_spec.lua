@@ -910,7 +910,7 @@ for fr, to in %s:
         "bad argument #2 to 'resample' (quality must be one of 'best', 'medium', 'fast', 'poly', "
         .. "got true)")
       assert.has_error(function() a:resample(22050, { qualty = "fast" }) end,
-        "bad argument #2 to 'resample' (unknown option 'qualty' (valid: quality))")
+        "bad argument #2 to 'resample' (unknown option 'qualty' (valid: quality); did you mean 'quality'?)")
     end)
 
     it("peak() and rms() match plain sums", function()

@@ -361,7 +361,8 @@ describe("tessera.eval", function()
         .. "directory", dir), message(eval.bss, { dir .. "/none.wav" }, refs2))
       assert.equal("bad argument #3 to 'bss' (unknown option 'flen' (valid: filter_length))",
         message(eval.bss, ests2, refs2, { flen = 3 }))
-      assert.equal("bad argument #3 to 'si_sdr' (unknown option 'zeromean' (valid: zero_mean))",
+      assert.equal("bad argument #3 to 'si_sdr' (unknown option 'zeromean' (valid: zero_mean); "
+        .. "did you mean 'zero_mean'?)",
         message(eval.si_sdr, ests2[1], refs[1], { zeromean = true }))
       assert.equal("bad argument #2 to 'onsets' (reference onsets must be in increasing order: "
         .. "onset 2 (0.1 s) comes after 0.2 s)", message(eval.onsets, {}, { 0.2, 0.1 }))

@@ -332,7 +332,8 @@ describe("tessera.hpss", function()
       rejects({ power = "2" }, "power must be a number, got string")
       rejects({ hard = 1 }, "hard must be a boolean, got number")
       rejects({ threads = 0 }, "threads must be in 1..64, got 0")
-      rejects({ kernl = 3 }, "unknown option 'kernl' (valid: kernel, margin, power, hard, threads)")
+      rejects({ kernl = 3 }, "unknown option 'kernl' (valid: kernel, margin, power, hard, threads); "
+        .. "did you mean 'kernel'?")
     end)
 
     it("refuses what is not a Spectrogram or Audio", function()

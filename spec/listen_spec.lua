@@ -114,7 +114,7 @@ describe("tessera.listen", function()
       assert.has_error(function() m:audio(1, S, { method = "mask" }) end,
         "bad argument #3 to 'audio' (method must be 'phase' or 'wiener', got 'mask')")
       assert.has_error(function() m:audio(1, S, { mehtod = "wiener" }) end,
-        "bad argument #3 to 'audio' (unknown option 'mehtod' (valid: method))")
+        "bad argument #3 to 'audio' (unknown option 'mehtod' (valid: method); did you mean 'method'?)")
       local short = tessera.stft(load_amen(1.0))
       local bins, frames = short:shape()
       assert.has_error(function() m:audio(1, short) end,
@@ -193,7 +193,8 @@ describe("tessera.listen", function()
       assert.has_error(function() tessera.griffinlim(V, S, { momentum = 1.5 }) end,
         "bad argument #3 to '" .. F .. "' (momentum must be in [0, 1], got 1.5)")
       assert.has_error(function() tessera.griffinlim(V, S, { iters = 3 }) end,
-        "bad argument #3 to '" .. F .. "' (unknown option 'iters' (valid: iter, momentum, init, seed))")
+        "bad argument #3 to '" .. F .. "' (unknown option 'iters' (valid: iter, momentum, init, seed); "
+          .. "did you mean 'iter'?)")
       assert.has_error(function() tessera.griffinlim(V, S, { init = "zero" }) end,
         "bad argument #3 to '" .. F .. "' (init must be 'random', 'pghi' or a phase Matrix, got 'zero')")
       assert.has_error(function() tessera.griffinlim(V, S, { init = 3 }) end,

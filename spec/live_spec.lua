@@ -262,7 +262,28 @@ describe("tessera.live", function()
       text, ok = helpers.run(format("cd %s && %s live once.lua --once -o once.wav --cache-dir %s --player %s 2>&1",
         q(dir), q(BIN), q(cache), q(dir .. "/no-such-player")))
       assert.is_falsy(ok)
-      assert.matches("\ntessera: tessera live: cannot run the player '" .. escape(dir) .. "/no%-such%-player'\n$", text)
+      -- Refused before the render: nothing else is printed.
+      assert.matches("^tessera: tessera live: cannot run the player '" .. escape(dir) .. "/no%-such%-player' %(not "
+        .. "found on PATH or not executable%)\n$", text)
+    end)
+
+    it("looks for an audio player before any work with --play, naming the ones it tried", function()
+      local path, out = dir .. "/noplayer.lua", dir .. "/noplayer.wav"
+      write(path, recipe("0.4"))
+      os.remove(out)
+      local q = helpers.shell_quote
+      local empty = dir .. "/empty-path"
+      os.execute("mkdir -p " .. q(empty))
+      for _, once in ipairs { " --once", "" } do
+        local t0 = core.util.now()
+        local text, ok = helpers.run(format("cd %s && PATH=%s %s live noplayer.lua%s --play -o noplayer.wav "
+          .. "--cache-dir %s 2>&1", q(dir), q(empty), q(BIN), once, q(cache)))
+        assert.is_falsy(ok)
+        assert.equal("tessera: tessera live: no audio player found (looked for pw-play, paplay, aplay on PATH); "
+          .. "install one, give --player PROGRAM, or leave out --play\n", text)
+        assert.is_nil(io.open(out, "rb"), "nothing was rendered")
+        assert.is_true(core.util.now() - t0 < 5)
+      end
     end)
   end)
 

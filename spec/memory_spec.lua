@@ -93,7 +93,8 @@ describe("memory", function()
     end)
 
     it("counts kernel scratch and Lua values against the same cap", function()
-      local out, ok = child("TESSERA_MAX_MEMORY=24M", [[
+      -- The cap leaves a few tens of kB free after the Lua values: less than the fit needs.
+      local out, ok = child("TESSERA_MAX_MEMORY=24.05M", [[
         local tessera = require("tessera")
         local _ = tessera.nmf -- its modules loaded first: the point is the fit's scratch
         local V = tessera.matrix.new(1025, 2000, 1) -- 8.2 MB
@@ -144,6 +145,28 @@ describe("memory", function()
         "tessera.nmf: a 1000 x 400 matrix needs 1.6 MB, more than its memory budget (1.0 MB)")
       assert.same({ 0, 0 }, { util.memory_ceiling() })
       assert.equal(4e6, held:sum())
+    end)
+  end)
+
+  describe("sizes in messages", function()
+    it("are printed with the unit that shows them (core.util.format_bytes, tsr_format_bytes)", function()
+      local fb = util.format_bytes
+      assert.same({ "0 bytes", "1 byte", "512 bytes", "1.5 kB", "999.9 kB", "12.5 MB", "1.20 GB", "4.0 TB" },
+        { fb(0), fb(1), fb(512), fb(1500), fb(999900), fb(12.5e6), fb(1.2e9), fb(4e12) })
+    end)
+
+    it("show a small cap and a small recipe budget in bytes or kB, never as 0.0 MB", function()
+      local a = tessera.audio.load("/usr/share/sonic-pi/samples/loop_amen.flac", { sr = 22050 })
+      local ok, err = pcall(tessera.stft, a, { max_memory = 2000 })
+      assert.is_false(ok)
+      assert.matches("tessera%.stft: a 1025 x 76 spectrogram needs 623%.3 kB, more than its memory budget "
+        .. "%(2%.0 kB%)$", err)
+      local dir = helpers.tmpdir()
+      finally(function() helpers.rmtree(dir) end)
+      helpers.write_file(dir .. "/r.lua", "local t = {} for i = 1, 1e6 do t[i] = {} end return t")
+      ok, err = pcall(tessera.mosaic.load, dir .. "/r.lua", { memory = 300000, instructions = 0 })
+      assert.is_false(ok)
+      assert.equal("tessera.mosaic: the recipe exceeded its memory budget (300.0 kB)", err)
     end)
   end)
 end)

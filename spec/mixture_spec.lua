@@ -239,7 +239,8 @@ describe("tessera.mixture", function()
       errors({ sr = 1000, duration = 1, stems = {} },
         "tessera.mixture: key 'stems' is empty (a mixture needs a stem)")
       errors(one({ name = "k", audio = click(), onsets = { 0 }, gian = 2 }),
-        "tessera.mixture: stem 'k': unknown key 'gian' (valid: " .. table.concat(mixture.stem_keys, ", ") .. ")")
+        "tessera.mixture: stem 'k': unknown key 'gian' (valid: " .. table.concat(mixture.stem_keys, ", ")
+          .. "); did you mean 'gain'?")
       errors(one({ name = "k", audio = click(), onsets = { 0 } }, { tempo = 3 }),
         "tessera.mixture: unknown key 'tempo' (valid: " .. table.concat(mixture.keys, ", ") .. ")")
       errors(one({ name = "k", audio = click(), onsets = {} }),

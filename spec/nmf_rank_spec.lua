@@ -121,7 +121,7 @@ describe("tessera.nmf.rank", function()
     refused({ folds = 11 }, "bad argument #2 to 'rank' (folds must be an integer in 1..10, got 11)")
     refused({ seeds = 1 }, "bad argument #2 to 'rank' (seeds must be an integer in 2..100, got 1)")
     refused({ fold = 2 }, "bad argument #2 to 'rank' (unknown option 'fold' (valid: explained, " ..
-      "folds, holdout, ks, loss, max_iter, on_progress, seed, seeds, solver, stable_at, tol))")
+      "folds, holdout, ks, loss, max_iter, on_progress, seed, seeds, solver, stable_at, tol); did you mean 'folds'?)")
     refused({ explained = 0 }, "bad argument #2 to 'rank' (explained must be in (0, 1], got 0)")
     assert.has_error(function() tessera.nmf.rank("V") end,
       "bad argument #1 to 'rank' (Matrix or Spectrogram expected, got string)")

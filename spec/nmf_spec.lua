@@ -746,14 +746,15 @@ describe("tessera.nmf", function()
           { { k = 2, solver = "als" }, "invalid solver 'als'; expected one of: mu, cd" },
           { { k = 2, init = "svd" },
             "invalid init 'svd'; expected one of: random, uniform, nndsvd, nndsvda, nndsvdar, custom" },
-          { { k = 2, order = "hw" }, "invalid order 'hw'; expected one of: HW, WH, simultaneous" },
+          { { k = 2, order = "hw" }, "invalid order 'hw'; expected one of: HW, WH, simultaneous; did you mean 'HW'?" },
           { { k = 2, solver = "cd", loss = "kl" }, "solver 'cd' needs the euclidean loss, got 'kl'" },
           { { k = 2, solver = "cd", loss = 1.5 }, "solver 'cd' needs the euclidean loss, got 1.5" },
           { { k = 9, init = "nndsvd" }, "init 'nndsvd' needs k <= 8, the smaller of n and p, got 9" },
           { { k = 9, init = "nndsvdar" }, "init 'nndsvdar' needs k <= 8, the smaller of n and p, got 9" },
           { { k = 2, max_iters = 5 }, "unknown option 'max_iters' (valid: k, loss, solver, init, W, H, "
             .. "seed, order, max_iter, tol, tol_rule, update_W, update_H, alpha_W, alpha_H, l1_ratio, on_iter, "
-            .. "every, progress, threads, weights, fixed_W, fixed_H, smooth_H, allowed_H, W_start, H_start, T)" },
+            .. "every, progress, threads, weights, fixed_W, fixed_H, smooth_H, allowed_H, W_start, H_start, T, "
+            .. "max_memory); did you mean 'max_iter'?" },
           { { k = 2, max_iter = -1 }, "max_iter must be >= 0, got -1" },
           { { k = 2, tol = -1 }, "tol must be a finite number >= 0, got -1.0" },
           { { k = 2, tol_rule = "first" }, "invalid tol_rule 'first'; expected one of: start, last" },

@@ -131,7 +131,7 @@ describe("tessera.pitch", function()
     assert.has_error(function() tessera.pitch.phase(W, 1, { n_fft = 1024, hop = 256 }) end,
       "bad argument #3 to 'phase' (n_fft must give 1025 bins, got 1024)")
     assert.has_error(function() tessera.pitch.phase(W, 1, { nfft = 2048 }) end,
-      "bad argument #3 to 'phase' (unknown option 'nfft' (valid: n_fft, hop))")
+      "bad argument #3 to 'phase' (unknown option 'nfft' (valid: n_fft, hop); did you mean 'n_fft'?)")
   end)
 end)
 

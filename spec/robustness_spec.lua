@@ -135,7 +135,7 @@ local rows = {
     end, "bad argument #2 to 'shift' (semitones must be in -96..96, got 100.0)" },
   { "MU2", "pitch.phase", "an unknown option", function()
       return tessera.pitch.phase(m, 1, { nfft = 2048 })
-    end, "bad argument #3 to 'phase' (unknown option 'nfft' (valid: n_fft, hop))" },
+    end, "bad argument #3 to 'phase' (unknown option 'nfft' (valid: n_fft, hop); did you mean 'n_fft'?)" },
   { "MU3", "morph.templates", "a position past the end", function()
       return tessera.morph.templates(m, m, 1.5)
     end, "bad argument #3 to 'templates' (t must be in [0, 1], got 1.5)" },

@@ -148,7 +148,8 @@ describe("tessera.score", function()
       refuses(function() score.events({ 1 }, { min_gap = -1 }) end,
         "tessera.score.events: min_gap must be a number >= 0, got -1")
       refuses(function() score.events({ 1 }, { treshold = 0.2 }) end,
-        "tessera.score.events: unknown option 'treshold' (valid: min_gap, strength, threshold)")
+        "tessera.score.events: unknown option 'treshold' (valid: min_gap, strength, threshold); "
+          .. "did you mean 'threshold'?")
       refuses(function() score.events({ 1 }, 0.2) end, "tessera.score.events: options must be a table, got 0.2")
     end)
   end)
@@ -588,13 +589,13 @@ describe("tessera.score", function()
     it("checks every op and key, naming the op", function()
       refuses(function() score.apply(row, { { "quantise", 4 } }) end,
         "tessera.score.apply: op 1: unknown op 'quantise' (valid: euclidean, events, gate, loop, mute, pattern, "
-        .. "probability, quantize, render, reverse, shift, smooth)")
+        .. "probability, quantize, render, reverse, shift, smooth); did you mean 'quantize'?")
       refuses(function() score.apply(row, { "quantize" }) end,
         "tessera.score.apply: op 1 must be a table like {\"quantize\", grid = 4}, got 'quantize'")
       refuses(function() score.apply(row, { { "quantize" }, { "gate", 0.5 } }) end,
         "tessera.score.apply: op 2 (gate): n must be an integer >= 0, got 0.5")
       refuses(function() score.apply(row, { { "gate", 2, bars = 4 } }) end,
-        "tessera.score.apply: op 1 (gate): unknown key 'bars' (valid: bar, n, phase)")
+        "tessera.score.apply: op 1 (gate): unknown key 'bars' (valid: bar, n, phase); did you mean 'bar'?")
       refuses(function() score.apply(row, { { "gate", 2, n = 2 } }) end,
         "tessera.score.apply: op 1 (gate): n is given twice (value 2 and n =)")
       refuses(function() score.apply(row, { { "gate", 2, 3 } }) end,
@@ -619,7 +620,7 @@ describe("tessera.score", function()
       refuses(function() score.apply(row, { { "render", "gauss" } }) end,
         "tessera.score.apply: op 1 (render): shape must be 'row' or 'impulse', got 'gauss'")
       refuses(function() score.apply(row, { { "events" } }, { temp = 1 }) end,
-        "tessera.score.apply: unknown option 'temp' (valid: hop, length, seed, sr, tempo)")
+        "tessera.score.apply: unknown option 'temp' (valid: hop, length, seed, sr, tempo); did you mean 'tempo'?")
       refuses(function() score.apply(row, { { "events" } }, { tempo = { bpm = 120 } }) end,
         "tessera.score.apply: ctx.tempo.period must be a number > 0, got nil")
       refuses(function() score.apply(row, { x = 1 }) end,

@@ -217,7 +217,7 @@ describe("tessera.stft", function()
         "bad argument #2 to 'stft' (center must be a boolean, got string)")
       assert.has_error(function() tessera.stft(a, { hopp = 256 }) end,
         "bad argument #2 to 'stft' (unknown option 'hopp' (valid: n_fft, hop, window, center, "
-          .. "magnitude, threads))")
+          .. "magnitude, threads, max_memory); did you mean 'hop'?)")
     end)
 
     it("refuses an n_fft that is not a positive even integer (odd included)", function()
@@ -940,7 +940,7 @@ describe("tessera.spectrogram", function()
         "bad argument #2 to 'frame_count' (n_fft must be an even integer in 2..16777216, got 7)")
       assert.has_error(function() fc(5000, { hopp = 1 }) end,
         "bad argument #2 to 'frame_count' (unknown option 'hopp' (valid: n_fft, hop, window, "
-          .. "center, magnitude, threads))")
+          .. "center, magnitude, threads, max_memory); did you mean 'hop'?)")
       assert.has_error(function() fc(5000, { center = 1 }) end,
         "bad argument #2 to 'frame_count' (center must be a boolean, got number)")
       assert.has_error(function() fc(5000, 3) end,

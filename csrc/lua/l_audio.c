@@ -233,11 +233,14 @@ static int opt_choice(lua_State *L, int arg, const char *key, const char *const 
     const char *v = lua_tostring(L, -1);
     for (int i = 0; t == LUA_TSTRING && names[i] != NULL && found < 0; i++)
       if (strcmp(v, names[i]) == 0) found = i;
-    if (found < 0)
-      luaL_argerror(L, arg, lua_pushfstring(L, "%s must be one of %s, got %s", key, valid,
-                                            t == LUA_TSTRING
-                                              ? lua_pushfstring(L, "'%s'", v)
-                                              : luaL_tolstring(L, -1, NULL)));
+    if (found < 0) {
+      /* The value as shown, then the hint: each pushed in turn, the order fixed. */
+      const char *shown = t == LUA_TSTRING ? lua_pushfstring(L, "'%s'", v)
+                                           : luaL_tolstring(L, -1, NULL);
+      const char *hint = t == LUA_TSTRING ? laux_did_you_mean(L, v, names) : "";
+      luaL_argerror(L, arg, lua_pushfstring(L, "%s must be one of %s, got %s%s", key, valid,
+                                            shown, hint));
+    }
   }
   lua_pop(L, 1);
   return found;
@@ -280,6 +283,33 @@ static int audio_load(lua_State *L) {
   int st = tsr_audio_load(path, &o, &a, &err);
   if (st != TSR_OK) return laux_fail(L, "tessera.audio.load", st, &err);
   laudio_adopt(L, &a, "tessera.audio.load");
+  return 1;
+}
+
+/* audio.info(path) -> {format = "WAV", subtype = "PCM_16", bits = 16, sr =, channels =,
+ * frames =, duration = seconds}: the file's header, its samples not decoded (bits 0 for a
+ * lossy codec). */
+static int audio_info(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  tsr_audio_info info;
+  tsr_error err = {{0}};
+  int st = tsr_audio_probe(path, &info, &err);
+  if (st != TSR_OK) return laux_fail(L, "tessera.audio.info", st, &err);
+  lua_createtable(L, 0, 7);
+  lua_pushstring(L, info.format);
+  lua_setfield(L, -2, "format");
+  lua_pushstring(L, info.subtype);
+  lua_setfield(L, -2, "subtype");
+  lua_pushinteger(L, info.bits);
+  lua_setfield(L, -2, "bits");
+  lua_pushinteger(L, info.sr);
+  lua_setfield(L, -2, "sr");
+  lua_pushinteger(L, info.channels);
+  lua_setfield(L, -2, "channels");
+  lua_pushinteger(L, (lua_Integer)info.frames);
+  lua_setfield(L, -2, "frames");
+  lua_pushnumber(L, info.sr > 0 ? (lua_Number)info.frames / info.sr : 0.0);
+  lua_setfield(L, -2, "duration");
   return 1;
 }
 
@@ -614,6 +644,7 @@ static const luaL_Reg audio_functions[] = {
   {"from", audio_from},
   {"join", audio_join},
   {"load", audio_load},
+  {"info", audio_info},
   {NULL, NULL}
 };
 

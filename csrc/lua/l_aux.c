@@ -2,7 +2,17 @@
  * and checking options tables. Their prefix is laux_ (the kernels' is tsr_). */
 #include <string.h>
 
+#include "../names.h"
 #include "l_tessera.h"
+
+const char *laux_did_you_mean(lua_State *L, const char *name, const char *const valid[]) {
+  const char *close = tsr_closest_name(name, valid, (size_t)-1);
+  if (close == NULL) {
+    lua_pushliteral(L, "");
+    return "";
+  }
+  return lua_pushfstring(L, "; did you mean '%s'?", close);
+}
 
 void laux_check_entries(lua_State *L, const char *who, const tsr_matrix *m, const char *name) {
   tsr_error err = {{0}};
@@ -13,6 +23,14 @@ void laux_check_entries(lua_State *L, const char *who, const tsr_matrix *m, cons
 int laux_fail(lua_State *L, const char *who, int status, const tsr_error *err) {
   const char *detail = (err != NULL && err->msg[0] != '\0') ? err->msg : tsr_strerror(status);
   return luaL_error(L, "%s: %s", who, detail);
+}
+
+void laux_push_names(lua_State *L, const char *const names[]) {
+  lua_newtable(L);
+  for (int i = 0; names[i] != NULL; i++) {
+    lua_pushstring(L, names[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
 }
 
 /* Pushes field `key` of the table at arg (which may be absent/nil) and returns its type. */
@@ -95,7 +113,9 @@ void laux_check_options(lua_State *L, int arg, const char *const valid[]) {
         known = strcmp(lua_tostring(L, -1), valid[i]) == 0;
     if (!known) {
       luaL_Buffer b;
+      int is_name = lua_type(L, -1) == LUA_TSTRING;
       const char *key = luaL_tolstring(L, -1, NULL);
+      const char *hint = is_name ? laux_did_you_mean(L, key, valid) : "";
       luaL_buffinit(L, &b);
       luaL_addstring(&b, "unknown option '");
       luaL_addstring(&b, key);
@@ -105,6 +125,7 @@ void laux_check_options(lua_State *L, int arg, const char *const valid[]) {
         luaL_addstring(&b, valid[i]);
       }
       luaL_addchar(&b, ')');
+      luaL_addstring(&b, hint);
       luaL_pushresult(&b);
       luaL_argerror(L, arg, lua_tostring(L, -1));
     }

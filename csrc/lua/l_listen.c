@@ -68,9 +68,11 @@ static int listen_griffinlim(lua_State *L) {
     if (t == LUA_TSTRING) {
       const char *name = lua_tostring(L, -1);
       pghi = strcmp(name, "pghi") == 0;
+      static const char *const init_names[] = {"random", "pghi", NULL};
       if (!pghi && strcmp(name, "random") != 0)
         luaL_argerror(L, 3, lua_pushfstring(L, "init must be 'random', 'pghi' or a phase "
-                                               "Matrix, got '%s'", name));
+                                               "Matrix, got '%s'%s", name,
+                                            laux_did_you_mean(L, name, init_names)));
     } else if (t != LUA_TNIL) {
       init = lmatrix_test(L, -1);
       if (init == NULL)

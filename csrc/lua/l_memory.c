@@ -96,6 +96,15 @@ void *lmem_adopt(lua_State *L, lua_CFunction copy, void *result, const char *who
   lua_pushlightuserdata(L, (void *)who);
   int status = lua_pcall(L, 2, 1, 0);
   release(result);
-  if (status != LUA_OK) lua_error(L);
+  if (status != LUA_OK) {
+    /* copy ran under lua_pcall, so its error has no position: give it the one of the
+     * binding's caller, as a direct luaL_error would have. */
+    if (lua_type(L, -1) == LUA_TSTRING) {
+      luaL_where(L, 1);
+      lua_insert(L, -2);
+      lua_concat(L, 2);
+    }
+    lua_error(L);
+  }
   return lua_touserdata(L, -1);
 }

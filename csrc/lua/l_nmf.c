@@ -16,7 +16,8 @@ double lnmf_loss_beta(lua_State *L, int arg, const char *s, const char **name) {
   while (LOSS_NAMES[i] != NULL && strcmp(s, LOSS_NAMES[i]) != 0) i++;
   if (LOSS_NAMES[i] == NULL)
     luaL_argerror(L, arg, lua_pushfstring(L, "invalid loss '%s'; expected one of: euclidean, kl, "
-                                          "is, or a number", s));
+                                          "is, or a number%s", s,
+                                          laux_did_you_mean(L, s, LOSS_NAMES)));
   if (name != NULL) *name = LOSS_NAMES[i];
   return LOSS_BETAS[i];
 }
@@ -32,8 +33,7 @@ static const char *const INIT_NAMES[] = {"random", "uniform", "nndsvd", "nndsvda
 static const char *const FIT_OPTIONS[] = {
   "k", "loss", "solver", "init", "W", "H", "seed", "order", "max_iter", "tol", "tol_rule",
   "update_W", "update_H", "alpha_W", "alpha_H", "l1_ratio", "on_iter", "every", "progress", "threads",
-  "weights",
-  "fixed_W", "fixed_H", "smooth_H", "allowed_H", "W_start", "H_start", "T", NULL};
+  "weights", "fixed_W", "fixed_H", "smooth_H", "allowed_H", "W_start", "H_start", "T", "max_memory", NULL};
 
 static double now_seconds(void) {
   struct timespec ts;
@@ -70,8 +70,9 @@ static int opt_name(lua_State *L, int arg, const char *key, const char *const *n
       return i;
     }
   const char *list = push_names(L, names);
-  return luaL_argerror(L, arg, lua_pushfstring(L, "invalid %s '%s'; expected one of: %s", key,
-                                               s, list));
+  const char *hint = laux_did_you_mean(L, s, names);
+  return luaL_argerror(L, arg, lua_pushfstring(L, "invalid %s '%s'; expected one of: %s%s", key,
+                                               s, list, hint));
 }
 
 /* The loss option (string name or number beta) at the top of `arg`'s field "loss". */
@@ -288,10 +289,11 @@ static int nmf_fit(lua_State *L) {
   int64_t n = Vm->m.rows, p = Vm->m.cols;
   /* Unknown keys are mistakes (max_iters, alpha_w, ...), not silently ignored. */
   laux_check_options(L, 2, FIT_OPTIONS);
-  /* Listed above so the unknown-option message names them; lua/tessera/nmf_score.lua turns
-   * them into the start (W and H) before the fit gets here. */
-  for (int i = 0; i < 3; i++) {
-    const char *key = i == 0 ? "allowed_H" : i == 1 ? "W_start" : "H_start";
+  /* Listed above so the unknown-option message names every option of tessera.nmf;
+   * lua/tessera/nmf_score.lua turns the first three into the start (W and H), and
+   * lua/tessera/memory.lua applies max_memory, before the fit gets here. */
+  for (int i = 0; i < 4; i++) {
+    const char *key = i == 0 ? "allowed_H" : i == 1 ? "W_start" : i == 2 ? "H_start" : "max_memory";
     if (lua_getfield(L, 2, key) != LUA_TNIL)
       luaL_argerror(L, 2, lua_pushfstring(L, "%s is resolved by tessera.nmf, not core.nmf.fit", key));
     lua_pop(L, 1);

@@ -107,9 +107,9 @@ static void push_exceeded(lua_State *L, const budget *b) {
     lua_pushfstring(L, "the recipe exceeded its CPU budget (%I instructions)",
                     (LUA_INTEGER)b->instructions);
   else {
-    char mb[32];
-    snprintf(mb, sizeof mb, "%.1f", (double)b->memory / 1e6);
-    lua_pushfstring(L, "the recipe exceeded its memory budget (%s MB)", mb);
+    char size[32];
+    tsr_format_bytes(b->memory, size, sizeof size);
+    lua_pushfstring(L, "the recipe exceeded its memory budget (%s)", size);
   }
 }
 

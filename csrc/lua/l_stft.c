@@ -86,8 +86,11 @@ static void check_entries(lua_State *L, int arg, const char *what, const lmatrix
 
 /* ---- tessera.stft ------------------------------------------------------------------ */
 
+/* max_memory is listed so that messages name every option of tessera.stft; the Lua layer
+ * (lua/tessera/memory.lua) applies it and removes it before calling here. */
 static const char *const stft_options[] = {"n_fft", "hop", "window", "center", "magnitude",
-                                           "threads", NULL};
+                                           "threads", "max_memory", NULL};
+static const char *const window_names[] = {"hann", "hamming", "rect", NULL};
 
 /* stft(audio [, {n_fft=2048, hop=n_fft/4, window="hann", center=true, magnitude=false,
  * threads}]) -> Spectrogram, or with magnitude=true its magnitude as a Matrix (bins x
@@ -97,6 +100,9 @@ static const char *const stft_options[] = {"n_fft", "hop", "window", "center", "
 static int stft_stft(lua_State *L) {
   laudio *A = laudio_check(L, 1);
   laux_check_options(L, 2, stft_options);
+  if (lua_istable(L, 2) && lua_getfield(L, 2, "max_memory") != LUA_TNIL)
+    luaL_argerror(L, 2, "max_memory is applied by tessera.stft, not core.stft");
+  if (lua_istable(L, 2)) lua_pop(L, 1);
   lua_Integer n_fft = laux_opt_integer(L, 2, "n_fft", 2048);
   if (n_fft < 2 || n_fft > TSR_STFT_MAX_NFFT || n_fft % 2 != 0)
     luaL_argerror(L, 2, lua_pushfstring(L, "n_fft must be an even integer in 2..%d, got %I",
@@ -109,7 +115,8 @@ static int stft_stft(lua_State *L) {
   int window = tsr_window_from_name(window_name);
   if (window < 0)
     luaL_argerror(L, 2, lua_pushfstring(L, "window must be 'hann', 'hamming' or 'rect', "
-                                           "got '%s'", window_name));
+                                           "got '%s'%s", window_name,
+                                        laux_did_you_mean(L, window_name, window_names)));
   int center = laux_opt_boolean(L, 2, "center", 1);
   int magnitude = laux_opt_boolean(L, 2, "magnitude", 0);
   lua_Integer threads = laux_opt_integer(L, 2, "threads", 0); /* 0: the default count */
@@ -349,6 +356,8 @@ void stft_open(lua_State *L) {
   luaL_newlib(L, spectrogram_functions);
   lua_pushinteger(L, TSR_STFT_MAX_NFFT);
   lua_setfield(L, -2, "max_n_fft");
+  laux_push_names(L, stft_options); /* the one list: spectrogram.frame_count takes it too */
+  lua_setfield(L, -2, "stft_options");
   lua_setfield(L, -2, "spectrogram");
   lua_pushcfunction(L, stft_stft);
   lua_setfield(L, -2, "stft");

@@ -83,7 +83,15 @@ int laux_opt_boolean(lua_State *L, int arg, const char *key, int def);
 /* String option; the result stays valid while the options table is on the stack. */
 const char *laux_opt_string(lua_State *L, int arg, const char *key, const char *def);
 
-/* Raises "bad argument #arg to ... (unknown option 'x' (valid: a, b, c))" unless every key
+/* Pushes and returns "; did you mean 'x'?" when x, one of valid (NULL-terminated), is what
+ * name misspells (tsr_closest_name), else "": the tail of every message refusing a name. */
+const char *laux_did_you_mean(lua_State *L, const char *name, const char *const valid[]);
+
+/* Pushes a Lua list of names (NULL-terminated): a binding's option list made visible to the
+ * Lua layer, so each list is written once. */
+void laux_push_names(lua_State *L, const char *const names[]);
+
+/* Raises "bad argument #arg to ... (unknown option 'x' (valid: a, b, c); did you mean 'y'?)" unless every key
  * of the options table at arg (absent or nil: nothing to check) is one of valid
  * (NULL-terminated), so a misspelt option is never silently ignored. */
 void laux_check_options(lua_State *L, int arg, const char *const valid[]);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../hash.h"
+#include "../names.h"
 #include "l_tessera.h"
 
 /* util.sha256(string) -> hex digest */
@@ -72,6 +73,24 @@ static int util_memory_ceiling(lua_State *L) {
   return 2;
 }
 
+/* util.capped(cap, fn, ...) -> what fn(...) returns, fn allowed to hold at most cap bytes
+ * more than are live when it starts (after a full collection). The previous ceiling is put
+ * back in C, right after fn ends however it ends: code run in Lua at that point could need
+ * memory (a call frame, a table) that the exhausted cap refuses, leaving the ceiling in
+ * force for the rest of the process. */
+static int util_capped(lua_State *L) {
+  size_t cap = check_bytes(L, 1, "cap");
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  lua_gc(L, LUA_GCCOLLECT); /* garbage from before the call is not the call's */
+  size_t previous = tsr_memory_ceiling(), previous_budget = tsr_memory_ceiling_budget();
+  size_t ceiling = tsr_memory_in_use() + cap;
+  if (previous == 0 || ceiling < previous) tsr_set_memory_ceiling(ceiling, cap);
+  int status = lua_pcall(L, lua_gettop(L) - 2, LUA_MULTRET, 0);
+  tsr_set_memory_ceiling(previous, previous_budget);
+  if (status != LUA_OK) return lua_error(L);
+  return lua_gettop(L) - 1;
+}
+
 /* util.memory_in_use() -> the bytes live now: every Lua heap that loaded tessera.core (with
  * the data of every Matrix, Audio and Spectrogram in it) and the kernels' buffers. */
 static int util_memory_in_use(lua_State *L) {
@@ -95,6 +114,35 @@ static int util_memory_check(lua_State *L) {
   luaL_pushfail(L);
   lua_pushstring(L, err.msg);
   return 2;
+}
+
+/* util.format_bytes(bytes) -> "512 bytes", "3.2 kB", "12.5 MB", "1.20 GB": the one way
+ * tessera prints a size (tsr_format_bytes), for the Lua layer's messages. */
+static int util_format_bytes(lua_State *L) {
+  lua_Number bytes = luaL_checknumber(L, 1);
+  luaL_argcheck(L, bytes >= 0, 1, "bytes must be >= 0");
+  char buf[32];
+  tsr_format_bytes(bytes >= (lua_Number)SIZE_MAX ? SIZE_MAX : (size_t)bytes, buf, sizeof buf);
+  lua_pushstring(L, buf);
+  return 1;
+}
+
+/* util.closest(name, {names...}) -> the name meant, or nil (tsr_closest_name): the one
+ * "did you mean" of the Lua layer (args.did_you_mean). */
+static int util_closest(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_Integer n = luaL_len(L, 2);
+  const char **names = lua_newuserdatauv(L, (size_t)(n + 1) * sizeof *names, 0);
+  lua_Integer m = 0;
+  for (lua_Integer i = 1; i <= n; i++) {
+    if (lua_rawgeti(L, 2, i) == LUA_TSTRING) names[m++] = lua_tostring(L, -1); /* in the table */
+    lua_pop(L, 1);
+  }
+  names[m] = NULL;
+  const char *close = tsr_closest_name(name, names, (size_t)m);
+  if (close == NULL) luaL_pushfail(L); else lua_pushstring(L, close);
+  return 1;
 }
 
 /* util.check_file(path) -> true, or nil and "cannot read 'x': not a regular file (a FIFO)"
@@ -261,8 +309,11 @@ static const luaL_Reg util_functions[] = {
   {"memory_cap", util_memory_cap},
   {"memory_ceiling", util_memory_ceiling},
   {"memory_in_use", util_memory_in_use},
+  {"capped", util_capped},
   {"memory_check", util_memory_check},
   {"check_file", util_check_file},
+  {"format_bytes", util_format_bytes},
+  {"closest", util_closest},
   {"parse_size", util_parse_size},
   {NULL, NULL}
 };

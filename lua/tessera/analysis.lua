@@ -10,6 +10,7 @@
 -- the STFT hop the activations were computed with, so a frame lasts hop / sr seconds.
 -- @module tessera.analysis
 local core = require "tessera.core"
+local did_you_mean = require("tessera.args").did_you_mean
 
 local error, ipairs, pairs, tostring, type = error, ipairs, pairs, tostring, type
 local exp, floor, huge, log, math_type = math.exp, math.floor, math.huge, math.log, math.type
@@ -145,8 +146,9 @@ local function tempo_opts(opts)
   if type(opts) ~= "table" then argerror(4, "tempo", "options table expected, got " .. shown(opts)) end
   for k, v in pairs(opts) do
     if not tempo_options[k] then
-      argerror(4, "tempo", format("unknown option '%s' (valid: max_bpm, min_bpm, onsets, "
-        .. "prior_bpm, prior_octaves)", tostring(k)))
+      local names = { "max_bpm", "min_bpm", "onsets", "prior_bpm", "prior_octaves" }
+      argerror(4, "tempo", format("unknown option '%s' (valid: %s)%s", tostring(k),
+        table.concat(names, ", "), did_you_mean(k, names)))
     end
     if k == "onsets" then
       if type(v) ~= "boolean" then argerror(4, "tempo", "onsets must be a boolean, got " .. shown(v)) end
@@ -264,4 +266,5 @@ function analysis.tempo(H, sr, hop, opts)
            strength = best.strength, candidates = candidates, weights = weights }
 end
 
-return analysis
+-- Errors leave the public functions at the caller's line (lua/tessera/entry.lua).
+return require("tessera.entry").export(analysis)

@@ -23,6 +23,17 @@ function args.show(v)
 end
 local show = args.show
 
+-- args.did_you_mean(name, names) -> "; did you mean 'x'?" when x, one of the list names,
+-- is what name misspells, else "": the tail of every message that refuses a name (an
+-- option key, a loss, a window, a phase method), from the one helper the bindings and the
+-- command line use too (tsr_closest_name in csrc/names.c).
+function args.did_you_mean(name, names)
+  if type(name) ~= "string" then return "" end
+  local close = core.util.closest(name, names)
+  return close and format("; did you mean '%s'?", close) or ""
+end
+local did_you_mean = args.did_you_mean
+
 function args.fail(who, fmt, ...)
   error(who .. ": " .. format(fmt, ...), 0)
 end
@@ -43,7 +54,8 @@ function args.options(who, opts, valid)
     local names = {}
     for i, key in ipairs(valid) do names[i] = key end
     sort(names)
-    fail(who, "unknown option '%s' (valid: %s)", unknown[1], concat(names, ", "))
+    fail(who, "unknown option '%s' (valid: %s)%s", unknown[1], concat(names, ", "),
+         did_you_mean(unknown[1], names))
   end
   return copy
 end

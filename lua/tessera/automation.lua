@@ -5,6 +5,7 @@
 -- curves and the recipe keys pitch and morph read it.
 -- @module tessera.automation
 local format = string.format
+local did_you_mean = require("tessera.args").did_you_mean
 local getmetatable, ipairs, pairs, type = getmetatable, ipairs, pairs, type
 
 local automation = {}
@@ -46,7 +47,7 @@ function automation.problem(spec, lo, hi)
       end
     end
     if spec.shape ~= nil and not shapes[spec.shape] then
-      return "'shape' must be 'linear' or 'smooth'"
+      return "'shape' must be 'linear' or 'smooth'" .. did_you_mean(spec.shape, { "linear", "smooth" })
     end
     return nil
   end
@@ -105,4 +106,5 @@ function automation.values(spec, frames, sr, hop)
   return out
 end
 
-return automation
+-- Errors leave the public functions at the caller's line (lua/tessera/entry.lua).
+return require("tessera.entry").export(automation)

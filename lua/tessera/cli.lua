@@ -93,16 +93,47 @@ local function host()
   return package.preload["tessera.host"] and require("tessera.host")
 end
 
--- --debug (host) or TESSERA_DEBUG: errors keep their position and get a traceback.
-local function debugging()
+--- cli.debugging() -> whether errors keep their position and get a traceback: the host's
+-- debug flag, or TESSERA_DEBUG set (a command that catches errors itself, as `info` does
+-- for each file, lets them through then).
+-- @treturn boolean debugging
+-- @raise never.
+-- @usage local verbose = tessera.cli.debugging()
+function cli.debugging()
   local h = host()
   if h then return h.debug end
   local v = os.getenv("TESSERA_DEBUG")
   return v ~= nil and v ~= "" and v ~= "0"
 end
 
+--- cli.strip_position(msg) -> msg without its "file.lua:N: " prefix, which tells a user of
+-- a command nothing.
+-- @string msg an error message
+-- @treturn string the message without its position
+-- @raise never.
+-- @usage io.stderr:write("tessera: ", tessera.cli.strip_position(err), "\n")
+function cli.strip_position(msg)
+  return (msg:gsub("^[^\n:]+:%d+: ", "", 1))
+end
+
 local function unknown(name)
-  error(format("unknown command '%s' (try 'tessera help')", name), 0)
+  error(format("unknown command '%s'%s (try 'tessera help')", name,
+    require("tessera.args").did_you_mean(name, order)), 0)
+end
+
+-- argparse's message for a parse error, its own guess for a misspelt option replaced by the
+-- one every name check of tessera makes (args.did_you_mean), over the command's options.
+local function parse_error(parser, msg)
+  msg = msg:gsub("\nDid you mean '[^']*'%?$", "")
+  local option = msg:match("^unknown option '([^']+)'$")
+  if option then
+    local names = {}
+    for _, o in ipairs(parser._options) do
+      for _, alias in ipairs(o._aliases) do names[#names + 1] = alias end
+    end
+    msg = msg .. require("tessera.args").did_you_mean(option, names)
+  end
+  return msg
 end
 
 --- cli.parser(name) -> parser, helped: the command's argparse parser, and a function
@@ -161,7 +192,8 @@ local function overview()
     "",
     "usage: tessera [OPTIONS] SCRIPT.lua [ARGS...]   run a Lua script ('-' reads stdin)",
     "       tessera [OPTIONS] -e CODE [-e CODE...]   run Lua chunks",
-    "       tessera [-i]                             interactive Lua (REPL)",
+    "       tessera [-i]                             interactive Lua (REPL), tessera loaded as",
+    "                                                the globals 'tessera' and 't'",
     "       tessera [--debug] COMMAND [ARGS...]      run a command",
     "",
     "commands:",
@@ -237,12 +269,12 @@ function cli.main(args)
     return 0
   end
   if not ok then
-    error(format("%s: %s (try 'tessera help %s')", name, parsed, name), 0)
+    error(format("%s: %s (try 'tessera help %s')", name, parse_error(parser, parsed), name), 0)
   end
-  if debugging() then return command.run(parsed) end
+  if cli.debugging() then return command.run(parsed) end
   local ran, result = pcall(command.run, parsed)
   if ran then return result end
-  if type(result) == "string" then result = result:gsub("^[^\n:]+:%d+: ", "", 1) end
+  if type(result) == "string" then result = cli.strip_position(result) end
   error(result, 0)
 end
 

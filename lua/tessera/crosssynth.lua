@@ -9,6 +9,7 @@
 --   local y, info = tessera.mosaic.crosssynth {
 --     source = "bees.wav", target = "let_it_be.wav", out = "mosaic.wav" }
 local core = require "tessera.core"
+local did_you_mean = require("tessera.args").did_you_mean
 
 local error, ipairs, pairs, tostring, type = error, ipairs, pairs, tostring, type
 local format = string.format
@@ -65,7 +66,8 @@ local function input(opts, key, sr)
   elseif type(v) == "table" and getmetatable(v) == nil then
     for k in pairs(v) do
       if k ~= "file" and k ~= "offset" and k ~= "duration" then
-        fail("%s: unknown key %s (valid: file, offset, duration)", key, describe(k))
+        fail("%s: unknown key %s (valid: file, offset, duration)%s", key, describe(k),
+          did_you_mean(k, { "file", "offset", "duration" }))
       end
     end
     if type(v.file) ~= "string" then
@@ -105,11 +107,12 @@ function crosssynth.crosssynth(opts)
   end
   local bad = {}
   for k in pairs(opts) do
-    if not valid_set[k] then bad[#bad + 1] = describe(k) end
+    if not valid_set[k] then bad[#bad + 1] = k end
   end
   if #bad > 0 then
-    sort(bad)
-    fail("unknown option %s (valid: %s)", bad[1], concat(VALID, ", "))
+    sort(bad, function(a, b) return describe(a) < describe(b) end)
+    fail("unknown option %s (valid: %s)%s", describe(bad[1]), concat(VALID, ", "),
+      did_you_mean(bad[1], VALID))
   end
   local d = crosssynth.defaults
   local prm = {
@@ -119,7 +122,8 @@ function crosssynth.crosssynth(opts)
   local sr, n_fft, hop = integer(opts, "sr", 1), integer(opts, "n_fft", 2), integer(opts, "hop", 1)
   local window = opts.window or d.window
   if window ~= "hann" and window ~= "hamming" and window ~= "rect" then
-    fail("window must be 'hann', 'hamming' or 'rect', got %s", describe(window))
+    fail("window must be 'hann', 'hamming' or 'rect', got %s%s", describe(window),
+      did_you_mean(window, { "hann", "hamming", "rect" }))
   end
   local normalize = opts.normalize
   if normalize == nil or normalize == true then
@@ -179,4 +183,5 @@ function crosssynth.describe(info)
     info.c, info.divergence, info.seconds)
 end
 
-return crosssynth
+-- Errors leave the public functions at the caller's line (lua/tessera/entry.lua).
+return require("tessera.entry").export(crosssynth)

@@ -24,6 +24,7 @@
 -- not more.
 -- @module tessera.eval
 local core = require "tessera.core"
+local did_you_mean = require("tessera.args").did_you_mean
 local audio = require "tessera.audio"
 local hungarian = require("tessera.assign").hungarian
 
@@ -170,8 +171,8 @@ local function check_options(opts, valid, fname, arg)
       local names = {}
       for name in pairs(valid) do names[#names + 1] = name end
       sort(names)
-      error(fmt("bad argument #%d to '%s' (unknown option '%s' (valid: %s))", arg, fname,
-        tostring(k), concat(names, ", ")), 3)
+      error(fmt("bad argument #%d to '%s' (unknown option '%s' (valid: %s)%s)", arg, fname,
+        tostring(k), concat(names, ", "), did_you_mean(k, names)), 3)
     end
   end
   return opts
@@ -331,4 +332,5 @@ function eval.onsets(estimated, reference, opts)
   return 2 * precision * recall / (precision + recall), precision, recall
 end
 
-return eval
+-- Errors leave the public functions at the caller's line (lua/tessera/entry.lua).
+return require("tessera.entry").export(eval)

@@ -136,4 +136,5 @@ end
 -- @usage local H = tessera.hpss.median_filter(V, 31, "time")
 hpss.median_filter = core.hpss.median_filter
 
-return setmetatable(hpss, { __call = call })
+-- Errors leave the public functions at the caller's line (lua/tessera/entry.lua).
+return require("tessera.entry").export(setmetatable(hpss, { __call = call }))

@@ -106,4 +106,6 @@ tessera.griffinlim = core.griffinlim
 -- @function pghi
 tessera.pghi = core.pghi
 
-return tessera
+-- Errors leave tessera.stft at the caller's line (lua/tessera/entry.lua), as they leave
+-- every area's public functions.
+return require("tessera.entry").export(tessera, { "stft" })

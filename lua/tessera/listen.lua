@@ -11,6 +11,7 @@
 --   local y, sc = tessera.griffinlim(m:component(2), S)   -- no phase: estimate one
 --   local y2 = tessera.griffinlim(m:component(2), S, {init = "pghi"}) -- from a better start
 local core = require "tessera.core"
+local did_you_mean = require("tessera.args").did_you_mean
 
 local error, ipairs, math_type, pairs, tostring, type = error, ipairs, math.type, pairs, tostring, type
 local format = string.format
@@ -95,12 +96,16 @@ function listen.audio(m, which, S, opts)
   if opts ~= nil and type(opts) ~= "table" then argerror(3, format("table expected, got %s", type(opts))) end
   opts = opts or {}
   for key in pairs(opts) do
-    if key ~= "method" then argerror(3, format("unknown option '%s' (valid: method)", tostring(key))) end
+    if key ~= "method" then
+      argerror(3, format("unknown option '%s' (valid: method)%s", tostring(key),
+        did_you_mean(key, { "method" })))
+    end
   end
   local method = opts.method or (m.T and "wiener" or "phase")
   if not METHODS[method] then
-    argerror(3, format("method must be 'phase' or 'wiener', got %s",
-      type(method) == "string" and "'" .. method .. "'" or type(method)))
+    argerror(3, format("method must be 'phase' or 'wiener', got %s%s",
+      type(method) == "string" and "'" .. method .. "'" or type(method),
+      did_you_mean(method, { "phase", "wiener" })))
   end
   local W, H = m.W, m.H
   local n = W:shape()
@@ -139,4 +144,5 @@ end
 -- Loaded after tessera.nmf: install into it now.
 if package.loaded["tessera.nmf"] ~= nil then listen.install(package.loaded["tessera.nmf"].Model) end
 
-return listen
+-- Errors leave the public functions at the caller's line (lua/tessera/entry.lua).
+return require("tessera.entry").export(listen)

@@ -260,8 +260,12 @@ end
 -- ---- running ------------------------------------------------------------------------
 
 local function no_player(opts)
-  if opts.player then return format("tessera live: cannot run the player '%s'", opts.player) end
-  return format("tessera live: no audio player found (%s)", concat(live.players, ", "))
+  if opts.player then
+    return format("tessera live: cannot run the player '%s' (not found on PATH or not executable)",
+      opts.player)
+  end
+  return format("tessera live: no audio player found (looked for %s on PATH); install one, "
+    .. "give --player PROGRAM, or leave out --play", concat(live.players, ", "))
 end
 
 -- live.run(recipe [, opts]) -> exit status. opts: out (overrides the recipe's), cache_dir,
@@ -276,13 +280,17 @@ function live.run(path, opts)
     error(format("bad argument #1 to 'run' (recipe path expected, got %s)", type(path)), 2)
   end
   opts = opts or {}
+  -- The player is looked for before any work: a missing one is not found out after a render.
+  local player
+  if opts.play then
+    player = live.find_player(opts.player and { opts.player } or nil)
+    if not player then error(no_player(opts), 0) end
+  end
   local self = new_session(path, opts)
   if opts.once then
     local summary, err = self:render("once")
     if not summary then error(err, 0) end
-    if opts.play then -- in the foreground: the process would end the playback otherwise
-      local player = live.find_player(opts.player and { opts.player } or nil)
-      if not player then error(no_player(opts), 0) end
+    if player then -- in the foreground: the process would end the playback otherwise
       local uv = require "luv"
       local status = 0
       local handle, why = uv.spawn(player, { args = { summary.out }, stdio = { nil, nil, 2 } },
@@ -306,10 +314,7 @@ function live.run(path, opts)
       tostring(debounce)), 0)
   end
   self.debounce_ms = math.floor(debounce * 1000 + 0.5)
-  if opts.play then
-    self.player = opts.player and live.find_player { opts.player } or live.find_player()
-    if not self.player then io.stderr:write(no_player(opts), "; not playing\n") end
-  end
+  self.player = player
   self.timer = uv.new_timer()
   local signals = {}
   for i, name in ipairs { "sigint", "sigterm" } do

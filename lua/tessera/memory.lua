@@ -5,8 +5,7 @@
 -- same way. The previous ceiling is put back however the call ends.
 local util = require("tessera.core").util
 
-local error, math_type, pairs, pcall, tostring, type = error, math.type, pairs, pcall, tostring, type
-local pack, unpack = table.pack, table.unpack
+local error, math_type, pairs, tostring, type = error, math.type, pairs, tostring, type
 local format = string.format
 
 local memory = {}
@@ -28,15 +27,10 @@ function memory.split(opts, who, arg, level)
 end
 
 -- fn(...) allowed to hold at most `cap` more bytes than are live now; returns what fn returns.
+-- The ceiling is set and put back in C (util.capped), so that nothing run in Lua between
+-- fn's end and the restoring can fail for want of the memory fn used up.
 function memory.capped(cap, fn, ...)
-  collectgarbage() -- garbage from before the call is not the call's
-  local previous, previous_budget = util.memory_ceiling()
-  local ceiling = util.memory_in_use() + cap
-  if previous == 0 or ceiling < previous then util.memory_ceiling(ceiling, cap) end
-  local result = pack(pcall(fn, ...))
-  util.memory_ceiling(previous, previous_budget)
-  if not result[1] then error(result[2], 0) end
-  return unpack(result, 2, result.n)
+  return util.capped(cap, fn, ...)
 end
 
 return memory

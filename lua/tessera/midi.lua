@@ -400,4 +400,5 @@ function midi.from_activations(H, opts) return require("tessera.midi_score").fro
 -- @usage local H = tessera.midi.to_rows(tessera.midi.read("beat.mid"), {sr = 22050, hop = 512})
 function midi.to_rows(song, opts) return require("tessera.midi_score").to_rows(song, opts) end
 
-return midi
+-- Errors leave the public functions at the caller's line (lua/tessera/entry.lua).
+return require("tessera.entry").export(midi)

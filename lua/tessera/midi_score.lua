@@ -69,7 +69,8 @@ function M.from_activations(H, opts)
   local channel = o.channel == nil and 9 or args.integer(FROM, "channel", o.channel, 0, 15)
   local scaling = o.velocity == nil and "row" or o.velocity
   if scaling ~= "row" and scaling ~= "global" then
-    args.fail(FROM, "velocity must be 'row' or 'global', got %s", args.show(o.velocity))
+    args.fail(FROM, "velocity must be 'row' or 'global', got %s%s", args.show(o.velocity),
+      args.did_you_mean(o.velocity, { "row", "global" }))
   end
   local bpm = o.bpm == nil and 120 or args.positive(FROM, "bpm", o.bpm)
   local cap = o.max_duration == nil and 15 / bpm or args.positive(FROM, "max_duration", o.max_duration)

@@ -91,4 +91,5 @@ end
 -- @raise when the shapes differ, t has the wrong length or a position outside [0, 1].
 -- @usage local V = tessera.morph.layer(pads.W, B, pads.H, t)
 
-return morph
+-- Errors leave the public functions at the caller's line (lua/tessera/entry.lua).
+return require("tessera.entry").export(morph)

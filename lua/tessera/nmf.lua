@@ -56,6 +56,7 @@
 -- the convolution.
 -- @module tessera.nmf
 local core = require "tessera.core"
+local did_you_mean = require("tessera.args").did_you_mean
 local hungarian = require("tessera.assign").hungarian
 local cjson = require "cjson"
 local fs = require "tessera.fs"
@@ -441,7 +442,7 @@ function Model:sort(by)
   by = by or "energy"
   if not SORT_KEYS[by] then
     error(fmt("bad argument #1 to 'sort' (invalid key '%s'; expected one of: energy, centroid, "
-              .. "time)", tostring(by)), 2)
+              .. "time%s)", tostring(by), did_you_mean(by, { "energy", "centroid", "time" })), 2)
   end
   local energy, centroid, center = C.describe(self.W, self.H, self.T)
   local key = by == "energy" and energy or by == "centroid" and centroid or center
@@ -604,8 +605,8 @@ function nmf.match(m1, m2, opts)
   end
   local by = opts and opts.by or "H"
   if by ~= "H" and by ~= "W" then
-    error(fmt("bad argument #3 to 'match' (invalid by '%s'; expected one of: H, W)",
-              tostring(by)), 2)
+    error(fmt("bad argument #3 to 'match' (invalid by '%s'; expected one of: H, W%s)",
+              tostring(by), did_you_mean(by, { "H", "W" })), 2)
   end
   local r
   if by == "H" then
@@ -760,7 +761,8 @@ function nmf.group(parts, whole, opts)
   end
   local by = opts and opts.by or "H"
   if by ~= "H" and by ~= "W" then
-    error(fmt("bad argument #3 to 'group' (invalid by '%s'; expected one of: H, W)", tostring(by)), 2)
+    error(fmt("bad argument #3 to 'group' (invalid by '%s'; expected one of: H, W%s)", tostring(by),
+              did_you_mean(by, { "H", "W" })), 2)
   end
   local on_rows = by == "H"
   local partsW, wholeW = templates(parts), templates(whole)
@@ -811,4 +813,8 @@ end
 nmf.Model = Model
 require("tessera.listen").install(Model) -- m:audio(i, S): hearing components
 
-return nmf
+-- Errors leave the public functions and the methods at the caller's line
+-- (lua/tessera/entry.lua).
+local entry = require "tessera.entry"
+entry.export(Model)
+return entry.export(nmf)

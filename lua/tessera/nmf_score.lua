@@ -23,6 +23,7 @@
 -- the usual level; the other columns, and all of H, are the usual start. A start only: the
 -- fit updates these columns too (update_W = false keeps all of W).
 local core = require "tessera.core"
+local did_you_mean = require("tessera.args").did_you_mean
 
 local error, ipairs, pairs, pcall, select, tonumber, tostring, type =
   error, ipairs, pairs, pcall, select, tonumber, tostring, type
@@ -311,8 +312,9 @@ function score.allowed_from_onsets(onsets, opts)
   end
   for key in pairs(opts) do
     if not ONSET_OPTIONS[key] then
-      argerror("allowed_from_onsets", 2, "unknown option '%s' (valid: after, before, hop, k, "
-               .. "n_fft, p, sr)", tostring(key))
+      local names = { "after", "before", "hop", "k", "n_fft", "p", "sr" }
+      argerror("allowed_from_onsets", 2, "unknown option '%s' (valid: %s)%s", tostring(key),
+               table.concat(names, ", "), did_you_mean(key, names))
     end
   end
   if opts.p == nil then argerror("allowed_from_onsets", 2, "p (the number of frames) is required") end
@@ -422,8 +424,9 @@ function score.templates(sounds, opts, nmf)
   if type(opts) ~= "table" then argerror("templates", 2, "options must be a table, got %s", describe(opts)) end
   for key in pairs(opts) do
     if not TEMPLATE_OPTIONS[key] then
-      argerror("templates", 2, "unknown option '%s' (valid: T, hop, loss, max_iter, method, n_fft, sr)",
-               tostring(key))
+      local names = { "T", "hop", "loss", "max_iter", "method", "n_fft", "sr" }
+      argerror("templates", 2, "unknown option '%s' (valid: %s)%s", tostring(key),
+               table.concat(names, ", "), did_you_mean(key, names))
     end
   end
   local frames = opts.T
@@ -435,7 +438,8 @@ function score.templates(sounds, opts, nmf)
     argerror("templates", 2, "method must be 'frames' with T (templates T frames long), got %s",
              describe(method))
   elseif not frames and method ~= "mean" and method ~= "rank1" then
-    argerror("templates", 2, "method must be 'mean' or 'rank1', got %s", describe(method))
+    argerror("templates", 2, "method must be 'mean' or 'rank1', got %s%s", describe(method),
+             did_you_mean(method, { "mean", "rank1" }))
   end
   local sr = opts.sr or 22050
   local stft_opts = { n_fft = opts.n_fft or 2048, hop = opts.hop or 512 }

@@ -101,4 +101,5 @@ end
 -- @usage local m = tessera.nmfd.load("out/drums-nmfd")
 nmfd.load = nmf.load
 
-return nmfd
+-- Errors leave the public functions at the caller's line (lua/tessera/entry.lua).
+return require("tessera.entry").export(nmfd)

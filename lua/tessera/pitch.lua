@@ -10,6 +10,7 @@
 --   local P2 = tessera.pitch.phase(S:phase(), glide, {n_fft = 2048, hop = 512})
 -- @module tessera.pitch
 local core = require "tessera.core"
+local did_you_mean = require("tessera.args").did_you_mean
 
 local error, pairs, tostring, type = error, pairs, tostring, type
 local format = string.format
@@ -64,11 +65,12 @@ function pitch.phase(P, semitones, opts)
   end
   for key in pairs(opts) do
     if key ~= "n_fft" and key ~= "hop" then
-      error(format("bad argument #3 to 'phase' (unknown option '%s' (valid: n_fft, hop))",
-        tostring(key)), 2)
+      error(format("bad argument #3 to 'phase' (unknown option '%s' (valid: n_fft, hop)%s)",
+        tostring(key), did_you_mean(key, { "n_fft", "hop" })), 2)
     end
   end
   return phase(P, semitones, opts.n_fft, opts.hop)
 end
 
-return pitch
+-- Errors leave the public functions at the caller's line (lua/tessera/entry.lua).
+return require("tessera.entry").export(pitch)

@@ -3,6 +3,7 @@
 -- never as text; the picture is written to a temporary name and renamed into place.
 -- @module tessera.plot
 local fs = require "tessera.fs"
+local did_you_mean = require("tessera.args").did_you_mean
 
 local string, table, math, io, os = string, table, math, io, os
 local assert, error, ipairs, pairs, tostring, type = assert, error, ipairs, pairs, tostring, type
@@ -126,7 +127,8 @@ local function palette_command(name)
     local names = {}
     for k in pairs(colormaps) do names[#names + 1] = k end
     table.sort(names)
-    fail("unknown colormap '%s' (expected one of: %s)", tostring(name), table.concat(names, ", "))
+    fail("unknown colormap '%s' (expected one of: %s)%s", tostring(name), table.concat(names, ", "),
+      did_you_mean(name, names))
   end
   local parts = {}
   for i, hex in ipairs(map) do
@@ -191,7 +193,8 @@ function plot.lines_panel(series, opts)
   opts = opts or {}
   if type(series) ~= "table" or #series == 0 then fail("lines needs a list of series") end
   if opts.key ~= nil and not key_commands[opts.key] then
-    fail("unknown key placement '%s' (expected one of: below, inside, none, right)", tostring(opts.key))
+    fail("unknown key placement '%s' (expected one of: below, inside, none, right)%s", tostring(opts.key),
+      did_you_mean(opts.key, { "below", "inside", "none", "right" }))
   end
   for s, item in ipairs(series) do
     if type(item.y) ~= "table" or #item.y == 0 then fail("series %d has no y values", s) end
@@ -543,4 +546,5 @@ function plot.loss_panel(histories, opts)
                                            title = "loss" }, opts))
 end
 
-return plot
+-- Errors leave the public functions at the caller's line (lua/tessera/entry.lua).
+return require("tessera.entry").export(plot)

@@ -31,6 +31,7 @@
 -- stability (mean pair correlation), weakest (the weakest pair's), stable } ... },
 -- suggested, reason, criteria = { cv = text, stability = text }, options }.
 local core = require "tessera.core"
+local did_you_mean = require("tessera.args").did_you_mean
 local random = require "tessera.random"
 
 local error, ipairs, math_type, pairs, type = error, ipairs, math.type, pairs, type
@@ -58,7 +59,7 @@ local function check_options(V, opts)
       local names = {}
       for name in pairs(KEYS) do names[#names + 1] = name end
       sort(names)
-      bad("unknown option '%s' (valid: %s)", tostring(key), concat(names, ", "))
+      bad("unknown option '%s' (valid: %s)%s", tostring(key), concat(names, ", "), did_you_mean(key, names))
     end
   end
   local n, p = V:shape()

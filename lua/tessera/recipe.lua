@@ -108,6 +108,7 @@
 local core = require "tessera.core"
 local fs = require "tessera.fs"
 local sandbox = require "tessera.sandbox"
+local did_you_mean = require("tessera.args").did_you_mean
 
 local error, getmetatable, ipairs, math_type, next, pairs, tonumber, tostring, type =
   error, getmetatable, ipairs, math.type, next, pairs, tonumber, tostring, type
@@ -188,7 +189,8 @@ local function check_keys(ctx, where, t, valid_list, valid_set, what)
   end
   sort(bad, function(a, b) return shown_key(a) < shown_key(b) end)
   local shown = shown_key(bad[1])
-  fail(ctx, where, "%s is not %s (expected one of: %s)", shown, what, concat(valid_list, ", "))
+  fail(ctx, where, "%s is not %s (expected one of: %s)%s", shown, what, concat(valid_list, ", "),
+    did_you_mean(bad[1], valid_list))
 end
 
 -- A plain table: no metatable, so reading it runs no code of the recipe's.
@@ -257,8 +259,9 @@ end
 
 local function source_named(ctx, where, key, sources, name)
   if sources[name] == nil then
-    fail(ctx, where, "key '%s': no source named '%s' (sources: %s)", key, name,
-      concat(names_of(sources), ", "))
+    local names = names_of(sources)
+    fail(ctx, where, "key '%s': no source named '%s' (sources: %s)%s", key, name,
+      concat(names, ", "), did_you_mean(name, names))
   end
   return sources[name]
 end
@@ -450,8 +453,8 @@ local function check_source(ctx, name, s, top)
     format("an integer in 1..%d", src.n_fft))
   src.hpss = s.hpss
   if src.hpss ~= nil and not recipe.hpss_parts[src.hpss] then
-    fail(ctx, where, "key 'hpss' must be 'harmonic', 'percussive' or 'residual', got %s",
-      describe(src.hpss))
+    fail(ctx, where, "key 'hpss' must be 'harmonic', 'percussive' or 'residual', got %s%s",
+      describe(src.hpss), did_you_mean(src.hpss, { "harmonic", "percussive", "residual" }))
   end
   src.stereo = boolean(ctx, where, s, "stereo", false)
   for _, key in ipairs(recipe.nmf_keys) do
@@ -542,7 +545,8 @@ function recipe.check(t, ctx)
   top.hop = integer(ctx, nil, t, "hop", d.hop, function(v) return v >= 1 and v <= top.n_fft end,
     format("an integer in 1..%d", top.n_fft))
   if top.window ~= "hann" and top.window ~= "hamming" and top.window ~= "rect" then
-    fail(ctx, nil, "key 'window' must be 'hann', 'hamming' or 'rect', got %s", describe(top.window))
+    fail(ctx, nil, "key 'window' must be 'hann', 'hamming' or 'rect', got %s%s", describe(top.window),
+      did_you_mean(top.window, { "hann", "hamming", "rect" }))
   end
 
   local normalize = t.normalize

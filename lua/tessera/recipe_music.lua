@@ -2,6 +2,7 @@
 -- morph (its templates turning into another source's), pan and width, pattern (score edits
 -- of its activations) and a MIDI file as H, with its notes. lua/tessera/recipe.lua calls this
 -- module with its helpers and gets music.check (one layer).
+local did_you_mean = require("tessera.args").did_you_mean
 local automation = require "tessera.automation"
 local score = require "tessera.score"
 
@@ -31,8 +32,9 @@ return function(h)
     end
     for key in pairs(m) do
       if key ~= "from" and key ~= "to" and key ~= "curve" then
-        fail(ctx, where, "key 'morph' has %s (expected one of: from, to, curve)",
-          type(key) == "string" and format("key '%s'", key) or "a key that is a " .. type(key))
+        fail(ctx, where, "key 'morph' has %s (expected one of: from, to, curve)%s",
+          type(key) == "string" and format("key '%s'", key) or "a key that is a " .. type(key),
+          did_you_mean(key, { "from", "to", "curve" }))
       end
     end
     if (m.from == nil) == (l.W == nil) then
@@ -47,7 +49,8 @@ return function(h)
     if type(curve) == "string" then
       if not curves[curve] then
         fail(ctx, where, "key 'morph': curve must be 'linear', 'smooth', a ramp {from =, to =} " ..
-          "or a list of {seconds, position}, got %s", describe(curve))
+          "or a list of {seconds, position}, got %s%s", describe(curve),
+          did_you_mean(curve, { "linear", "smooth" }))
       end
       curve = curves[curve]
     end

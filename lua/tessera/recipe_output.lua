@@ -1,6 +1,8 @@
 -- tessera.recipe's checks of a recipe's output: its phase (a source, or Griffin-Lim and its
 -- options), the output's length source, and its channels, rate and sample format.
 -- lua/tessera/recipe.lua calls this module with its helpers and gets output.check.
+local did_you_mean = require("tessera.args").did_you_mean
+
 local ipairs, pairs, type = ipairs, pairs, type
 
 return function(h)
@@ -26,7 +28,8 @@ return function(h)
     end
     top.format = t.format
     if top.format ~= nil and top.format ~= "float" and top.format ~= "pcm16" and top.format ~= "pcm24" then
-      fail(ctx, nil, "key 'format' must be 'float', 'pcm16' or 'pcm24', got %s", describe(top.format))
+      fail(ctx, nil, "key 'format' must be 'float', 'pcm16' or 'pcm24', got %s%s", describe(top.format),
+        did_you_mean(top.format, { "float", "pcm16", "pcm24" }))
     end
     local out = top.out
     if top.format == "float" and out and out:lower():match("%.flac$") then
@@ -46,6 +49,15 @@ return function(h)
     elseif phase == "griffinlim" then
       top.phase = { griffinlim = { iter = 32, momentum = 0.99, seed = 0, init = "random" } }
     elseif type(phase) == "string" then
+      if top.sources[phase] == nil then -- "grifinlim" is more likely Griffin-Lim than a source
+        local names = {}
+        for name in pairs(top.sources) do names[#names + 1] = name end
+        table.sort(names)
+        local sources = table.concat(names, ", ")
+        names[#names + 1] = "griffinlim"
+        fail(ctx, nil, "key 'phase': no source named '%s' (sources: %s; or 'griffinlim')%s", phase,
+          sources, did_you_mean(phase, names))
+      end
       source_named(ctx, nil, "phase", top.sources, phase)
       top.phase = { source = phase }
     else
@@ -71,7 +83,8 @@ return function(h)
         fail(ctx, where, "key 'init': with phase = '%s' Griffin-Lim starts from that source's phase " ..
           "(init 'source'), got %s", top.phase.source, describe(init))
       elseif not from_source and init ~= "random" and init ~= "pghi" then
-        fail(ctx, where, "key 'init' must be 'random' or 'pghi', got %s", describe(init))
+        fail(ctx, where, "key 'init' must be 'random' or 'pghi', got %s%s", describe(init),
+          did_you_mean(init, { "random", "pghi" }))
       end
       if init == "pghi" and top.window == "rect" then
         fail(ctx, where, "init 'pghi' needs a hann or hamming window, the recipe's is 'rect'")

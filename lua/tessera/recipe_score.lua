@@ -4,6 +4,7 @@
 -- and gets score.check (one source) and score.check_lent (the keys that name other sources,
 -- once all are known).
 local format = string.format
+local did_you_mean = require("tessera.args").did_you_mean
 local getmetatable, ipairs, tostring, type = getmetatable, ipairs, tostring, type
 
 return function(h)
@@ -34,7 +35,8 @@ return function(h)
       fail(ctx, where, "key 'template_method' must be 'frames' with T (templates T frames long), got %s",
         describe(sc.method))
     elseif not conv and sc.method ~= "mean" and sc.method ~= "rank1" then
-      fail(ctx, where, "key 'template_method' must be 'mean' or 'rank1', got %s", describe(sc.method))
+      fail(ctx, where, "key 'template_method' must be 'mean' or 'rank1', got %s%s", describe(sc.method),
+        did_you_mean(sc.method, { "mean", "rank1" }))
     end
     local function list_of(key, v)
       if type(v) ~= "table" or getmetatable(v) ~= nil or #v == 0 or #v > src.nmf.k then

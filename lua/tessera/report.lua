@@ -255,4 +255,6 @@ function Report:save()
   return path
 end
 
-return report
+-- Errors leave the public functions at the caller's line (lua/tessera/entry.lua).
+require("tessera.entry").export(Report)
+return require("tessera.entry").export(report)

@@ -747,4 +747,5 @@ function score.check(ops, who) return require("tessera.score_apply").check(ops, 
 -- @usage local r = tessera.score.apply(m.H:row(1), {{"quantize", grid = "1/16"}}, ctx)
 function score.apply(row, ops, ctx) return require("tessera.score_apply").apply(row, ops, ctx) end
 
-return score
+-- Errors leave the public functions at the caller's line (lua/tessera/entry.lua).
+return require("tessera.entry").export(score)

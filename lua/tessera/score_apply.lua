@@ -152,12 +152,14 @@ local function check_value(who, op, key, v)
     return args.boolean(who, key, v)
   elseif key == "mode" then
     if v ~= "replace" and v ~= "mask" then
-      args.fail(who, "mode must be 'replace' or 'mask', got %s", args.show(v))
+      args.fail(who, "mode must be 'replace' or 'mask', got %s%s", args.show(v),
+        args.did_you_mean(v, { "replace", "mask" }))
     end
     return v
   elseif key == "shape" then
     if v ~= "row" and v ~= "impulse" then
-      args.fail(who, "shape must be 'row' or 'impulse', got %s", args.show(v))
+      args.fail(who, "shape must be 'row' or 'impulse', got %s%s", args.show(v),
+        args.did_you_mean(v, { "row", "impulse" }))
     end
     return v
   elseif key == "steps" then
@@ -179,7 +181,8 @@ local function check_op(who, i, op)
   end
   local name = op[1]
   if type(name) ~= "string" or not OPS[name] then
-    args.fail(who, "op %d: unknown op %s (valid: %s)", i, args.show(name), concat(OP_NAMES, ", "))
+    args.fail(who, "op %d: unknown op %s (valid: %s)%s", i, args.show(name), concat(OP_NAMES, ", "),
+      args.did_you_mean(name, OP_NAMES))
   end
   local where = format("%s: op %d (%s)", who, i, name)
   local positional, keys = OPS[name][1], OPS[name][2]
@@ -194,7 +197,8 @@ local function check_op(who, i, op)
       local names = {}
       for j, k in ipairs(keys) do names[j] = k end
       sort(names)
-      args.fail(where, "unknown key %s (valid: %s)", args.show(key), concat(names, ", "))
+      args.fail(where, "unknown key %s (valid: %s)%s", args.show(key), concat(names, ", "),
+        args.did_you_mean(key, names))
     end
   end
   if count - 1 > #positional then

@@ -4,8 +4,9 @@
 -- plan sizes before it computes an STFT.
 -- @module tessera.spectrogram
 local core = require "tessera.core"
+local did_you_mean = require("tessera.args").did_you_mean
 
-local error, math_type, pairs, tostring, type = error, math.type, pairs, tostring, type
+local error, ipairs, math_type, pairs, tostring, type = error, ipairs, math.type, pairs, tostring, type
 local format = string.format
 
 local spectrogram = core.spectrogram
@@ -47,13 +48,15 @@ function spectrogram.fft_frequencies(sr, n_fft)
   return freqs
 end
 
-local frame_options = { n_fft = true, hop = true, center = true, window = true,
-                        magnitude = true, threads = true }
+-- The options of tessera.stft, as its binding lists them (one list for both).
+local STFT_OPTIONS = spectrogram.stft_options
+local frame_options = {}
+for _, key in ipairs(STFT_OPTIONS) do frame_options[key] = true end
 
 --- frame_count(length [, {n_fft=2048, hop=n_fft/4, center=true}]) -> frames: how many
 -- frames tessera.stft gives for a signal of `length` samples (stft's other options,
--- `window`, `magnitude` and `threads`, are accepted and ignored, so the same options table
--- serves both).
+-- `window`, `magnitude`, `threads` and `max_memory`, are accepted and ignored, so the same
+-- options table serves both).
 -- @int length the signal's samples (>= n_fft)
 -- @tab[opt] opts the options of @{tessera.stft}:
 -- @int[opt=2048] opts.n_fft the FFT size
@@ -71,8 +74,8 @@ function spectrogram.frame_count(length, opts)
   opts = opts or {}
   for key in pairs(opts) do
     if not frame_options[key] then
-      argerror(2, "frame_count", format("unknown option '%s' (valid: n_fft, hop, window, "
-        .. "center, magnitude, threads)", tostring(key)))
+      argerror(2, "frame_count", format("unknown option '%s' (valid: %s)%s", tostring(key),
+        table.concat(STFT_OPTIONS, ", "), did_you_mean(key, STFT_OPTIONS)))
     end
   end
   local n_fft = opts.n_fft or 2048
@@ -98,4 +101,5 @@ function spectrogram.frame_count(length, opts)
   return 1 + (length + 2 * pad - n_fft) // hop
 end
 
-return spectrogram
+-- Errors leave the public functions at the caller's line (lua/tessera/entry.lua).
+return require("tessera.entry").export(spectrogram)

@@ -111,4 +111,5 @@ function stereo.audio(m, which, opts)
   return core.audio.join(parts[1], parts[2])
 end
 
-return stereo
+-- Errors leave the public functions at the caller's line (lua/tessera/entry.lua).
+return require("tessera.entry").export(stereo)

@@ -1,10 +1,12 @@
 -- tessera.batch.progress: what a batch tells its user on stderr while it runs. "bar": one
--- line redrawn in place (done/total, files per second, ETA, failures) with failures and
--- the workers' own lines above it; "lines": one line per input; "none": nothing. And
--- progress.steps: the same bar over the steps of one long job (decompose's component files).
+-- line redrawn in place (done/total, seconds of audio decomposed per second, ETA, failures)
+-- with failures and the workers' own lines above it; "lines": one line per input; "none":
+-- nothing. The ETA counts audio seconds, not files: the work of an input grows with its
+-- length, so twenty files with a three-minute one still running are not "19/20, ETA 0s".
+-- And progress.steps: the same bar over the steps of one long job (decompose's component files).
 local util = require("tessera.core").util
 
-local setmetatable, tostring = setmetatable, tostring
+local pairs, setmetatable, tostring = pairs, setmetatable, tostring
 local io, math, string, table = io, math, string, table
 local fmt = string.format
 
@@ -20,10 +22,25 @@ local function clock(seconds)
   return fmt("%dh%02dm", seconds // 3600, seconds % 3600 // 60)
 end
 
--- progress.new(mode, summary, t_start) -> the display of a batch whose counts are summary's.
-function progress.new(mode, summary, t_start)
-  return setmetatable({ mode = mode, summary = summary, t_start = t_start, log = io.stderr,
-                        done = 0, computed = 0, shown = false }, Progress)
+-- progress.new(mode, summary, t_start [, seconds]) -> the display of a batch whose counts
+-- are summary's. seconds: input file -> its seconds of audio (from its header,
+-- tessera.audio.info); an input missing there counts as the mean of the others (a file of
+-- one second when none is known).
+function progress.new(mode, summary, t_start, seconds)
+  seconds = seconds or {}
+  local known, sum = 0, 0
+  for _, s in pairs(seconds) do known, sum = known + 1, sum + s end
+  local self = setmetatable({ mode = mode, summary = summary, t_start = t_start, log = io.stderr,
+                              done = 0, computed = 0, shown = false, seconds = seconds,
+                              mean = known > 0 and sum / known or 1,
+                              audio_done = 0, audio_computed = 0 }, Progress)
+  -- The total over every input, those without a known length at the mean.
+  self.audio_total = sum + (summary.total - known) * self.mean
+  return self
+end
+
+function Progress:audio_of(file)
+  return self.seconds[file] or self.mean
 end
 
 -- "[######..................]", done of total.
@@ -36,9 +53,10 @@ end
 function Progress:bar_line()
   local s = self.summary
   local elapsed = util.now() - self.t_start
-  local rate = self.computed > 0 and self.computed / elapsed or 0
-  local eta = rate > 0 and clock((s.total - self.done) / rate) or "?"
-  return fmt("\r%s %d/%d  %.2f files/s  ETA %s  failed %d\27[K", bar(self.done, s.total),
+  local rate = self.audio_computed > 0 and elapsed > 0 and self.audio_computed / elapsed or 0
+  local left = math.max(0, self.audio_total - self.audio_done)
+  local eta = rate > 0 and clock(left / rate) or "?"
+  return fmt("\r%s %d/%d  %.1f s of audio/s  ETA %s  failed %d\27[K", bar(self.done, s.total),
     self.done, s.total, rate, eta, s.failed)
 end
 
@@ -75,7 +93,12 @@ end
 -- Counts a finished input (a skipped one is done but not computed) and shows it.
 function Progress:report(row)
   self.done = self.done + 1
-  if row.status ~= "skipped" then self.computed = self.computed + 1 end
+  local audio = self:audio_of(row.file)
+  self.audio_done = self.audio_done + audio
+  if row.status ~= "skipped" then
+    self.computed = self.computed + 1
+    self.audio_computed = self.audio_computed + audio
+  end
   if self.mode == "lines" then
     self.log:write(fmt("batch: [%d/%d] %s\n", self.done, self.summary.total, row_line(row)))
     self.log:flush()

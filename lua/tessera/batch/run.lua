@@ -12,7 +12,7 @@ local results = require "tessera.batch.results"
 local worker = require "tessera.batch.worker"
 
 local util = core.util
-local error, ipairs, pairs, tostring, type = error, ipairs, pairs, tostring, type
+local error, ipairs, pairs, pcall, tostring, type = error, ipairs, pairs, pcall, tostring, type
 local math, package, table = math, package, table
 local fmt = string.format
 
@@ -111,6 +111,17 @@ local function largest_first(list)
   return queue
 end
 
+-- Each input's seconds of audio, from its header (tessera.audio.info: no decoding), for the
+-- progress display's ETA; an unreadable one is left out (its worker will say why).
+local function audio_seconds(list)
+  local seconds = {}
+  for _, item in ipairs(list) do
+    local ok, info = pcall(core.audio.info, item.path)
+    if ok and info.duration > 0 then seconds[item.file] = info.duration end
+  end
+  return seconds
+end
+
 -- The workers' environment: this one, with their BLAS threads and memory cap.
 local function worker_env(spec, threads)
   local env = {}
@@ -186,7 +197,8 @@ function run.run(spec)
     return summary
   end
 
-  local shown = progress.new(plan.progress, summary, t_start)
+  local shown = progress.new(plan.progress, summary, t_start,
+    plan.progress == "bar" and audio_seconds(list) or nil)
   local workers = pool.new {
     host = plan.host, env = worker_env(spec, plan.threads), jobs = plan.jobs,
     timeout = plan.timeout, queue = largest_first(list), out = out_real,

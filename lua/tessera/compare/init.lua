@@ -41,6 +41,7 @@
 --     mix = Audio, seconds = wall time, fits = count, cache = {hits =, misses =} }
 -- @module tessera.compare
 local core = require "tessera.core"
+local did_you_mean = require("tessera.args").did_you_mean
 local audio = require "tessera.audio"
 local cache = require "tessera.cache"
 local eval = require "tessera.eval"
@@ -201,7 +202,8 @@ local function options(opts)
   for _, key in ipairs(OPTION_KEYS) do valid[key] = true end
   for key in pairs(opts) do
     if not valid[key] then
-      fail("unknown option '%s' (valid: %s)", tostring(key), table.concat(OPTION_KEYS, ", "))
+      fail("unknown option '%s' (valid: %s)%s", tostring(key), table.concat(OPTION_KEYS, ", "),
+        did_you_mean(key, OPTION_KEYS))
     end
   end
   local o = {}
@@ -212,7 +214,8 @@ local function options(opts)
   local seen = {}
   for i, name in ipairs(o.methods) do
     if not by_name[name] then
-      fail("unknown method %s (valid: %s)", show(name), table.concat(names, ", "))
+      fail("unknown method %s (valid: %s)%s", show(name), table.concat(names, ", "),
+        did_you_mean(name, names))
     end
     if seen[name] then fail("methods lists '%s' twice", name) end
     seen[name] = i
@@ -529,6 +532,7 @@ local output = require "tessera.compare.output"
 compare.csv, compare.json, compare.report, compare.write =
   output.csv, output.json, output.report, output.write
 
-return setmetatable(compare, {
+-- Errors leave the public functions at the caller's line (lua/tessera/entry.lua).
+return require("tessera.entry").export(setmetatable(compare, {
   __call = function(_, mix, refs, opts) return run_compare(mix, refs, opts) end,
-})
+}))

@@ -40,6 +40,7 @@
 -- double and rounded once).
 -- @module tessera.mixture
 local core = require "tessera.core"
+local did_you_mean = require("tessera.args").did_you_mean
 local fs = require "tessera.fs"
 local files = require "tessera.files"
 local json = require "tessera.json"
@@ -96,7 +97,7 @@ local function check_keys(where, t, valid, list)
   end
   if #bad > 0 then
     sort(bad)
-    fail(where, "unknown key '%s' (valid: %s)", bad[1], concat(list, ", "))
+    fail(where, "unknown key '%s' (valid: %s)%s", bad[1], concat(list, ", "), did_you_mean(bad[1], list))
   end
 end
 
@@ -262,8 +263,8 @@ function mixture.check(spec, ctx)
   top.steps_per_beat = integer(nil, spec, "steps_per_beat", 4, positive, "an integer > 0")
   top.quality = spec.quality or "best"
   if not qualities[top.quality] then
-    fail(nil, "key 'quality' must be 'best', 'medium', 'fast' or 'poly', got %s",
-      describe(spec.quality))
+    fail(nil, "key 'quality' must be 'best', 'medium', 'fast' or 'poly', got %s%s",
+      describe(spec.quality), did_you_mean(spec.quality, { "best", "medium", "fast", "poly" }))
   end
   local n = spec.normalize
   if n ~= nil and n ~= false and not (finite(n) and n > 0) then
@@ -522,7 +523,8 @@ end
 -- @usage local mix = tessera.mixture{sr = 22050, duration = 4,
 --   stems = {{file = "/usr/share/sonic-pi/samples/drum_bass_hard.flac", every = 1}}}
 
-return setmetatable(mixture, {
+-- Errors leave the public functions at the caller's line (lua/tessera/entry.lua).
+return require("tessera.entry").export(setmetatable(mixture, {
   -- tessera.mixture(spec [, opts]) is mixture.build.
   __call = function(_, spec, opts) return mixture.build(spec, opts) end,
-})
+}))

@@ -131,4 +131,5 @@ end
 -- @raise an unknown option; a file that cannot be read.
 -- @usage tessera.mosaic.crosssynth({source = "bees.wav", target = "song.wav", out = "bee-song.wav"})
 mosaic.crosssynth = require("tessera.crosssynth").crosssynth -- "Let it Bee" (crosssynth.lua)
-return mosaic
+-- Errors leave the public functions at the caller's line (lua/tessera/entry.lua).
+return require("tessera.entry").export(mosaic)
