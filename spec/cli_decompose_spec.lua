@@ -166,7 +166,7 @@ describe("tessera decompose", function()
       { "--loss l1", "--loss must be one of euclidean, is, kl, got 'l1'" },
       { "--init svd", "--init: invalid init 'svd'; expected one of: random, uniform, nndsvd, "
         .. "nndsvda, nndsvdar, custom" },
-      { "--order hw", "--order: invalid order 'hw'; expected one of: HW, WH, simultaneous" },
+      { "--order hw", "--order: invalid order 'hw'; expected one of: HW, WH, simultaneous; did you mean 'HW'?" },
       { "--solver newton", "--solver: invalid solver 'newton'; expected one of: mu, cd" },
       { "--solver cd --loss kl", "--solver: solver 'cd' needs the euclidean loss, got 'kl'" },
       { "--resample good", "--resample must be one of best, fast, medium, poly, got 'good'" },
@@ -187,9 +187,9 @@ describe("tessera decompose", function()
       local t = require "tessera"
       t.audio.load(%q, { sr = 22050 }):tile(22050 * 120):save(%q)]], AMEN, long)))))
     -- script(1) runs it on a pseudo-terminal, which takes stdout and stderr alike
-    local out = helpers.run(fmt("script -qec %s /dev/null", q(fmt("%s decompose %s -k 8 --iter 250 "
+    local out = helpers.run(fmt("script -qec %s /dev/null", q(fmt("%s decompose %s -k 8 --loss kl --iter 1500 "
       .. "--tol 0 -o %s", q(BIN), q(long), q(dir .. "/p")))))
-    assert.matches("%[#+%.*%] %d+/250 iterations  ETA %d+s  loss %d", out)
+    assert.matches("%[#+%.*%] %d+/1500 iterations  ETA %d+s  loss %d", out)
     assert.matches("%[#+%] %d/9 WAV files written  ETA %d+s", out)
     assert.matches("%[########################%] 9/9 WAV files written  ETA 0s", out)
   end)
