@@ -29,7 +29,7 @@ describe("tessera.batch", function()
         "tessera.batch: init: invalid init 'svd'; expected one of: random, uniform, nndsvd, nndsvda, "
         .. "nndsvdar, custom")
       assert.has_error(function() batch.options({ order = "hw" }) end,
-        "tessera.batch: order: invalid order 'hw'; expected one of: HW, WH, simultaneous")
+        "tessera.batch: order: invalid order 'hw'; expected one of: HW, WH, simultaneous; did you mean 'HW'?")
       assert.has_error(function() batch.options({ hop = 4096 }) end,
         "tessera.batch: hop must be <= n_fft (2048), got 4096")
       assert.has_error(function() batch.options({ duration = 0 }) end,
