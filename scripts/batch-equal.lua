@@ -15,9 +15,9 @@
 --   it happens to have).
 -- Prints what differs and exits 1, or prints a summary line and exits 0.
 local batch = require "tessera.batch"
+local fs = require "tessera.fs"
 local json = require "tessera.json"
 local tessera = require "tessera"
-local uv = require "luv"
 
 local ONE, OTHER = arg[1], arg[2]
 if not ONE or not OTHER or arg[3] then
@@ -43,20 +43,6 @@ local function table_text(dir)
   local rows = batch.read_table(dir .. "/results.csv")
   for _, r in ipairs(rows) do r.seconds = nil end
   return batch.csv(rows), rows
-end
-
--- The names in a folder, sorted (nil when there is no folder).
-local function listing(dir)
-  local req = uv.fs_scandir(dir)
-  if not req then return nil end
-  local names = {}
-  while true do
-    local name = uv.fs_scandir_next(req)
-    if not name then break end
-    names[#names + 1] = name
-  end
-  table.sort(names)
-  return names
 end
 
 -- A JSON output without its timings (the fields that are not results).
@@ -143,7 +129,8 @@ end
 for _, r in ipairs(rows) do
   counts.rows = counts.rows + 1
   counts[r.status] = (counts[r.status] or 0) + 1
-  local a, b = listing(ONE .. "/" .. r.file), listing(OTHER .. "/" .. r.file)
+  -- fs.list: the sorted names, or nil when there is no folder
+  local a, b = fs.list(ONE .. "/" .. r.file), fs.list(OTHER .. "/" .. r.file)
   if r.status ~= "ok" and r.status ~= "skipped" and (a or b) then
     differ("%s is %s but has an output folder in %s", r.file, r.status, a and ONE or OTHER)
   elseif (a == nil) ~= (b == nil) then
